@@ -1,0 +1,179 @@
+package distribution // import "github.com/phoenix/platform/pipelines/distribution"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Problem is one reason a configuration is invalid. Path is the configuration
+// key it concerns, in the collector's "a::b::c" notation, when one is known.
+type Problem struct {
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// InvalidConfigError lists every problem found in a configuration.
+type InvalidConfigError struct {
+	Problems []Problem
+}
+
+func (e *InvalidConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid collector configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// ValidateFile validates the collector configuration in a file.
+func ValidateFile(ctx context.Context, path string) error {
+	return validate(ctx, "file:"+path)
+}
+
+// ValidateYAML validates a collector configuration held in memory.
+func ValidateYAML(ctx context.Context, config []byte) error {
+	if len(strings.TrimSpace(string(config))) == 0 {
+		return &InvalidConfigError{Problems: []Problem{{Message: "configuration is empty"}}}
+	}
+	return validate(ctx, "yaml:"+string(config))
+}
+
+// validate resolves, unmarshals and validates a configuration with the
+// distribution's factories, the same steps `phoenix-collector validate` takes,
+// without starting anything.
+func validate(ctx context.Context, uri string) error {
+	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+		BuildInfo: component.BuildInfo{Command: "phoenix-collector", Description: "Phoenix collector"},
+		Factories: Components,
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{
+			ResolverSettings: confmap.ResolverSettings{
+				URIs: []string{uri},
+				ProviderFactories: []confmap.ProviderFactory{
+					fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory(),
+				},
+				DefaultScheme: "env",
+			},
+		},
+		// Validation reports through its error; the collector's own log stays quiet.
+		LoggingOptions: []zap.Option{zap.WrapCore(func(zapcore.Core) zapcore.Core { return zapcore.NewNopCore() })},
+	})
+	if err != nil {
+		return fmt.Errorf("preparing validation: %w", err)
+	}
+	if err := col.DryRun(ctx); err != nil {
+		return &InvalidConfigError{Problems: problems(err)}
+	}
+	return nil
+}
+
+// problems flattens the collector's error tree into one Problem per leaf, each
+// with the configuration path it concerns. Decoding errors carry the path in
+// nested mapstructure errors: a field name relative to the component being
+// decoded, below an "error reading configuration for <id>" boundary.
+func problems(err error) []Problem {
+	var out []Problem
+	// outer is the outermost message since the last join or decode boundary:
+	// a leaf without a path is reported with it, so context such as a file
+	// name is not lost.
+	var walk func(e error, base []string, field, outer string)
+	walk = func(e error, base []string, field, outer string) {
+		if joined, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, child := range joined.Unwrap() {
+				walk(child, base, field, "")
+			}
+			return
+		}
+		if de, ok := e.(*mapstructure.DecodeError); ok {
+			// Names are full paths within one decode: the innermost wins.
+			// The top level decodes into the collector's unexported root
+			// struct, whose type name is no configuration key.
+			name := de.Name()
+			if strings.Contains(name, "configSettings") {
+				name = ""
+			}
+			walk(de.Unwrap(), base, keyPath(name), "")
+			return
+		}
+		msg := e.Error()
+		if outer == "" {
+			outer = strings.TrimPrefix(msg, "failed to get config: ")
+		}
+		inner := errors.Unwrap(e)
+		if m := readingFor.FindStringSubmatch(msg); m != nil && inner != nil {
+			walk(inner, appendPath(base, field, m[1]), "", "")
+			return
+		}
+		if m := pathPrefix.FindStringSubmatch(msg); m != nil {
+			out = append(out, Problem{Path: joinPath(appendPath(base, field, m[1])), Message: m[2]})
+			return
+		}
+		if inner != nil {
+			walk(inner, base, field, outer)
+			return
+		}
+		path := appendPath(base, field)
+		if m := unknownID.FindStringSubmatch(msg); m != nil {
+			path = append(path, m[1])
+		}
+		if len(path) > 0 {
+			outer = msg
+		}
+		out = append(out, Problem{Path: joinPath(path), Message: outer})
+	}
+	walk(err, nil, "", "")
+	return out
+}
+
+var (
+	// confmap validation errors: "receivers::otlp::protocols: some message".
+	pathPrefix = regexp.MustCompile(`^([A-Za-z0-9_./\-]+(?:::[A-Za-z0-9_./\-]+)+): (?s:(.*))$`)
+	// the boundary between the top level and one component's configuration.
+	readingFor = regexp.MustCompile(`^error reading configuration for "([^"]+)": `)
+	// an unknown component type names its id.
+	unknownID = regexp.MustCompile(`unknown type: "[^"]*" for id: "([^"]+)"`)
+)
+
+func appendPath(base []string, parts ...string) []string {
+	out := append([]string(nil), base...)
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func joinPath(parts []string) string { return strings.Join(parts, "::") }
+
+// keyPath turns mapstructure's "rules[0].name" into "rules::0::name".
+func keyPath(s string) string {
+	s = strings.NewReplacer("[", "::", "]", "", ".", "::").Replace(s)
+	return strings.Trim(s, ":")
+}
+
+// AsInvalid returns the InvalidConfigError in err's chain, if any.
+func AsInvalid(err error) (*InvalidConfigError, bool) {
+	var ice *InvalidConfigError
+	ok := errors.As(err, &ice)
+	return ice, ok
+}

@@ -1,0 +1,174 @@
+package processcritical // import "github.com/phoenix/platform/processors/processcritical"
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
+	"github.com/phoenix/platform/processors/processmetrics"
+)
+
+// criticalProcessor marks processes that match a rule. Rule evaluation is
+// cached per process: a process is re-evaluated only when its start time (PID
+// reuse) or its identifying attributes (an exec) change.
+type criticalProcessor struct {
+	id        component.ID
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	matcher   *criticalrules.Matcher
+	ttl       time.Duration
+	now       func() time.Time
+	seed      maphash.Seed
+
+	mu        sync.Mutex
+	cache     map[processmetrics.Key]*cacheEntry
+	lastSweep time.Time
+	recorder  decision.Recorder
+}
+
+type cacheEntry struct {
+	start    pcommon.Timestamp
+	identity uint64 // hash of the attributes rules match on
+	rule     string // "" when no rule matched
+	lastSeen time.Time
+}
+
+func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, error) {
+	matcher, err := criticalrules.Compile(cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &criticalProcessor{
+		id:        set.ID,
+		logger:    set.Logger,
+		telemetry: tb,
+		matcher:   matcher,
+		ttl:       cfg.ProcessTTL,
+		now:       time.Now,
+		seed:      maphash.MakeSeed(),
+		cache:     make(map[processmetrics.Key]*cacheEntry),
+	}, nil
+}
+
+func (p *criticalProcessor) start(_ context.Context, host component.Host) error {
+	p.mu.Lock()
+	p.recorder = decision.FindRecorder(host)
+	p.mu.Unlock()
+	p.logger.Debug("process_critical started", zap.Int("rules", p.matcher.Len()), zap.Bool("reporting_decisions", p.recorder != nil))
+	return nil
+}
+
+func (p *criticalProcessor) shutdown(context.Context) error {
+	p.telemetry.Shutdown()
+	return nil
+}
+
+func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	now := p.now()
+	var seen, marked int64
+	var records []decision.Record
+
+	p.mu.Lock()
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		r, ok := processmetrics.Read(rm)
+		if !ok {
+			continue
+		}
+		seen++
+		attrs := rm.Resource().Attributes()
+		rule := p.match(r, attrs, now)
+		if rule == "" {
+			attrs.Remove(processmetrics.MarkerCriticalRule)
+			continue
+		}
+		marked++
+		attrs.PutStr(processmetrics.MarkerCriticalRule, rule)
+		if p.recorder != nil {
+			records = append(records, decision.Record{
+				PID: r.Key.PID, Host: r.Key.Host, Executable: stringAttr(attrs, processmetrics.AttrExecutableName),
+				Outcome: decision.Critical, Rule: rule,
+			})
+		}
+	}
+	p.sweep(now)
+	tracked := int64(len(p.cache))
+	recorder := p.recorder
+	p.mu.Unlock()
+
+	if recorder != nil {
+		recorder.RecordDecisions(p.id, records)
+	}
+	p.telemetry.ProcessorProcessCriticalProcesses.Add(ctx, seen)
+	p.telemetry.ProcessorProcessCriticalProcessesMarked.Add(ctx, marked)
+	p.telemetry.ProcessorProcessCriticalTracked.Record(ctx, tracked)
+	return md, nil
+}
+
+// match returns the rule matching the process, from the cache when the process
+// is unchanged since it was last evaluated. Callers hold p.mu.
+func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, now time.Time) string {
+	identity := p.identity(attrs)
+	e, ok := p.cache[r.Key]
+	if ok && e.start == r.Start && e.identity == identity {
+		e.lastSeen = now
+		return e.rule
+	}
+	rule, _ := p.matcher.Match(attrs)
+	if !ok {
+		e = &cacheEntry{}
+		p.cache[r.Key] = e
+	}
+	*e = cacheEntry{start: r.Start, identity: identity, rule: rule, lastSeen: now}
+	return rule
+}
+
+// identity hashes the attributes rules can match on, so an exec that keeps the
+// PID but changes the program is noticed.
+func (p *criticalProcessor) identity(attrs pcommon.Map) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	for _, k := range [...]string{processmetrics.AttrExecutableName, processmetrics.AttrExecutablePath, processmetrics.AttrCommandLine, processmetrics.AttrOwner} {
+		if v, ok := attrs.Get(k); ok {
+			_, _ = h.WriteString(v.Str())
+		}
+		_ = h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// sweep evicts processes not seen for the TTL, at most twice per TTL so the
+// scan's cost stays negligible. Callers hold p.mu.
+func (p *criticalProcessor) sweep(now time.Time) {
+	if now.Sub(p.lastSweep) < p.ttl/2 {
+		return
+	}
+	p.lastSweep = now
+	for k, e := range p.cache {
+		if now.Sub(e.lastSeen) > p.ttl {
+			delete(p.cache, k)
+		}
+	}
+}
+
+func stringAttr(attrs pcommon.Map, key string) string {
+	if v, ok := attrs.Get(key); ok {
+		return v.Str()
+	}
+	return ""
+}
