@@ -1,0 +1,199 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// UpsertAgent creates or replaces an agent and notifies watchers.
+func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
+	a, err := store.NormalizeAgent(a)
+	if err != nil {
+		return err
+	}
+	v, err := marshal(a)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		if err := tx.Bucket(bucketAgents).Put([]byte(a.InstanceUID), v); err != nil {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAgent, ID: a.InstanceUID}}, nil
+	})
+}
+
+// GetAgent returns one agent or store.ErrNotFound.
+func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, error) {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return store.Agent{}, err
+	}
+	var a store.Agent
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketAgents).Get([]byte(instanceUID))
+		if v == nil {
+			return fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return json.Unmarshal(v, &a)
+	})
+	return a, err
+}
+
+// ListAgents returns one page of the agents matching f, by instance UID.
+func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, string, error) {
+	limit, err := store.PageLimit(p)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := store.ValidateAgentFilter(f); err != nil {
+		return nil, "", err
+	}
+	agents := make([]store.Agent, 0, min(limit, 64))
+	more := false
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAgents).Cursor()
+		after := []byte(cur.ID)
+		k, v := c.Seek(after)
+		if k != nil && p.After != "" && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+		for n := 0; k != nil; k, v = c.Next() {
+			if n++; n%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var a store.Agent
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("agent %q: %w", k, err)
+			}
+			if !store.MatchAgent(&a, f) {
+				continue
+			}
+			if len(agents) == limit {
+				more = true
+				return nil
+			}
+			agents = append(agents, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if more {
+		next = store.Cursor{ID: agents[len(agents)-1].InstanceUID}.Encode()
+	}
+	return agents, next, nil
+}
+
+// MarkServerAgentsOffline marks the agents held by serverID offline,
+// notifying watchers of each.
+func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) error {
+	if err := store.ValidateKey("server_id", serverID); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		b := tx.Bucket(bucketAgents)
+		var changed []store.Agent
+		err := b.ForEach(func(k, v []byte) error {
+			var a store.Agent
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("agent %q: %w", k, err)
+			}
+			if a.Online && a.ServerID == serverID {
+				a.Online = false
+				changed = append(changed, a)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Written after the scan: a bbolt cursor is invalidated by writes.
+		changes := make([]store.Change, 0, len(changed))
+		for _, a := range changed {
+			v, err := marshal(a)
+			if err != nil {
+				return nil, err
+			}
+			if err := b.Put([]byte(a.InstanceUID), v); err != nil {
+				return nil, err
+			}
+			changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
+		}
+		return changes, nil
+	})
+}
+
+// SetAssignment stores an agent's assignment with the next generation.
+func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error) {
+	a, err := store.NormalizeAssignment(a, s.now())
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	key := []byte(a.InstanceUID)
+	err = s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		gens := tx.Bucket(bucketGenerations)
+		a.Generation = int64(decodeUint(gens.Get(key)) + 1)
+		if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
+			return nil, err
+		}
+		v, err := marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bucketAssignments).Put(key, v); err != nil {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
+	})
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	return a, nil
+}
+
+// GetAssignment returns an agent's assignment or store.ErrNotFound.
+func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (store.Assignment, error) {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return store.Assignment{}, err
+	}
+	var a store.Assignment
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketAssignments).Get([]byte(instanceUID))
+		if v == nil {
+			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return json.Unmarshal(v, &a)
+	})
+	return a, err
+}
+
+// DeleteAssignment removes an agent's assignment; watchers hear of it when
+// there was one.
+func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return err
+	}
+	key := []byte(instanceUID)
+	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		b := tx.Bucket(bucketAssignments)
+		if b.Get(key) == nil {
+			return nil, nil
+		}
+		if err := b.Delete(key); err != nil {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAssignment, ID: instanceUID}}, nil
+	})
+}

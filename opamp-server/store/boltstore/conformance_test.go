@@ -1,0 +1,20 @@
+package boltstore_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/store/boltstore"
+	"github.com/phoenix/platform/opamp-server/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
+		require.NoError(t, err)
+		return s
+	})
+}

@@ -1,0 +1,154 @@
+// Package store is the control plane's persistence: the agent inventory, the
+// configuration assigned to each agent, collectors' own-telemetry series and
+// cross-replica change notification. One interface, two implementations
+// (embedded bbolt, PostgreSQL), one conformance suite (storetest) for both.
+package store // import "github.com/phoenix/platform/opamp-server/store"
+
+import (
+	"time"
+)
+
+// Remote configuration statuses, as the agent last reported them.
+const (
+	ConfigStatusUnset    = "UNSET"
+	ConfigStatusApplied  = "APPLIED"
+	ConfigStatusApplying = "APPLYING"
+	ConfigStatusFailed   = "FAILED"
+)
+
+// Agent is one managed collector (a supervisor and its collector), identified
+// by the supervisor's instance UID.
+type Agent struct {
+	// InstanceUID is the agent's OpAMP instance UID in canonical UUID text.
+	InstanceUID string `json:"instance_uid"`
+	// Description is what the agent reports about itself.
+	Description AgentDescription `json:"description"`
+	// Labels are the agent's non-identifying attributes (plus host.name and
+	// service.name), used by label selectors.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Capabilities is the agent's OpAMP capability bit field.
+	Capabilities uint64 `json:"capabilities"`
+	// Health is the agent's last reported health; nil before any report.
+	Health *Health `json:"health,omitempty"`
+	// EffectiveConfig is the configuration the collector reports running,
+	// and its hash (hex SHA-256 of the text).
+	EffectiveConfig     string `json:"effective_config,omitempty"`
+	EffectiveConfigHash string `json:"effective_config_hash,omitempty"`
+	// RemoteConfig is the status of the last remote configuration.
+	RemoteConfig RemoteConfigStatus `json:"remote_config"`
+	// FailedConfigHashes are assigned configurations this agent reported
+	// FAILED for; the server does not push them again. Newest last, bounded.
+	FailedConfigHashes []string `json:"failed_config_hashes,omitempty"`
+	// ConnectionType is "websocket" or "http".
+	ConnectionType string `json:"connection_type,omitempty"`
+	// Online reports a live connection; ServerID names the replica holding it.
+	Online   bool   `json:"online"`
+	ServerID string `json:"server_id,omitempty"`
+	// SequenceNum is the last message sequence number seen, to detect gaps.
+	SequenceNum uint64    `json:"sequence_num"`
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+}
+
+// AgentDescription is the agent's self-description.
+type AgentDescription struct {
+	HostName       string            `json:"host_name,omitempty"`
+	OS             string            `json:"os,omitempty"`
+	ServiceName    string            `json:"service_name,omitempty"`
+	ServiceVersion string            `json:"service_version,omitempty"`
+	Identifying    map[string]string `json:"identifying,omitempty"`
+	NonIdentifying map[string]string `json:"non_identifying,omitempty"`
+}
+
+// Health is an agent's reported component health.
+type Health struct {
+	Healthy   bool      `json:"healthy"`
+	Status    string    `json:"status,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	StartTime time.Time `json:"start_time,omitempty"`
+}
+
+// RemoteConfigStatus is an agent's report about its remote configuration.
+type RemoteConfigStatus struct {
+	// Hash is the hex hash of the configuration the status is about.
+	Hash         string    `json:"hash,omitempty"`
+	Status       string    `json:"status,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at,omitempty"`
+}
+
+// Assignment is the configuration the server wants an agent to run.
+type Assignment struct {
+	InstanceUID string `json:"instance_uid"`
+	// Pipeline and Parameters say what Config was rendered from (a catalog
+	// pipeline name, or "" for a configuration given verbatim).
+	Pipeline   string         `json:"pipeline,omitempty"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Config is the complete, validated collector configuration (YAML) and
+	// ConfigHash its hex SHA-256.
+	Config     string `json:"config"`
+	ConfigHash string `json:"config_hash"`
+	// Reason records why (who assigned it, or which experiment).
+	Reason     string    `json:"reason,omitempty"`
+	AssignedAt time.Time `json:"assigned_at"`
+	// Generation increases by one on every change for an agent; it is set
+	// by the store.
+	Generation int64 `json:"generation"`
+}
+
+// Sample is one value of one collector own-telemetry series for one minute.
+// Writing a sample for an existing (InstanceUID, Name, Variant, Minute)
+// replaces its value.
+type Sample struct {
+	InstanceUID string `json:"instance_uid"`
+	// Name is the series name, e.g. "otelcol_process_cpu_seconds" or
+	// "cost_meter.datapoints".
+	Name string `json:"name"`
+	// Variant is the cost_meter variant ("" for whole-collector series).
+	Variant string `json:"variant,omitempty"`
+	// Minute is the start of the minute, truncated, in UTC.
+	Minute time.Time `json:"minute"`
+	Value  float64   `json:"value"`
+}
+
+// AgentFilter selects agents. Zero fields do not filter.
+type AgentFilter struct {
+	// Labels must all be present with equal values.
+	Labels map[string]string
+	// Online, when set, selects agents by connection state.
+	Online *bool
+}
+
+// Page asks for one page of a listing ordered by key. After is the opaque
+// cursor returned with the previous page ("" for the first); Limit 0 means
+// the store's default (100); the maximum is 1000.
+type Page struct {
+	After string
+	Limit int
+}
+
+// SampleQuery selects samples of one agent, or of all agents when InstanceUID
+// is empty. Name and Variant filter when set; From is inclusive and To
+// exclusive, zero meaning unbounded.
+type SampleQuery struct {
+	InstanceUID string
+	Name        string
+	Variant     string
+	From, To    time.Time
+}
+
+// ChangeKind says what changed.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeAgent      ChangeKind = "agent"
+	ChangeAssignment ChangeKind = "assignment"
+	ChangeExperiment ChangeKind = "experiment"
+)
+
+// Change tells replicas that a record changed. Consumers re-read it.
+type Change struct {
+	Kind ChangeKind `json:"kind"`
+	ID   string     `json:"id"`
+}

@@ -1,0 +1,216 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+const agentColumns = `instance_uid, description, labels, capabilities, health, effective_config,
+	effective_config_hash, remote_config, failed_config_hashes, connection_type, online, server_id,
+	sequence_num, first_seen, last_seen`
+
+// UpsertAgent creates or replaces an agent and notifies watchers.
+func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
+	a, err := store.NormalizeAgent(a)
+	if err != nil {
+		return err
+	}
+	desc, err := json.Marshal(a.Description)
+	if err != nil {
+		return err
+	}
+	labels := []byte("{}")
+	if a.Labels != nil {
+		if labels, err = json.Marshal(a.Labels); err != nil {
+			return err
+		}
+	}
+	var health []byte // NULL when nil
+	if a.Health != nil {
+		if health, err = json.Marshal(a.Health); err != nil {
+			return err
+		}
+	}
+	remote, err := json.Marshal(a.RemoteConfig)
+	if err != nil {
+		return err
+	}
+	failed := a.FailedConfigHashes
+	if failed == nil {
+		failed = []string{}
+	}
+	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		_, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (instance_uid) DO UPDATE SET
+				description = EXCLUDED.description, labels = EXCLUDED.labels,
+				capabilities = EXCLUDED.capabilities, health = EXCLUDED.health,
+				effective_config = EXCLUDED.effective_config, effective_config_hash = EXCLUDED.effective_config_hash,
+				remote_config = EXCLUDED.remote_config, failed_config_hashes = EXCLUDED.failed_config_hashes,
+				connection_type = EXCLUDED.connection_type, online = EXCLUDED.online, server_id = EXCLUDED.server_id,
+				sequence_num = EXCLUDED.sequence_num, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen`,
+			// uint64 fields travel as their int64 bit pattern.
+			a.InstanceUID, desc, labels, int64(a.Capabilities), health, a.EffectiveConfig,
+			a.EffectiveConfigHash, remote, failed, a.ConnectionType, a.Online, a.ServerID,
+			int64(a.SequenceNum), a.FirstSeen, a.LastSeen)
+		if err != nil {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAgent, ID: a.InstanceUID}}, nil
+	})
+}
+
+// scanAgent reads one row of agentColumns.
+func scanAgent(row pgx.Row) (store.Agent, error) {
+	var (
+		a                           store.Agent
+		desc, labels, health, remot []byte
+		caps, seq                   int64
+	)
+	err := row.Scan(&a.InstanceUID, &desc, &labels, &caps, &health, &a.EffectiveConfig,
+		&a.EffectiveConfigHash, &remot, &a.FailedConfigHashes, &a.ConnectionType, &a.Online, &a.ServerID,
+		&seq, &a.FirstSeen, &a.LastSeen)
+	if err != nil {
+		return store.Agent{}, err
+	}
+	a.Capabilities, a.SequenceNum = uint64(caps), uint64(seq)
+	if err := json.Unmarshal(desc, &a.Description); err != nil {
+		return store.Agent{}, fmt.Errorf("agent %q description: %w", a.InstanceUID, err)
+	}
+	if err := json.Unmarshal(labels, &a.Labels); err != nil {
+		return store.Agent{}, fmt.Errorf("agent %q labels: %w", a.InstanceUID, err)
+	}
+	if health != nil {
+		a.Health = new(store.Health)
+		if err := json.Unmarshal(health, a.Health); err != nil {
+			return store.Agent{}, fmt.Errorf("agent %q health: %w", a.InstanceUID, err)
+		}
+	}
+	if err := json.Unmarshal(remot, &a.RemoteConfig); err != nil {
+		return store.Agent{}, fmt.Errorf("agent %q remote_config: %w", a.InstanceUID, err)
+	}
+	return store.NormalizeAgent(a)
+}
+
+// GetAgent returns one agent or store.ErrNotFound.
+func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, error) {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return store.Agent{}, err
+	}
+	var a store.Agent
+	err := s.read(ctx, func() error {
+		var err error
+		a, err = scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents WHERE instance_uid = $1`, instanceUID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return err
+	})
+	return a, err
+}
+
+// ListAgents returns one page of the agents matching f, by instance UID.
+func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, string, error) {
+	limit, err := store.PageLimit(p)
+	if err != nil {
+		return nil, "", err
+	}
+	cur, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := store.ValidateAgentFilter(f); err != nil {
+		return nil, "", err
+	}
+	q := query{args: []any{cur.ID}}
+	q.where("instance_uid > $1")
+	if len(f.Labels) > 0 {
+		labels, err := json.Marshal(f.Labels)
+		if err != nil {
+			return nil, "", err
+		}
+		q.where("labels @> " + q.arg(labels))
+	}
+	if f.Online != nil {
+		q.where("online = " + q.arg(*f.Online))
+	}
+	sql := `SELECT ` + agentColumns + ` FROM agents` + q.clause() +
+		` ORDER BY instance_uid LIMIT ` + q.arg(limit+1)
+	agents := make([]store.Agent, 0, min(limit, 64))
+	err = s.read(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAgent(rows)
+			if err != nil {
+				return err
+			}
+			agents = append(agents, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(agents) > limit {
+		agents = agents[:limit]
+		next = store.Cursor{ID: agents[limit-1].InstanceUID}.Encode()
+	}
+	return agents, next, nil
+}
+
+// MarkServerAgentsOffline marks the agents held by serverID offline,
+// notifying watchers of each.
+func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) error {
+	if err := store.ValidateKey("server_id", serverID); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		rows, err := tx.Query(ctx, `UPDATE agents SET online = false WHERE server_id = $1 AND online RETURNING instance_uid`, serverID)
+		if err != nil {
+			return nil, err
+		}
+		uids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		changes := make([]store.Change, len(uids))
+		for i, uid := range uids {
+			changes[i] = store.Change{Kind: store.ChangeAgent, ID: uid}
+		}
+		return changes, nil
+	})
+}
+
+// query builds a WHERE clause with numbered arguments.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *query) where(cond string) { q.conds = append(q.conds, cond) }
+
+func (q *query) clause() string {
+	if len(q.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(q.conds, " AND ")
+}

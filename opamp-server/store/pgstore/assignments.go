@@ -1,0 +1,95 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// SetAssignment stores an agent's assignment with the next generation. The
+// generation row's lock serializes concurrent sets for one agent.
+func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error) {
+	a, err := store.NormalizeAssignment(a, s.now())
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	var params []byte // NULL when there are none
+	if a.Parameters != nil {
+		if params, err = json.Marshal(a.Parameters); err != nil {
+			return store.Assignment{}, err
+		}
+	}
+	err = s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		err := tx.QueryRow(ctx, `INSERT INTO assignment_generations (instance_uid, generation) VALUES ($1, 1)
+			ON CONFLICT (instance_uid) DO UPDATE SET generation = assignment_generations.generation + 1
+			RETURNING generation`, a.InstanceUID).Scan(&a.Generation)
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO assignments
+				(instance_uid, pipeline, parameters, config, config_hash, reason, assigned_at, generation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (instance_uid) DO UPDATE SET
+				pipeline = EXCLUDED.pipeline, parameters = EXCLUDED.parameters, config = EXCLUDED.config,
+				config_hash = EXCLUDED.config_hash, reason = EXCLUDED.reason,
+				assigned_at = EXCLUDED.assigned_at, generation = EXCLUDED.generation`,
+			a.InstanceUID, a.Pipeline, params, a.Config, a.ConfigHash, a.Reason, a.AssignedAt, a.Generation)
+		if err != nil {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
+	})
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	return a, nil
+}
+
+// GetAssignment returns an agent's assignment or store.ErrNotFound.
+func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (store.Assignment, error) {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return store.Assignment{}, err
+	}
+	var (
+		a      store.Assignment
+		params []byte
+	)
+	err := s.read(ctx, func() error {
+		err := s.pool.QueryRow(ctx, `SELECT instance_uid, pipeline, parameters, config, config_hash, reason,
+				assigned_at, generation
+			FROM assignments WHERE instance_uid = $1`, instanceUID).
+			Scan(&a.InstanceUID, &a.Pipeline, &params, &a.Config, &a.ConfigHash, &a.Reason, &a.AssignedAt, &a.Generation)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	if a.Parameters, err = store.DecodeParameters(params); err != nil {
+		return store.Assignment{}, err
+	}
+	a.AssignedAt = store.NormalizeTime(a.AssignedAt)
+	return a, nil
+}
+
+// DeleteAssignment removes an agent's assignment; watchers hear of it when
+// there was one.
+func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM assignments WHERE instance_uid = $1`, instanceUID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAssignment, ID: instanceUID}}, nil
+	})
+}

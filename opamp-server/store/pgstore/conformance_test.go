@@ -1,0 +1,22 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/store/pgstore"
+	"github.com/phoenix/platform/opamp-server/store/storetest"
+	"github.com/phoenix/platform/test/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := pgstore.Open(t.Context(), pgtest.StartShared(t))
+		require.NoError(t, err)
+		return s
+	})
+}

@@ -1,0 +1,122 @@
+package store // import "github.com/phoenix/platform/opamp-server/store"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors every implementation returns (wrapped) so callers can branch with
+// errors.Is.
+var (
+	// ErrNotFound: no record with that key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a create found the key taken, or a compare-and-swap update
+	// found a newer version.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the record or query is malformed; nothing was written.
+	ErrInvalid = errors.New("invalid")
+)
+
+// Experiment statuses (the experiment controller's lifecycle).
+const (
+	ExperimentPending   = "pending"
+	ExperimentDeploying = "deploying"
+	ExperimentRunning   = "running"
+	ExperimentAnalyzing = "analyzing"
+	ExperimentCompleted = "completed"
+	ExperimentFailed    = "failed"
+	ExperimentCancelled = "cancelled"
+)
+
+// Experiment is an A/B pipeline experiment. The store keeps Spec and State as
+// opaque JSON documents owned by the experiment controller, so the schema
+// stays stable while the controller evolves.
+type Experiment struct {
+	ID     string          `json:"id"`
+	Name   string          `json:"name"`
+	Status string          `json:"status"`
+	Spec   json.RawMessage `json:"spec"`
+	State  json.RawMessage `json:"state,omitempty"`
+	// Version is the optimistic-concurrency version: UpdateExperiment must be
+	// given the version it read and stores version+1.
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ExperimentEvent records one lifecycle transition or notable event.
+type ExperimentEvent struct {
+	ExperimentID string `json:"experiment_id"`
+	// Seq is assigned by the store: 1, 2, … per experiment.
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	From  string    `json:"from,omitempty"`
+	To    string    `json:"to,omitempty"`
+	Cause string    `json:"cause"`
+}
+
+// ExperimentFilter selects experiments; empty Status selects all.
+type ExperimentFilter struct {
+	Status []string
+}
+
+// Store is the control plane's persistence. Implementations are safe for
+// concurrent use. Every read returns copies: callers may modify results.
+type Store interface {
+	// UpsertAgent creates or replaces an agent record (keyed by InstanceUID).
+	UpsertAgent(ctx context.Context, a Agent) error
+	// GetAgent returns one agent or ErrNotFound.
+	GetAgent(ctx context.Context, instanceUID string) (Agent, error)
+	// ListAgents returns agents matching the filter ordered by InstanceUID,
+	// one page at a time; next is "" on the last page.
+	ListAgents(ctx context.Context, f AgentFilter, p Page) (agents []Agent, next string, err error)
+	// MarkServerAgentsOffline marks every agent held by serverID offline (a
+	// replica starting up after a crash).
+	MarkServerAgentsOffline(ctx context.Context, serverID string) error
+
+	// SetAssignment stores the configuration assigned to an agent, setting
+	// AssignedAt when zero and Generation to the previous one plus one, and
+	// returns the stored record. It notifies watchers (ChangeAssignment).
+	SetAssignment(ctx context.Context, a Assignment) (Assignment, error)
+	// GetAssignment returns an agent's assignment or ErrNotFound.
+	GetAssignment(ctx context.Context, instanceUID string) (Assignment, error)
+	// DeleteAssignment removes an agent's assignment (it then keeps what it
+	// runs); deleting a missing one is not an error. Notifies watchers.
+	DeleteAssignment(ctx context.Context, instanceUID string) error
+
+	// PutSamples writes own-telemetry samples, replacing values with the
+	// same (InstanceUID, Name, Variant, Minute).
+	PutSamples(ctx context.Context, samples []Sample) error
+	// QuerySamples returns matching samples ordered by InstanceUID, Name,
+	// Variant, Minute.
+	QuerySamples(ctx context.Context, q SampleQuery) ([]Sample, error)
+	// DeleteSamplesBefore drops samples older than t (retention).
+	DeleteSamplesBefore(ctx context.Context, t time.Time) error
+
+	// CreateExperiment stores a new experiment with Version 1; ErrConflict if
+	// the ID exists. Notifies watchers (ChangeExperiment).
+	CreateExperiment(ctx context.Context, e Experiment) (Experiment, error)
+	// GetExperiment returns one experiment or ErrNotFound.
+	GetExperiment(ctx context.Context, id string) (Experiment, error)
+	// ListExperiments returns experiments ordered by CreatedAt then ID.
+	ListExperiments(ctx context.Context, f ExperimentFilter, p Page) (exps []Experiment, next string, err error)
+	// UpdateExperiment replaces an experiment if e.Version is the stored
+	// version, storing Version+1 (ErrConflict otherwise). Notifies watchers.
+	UpdateExperiment(ctx context.Context, e Experiment) (Experiment, error)
+	// AppendExperimentEvent adds an event, assigning its Seq.
+	AppendExperimentEvent(ctx context.Context, ev ExperimentEvent) (ExperimentEvent, error)
+	// ListExperimentEvents returns an experiment's events in Seq order.
+	ListExperimentEvents(ctx context.Context, experimentID string) ([]ExperimentEvent, error)
+
+	// Watch delivers changes made through any store instance on the same
+	// backing data (other replicas too, for PostgreSQL) until ctx ends. A
+	// slow consumer may miss changes; it must treat a closed channel or a
+	// gap as a cue to re-read what it cares about.
+	Watch(ctx context.Context) (<-chan Change, error)
+	// Ping checks that the store is usable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}

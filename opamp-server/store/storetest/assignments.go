@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+var assignmentTests = []testCase{
+	{"RoundTrip", testAssignmentRoundTrip},
+	{"Generations", testAssignmentGenerations},
+	{"Delete", testAssignmentDelete},
+	{"Invalid", testAssignmentInvalid},
+	{"ResultsAreCopies", testAssignmentResultsAreCopies},
+}
+
+const testConfig = "receivers:\n  hostmetrics: {}\n"
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func testAssignmentRoundTrip(t *testing.T, s store.Store) {
+	before := time.Now()
+	set, err := s.SetAssignment(t.Context(), store.Assignment{
+		InstanceUID: "a1",
+		Pipeline:    "process-topk",
+		Parameters: map[string]any{
+			"k": 10, "ratio": 0.5, "name": "<top>", "on": true, "none": nil,
+			"rules": []any{"a", map[string]any{"n": int64(2)}},
+		},
+		Config:     testConfig,
+		Reason:     "assigned by alice",
+		Generation: 42, // ignored: the store sets it
+	})
+	require.NoError(t, err)
+	want := store.Assignment{
+		InstanceUID: "a1",
+		Pipeline:    "process-topk",
+		// Parameters read back as JSON decodes them: numbers are float64.
+		Parameters: map[string]any{
+			"k": float64(10), "ratio": 0.5, "name": "<top>", "on": true, "none": nil,
+			"rules": []any{"a", map[string]any{"n": float64(2)}},
+		},
+		Config:     testConfig,
+		ConfigHash: sha(testConfig),
+		Reason:     "assigned by alice",
+		AssignedAt: set.AssignedAt,
+		Generation: 1,
+	}
+	assert.Equal(t, want, set)
+	assert.False(t, set.AssignedAt.Before(normTime(before)), "a zero AssignedAt is set to now")
+	assert.Equal(t, normTime(set.AssignedAt), set.AssignedAt)
+
+	got, err := s.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, set, got)
+
+	// A given AssignedAt and a correct ConfigHash are kept.
+	set, err = s.SetAssignment(t.Context(), store.Assignment{
+		InstanceUID: "a1", Config: "other: {}\n", ConfigHash: sha("other: {}\n"), AssignedAt: base,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, normTime(base), set.AssignedAt)
+	got, err = s.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, store.Assignment{
+		InstanceUID: "a1", Config: "other: {}\n", ConfigHash: sha("other: {}\n"), AssignedAt: normTime(base), Generation: 2,
+	}, got, "a set replaces the whole assignment")
+
+	_, err = s.GetAssignment(t.Context(), "a2")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testAssignmentGenerations(t *testing.T, s store.Store) {
+	for want := int64(1); want <= 3; want++ {
+		got, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+		require.NoError(t, err)
+		assert.Equal(t, want, got.Generation)
+	}
+	other, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a2", Config: testConfig})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), other.Generation, "generations are per agent")
+
+	require.NoError(t, s.DeleteAssignment(t.Context(), "a1"))
+	got, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), got.Generation, "a deletion does not reset the generation")
+}
+
+func testAssignmentDelete(t *testing.T, s store.Store) {
+	_, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteAssignment(t.Context(), "a1"))
+	_, err = s.GetAssignment(t.Context(), "a1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.NoError(t, s.DeleteAssignment(t.Context(), "a1"), "deleting twice is not an error")
+	assert.NoError(t, s.DeleteAssignment(t.Context(), "never-assigned"))
+	assert.ErrorIs(t, s.DeleteAssignment(t.Context(), ""), store.ErrInvalid)
+}
+
+func testAssignmentInvalid(t *testing.T, s store.Store) {
+	for name, a := range map[string]store.Assignment{
+		"empty uid":        {Config: testConfig},
+		"empty config":     {InstanceUID: "a1"},
+		"wrong hash":       {InstanceUID: "a1", Config: testConfig, ConfigHash: sha("something else")},
+		"NUL in config":    {InstanceUID: "a1", Config: "a\x00"},
+		"NUL in parameter": {InstanceUID: "a1", Config: testConfig, Parameters: map[string]any{"p": "\x00"}},
+		"unencodable":      {InstanceUID: "a1", Config: testConfig, Parameters: map[string]any{"ch": make(chan int)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.SetAssignment(t.Context(), a)
+			assert.ErrorIs(t, err, store.ErrInvalid)
+		})
+	}
+	_, err := s.GetAssignment(t.Context(), "a1")
+	assert.ErrorIs(t, err, store.ErrNotFound, "nothing was written")
+	_, err = s.GetAssignment(t.Context(), "")
+	assert.ErrorIs(t, err, store.ErrInvalid)
+}
+
+func testAssignmentResultsAreCopies(t *testing.T, s store.Store) {
+	in := store.Assignment{InstanceUID: "a1", Config: testConfig, Parameters: map[string]any{"k": 1.0}}
+	set, err := s.SetAssignment(t.Context(), in)
+	require.NoError(t, err)
+	in.Parameters["k"] = 2.0
+	set.Parameters["k"] = 3.0
+	got, err := s.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"k": 1.0}, got.Parameters)
+	got.Parameters["k"] = 4.0
+	again, err := s.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"k": 1.0}, again.Parameters)
+}

@@ -1,0 +1,91 @@
+// Package pgtest runs throwaway PostgreSQL servers for tests: initdb into a
+// temporary directory, a server on a free 127.0.0.1 port with durability
+// off, and a fresh database per caller. It needs the PostgreSQL server
+// binaries (Debian package postgresql-15); as root it runs them as the
+// postgres (or nobody) user, since PostgreSQL refuses to run as root.
+package pgtest // import "github.com/phoenix/platform/test/pgtest"
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Start starts a PostgreSQL server private to tb, stopped in tb.Cleanup,
+// and returns the postgres:// DSN of a fresh database in it (the user is a
+// superuser).
+func Start(tb testing.TB) (dsn string) {
+	tb.Helper()
+	c, err := startCluster()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := c.stop(); err != nil {
+			tb.Errorf("pgtest: stop: %v", err)
+		}
+	})
+	name, err := c.createDatabase(context.Background())
+	if err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	return c.dsn(name)
+}
+
+// shared is the server StartShared hands databases out of, started on
+// first use and stopped by Main.
+var shared struct {
+	inMain  atomic.Bool
+	mu      sync.Mutex
+	cluster *cluster
+	err     error // a failed start is not retried
+}
+
+// Main runs a test package that uses StartShared and then stops the shared
+// server. Call it from the package's TestMain:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	shared.inMain.Store(true)
+	defer stopShared()
+	m.Run()
+}
+
+func stopShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.cluster != nil {
+		_ = shared.cluster.stop()
+		shared.cluster = nil
+	}
+}
+
+// StartShared returns the DSN of a fresh database, dropped in tb.Cleanup, in
+// one server shared by the whole test binary, which is much faster than a
+// server per test. The package's TestMain must call Main.
+func StartShared(tb testing.TB) (dsn string) {
+	tb.Helper()
+	if !shared.inMain.Load() {
+		tb.Fatal("pgtest: StartShared needs `func TestMain(m *testing.M) { pgtest.Main(m) }` in the test package")
+	}
+	shared.mu.Lock()
+	if shared.cluster == nil && shared.err == nil {
+		shared.cluster, shared.err = startCluster()
+	}
+	c, err := shared.cluster, shared.err
+	shared.mu.Unlock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name, err := c.createDatabase(context.Background())
+	if err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := c.dropDatabase(context.Background(), name); err != nil {
+			tb.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return c.dsn(name)
+}
