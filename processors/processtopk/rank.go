@@ -1,0 +1,226 @@
+package processtopk // import "github.com/phoenix/platform/processors/processtopk"
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// outcome is what one scrape decides for a non-critical process.
+type outcome uint8
+
+const (
+	// other: neither in the top k nor held; rolled up or dropped.
+	other outcome = iota
+	// top: in the top k by at least one ranking key.
+	top
+	// held: out of the top k but kept by hysteresis.
+	held
+)
+
+func (o outcome) kept() bool { return o != other }
+
+// candidate is one non-critical process of a host's scrape.
+type candidate struct {
+	state   *procState
+	host    string
+	pid     int64
+	res     int // index of its resource in the batch
+	cpuRate float64
+	memory  int64
+	series  int
+	// rank is the best 1-based rank over the ranking keys, rankBy the key
+	// that gave it.
+	rank      int
+	rankBy    RankKey
+	outcome   outcome
+	outStreak int32
+}
+
+// selector decides a host's kept set. Its scratch slices are reused across
+// scrapes, so callers serialize its use.
+type selector struct {
+	keys      []RankKey
+	margin    float64
+	exitAfter int32
+	keptCap   int
+	maxSeries int
+	minK      int
+	maxK      int
+
+	sorted  []uint64
+	evictee []int32
+}
+
+func newSelector(cfg *Config) selector {
+	return selector{
+		keys:      cfg.RankBy,
+		margin:    cfg.IncumbentMargin,
+		exitAfter: int32(min(cfg.ExitAfter, math.MaxInt32)),
+		keptCap:   cfg.keptCap(),
+		maxSeries: cfg.MaxSeries,
+		minK:      cfg.MinK,
+		maxK:      cfg.MaxK,
+	}
+}
+
+// hostDecision sums up a host's scrape.
+type hostDecision struct {
+	nextK   int // the k of the host's next scrape
+	changes int // kept-set entries plus exits
+}
+
+// decide ranks one host's processes of one scrape with k, applies hysteresis,
+// the cap and the series budget, and records the outcome in each candidate
+// and its state.
+func (s *selector) decide(cands []candidate, k int) hostDecision {
+	s.rank(cands)
+	kept, keptSeries := 0, 0
+	for i := range cands {
+		c := &cands[i]
+		switch {
+		case c.rank <= k:
+			c.outcome, c.outStreak = top, 0
+		case c.state.kept && c.state.outStreak+1 < s.exitAfter:
+			c.outcome, c.outStreak = held, c.state.outStreak+1
+		default:
+			c.outcome, c.outStreak = other, 0
+		}
+		if c.outcome.kept() {
+			kept++
+			keptSeries += c.series
+		}
+	}
+	s.release(cands, kept, keptSeries)
+
+	d := hostDecision{nextK: s.steer(cands, k)}
+	for i := range cands {
+		c := &cands[i]
+		if c.outcome.kept() != c.state.kept {
+			d.changes++
+		}
+		c.state.kept, c.state.outStreak = c.outcome.kept(), c.outStreak
+	}
+	return d
+}
+
+// rank sets each candidate's best rank over the ranking keys. A process kept
+// at its previous scrape competes with its values raised by the incumbent
+// margin, so a challenger must beat it clearly, not by noise.
+func (s *selector) rank(cands []candidate) {
+	for i := range cands {
+		cands[i].rank = math.MaxInt
+	}
+	sorted := s.sorted[:0]
+	for _, key := range s.keys {
+		sorted = sorted[:0]
+		for i := range cands {
+			c := &cands[i]
+			v := c.cpuRate
+			if key == RankMemory {
+				v = float64(c.memory)
+			}
+			if c.state.kept {
+				v *= 1 + s.margin
+			}
+			sorted = append(sorted, descending(v)&^positionMask|uint64(i)&positionMask)
+		}
+		slices.Sort(sorted)
+		for pos, sk := range sorted {
+			if c := &cands[sk&positionMask]; pos+1 < c.rank {
+				c.rank, c.rankBy = pos+1, key
+			}
+		}
+	}
+	s.sorted = sorted
+}
+
+// Sort keys pack a value, highest first, above the candidate's position in
+// the host's batch, so a plain integer sort ranks a thousand processes in
+// microseconds. The value keeps its top 40 bits (about eight significant
+// digits): closer values tie, and ties go to the earlier resource.
+const (
+	positionBits = 24 // candidates of one host in one batch; far beyond any process table
+	positionMask = 1<<positionBits - 1
+)
+
+// descending maps x to an integer whose ascending order is x's descending
+// order.
+func descending(x float64) uint64 {
+	b := math.Float64bits(x)
+	if b>>63 == 0 {
+		b |= 1 << 63
+	} else {
+		b = ^b
+	}
+	return ^b
+}
+
+// release turns held processes into others while the kept set is over the
+// cap or its series over the budget: the longest out of the top k first, then
+// the lowest ranked, then the later resource. The top-k union itself is never released: Validate
+// ensures the cap holds it, and the budget acts on it through k.
+func (s *selector) release(cands []candidate, kept, keptSeries int) {
+	over := func() bool {
+		return kept > s.keptCap || (s.maxSeries > 0 && keptSeries > s.maxSeries)
+	}
+	if !over() {
+		return
+	}
+	evictee := s.evictee[:0]
+	for i := range cands {
+		if cands[i].outcome == held {
+			evictee = append(evictee, int32(i))
+		}
+	}
+	s.evictee = evictee
+	slices.SortFunc(evictee, func(a, b int32) int {
+		x, y := &cands[a], &cands[b]
+		if c := cmp.Compare(y.outStreak, x.outStreak); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.rank, x.rank); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.res, x.res)
+	})
+	for _, i := range evictee {
+		if !over() {
+			return
+		}
+		c := &cands[i]
+		c.outcome, c.outStreak = other, 0
+		kept--
+		keptSeries -= c.series
+	}
+}
+
+// steer returns the k of the host's next scrape. Without a budget k stays.
+// With one, S is the series of the top-k union and step the most one step of
+// k can add (one process per ranking key, each with as many series as the
+// largest in the union): k goes down when S > max_series, up when
+// S + step <= max_series and some process is left out of the union, and stays
+// otherwise. The band of width step between the two is the headroom that
+// keeps k from oscillating, and room for held processes.
+func (s *selector) steer(cands []candidate, k int) int {
+	if s.maxSeries == 0 {
+		return k
+	}
+	inUnion, unionSeries, largest := 0, 0, 0
+	for i := range cands {
+		if c := &cands[i]; c.outcome == top {
+			inUnion++
+			unionSeries += c.series
+			largest = max(largest, c.series)
+		}
+	}
+	step := len(s.keys) * largest
+	switch {
+	case unionSeries > s.maxSeries:
+		return max(s.minK, k-1)
+	case inUnion < len(cands) && unionSeries+step <= s.maxSeries:
+		return min(s.maxK, k+1)
+	default:
+		return k
+	}
+}

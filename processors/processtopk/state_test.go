@@ -1,0 +1,104 @@
+package processtopk
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/phoenix/platform/processors/processmetrics"
+)
+
+func reading(start, at time.Duration, cpu float64) processmetrics.Reading {
+	r := processmetrics.Reading{Time: pcommon.NewTimestampFromTime(t0.Add(at)), CPUSeconds: cpu}
+	if start != noStart {
+		r.Start = pcommon.NewTimestampFromTime(t0.Add(start))
+	}
+	return r
+}
+
+const noStart = time.Duration(-1 << 62)
+
+func TestObserveRates(t *testing.T) {
+	tests := []struct {
+		name     string
+		readings []processmetrics.Reading
+		want     float64
+	}{
+		{
+			name:     "first sight is the lifetime average",
+			readings: []processmetrics.Reading{reading(-100*time.Second, 0, 50)},
+			want:     0.5,
+		},
+		{
+			name:     "two scrapes give the rate between them",
+			readings: []processmetrics.Reading{reading(-100*time.Second, 0, 50), reading(-100*time.Second, 10*time.Second, 52)},
+			want:     0.2,
+		},
+		{
+			name:     "cpu time of several states is summed by Read; the rate uses the sum",
+			readings: []processmetrics.Reading{reading(-time.Hour, 0, 10), reading(-time.Hour, 4*time.Second, 18)},
+			want:     2,
+		},
+		{
+			name: "a duplicate scrape keeps the previous rate",
+			readings: []processmetrics.Reading{
+				reading(-100*time.Second, 0, 50), reading(-100*time.Second, 10*time.Second, 52), reading(-100*time.Second, 10*time.Second, 60),
+			},
+			want: 0.2,
+		},
+		{
+			name: "an out-of-order scrape keeps the previous rate",
+			readings: []processmetrics.Reading{
+				reading(-100*time.Second, 0, 50), reading(-100*time.Second, 10*time.Second, 52), reading(-100*time.Second, 5*time.Second, 51),
+			},
+			want: 0.2,
+		},
+		{
+			name:     "a new start time is PID reuse: the rate starts over",
+			readings: []processmetrics.Reading{reading(-time.Hour, 0, 3600), reading(-10*time.Second, 10*time.Second, 2)},
+			want:     0.1,
+		},
+		{
+			name:     "a zero age gives zero",
+			readings: []processmetrics.Reading{reading(0, 0, 5)},
+			want:     0,
+		},
+		{
+			name:     "a negative age gives zero",
+			readings: []processmetrics.Reading{reading(time.Second, 0, 5)},
+			want:     0,
+		},
+		{
+			name:     "an unknown start time gives zero",
+			readings: []processmetrics.Reading{reading(noStart, 0, 5)},
+			want:     0,
+		},
+		{
+			name:     "a counter that went back falls back to the lifetime average",
+			readings: []processmetrics.Reading{reading(-100*time.Second, 0, 50), reading(-100*time.Second, 100*time.Second, 20)},
+			want:     0.1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s procState
+			for i := range tt.readings {
+				s.observe(&tt.readings[i])
+			}
+			assert.InDelta(t, tt.want, s.cpuRate, 1e-9)
+		})
+	}
+}
+
+func TestPIDReuseForgetsMembership(t *testing.T) {
+	s := procState{}
+	r := reading(-time.Hour, 0, 1)
+	s.observe(&r)
+	s.kept, s.outStreak = true, 2
+	r = reading(-time.Second, 10*time.Second, 0)
+	s.observe(&r)
+	assert.False(t, s.kept)
+	assert.Zero(t, s.outStreak)
+}
