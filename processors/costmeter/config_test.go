@@ -1,0 +1,74 @@
+package costmeter
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
+	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/processcritical"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	withDefaults := func(edit func(*Config)) *Config {
+		cfg := createDefaultConfig().(*Config)
+		edit(cfg)
+		return cfg
+	}
+	tests := []struct {
+		name     string
+		expected *Config
+		errMsg   string
+	}{
+		{name: "candidate", expected: withDefaults(func(c *Config) { c.Variant = "candidate" })},
+		{name: "custom", expected: &Config{
+			Variant: "baseline-2026.01_a", ActiveSeriesWindow: time.Minute, MaxTrackedSeries: 5000,
+			Critical: criticalrules.Rules{
+				{Name: "billing", ExecutableName: "python3", CommandLine: ".*--queue=billing.*"},
+				{Name: "postgres", ExecutableName: "postgres"},
+			},
+		}},
+		{name: "no_critical", expected: withDefaults(func(c *Config) { c.Variant = "candidate"; c.Critical = criticalrules.Rules{} })},
+		{name: "missing_variant", errMsg: "variant: required"},
+		{name: "bad_variant", errMsg: `variant: must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit, got "candidate b"`},
+		{name: "long_variant", errMsg: "variant: must be 1-64 characters"},
+		{name: "zero_window", errMsg: "active_series_window: must be positive"},
+		{name: "zero_max_series", errMsg: "max_tracked_series: must be positive"},
+		{name: "bad_rule", errMsg: `critical::0: command_line: invalid regular expression "(unclosed"`},
+		{name: "duplicate_rule", errMsg: `critical: 1::name: duplicate rule name "db"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := NewFactory().CreateDefaultConfig()
+			sub, err := cm.Sub(component.NewIDWithName(metadata.Type, tt.name).String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.errMsg != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.errMsg)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.expected, cfg)
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.Equal(t, processcritical.DefaultRules(), cfg.Critical)
+	assert.Equal(t, 5*time.Minute, cfg.ActiveSeriesWindow)
+	assert.Equal(t, 200_000, cfg.MaxTrackedSeries)
+	assert.ErrorIs(t, cfg.Validate(), ErrMissingVariant, "variant has no default: each pipeline must name its own")
+}

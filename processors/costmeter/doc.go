@@ -1,0 +1,9 @@
+//go:generate go tool mdatagen metadata.yaml
+
+// Package costmeter implements the cost_meter processor: placed last in a
+// pipeline, it passes data through unchanged and measures what the pipeline
+// exports (datapoints, OTLP bytes, active series, processes and the critical
+// processes among them) as the collector's own telemetry, labelled with the
+// pipeline's experiment variant. Its figures are the ground truth of A/B
+// experiment results.
+package costmeter // import "github.com/phoenix/platform/processors/costmeter"
