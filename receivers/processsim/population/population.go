@@ -152,6 +152,26 @@ func (pop *Population) Each(fn func(*processmetrics.Process)) {
 	}
 }
 
+// Member is a live process together with the behaviour the simulation gave
+// it, for drivers that act it out (phoenix loadsim runs members as real
+// processes).
+type Member struct {
+	// Process is the process as the scraper would report it; do not modify.
+	Process *processmetrics.Process
+	// Cores is the process's mean CPU use, in cores.
+	Cores float64
+	// Daemon is true for long-lived processes that never exit.
+	Daemon bool
+}
+
+// EachMember calls fn for every live process with its behaviour, daemons
+// first.
+func (pop *Population) EachMember(fn func(Member)) {
+	for _, pr := range pop.procs {
+		fn(Member{Process: &pr.p, Cores: pr.cores, Daemon: pr.daemon})
+	}
+}
+
 // Advance moves the simulation to t: counters grow by each process's CPU use
 // with noise, and churn replaces exiting processes with new ones started in
 // between. Times before the current one are ignored.

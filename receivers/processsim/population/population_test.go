@@ -103,3 +103,31 @@ func TestSpecValidation(t *testing.T) {
 		assert.Error(t, s.Validate(), "%+v", s)
 	}
 }
+
+func TestEachMemberExposesBehaviour(t *testing.T) {
+	spec := Spec{Processes: 30, Daemons: 2, CriticalNames: []string{"postgres"}, BusyFraction: 0.5, BusyCores: 2, IdleCores: 0.01}
+	pop, err := New(spec, 11, t0)
+	require.NoError(t, err)
+	var members []Member
+	pop.EachMember(func(m Member) { members = append(members, m) })
+	require.Len(t, members, 30)
+	assert.Equal(t, "postgres", members[0].Process.ExecutableName)
+	assert.True(t, members[0].Daemon && members[1].Daemon)
+	busy := 0
+	for i, m := range members {
+		assert.Equal(t, i < 2, m.Daemon, "member %d", i)
+		assert.GreaterOrEqual(t, m.Cores, 0.0)
+		assert.LessOrEqual(t, m.Cores, spec.BusyCores)
+		if m.Cores > spec.IdleCores {
+			busy++
+		}
+	}
+	assert.Positive(t, busy, "half the members should be busy")
+
+	// Members report the same processes Each does, in the same order.
+	i := 0
+	pop.Each(func(p *processmetrics.Process) {
+		assert.Same(t, members[i].Process, p)
+		i++
+	})
+}
