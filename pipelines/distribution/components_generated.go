@@ -12,8 +12,13 @@ import (
 	resourcedetectionprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor"
 	transformprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	hostmetricsreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver"
+	processz "github.com/phoenix/platform/extensions/processz"
+	costmeter "github.com/phoenix/platform/processors/costmeter"
 	processcritical "github.com/phoenix/platform/processors/processcritical"
+	processrollup "github.com/phoenix/platform/processors/processrollup"
+	processtopk "github.com/phoenix/platform/processors/processtopk"
 	nopreceiver "github.com/phoenix/platform/receivers/nopreceiver"
+	processsim "github.com/phoenix/platform/receivers/processsim"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
@@ -56,6 +61,7 @@ func Components() (otelcol.Factories, error) {
 		opampextension.NewFactory(),
 		healthcheckextension.NewFactory(),
 		filestorage.NewFactory(),
+		processz.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -64,12 +70,14 @@ func Components() (otelcol.Factories, error) {
 		opampextension.NewFactory().Type():       "github.com/open-telemetry/opentelemetry-collector-contrib/extension/opampextension v0.158.0",
 		healthcheckextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.158.0",
 		filestorage.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.158.0",
+		processz.NewFactory().Type():             "github.com/phoenix/platform v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		hostmetricsreceiver.NewFactory(),
 		otlpreceiver.NewFactory(),
 		nopreceiver.NewFactory(),
+		processsim.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -78,6 +86,7 @@ func Components() (otelcol.Factories, error) {
 		hostmetricsreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver v0.158.0",
 		otlpreceiver.NewFactory().Type():        "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
 		nopreceiver.NewFactory().Type():         "github.com/phoenix/platform v0.0.0",
+		processsim.NewFactory().Type():          "github.com/phoenix/platform v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -107,6 +116,9 @@ func Components() (otelcol.Factories, error) {
 		filterprocessor.NewFactory(),
 		transformprocessor.NewFactory(),
 		processcritical.NewFactory(),
+		processtopk.NewFactory(),
+		processrollup.NewFactory(),
+		costmeter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -118,6 +130,9 @@ func Components() (otelcol.Factories, error) {
 		filterprocessor.NewFactory().Type():            "github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor v0.158.0",
 		transformprocessor.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor v0.158.0",
 		processcritical.NewFactory().Type():            "github.com/phoenix/platform v0.0.0",
+		processtopk.NewFactory().Type():                "github.com/phoenix/platform v0.0.0",
+		processrollup.NewFactory().Type():              "github.com/phoenix/platform v0.0.0",
+		costmeter.NewFactory().Type():                  "github.com/phoenix/platform v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/go-viper/mapstructure/v2"
 	"go.opentelemetry.io/collector/component"
@@ -61,7 +62,14 @@ func ValidateYAML(ctx context.Context, config []byte) error {
 // validate resolves, unmarshals and validates a configuration with the
 // distribution's factories, the same steps `phoenix-collector validate` takes,
 // without starting anything.
+// validateMu serialises validations: building a host_metrics receiver, which
+// validation does, writes process-wide gopsutil settings
+// (EnableBootTimeCache), so two validations at once race.
+var validateMu sync.Mutex
+
 func validate(ctx context.Context, uri string) error {
+	validateMu.Lock()
+	defer validateMu.Unlock()
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{Command: "phoenix-collector", Description: "Phoenix collector"},
 		Factories: Components,

@@ -1,0 +1,179 @@
+package catalog // import "github.com/phoenix/platform/pipelines/catalog"
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Value is a validated parameter value as templates see it. Printing one
+// ({{ .k }}) writes it as a YAML flow value in which every string is a
+// double-quoted scalar with '$' doubled: a value can neither add keys nor
+// reach the collector's ${...} expansion, whatever it contains. Templates
+// branch with the methods below; none returns the raw string.
+type Value struct {
+	v any // canonical form: string, int, bool, []string, map[string]string, []Rule
+}
+
+// String renders the value as YAML. Durations are canonical strings.
+func (v Value) String() string {
+	var b strings.Builder
+	switch x := v.v.(type) {
+	case string:
+		writeQuoted(&b, x)
+	case int:
+		b.WriteString(strconv.Itoa(x))
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case []string:
+		b.WriteByte('[')
+		for i, s := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeQuoted(&b, s)
+		}
+		b.WriteByte(']')
+	case map[string]string:
+		b.WriteByte('{')
+		for i, k := range sortedKeys(x) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeQuoted(&b, k)
+			b.WriteString(": ")
+			writeQuoted(&b, x[k])
+		}
+		b.WriteByte('}')
+	case []Rule:
+		writeRules(&b, x)
+	default:
+		// Unreachable for normalised values. An unterminated flow mapping
+		// fails the parse rather than emitting something unchecked.
+		return fmt.Sprintf("{invalid value of type %T", x)
+	}
+	return b.String()
+}
+
+// writeQuoted writes s as a double-quoted YAML scalar. JSON string syntax is
+// a subset of YAML's double-quoted style. '$' is doubled because the
+// collector expands ${...} in every string and turns "$$" back into "$".
+func writeQuoted(b *strings.Builder, s string) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(strings.ReplaceAll(s, "$", "$$")) // a string always encodes
+	b.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+func writeRules(b *strings.Builder, rules []Rule) {
+	b.WriteByte('[')
+	for i, r := range rules {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('{')
+		first := true
+		for _, k := range ruleKeys {
+			val := *r.field(k)
+			if val == "" && k != "name" {
+				continue
+			}
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
+			b.WriteString(k)
+			b.WriteString(": ")
+			writeQuoted(b, val)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+}
+
+// Is reports whether a string or enum value equals s.
+func (v Value) Is(s string) bool {
+	str, ok := v.v.(string)
+	return ok && str == s
+}
+
+// On reports whether a bool value is true.
+func (v Value) On() bool {
+	b, ok := v.v.(bool)
+	return ok && b
+}
+
+// Set reports whether the value is not its type's zero: a non-empty string,
+// list, map or rule list, a non-zero int, true.
+func (v Value) Set() bool {
+	switch x := v.v.(type) {
+	case string:
+		return x != ""
+	case int:
+		return x != 0
+	case bool:
+		return x
+	case []string:
+		return len(x) > 0
+	case map[string]string:
+		return len(x) > 0
+	case []Rule:
+		return len(x) > 0
+	}
+	return false
+}
+
+// Millis renders a duration value as whole milliseconds, the unit of the
+// collector's own-telemetry readers.
+func (v Value) Millis() (int64, error) {
+	s, _ := v.v.(string)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("Millis: not a duration: %w", err)
+	}
+	return d.Milliseconds(), nil
+}
+
+// BearerEnvRef renders a value holding an environment variable's name as
+// "Bearer ${env:NAME}": a bearer credential the collector reads from its
+// environment.
+func (v Value) BearerEnvRef() (string, error) {
+	ref, err := v.EnvRef()
+	if err != nil {
+		return "", err
+	}
+	return `"Bearer ` + ref[1:], nil
+}
+
+// EnvRef renders a value holding an environment variable's name as a
+// reference the collector expands when it loads the configuration,
+// "${env:NAME}": how secrets reach a configuration without being written
+// into it. The name is checked again here, because this is the one place a
+// "${" is written unescaped.
+func (v Value) EnvRef() (string, error) {
+	s, _ := v.v.(string)
+	if !envName.MatchString(s) {
+		return "", fmt.Errorf("EnvRef: %q is not an environment variable name", s)
+	}
+	return `"${env:` + s + `}"`, nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Entry is one key and value of a map value.
+type Entry struct{ Key, Value Value }
+
+// Entries lists a map value's entries sorted by key.
+func (v Value) Entries() []Entry {
+	m, _ := v.v.(map[string]string)
+	out := make([]Entry, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, Entry{Key: Value{v: k}, Value: Value{v: m[k]}})
+	}
+	return out
+}
