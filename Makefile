@@ -20,7 +20,11 @@ HEAVY_PKGS = ./pipelines/... ./test/...
 DISTRIBUTION_PKG := pipelines/distribution
 
 .PHONY: build collector phoenix supervisor generate generate-collector generate-components \
-        check-generated test unit-test e2e-test lint bench demo clean tools
+        check-generated test unit-test e2e-test test-deps lint bench demo clean
+
+# Debian packages the tests need, installed when missing: PostgreSQL 15 for
+# the store tests (started as a throwaway cluster by the tests themselves).
+TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb
 
 ## build: the collector distribution, the phoenix CLI and the OpAMP supervisor into bin/
 build: collector phoenix supervisor
@@ -62,11 +66,21 @@ check-generated: generate
 ## test: everything CI checks: generated code, lint, unit, race and end-to-end tests
 test: check-generated lint build unit-test e2e-test
 
-unit-test:
+## test-deps: install the Debian packages tests need, if missing
+test-deps:
+	@missing=""; for dep in $(TEST_DEBS); do pkg=$${dep%%:*}; file=$${dep#*:}; \
+	  [ -e "$$file" ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+unit-test: test-deps
 	$(GO) test -race -count=1 -coverprofile=coverage.out $(RACE_PKGS)
 	@$(GO) tool cover -func=coverage.out | tail -n 1
 
-e2e-test: build
+e2e-test: build test-deps
 	$(GO) test -count=1 -timeout 20m $(HEAVY_PKGS)
 
 ## lint: gofmt, go vet and staticcheck
