@@ -40,8 +40,8 @@ func writeYAML(t *testing.T, path string, doc map[string]any) {
 
 // TestSupervisorRunsTheCollector starts bin/opampsupervisor with the example
 // configuration from deployments/supervisor, pointed at temporary paths and at
-// an OpAMP endpoint nobody listens on: the supervisor must still start the
-// collector on its local configuration, and take it down when it stops.
+// an OpAMP endpoint nobody listens on: the supervisor must start the collector
+// on its startup fallback configuration, and take it down when it stops.
 func TestSupervisorRunsTheCollector(t *testing.T) {
 	dir := t.TempDir()
 	healthPort, err := localrun.FreePort()
@@ -63,7 +63,7 @@ func TestSupervisorRunsTheCollector(t *testing.T) {
 	sup["server"].(map[string]any)["endpoint"] = fmt.Sprintf("ws://127.0.0.1:%d/v1/opamp", deadPort)
 	agent := sup["agent"].(map[string]any)
 	agent["executable"] = testenv.Binary(t, "phoenix-collector")
-	agent["config_files"] = []any{colPath}
+	agent["startup_fallback_configs"] = []any{colPath}
 	sup["storage"].(map[string]any)["directory"] = filepath.Join(dir, "storage")
 	supPath := filepath.Join(dir, "supervisor.yaml")
 	writeYAML(t, supPath, sup)

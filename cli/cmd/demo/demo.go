@@ -29,7 +29,7 @@ import (
 var configTemplate string
 
 // processors is the recommended chain, in pipeline order.
-var processors = []string{"process_critical"}
+var processors = []string{"process_critical", "process_topk", "process_rollup"}
 
 // Options are the flags of `phoenix demo`.
 type Options struct {

@@ -11,8 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/phoenix/platform/cli/cmd/agent"
 	"github.com/phoenix/platform/cli/cmd/collectorconfig"
+	"github.com/phoenix/platform/cli/cmd/config"
 	"github.com/phoenix/platform/cli/cmd/demo"
+	"github.com/phoenix/platform/cli/cmd/loadsim"
+	"github.com/phoenix/platform/cli/cmd/pipeline"
+	"github.com/phoenix/platform/cli/cmd/server"
 	"github.com/phoenix/platform/cli/cmd/version"
 	"github.com/phoenix/platform/cli/cmdutil"
 )
@@ -34,6 +39,11 @@ its pipelines, and the control plane that runs A/B pipeline experiments.`,
 		version.NewCmd(ios),
 		collectorconfig.NewCmd(ios),
 		demo.NewCmd(ios),
+		loadsim.NewCmd(ios),
+		server.NewCmd(ios),
+		agent.NewCmd(ios),
+		pipeline.NewCmd(ios),
+		config.NewCmd(ios),
 	)
 	return cmd
 }

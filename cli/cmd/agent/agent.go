@@ -1,0 +1,214 @@
+// Package agent implements `phoenix agent`: the inventory of managed
+// collectors.
+package agent // import "github.com/phoenix/platform/cli/cmd/agent"
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+)
+
+// NewCmd returns the agent command group.
+func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+	client := &cmdutil.ClientOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Inspect the collectors the server manages",
+	}
+	cmdutil.AddClientFlags(cmd, client)
+	cmd.AddCommand(newCmdList(ios, client), newCmdShow(ios, client))
+	return cmd
+}
+
+// ListOptions are the inputs of `phoenix agent list`.
+type ListOptions struct {
+	IO       *cmdutil.IOStreams
+	Client   *cmdutil.ClientOptions
+	Selector []string
+	Online   bool
+	Format   cmdutil.Format
+}
+
+func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+	opts := &ListOptions{IO: ios, Client: client}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List agents",
+		Long: `List the agents (supervisor + collector) the server knows, with their health,
+remote-configuration status and whether what they run matches their assignment.
+
+Selectors filter by label: =, != and the whole-value regular expressions =~ and !~.`,
+		Example: `  phoenix agent list
+  phoenix agent list --selector env=prod --selector 'host.name=~web-.*'
+  phoenix agent list --online -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return RunList(cmd.Context(), opts) },
+	}
+	cmd.Flags().StringArrayVarP(&opts.Selector, "selector", "l", nil, "label selector (repeatable)")
+	cmd.Flags().BoolVar(&opts.Online, "online", false, "only agents with a live connection")
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
+	return cmd
+}
+
+// RunList lists agents.
+func RunList(ctx context.Context, opts *ListOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	lo := apiclient.ListAgentsOptions{Selector: strings.Join(opts.Selector, ",")}
+	if opts.Online {
+		lo.Online = &opts.Online
+	}
+	agents, err := c.AllAgents(ctx, lo)
+	if err != nil {
+		return fmt.Errorf("listing agents: %w", err)
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, agents)
+	}
+	if len(agents) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "no agents")
+		return nil
+	}
+	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INSTANCE UID\tHOST\tVERSION\tONLINE\tHEALTHY\tCONFIG\tPIPELINE\tDRIFT\tLAST SEEN")
+	for _, a := range agents {
+		pipeline := "-"
+		if a.Assignment != nil {
+			pipeline = or(a.Assignment.Pipeline, "(verbatim)")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", a.InstanceUID, or(a.Description.HostName, "-"),
+			or(a.Description.ServiceVersion, "-"), a.Online, healthy(a), or(a.RemoteConfig.Status, "-"),
+			pipeline, a.Drift.State, ago(a.LastSeen))
+	}
+	return w.Flush()
+}
+
+// ShowOptions are the inputs of `phoenix agent show`.
+type ShowOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	UID    string
+	Format cmdutil.Format
+}
+
+func newCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+	opts := &ShowOptions{IO: ios, Client: client}
+	cmd := &cobra.Command{
+		Use:   "show INSTANCE-UID",
+		Short: "Show one agent: description, health, config status, drift and effective config",
+		Example: `  phoenix agent show 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b
+  phoenix agent show 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b -o yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.UID = args[0]
+			return RunShow(cmd.Context(), opts)
+		},
+	}
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
+	return cmd
+}
+
+// RunShow shows one agent.
+func RunShow(ctx context.Context, opts *ShowOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	a, err := c.GetAgent(ctx, opts.UID)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", opts.UID, err)
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, a)
+	}
+	out := opts.IO.Out
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
+	row("Instance UID", a.InstanceUID)
+	row("Host", or(a.Description.HostName, "-"))
+	row("OS", or(a.Description.OS, "-"))
+	row("Service", strings.TrimSpace(a.Description.ServiceName+" "+a.Description.ServiceVersion))
+	row("Labels", labels(a.Labels))
+	row("Online", fmt.Sprintf("%t (%s, server %s)", a.Online, or(a.ConnectionType, "-"), or(a.ServerID, "-")))
+	row("First seen", a.FirstSeen.Format(time.RFC3339))
+	row("Last seen", a.LastSeen.Format(time.RFC3339)+" ("+ago(a.LastSeen)+")")
+	row("Healthy", healthy(a))
+	if a.Health != nil && a.Health.LastError != "" {
+		row("Last error", a.Health.LastError)
+	}
+	row("Remote config", strings.TrimSpace(or(a.RemoteConfig.Status, "-")+" "+short(a.RemoteConfig.Hash)))
+	if a.RemoteConfig.ErrorMessage != "" {
+		row("Config error", a.RemoteConfig.ErrorMessage)
+	}
+	if a.Assignment != nil {
+		row("Assigned", fmt.Sprintf("%s %s (generation %d, %s)", or(a.Assignment.Pipeline, "(verbatim)"),
+			short(a.Assignment.ConfigHash), a.Assignment.Generation, a.Assignment.Reason))
+	}
+	drift := a.Drift.State
+	if len(a.Drift.Sections) > 0 {
+		drift += " (" + strings.Join(a.Drift.Sections, ", ") + ")"
+	}
+	row("Drift", drift)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if a.EffectiveConfig != "" {
+		fmt.Fprintf(out, "\nEffective configuration (%s):\n%s\n", short(a.EffectiveConfigHash), a.EffectiveConfig)
+	}
+	return nil
+}
+
+func healthy(a api.AgentView) string {
+	if a.Health == nil {
+		return "-"
+	}
+	if a.Health.Healthy {
+		return "yes"
+	}
+	return "no"
+}
+
+func labels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return or(strings.Join(parts, ", "), "-")
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

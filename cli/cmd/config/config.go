@@ -1,0 +1,151 @@
+// Package config implements `phoenix config`: assigning collector
+// configurations to agents.
+package config // import "github.com/phoenix/platform/cli/cmd/config"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+)
+
+// NewCmd returns the config command group.
+func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+	client := &cmdutil.ClientOptions{}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Assign collector configurations to agents",
+	}
+	cmdutil.AddClientFlags(cmd, client)
+	cmd.AddCommand(newCmdAssign(ios, client), newCmdUnassign(ios, client))
+	return cmd
+}
+
+// AssignOptions are the inputs of `phoenix config assign`.
+type AssignOptions struct {
+	IO         *cmdutil.IOStreams
+	Client     *cmdutil.ClientOptions
+	Agent      string
+	Selector   []string
+	Pipeline   string
+	Params     []string
+	ParamsFile string
+	File       string
+	Reason     string
+	Format     cmdutil.Format
+}
+
+func newCmdAssign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+	opts := &AssignOptions{IO: ios, Client: client}
+	cmd := &cobra.Command{
+		Use:   "assign (--agent UID | --selector SELECTOR) (--pipeline NAME [--param k=v]... | --file CONFIG)",
+		Short: "Assign a pipeline (or a configuration file) to one agent or to every agent a selector matches",
+		Long: `Assign a configuration. The server renders the catalog pipeline for each agent,
+validates it with the collector distribution's components and stores it; only
+then is it pushed (WebSocket agents at once, polling agents on their next
+poll). An invalid configuration is refused with every problem and nothing is
+sent. With --selector, every matching agent's configuration is validated
+before any is stored.`,
+		Example: `  phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --pipeline topk-rollup --param k=20
+  phoenix config assign --selector env=staging --pipeline baseline --param destination=none
+  phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --file collector.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return RunAssign(cmd.Context(), opts) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Agent, "agent", "", "instance UID of one agent")
+	f.StringArrayVarP(&opts.Selector, "selector", "l", nil, "label selector for many agents (repeatable)")
+	f.StringVar(&opts.Pipeline, "pipeline", "", "catalog pipeline to render")
+	f.StringArrayVarP(&opts.Params, "param", "p", nil, "pipeline parameter key=value (repeatable)")
+	f.StringVar(&opts.ParamsFile, "params-file", "", "YAML or JSON file of pipeline parameters")
+	f.StringVarP(&opts.File, "file", "f", "", "complete collector configuration to assign verbatim")
+	f.StringVar(&opts.Reason, "reason", "", "why (recorded with the assignment)")
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
+	return cmd
+}
+
+// RunAssign assigns the configuration.
+func RunAssign(ctx context.Context, opts *AssignOptions) error {
+	if (opts.Agent == "") == (len(opts.Selector) == 0) {
+		return errors.New("give exactly one of --agent or --selector")
+	}
+	if (opts.Pipeline == "") == (opts.File == "") {
+		return errors.New("give exactly one of --pipeline or --file")
+	}
+	req := api.AssignRequest{Pipeline: opts.Pipeline, Reason: opts.Reason}
+	var err error
+	if req.Parameters, err = cmdutil.ParseParams(opts.Params, opts.ParamsFile); err != nil {
+		return err
+	}
+	if opts.File != "" {
+		if len(req.Parameters) > 0 {
+			return errors.New("--param and --params-file apply to --pipeline only")
+		}
+		raw, err := os.ReadFile(opts.File)
+		if err != nil {
+			return err
+		}
+		req.Config = string(raw)
+	}
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	var results []api.AssignResult
+	if opts.Agent != "" {
+		asg, err := c.AssignAgent(ctx, opts.Agent, req)
+		if err != nil {
+			return fmt.Errorf("assigning to %s: %w", opts.Agent, err)
+		}
+		results = []api.AssignResult{{InstanceUID: opts.Agent, ConfigHash: asg.ConfigHash, Generation: asg.Generation}}
+	} else {
+		results, err = c.AssignMany(ctx, api.BulkAssignRequest{AssignRequest: req, Selector: strings.Join(opts.Selector, ",")})
+		if err != nil {
+			return fmt.Errorf("assigning to %s: %w", strings.Join(opts.Selector, ","), err)
+		}
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, results)
+	}
+	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INSTANCE UID\tCONFIG HASH\tGENERATION")
+	for _, r := range results {
+		fmt.Fprintf(w, "%s\t%s\t%d\n", r.InstanceUID, r.ConfigHash[:12], r.Generation)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "assigned to %d agent(s); follow with: phoenix agent list\n", len(results))
+	return nil
+}
+
+func newCmdUnassign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "unassign INSTANCE-UID",
+		Short:   "Remove an agent's assignment (it keeps running its current configuration)",
+		Example: "  phoenix config unassign 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client.Client()
+			if err != nil {
+				return err
+			}
+			if err := c.UnassignAgent(cmd.Context(), args[0]); err != nil {
+				if apiclient.IsStatus(err, 404) {
+					return fmt.Errorf("agent %s has no assignment", args[0])
+				}
+				return err
+			}
+			_, err = fmt.Fprintf(ios.Out, "unassigned %s\n", args[0])
+			return err
+		},
+	}
+}

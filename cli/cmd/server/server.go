@@ -1,0 +1,158 @@
+// Package server implements `phoenix server`: the control plane.
+package server // import "github.com/phoenix/platform/cli/cmd/server"
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/server"
+)
+
+// Options are the inputs of `phoenix server`.
+type Options struct {
+	IO         *cmdutil.IOStreams
+	ConfigFile string
+	Config     server.Config
+	LogLevel   string
+	LogFormat  string
+	// changed lists flags given on the command line: they override the file.
+	changed func(name string) bool
+}
+
+// NewCmd returns the server command.
+func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+	opts := &Options{IO: ios, Config: server.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: OpAMP server, REST API and experiment controller",
+		Long: `Run the Phoenix control plane. Supervisors connect to the OpAMP listener
+(ws://HOST:4320/v1/opamp, or plain HTTP polling on the same URL); the REST API,
+the collectors' own-telemetry endpoint (/v1/metrics), /metrics, /healthz and
+/readyz share the API listener.
+
+The embedded store (a single file in --data-dir) needs nothing installed; give
+a postgres:// URL to --store to run several replicas on PostgreSQL.
+
+Authentication is on by default: without --tokens-file the server creates an
+admin and an agent token in --data-dir on first start (admin.token,
+agent.token) and the phoenix CLI picks up the local admin token by itself.`,
+		Example: `  phoenix server
+  phoenix server --data-dir /var/lib/phoenix --opamp-listen :4320 --api-listen :8080
+  phoenix server --store postgres://phoenix@db:5432/phoenix --tokens-file /etc/phoenix/tokens.yaml
+  phoenix server --config /etc/phoenix/server.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.changed = cmd.Flags().Changed
+			return Run(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.ConfigFile, "config", "", "YAML file of server settings (flags override it)")
+	bindConfigFlags(f, &opts.Config)
+	f.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&opts.LogFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func bindConfigFlags(f *pflag.FlagSet, c *server.Config) {
+	f.StringVar(&c.OpAMPListen, "opamp-listen", c.OpAMPListen, "OpAMP listener address")
+	f.StringVar(&c.APIListen, "api-listen", c.APIListen, "REST API, own telemetry, metrics and probes listener address")
+	f.StringVar(&c.PublicURL, "public-url", c.PublicURL, "API base URL as collectors reach it (default: from --api-listen)")
+	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded store and default tokens")
+	f.StringVar(&c.Store, "store", c.Store, "embedded store file or postgres:// URL (default <data-dir>/phoenix.db)")
+	f.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "tokens file (default: generated in --data-dir)")
+	f.BoolVar(&c.NoAuth, "no-auth", c.NoAuth, "disable authentication (local use only)")
+	f.StringVar(&c.TLSCertFile, "tls-cert", c.TLSCertFile, "TLS certificate for both listeners")
+	f.StringVar(&c.TLSKeyFile, "tls-key", c.TLSKeyFile, "TLS key for both listeners")
+	f.StringVar(&c.ServerID, "server-id", c.ServerID, "this replica's identity (default: host name)")
+	f.DurationVar(&c.SampleRetention, "sample-retention", c.SampleRetention, "how long to keep own-telemetry samples")
+}
+
+// Run starts the server and blocks until the context ends (Ctrl-C, SIGTERM).
+func Run(ctx context.Context, opts *Options) error {
+	cfg, err := opts.resolve()
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(opts.IO.ErrOut, opts.LogLevel, opts.LogFormat)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		_ = srv.Stop(context.Background())
+		return err
+	}
+	if g := srv.Tokens(); g.Created {
+		fmt.Fprintf(opts.IO.ErrOut, "Created tokens: admin in %s, agents in %s\n", g.AdminToken, g.AgentToken)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Stop(stopCtx)
+}
+
+// resolve merges the config file under the flags the user gave.
+func (o *Options) resolve() (server.Config, error) {
+	if o.ConfigFile == "" {
+		return o.Config, nil
+	}
+	raw, err := os.ReadFile(o.ConfigFile)
+	if err != nil {
+		return server.Config{}, err
+	}
+	fileCfg := server.DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fileCfg); err != nil {
+		return server.Config{}, fmt.Errorf("%s: %w", o.ConfigFile, err)
+	}
+	// Flags given explicitly win over the file.
+	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
+	bindConfigFlags(fs, &fileCfg)
+	var override []string
+	for _, name := range []string{"opamp-listen", "api-listen", "public-url", "data-dir", "store", "tokens-file",
+		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention"} {
+		if o.changed != nil && o.changed(name) {
+			override = append(override, name)
+		}
+	}
+	flagCfg := o.Config
+	ours := pflag.NewFlagSet("", pflag.ContinueOnError)
+	bindConfigFlags(ours, &flagCfg)
+	for _, name := range override {
+		if err := fs.Set(name, ours.Lookup(name).Value.String()); err != nil {
+			return server.Config{}, err
+		}
+	}
+	return fileCfg, nil
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+}

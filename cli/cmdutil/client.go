@@ -1,0 +1,83 @@
+package cmdutil // import "github.com/phoenix/platform/cli/cmdutil"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix/platform/opamp-server/apiclient"
+)
+
+// Environment variables the client flags fall back to.
+const (
+	EnvServer    = "PHOENIX_SERVER"
+	EnvToken     = "PHOENIX_TOKEN"
+	EnvTokenFile = "PHOENIX_TOKEN_FILE"
+)
+
+// DefaultServer is where a local `phoenix server` listens.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// ClientOptions say which server to talk to and how to authenticate.
+type ClientOptions struct {
+	Server    string
+	Token     string
+	TokenFile string
+}
+
+// AddClientFlags registers --server, --token and --token-file as persistent
+// flags of a command group.
+func AddClientFlags(cmd *cobra.Command, o *ClientOptions) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.Server, "server", "", "server API URL (env "+EnvServer+", default "+DefaultServer+")")
+	f.StringVar(&o.Token, "token", "", "bearer token (env "+EnvToken+"); prefer --token-file")
+	f.StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token (env "+EnvTokenFile+
+		", default: a local server's admin.token when present)")
+}
+
+// Client builds an API client from flags, then environment, then defaults.
+func (o *ClientOptions) Client() (*apiclient.Client, error) {
+	server := firstNonEmpty(o.Server, os.Getenv(EnvServer), DefaultServer)
+	token, err := o.token()
+	if err != nil {
+		return nil, err
+	}
+	return apiclient.New(server, token), nil
+}
+
+func (o *ClientOptions) token() (string, error) {
+	if t := firstNonEmpty(o.Token, os.Getenv(EnvToken)); t != "" {
+		return t, nil
+	}
+	file := firstNonEmpty(o.TokenFile, os.Getenv(EnvTokenFile))
+	explicit := file != ""
+	if !explicit {
+		if home, err := os.UserHomeDir(); err == nil {
+			file = filepath.Join(home, ".local", "share", "phoenix", "admin.token")
+		}
+	}
+	raw, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(raw)), nil
+	case explicit:
+		return "", fmt.Errorf("reading token file: %w", err)
+	case errors.Is(err, os.ErrNotExist):
+		return "", nil // no token: the server says 401 if it needs one
+	default:
+		return "", err
+	}
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

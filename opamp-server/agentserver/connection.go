@@ -1,0 +1,174 @@
+package agentserver // import "github.com/phoenix/platform/opamp-server/agentserver"
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/open-telemetry/opamp-go/protobufs"
+	"github.com/open-telemetry/opamp-go/server/types"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// connection handles one accepted OpAMP connection: a WebSocket for its
+// lifetime, or a single plain-HTTP poll.
+type connection struct {
+	s         *Server
+	transport string
+	token     string // the bearer token the agent presented, echoed in offers
+}
+
+func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
+	s := c.s
+	for _, k := range messageKinds(msg) {
+		s.set.Metrics.OpAMPMessages.WithLabelValues(k).Inc()
+	}
+	uid, err := instanceUID(msg.GetInstanceUid())
+	if err != nil {
+		s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
+		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_BadRequest, err.Error())
+	}
+	now := s.set.Now()
+	st := s.state(uid)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+
+	if c.transport == TransportWebSocket && st.conn != conn {
+		// A new connection: what the agent sends first may be a delta.
+		if st.conn == nil {
+			s.set.Metrics.AgentsConnected.WithLabelValues(TransportWebSocket).Inc()
+		}
+		st.conn, st.synced = conn, false
+		clear(st.lastSent)
+		s.log.Info("agent connected", "agent", uid, "transport", c.transport)
+	}
+	st.transport, st.lastSeen, st.uidBytes = c.transport, now, msg.GetInstanceUid()
+
+	a, err := s.set.Store.GetAgent(ctx, uid)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
+		s.log.Error("loading agent failed", "agent", uid, "error", err)
+		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_Unavailable, "inventory unavailable")
+	}
+	if !known {
+		a = store.Agent{InstanceUID: uid}
+	}
+
+	// Ask for everything when this replica cannot trust what it knows: a new
+	// connection that opened with a delta, an unknown agent, or a gap in the
+	// sequence numbers.
+	fullState := msg.GetAgentDescription() != nil
+	needFull := false
+	switch {
+	case fullState:
+		st.synced = true
+	case !known || (c.transport == TransportWebSocket && !st.synced):
+		needFull = true
+	case msg.GetSequenceNum() != a.SequenceNum+1:
+		needFull = true
+	}
+
+	if apply(&a, msg, now) {
+		s.set.Metrics.ConfigOutcomes.WithLabelValues(a.RemoteConfig.Status).Inc()
+		s.log.Info("remote config status", "agent", uid, "status", a.RemoteConfig.Status,
+			"hash", short(a.RemoteConfig.Hash), "error", a.RemoteConfig.ErrorMessage)
+	}
+	a.Online = msg.GetAgentDisconnect() == nil
+	a.ConnectionType = c.transport
+	a.ServerID = s.set.ServerID
+	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
+		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
+		s.log.Error("saving agent failed", "agent", uid, "error", err)
+	}
+
+	resp := &protobufs.ServerToAgent{InstanceUid: msg.GetInstanceUid(), Capabilities: serverCapabilities}
+	if needFull {
+		resp.Flags |= uint64(protobufs.ServerToAgentFlags_ServerToAgentFlags_ReportFullState)
+		// The full state arrives within milliseconds; decide on config then.
+		return resp
+	}
+	if c.transport == TransportHTTP {
+		st.synced = true
+	}
+	c.attachConfig(ctx, st, a, resp, now)
+	c.attachOffers(st, a, resp)
+	return resp
+}
+
+// attachConfig adds the agent's assignment when it needs it and this replica
+// has not just sent it.
+func (c *connection) attachConfig(ctx context.Context, st *agentState, a store.Agent, resp *protobufs.ServerToAgent, now time.Time) {
+	s := c.s
+	asg, err := s.assignment(ctx, a.InstanceUID)
+	if err != nil {
+		s.log.Error("loading assignment failed", "agent", a.InstanceUID, "error", err)
+		return
+	}
+	if !needsConfig(a, asg) {
+		return
+	}
+	if sent, ok := st.lastSent[asg.ConfigHash]; ok && now.Sub(sent) < s.set.ResendAfter {
+		return
+	}
+	resp.RemoteConfig = remoteConfig(asg)
+	st.lastSent[asg.ConfigHash] = now
+	s.set.Metrics.ConfigPushes.Inc()
+	s.log.Info("sending configuration", "agent", a.InstanceUID, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
+}
+
+// attachOffers offers the own-metrics destination once per agent and
+// replica lifetime: the supervisor restarts the collector to apply it.
+func (c *connection) attachOffers(st *agentState, a store.Agent, resp *protobufs.ServerToAgent) {
+	endpoint := c.s.set.OwnMetricsEndpoint
+	if endpoint == "" || a.Capabilities&uint64(protobufs.AgentCapabilities_AgentCapabilities_ReportsOwnMetrics) == 0 {
+		return
+	}
+	hash := store.HashConfig([]byte(endpoint))
+	if st.offered == hash {
+		return
+	}
+	settings := &protobufs.TelemetryConnectionSettings{DestinationEndpoint: endpoint}
+	if c.token != "" {
+		settings.Headers = &protobufs.Headers{Headers: []*protobufs.Header{{Key: "Authorization", Value: "Bearer " + c.token}}}
+	}
+	resp.ConnectionSettings = &protobufs.ConnectionSettingsOffers{Hash: []byte(hash), OwnMetrics: settings}
+	st.offered = hash
+}
+
+func (c *connection) onClose(conn types.Connection) {
+	if c.transport != TransportWebSocket {
+		return // a plain-HTTP poll ends after every message
+	}
+	s := c.s
+	var uid string
+	s.mu.Lock()
+	for id, st := range s.agents {
+		st.mu.Lock()
+		if st.conn == conn {
+			uid = id
+			st.conn, st.synced = nil, false
+		}
+		st.mu.Unlock()
+		if uid != "" {
+			break
+		}
+	}
+	s.mu.Unlock()
+	if uid == "" {
+		return
+	}
+	s.set.Metrics.AgentsConnected.WithLabelValues(TransportWebSocket).Dec()
+	s.log.Info("agent disconnected", "agent", uid)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.markOffline(ctx, uid)
+}
+
+func errorResponse(msg *protobufs.AgentToServer, typ protobufs.ServerErrorResponseType, text string) *protobufs.ServerToAgent {
+	return &protobufs.ServerToAgent{
+		InstanceUid:   msg.GetInstanceUid(),
+		ErrorResponse: &protobufs.ServerErrorResponse{Type: typ, ErrorMessage: text},
+	}
+}

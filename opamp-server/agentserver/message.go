@@ -1,0 +1,235 @@
+package agentserver // import "github.com/phoenix/platform/opamp-server/agentserver"
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/open-telemetry/opamp-go/protobufs"
+
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// maxFailedHashes bounds the per-agent memory of configurations that failed.
+const maxFailedHashes = 16
+
+// configKey is the single config-map key Phoenix sends: the supervisor merges
+// maps key by key but replaces lists, so one complete document is the only
+// reliable form.
+const configKey = ""
+
+// instanceUID renders an agent's 16-byte instance UID as a UUID string.
+func instanceUID(raw []byte) (string, error) {
+	u, err := uuid.FromBytes(raw)
+	if err != nil {
+		return "", fmt.Errorf("instance_uid must be 16 bytes, got %d", len(raw))
+	}
+	return u.String(), nil
+}
+
+// apply folds one agent message into the agent record. It reports whether the
+// agent's remote-config status changed, which the caller counts.
+func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusChanged bool) {
+	if a.FirstSeen.IsZero() {
+		a.FirstSeen = now
+	}
+	a.LastSeen = now
+	a.SequenceNum = msg.GetSequenceNum()
+	if msg.GetCapabilities() != 0 {
+		a.Capabilities = msg.GetCapabilities()
+	}
+	if d := msg.GetAgentDescription(); d != nil {
+		applyDescription(a, d)
+	}
+	if h := msg.GetHealth(); h != nil {
+		a.Health = &store.Health{Healthy: h.GetHealthy(), Status: h.GetStatus(), LastError: h.GetLastError()}
+		if st := h.GetStartTimeUnixNano(); st > 0 {
+			a.Health.StartTime = time.Unix(0, int64(st)).UTC()
+		}
+	}
+	if ec := msg.GetEffectiveConfig(); ec != nil {
+		a.EffectiveConfig = joinConfigMap(ec.GetConfigMap())
+		a.EffectiveConfigHash = store.HashConfig([]byte(a.EffectiveConfig))
+	}
+	if rcs := msg.GetRemoteConfigStatus(); rcs != nil {
+		next := store.RemoteConfigStatus{
+			Hash:         hex.EncodeToString(rcs.GetLastRemoteConfigHash()),
+			Status:       statusName(rcs.GetStatus()),
+			ErrorMessage: rcs.GetErrorMessage(),
+			UpdatedAt:    now,
+		}
+		statusChanged = next.Hash != a.RemoteConfig.Hash || next.Status != a.RemoteConfig.Status
+		if statusChanged || a.RemoteConfig.UpdatedAt.IsZero() {
+			a.RemoteConfig = next
+		}
+		rememberOutcome(a, next)
+	}
+	return statusChanged
+}
+
+// rememberOutcome keeps the hashes an agent failed to apply, so the server
+// never pushes them again (which would loop bad config → rollback forever),
+// and forgets a hash once the agent reports it applied.
+func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus) {
+	if st.Hash == "" {
+		return
+	}
+	switch st.Status {
+	case store.ConfigStatusFailed:
+		if !slices.Contains(a.FailedConfigHashes, st.Hash) {
+			a.FailedConfigHashes = append(a.FailedConfigHashes, st.Hash)
+			if n := len(a.FailedConfigHashes); n > maxFailedHashes {
+				a.FailedConfigHashes = a.FailedConfigHashes[n-maxFailedHashes:]
+			}
+		}
+	case store.ConfigStatusApplied:
+		a.FailedConfigHashes = slices.DeleteFunc(a.FailedConfigHashes, func(h string) bool { return h == st.Hash })
+	}
+}
+
+func applyDescription(a *store.Agent, d *protobufs.AgentDescription) {
+	ident := keyValues(d.GetIdentifyingAttributes())
+	nonIdent := keyValues(d.GetNonIdentifyingAttributes())
+	a.Description = store.AgentDescription{
+		HostName:       firstOf(nonIdent, ident, "host.name"),
+		OS:             firstOf(nonIdent, ident, "os.type"),
+		ServiceName:    firstOf(ident, nonIdent, "service.name"),
+		ServiceVersion: firstOf(ident, nonIdent, "service.version"),
+		Identifying:    ident,
+		NonIdentifying: nonIdent,
+	}
+	// Labels: every non-identifying attribute, plus the host and service
+	// names selectors commonly use.
+	labels := make(map[string]string, len(nonIdent)+2)
+	for k, v := range nonIdent {
+		labels[k] = v
+	}
+	if a.Description.HostName != "" {
+		labels["host.name"] = a.Description.HostName
+	}
+	if a.Description.ServiceName != "" {
+		labels["service.name"] = a.Description.ServiceName
+	}
+	a.Labels = labels
+}
+
+func keyValues(kvs []*protobufs.KeyValue) map[string]string {
+	if len(kvs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		m[kv.GetKey()] = anyValueString(kv.GetValue())
+	}
+	return m
+}
+
+func anyValueString(v *protobufs.AnyValue) string {
+	switch x := v.GetValue().(type) {
+	case *protobufs.AnyValue_StringValue:
+		return x.StringValue
+	case *protobufs.AnyValue_IntValue:
+		return fmt.Sprint(x.IntValue)
+	case *protobufs.AnyValue_BoolValue:
+		return fmt.Sprint(x.BoolValue)
+	case *protobufs.AnyValue_DoubleValue:
+		return fmt.Sprint(x.DoubleValue)
+	default:
+		return ""
+	}
+}
+
+func firstOf(a, b map[string]string, key string) string {
+	if v, ok := a[key]; ok {
+		return v
+	}
+	return b[key]
+}
+
+// joinConfigMap renders an effective config map as one document; the
+// supervisor reports a single entry, several are joined in key order.
+func joinConfigMap(cm *protobufs.AgentConfigMap) string {
+	files := cm.GetConfigMap()
+	if len(files) == 1 {
+		for _, f := range files {
+			return string(f.GetBody())
+		}
+	}
+	keys := make([]string, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		if b.Len() > 0 {
+			b.WriteString("\n---\n")
+		}
+		b.Write(files[k].GetBody())
+	}
+	return b.String()
+}
+
+func statusName(s protobufs.RemoteConfigStatuses) string {
+	switch s {
+	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED:
+		return store.ConfigStatusApplied
+	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLYING:
+		return store.ConfigStatusApplying
+	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_FAILED:
+		return store.ConfigStatusFailed
+	default:
+		return store.ConfigStatusUnset
+	}
+}
+
+// needsConfig decides whether asg must be sent to the agent: it is not what
+// the agent last reported about, and the agent has not already failed it.
+func needsConfig(a store.Agent, asg *store.Assignment) bool {
+	if asg == nil || asg.ConfigHash == "" {
+		return false
+	}
+	if a.RemoteConfig.Hash == asg.ConfigHash {
+		return false
+	}
+	return !slices.Contains(a.FailedConfigHashes, asg.ConfigHash)
+}
+
+// remoteConfig is the OpAMP form of an assignment.
+func remoteConfig(asg *store.Assignment) *protobufs.AgentRemoteConfig {
+	hash, _ := hex.DecodeString(asg.ConfigHash)
+	return &protobufs.AgentRemoteConfig{
+		Config: &protobufs.AgentConfigMap{ConfigMap: map[string]*protobufs.AgentConfigFile{
+			configKey: {Body: []byte(asg.Config), ContentType: "text/yaml"},
+		}},
+		ConfigHash: hash,
+	}
+}
+
+// messageKinds names what a message carries, for the messages metric.
+func messageKinds(msg *protobufs.AgentToServer) []string {
+	var kinds []string
+	if msg.GetAgentDescription() != nil {
+		kinds = append(kinds, "description")
+	}
+	if msg.GetHealth() != nil {
+		kinds = append(kinds, "health")
+	}
+	if msg.GetEffectiveConfig() != nil {
+		kinds = append(kinds, "effective_config")
+	}
+	if msg.GetRemoteConfigStatus() != nil {
+		kinds = append(kinds, "remote_config_status")
+	}
+	if msg.GetAgentDisconnect() != nil {
+		kinds = append(kinds, "disconnect")
+	}
+	if len(kinds) == 0 {
+		kinds = append(kinds, "heartbeat")
+	}
+	return kinds
+}

@@ -1,0 +1,380 @@
+// Package agentserver is the control plane's OpAMP endpoint: it accepts the
+// upstream supervisors' connections (WebSocket or plain HTTP), keeps the agent
+// inventory current, and sends each agent the configuration assigned to it.
+//
+// It is written around how the supervisor really behaves (see the project's
+// OpAMP notes): one complete configuration under config-map key "", a memory
+// of hashes an agent failed to apply so a rollback never loops, identity by
+// the last remote-config hash rather than the effective config, and a request
+// for full state whenever the server cannot trust what it knows.
+package agentserver // import "github.com/phoenix/platform/opamp-server/agentserver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/open-telemetry/opamp-go/protobufs"
+	opampserver "github.com/open-telemetry/opamp-go/server"
+	"github.com/open-telemetry/opamp-go/server/types"
+
+	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// Transports an agent can use.
+const (
+	TransportWebSocket = "websocket"
+	TransportHTTP      = "http"
+)
+
+// serverCapabilities are announced in every response.
+const serverCapabilities = uint64(protobufs.ServerCapabilities_ServerCapabilities_AcceptsStatus |
+	protobufs.ServerCapabilities_ServerCapabilities_OffersRemoteConfig |
+	protobufs.ServerCapabilities_ServerCapabilities_AcceptsEffectiveConfig |
+	protobufs.ServerCapabilities_ServerCapabilities_OffersConnectionSettings)
+
+// Settings configure the OpAMP endpoint.
+type Settings struct {
+	// Store holds the inventory and assignments. Required.
+	Store store.Store
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+	// Metrics are the server's Prometheus instruments. Required.
+	Metrics *servermetrics.Metrics
+	// ServerID identifies this replica in agent records.
+	ServerID string
+	// Auth authenticates supervisors (agent role); nil disables auth.
+	Auth *auth.Authenticator
+	// OwnMetricsEndpoint is the OTLP/HTTP metrics URL offered to agents for
+	// their own telemetry; empty makes no offer.
+	OwnMetricsEndpoint string
+	// ResendAfter is how long to wait before sending the same configuration
+	// again to an agent that has not reported on it. Default 15s.
+	ResendAfter time.Duration
+	// HTTPAgentTimeout marks a polling agent offline when it has been silent
+	// this long. Default 90s (three default heartbeats).
+	HTTPAgentTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the OpAMP endpoint.
+type Server struct {
+	set   Settings
+	log   *slog.Logger
+	opamp opampserver.OpAMPServer
+
+	mu     sync.Mutex
+	agents map[string]*agentState // by instance UID
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// agentState is what this replica knows about an agent beyond the store.
+type agentState struct {
+	mu        sync.Mutex
+	conn      types.Connection // live WebSocket connection, nil otherwise
+	transport string
+	synced    bool                 // full state received on the current connection
+	lastSent  map[string]time.Time // config hash → when this replica sent it
+	offered   string               // own-metrics offer hash already sent
+	lastSeen  time.Time
+	uidBytes  []byte
+}
+
+// New creates the endpoint; call Handler to mount it and Start to run its
+// background work.
+func New(set Settings) (*Server, error) {
+	if set.Store == nil || set.Metrics == nil {
+		return nil, errors.New("agentserver: Store and Metrics are required")
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.ResendAfter <= 0 {
+		set.ResendAfter = 15 * time.Second
+	}
+	if set.HTTPAgentTimeout <= 0 {
+		set.HTTPAgentTimeout = 90 * time.Second
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	return &Server{
+		set:    set,
+		log:    set.Logger.With("component", "opamp"),
+		opamp:  opampserver.New(&opampLogger{set.Logger}),
+		agents: make(map[string]*agentState),
+	}, nil
+}
+
+// Handler returns the HTTP handler to mount on the OpAMP path and the
+// ConnContext function the http.Server must use for plain-HTTP agents.
+func (s *Server) Handler() (http.HandlerFunc, opampserver.ConnContext, error) {
+	handler, connContext, err := s.opamp.Attach(opampserver.Settings{
+		Callbacks: types.Callbacks{OnConnecting: s.onConnecting},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return http.HandlerFunc(handler), connContext, nil
+}
+
+// Start runs the assignment watcher and the offline sweeper until Stop.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.set.Store.MarkServerAgentsOffline(ctx, s.set.ServerID); err != nil {
+		s.cancel()
+		return fmt.Errorf("resetting this replica's agents: %w", err)
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.watchAssignments(ctx) }()
+	go func() { defer s.wg.Done(); s.sweepOffline(ctx) }()
+	return nil
+}
+
+// Stop ends background work and closes agent connections; agents reconnect
+// to another replica or when this one is back.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Lock()
+	var conns []types.Connection
+	for _, st := range s.agents {
+		st.mu.Lock()
+		if st.conn != nil {
+			conns = append(conns, st.conn)
+		}
+		st.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Disconnect()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) state(uid string) *agentState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.agents[uid]
+	if !ok {
+		st = &agentState{lastSent: map[string]time.Time{}}
+		s.agents[uid] = st
+	}
+	return st
+}
+
+func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
+	if s.set.Auth != nil {
+		p, err := s.set.Auth.Authenticate(r)
+		if err != nil {
+			s.set.Metrics.OpAMPErrors.WithLabelValues("auth").Inc()
+			return types.ConnectionResponse{Accept: false, HTTPStatusCode: http.StatusUnauthorized,
+				HTTPResponseHeader: map[string]string{"WWW-Authenticate": `Bearer realm="phoenix"`}}
+		}
+		if !p.Can(auth.PermAgent) {
+			s.set.Metrics.OpAMPErrors.WithLabelValues("auth").Inc()
+			return types.ConnectionResponse{Accept: false, HTTPStatusCode: http.StatusForbidden}
+		}
+	}
+	token, _ := auth.BearerToken(r)
+	transport := TransportWebSocket
+	if r.Header.Get("Content-Type") == "application/x-protobuf" {
+		transport = TransportHTTP
+	}
+	c := &connection{s: s, transport: transport, token: token}
+	return types.ConnectionResponse{Accept: true, ConnectionCallbacks: types.ConnectionCallbacks{
+		OnMessage:         c.onMessage,
+		OnConnectionClose: c.onClose,
+		OnReadMessageError: func(types.Connection, int, []byte, error) {
+			s.set.Metrics.OpAMPErrors.WithLabelValues("read").Inc()
+		},
+		OnMessageResponseError: func(types.Connection, *protobufs.ServerToAgent, error) {
+			s.set.Metrics.OpAMPErrors.WithLabelValues("send").Inc()
+		},
+	}}
+}
+
+// Push sends an agent its assignment now if it holds a WebSocket connection
+// to this replica and needs it. Polling agents receive it on their next poll;
+// agents of other replicas through those replicas' store watch.
+func (s *Server) Push(ctx context.Context, uid string) error {
+	s.mu.Lock()
+	st, ok := s.agents[uid]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.conn == nil || !st.synced {
+		return nil
+	}
+	a, err := s.set.Store.GetAgent(ctx, uid)
+	if err != nil {
+		return err
+	}
+	asg, err := s.assignment(ctx, uid)
+	if err != nil {
+		return err
+	}
+	if !needsConfig(a, asg) {
+		return nil
+	}
+	// The same configuration twice in a row makes the supervisor report
+	// APPLIED for the second copy at once, before the first has proven
+	// itself, and that premature "last working" config defeats rollback.
+	if sent, ok := st.lastSent[asg.ConfigHash]; ok && s.set.Now().Sub(sent) < s.set.ResendAfter {
+		return nil
+	}
+	msg := &protobufs.ServerToAgent{InstanceUid: st.uidBytes, Capabilities: serverCapabilities, RemoteConfig: remoteConfig(asg)}
+	if err := st.conn.Send(ctx, msg); err != nil {
+		s.set.Metrics.OpAMPErrors.WithLabelValues("send").Inc()
+		return fmt.Errorf("pushing config to %s: %w", uid, err)
+	}
+	st.lastSent[asg.ConfigHash] = s.set.Now()
+	s.set.Metrics.ConfigPushes.Inc()
+	s.log.Info("pushed configuration", "agent", uid, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
+	return nil
+}
+
+// Connected reports whether the agent holds a live connection to this replica.
+func (s *Server) Connected(uid string) bool {
+	s.mu.Lock()
+	st, ok := s.agents[uid]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
+}
+
+func (s *Server) assignment(ctx context.Context, uid string) (*store.Assignment, error) {
+	asg, err := s.set.Store.GetAssignment(ctx, uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &asg, nil
+}
+
+// watchAssignments pushes assignments as they change, on any replica.
+func (s *Server) watchAssignments(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		changes, err := s.set.Store.Watch(ctx)
+		if err != nil {
+			s.log.Warn("watching store changes failed; retrying", "error", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		// Changes may have been missed while not watching: re-check all.
+		s.pushAll(ctx)
+		for ch := range changes {
+			if ch.Kind == store.ChangeResync {
+				s.pushAll(ctx)
+				continue
+			}
+			if ch.Kind != store.ChangeAssignment {
+				continue
+			}
+			if err := s.Push(ctx, ch.ID); err != nil {
+				s.log.Warn("push failed", "agent", ch.ID, "error", err)
+			}
+		}
+	}
+}
+
+func (s *Server) pushAll(ctx context.Context) {
+	s.mu.Lock()
+	uids := make([]string, 0, len(s.agents))
+	for uid := range s.agents {
+		uids = append(uids, uid)
+	}
+	s.mu.Unlock()
+	for _, uid := range uids {
+		if err := s.Push(ctx, uid); err != nil {
+			s.log.Warn("push failed", "agent", uid, "error", err)
+		}
+	}
+}
+
+// sweepOffline marks polling agents offline once they stop polling.
+func (s *Server) sweepOffline(ctx context.Context) {
+	tick := time.NewTicker(max(s.set.HTTPAgentTimeout/3, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := s.set.Now()
+		s.mu.Lock()
+		var stale []string
+		for uid, st := range s.agents {
+			st.mu.Lock()
+			if st.conn == nil && st.transport == TransportHTTP && now.Sub(st.lastSeen) > s.set.HTTPAgentTimeout {
+				stale = append(stale, uid)
+				st.transport = ""
+			}
+			st.mu.Unlock()
+		}
+		s.mu.Unlock()
+		for _, uid := range stale {
+			s.markOffline(ctx, uid)
+		}
+	}
+}
+
+func (s *Server) markOffline(ctx context.Context, uid string) {
+	a, err := s.set.Store.GetAgent(ctx, uid)
+	if err != nil {
+		return
+	}
+	if !a.Online || (a.ServerID != "" && a.ServerID != s.set.ServerID) {
+		return
+	}
+	a.Online = false
+	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
+		s.log.Warn("marking agent offline failed", "agent", uid, "error", err)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

@@ -1,0 +1,128 @@
+package auth // import "github.com/phoenix/platform/opamp-server/auth"
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TokenEntry is one token in a tokens file. Only the token's SHA-256 is
+// stored, so the file itself grants nothing to whoever reads it.
+type TokenEntry struct {
+	Name        string `yaml:"name"`
+	TokenSHA256 string `yaml:"token_sha256"`
+	Roles       []Role `yaml:"roles"`
+}
+
+func (e TokenEntry) validate() error {
+	if e.Name == "" {
+		return errors.New("name is required")
+	}
+	if b, err := hex.DecodeString(e.TokenSHA256); err != nil || len(b) != 32 {
+		return errors.New("token_sha256 must be 64 hex characters (sha256sum of the token)")
+	}
+	if len(e.Roles) == 0 {
+		return errors.New("roles: at least one role is required")
+	}
+	for _, r := range e.Roles {
+		if !ValidRole(r) {
+			return fmt.Errorf("roles: unknown role %q (valid: viewer, operator, experimenter, admin, agent)", r)
+		}
+	}
+	return nil
+}
+
+// TokensFile is the on-disk format of a tokens file.
+type TokensFile struct {
+	Tokens []TokenEntry `yaml:"tokens"`
+}
+
+// LoadFile reads a tokens file strictly: unknown keys are errors.
+func LoadFile(path string) (*Authenticator, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var tf TokensFile
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	a, err := New(tf.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Generated holds the token files EnsureDefault created.
+type Generated struct {
+	TokensFile string
+	AdminToken string // path of the file holding the admin token
+	AgentToken string // path of the file holding the agent token
+	Created    bool
+}
+
+// EnsureDefault makes a server secure by default without setup: in dataDir it
+// keeps a tokens file with one admin and one agent token, creating both
+// tokens (random, 256 bits) on first use and writing each token value to its
+// own 0600 file for the operator to hand out.
+func EnsureDefault(dataDir string) (Generated, error) {
+	g := Generated{
+		TokensFile: filepath.Join(dataDir, "tokens.yaml"),
+		AdminToken: filepath.Join(dataDir, "admin.token"),
+		AgentToken: filepath.Join(dataDir, "agent.token"),
+	}
+	if _, err := os.Stat(g.TokensFile); err == nil {
+		return g, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return g, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return g, err
+	}
+	admin, err := NewToken()
+	if err != nil {
+		return g, err
+	}
+	agent, err := NewToken()
+	if err != nil {
+		return g, err
+	}
+	tf := TokensFile{Tokens: []TokenEntry{
+		{Name: "admin", TokenSHA256: Digest(admin), Roles: []Role{RoleAdmin}},
+		{Name: "agents", TokenSHA256: Digest(agent), Roles: []Role{RoleAgent}},
+	}}
+	raw, err := yaml.Marshal(tf)
+	if err != nil {
+		return g, err
+	}
+	for path, content := range map[string]string{g.AdminToken: admin + "\n", g.AgentToken: agent + "\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return g, err
+		}
+	}
+	// The tokens file goes last: its presence means the set is complete.
+	if err := os.WriteFile(g.TokensFile, raw, 0o600); err != nil {
+		return g, err
+	}
+	g.Created = true
+	return g, nil
+}
+
+// NewToken returns a random token: 32 bytes, hex encoded.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,15 @@
+package server // import "github.com/phoenix/platform/opamp-server/server"
+
+import (
+	"fmt"
+
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+func newCatalog() (*catalog.Catalog, error) {
+	c, err := catalog.Load()
+	if err != nil {
+		return nil, fmt.Errorf("loading the pipelines catalog: %w", err)
+	}
+	return c, nil
+}

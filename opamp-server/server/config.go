@@ -1,0 +1,99 @@
+package server // import "github.com/phoenix/platform/opamp-server/server"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything `phoenix server` can be told, by flags or file.
+type Config struct {
+	// OpAMPListen is the OpAMP listener address (supervisors connect here).
+	OpAMPListen string `yaml:"opamp_listen"`
+	// APIListen serves the REST API, own telemetry, /metrics and probes.
+	APIListen string `yaml:"api_listen"`
+	// PublicURL is the API's base URL as collectors reach it, used for the
+	// own-telemetry endpoint offered to them. Default: derived from
+	// APIListen (127.0.0.1 when listening on all interfaces).
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the embedded store and the default tokens.
+	DataDir string `yaml:"data_dir"`
+	// Store is the embedded store's file path or a postgres:// URL. Default:
+	// <data_dir>/phoenix.db.
+	Store string `yaml:"store"`
+	// TokensFile lists API and agent tokens (SHA-256 digests and roles).
+	// Default: generated in DataDir on first start.
+	TokensFile string `yaml:"tokens_file"`
+	// NoAuth disables authentication entirely (local experiments only).
+	NoAuth bool `yaml:"no_auth"`
+	// TLSCertFile and TLSKeyFile enable TLS on both listeners.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ServerID identifies this replica; default: the host name.
+	ServerID string `yaml:"server_id"`
+	// SampleRetention is how long own-telemetry samples are kept.
+	SampleRetention time.Duration `yaml:"sample_retention"`
+}
+
+// DefaultConfig returns the defaults `phoenix server` starts with.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		OpAMPListen:     ":4320",
+		APIListen:       ":8080",
+		DataDir:         defaultDataDir(),
+		ServerID:        host,
+		SampleRetention: 7 * 24 * time.Hour,
+	}
+}
+
+// Validate checks the configuration; errors name the setting.
+func (c Config) Validate() error {
+	var errs []error
+	for name, addr := range map[string]string{"opamp_listen": c.OpAMPListen, "api_listen": c.APIListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port: %w", name, addr, err))
+		}
+	}
+	if c.DataDir == "" && (c.Store == "" || (c.TokensFile == "" && !c.NoAuth)) {
+		errs = append(errs, errors.New("data_dir: required unless store and tokens_file (or no_auth) are set"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls_cert_file and tls_key_file must be set together"))
+	}
+	if c.TokensFile != "" && c.NoAuth {
+		errs = append(errs, errors.New("tokens_file and no_auth contradict each other"))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))
+	}
+	if c.SampleRetention <= 0 {
+		errs = append(errs, errors.New("sample_retention must be positive"))
+	}
+	if c.ServerID == "" {
+		errs = append(errs, errors.New("server_id must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) storeDSN() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return filepath.Join(c.DataDir, "phoenix.db")
+}
+
+func (c Config) storeKind() string {
+	if isPostgres(c.storeDSN()) {
+		return "postgres"
+	}
+	return "embedded"
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

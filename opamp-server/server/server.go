@@ -1,0 +1,363 @@
+// Package server assembles `phoenix server`: the OpAMP endpoint on one
+// listener; the REST API, own-telemetry ingestion, /metrics, /healthz and
+// /readyz on another; the store; authentication; and their lifecycle.
+package server // import "github.com/phoenix/platform/opamp-server/server"
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/phoenix/platform/opamp-server/agentserver"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/owntelemetry"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// OpAMPPath is where supervisors connect.
+const OpAMPPath = "/v1/opamp"
+
+// Server is a running control plane.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	metrics *servermetrics.Metrics
+	agents  *agentserver.Server
+	auth    *auth.Authenticator
+	tokens  auth.Generated
+
+	opampLn, apiLn net.Listener
+	opampHTTP      *http.Server
+	apiHTTP        *http.Server
+	ready          bool
+	mu             sync.Mutex
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+}
+
+// New prepares a server: opens the store, loads tokens and binds both
+// listeners, so a port conflict or a locked store fails here, before anything
+// runs.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: logger, metrics: servermetrics.New()}
+	if err := s.loadAuth(); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.storeDSN())
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	s.store = st
+	if err := s.listen(); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := s.build(); err != nil {
+		s.closeListeners()
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) loadAuth() error {
+	switch {
+	case s.cfg.NoAuth:
+		s.log.Warn("authentication is disabled (--no-auth): anyone who can reach the server controls it")
+		return nil
+	case s.cfg.TokensFile != "":
+		a, err := auth.LoadFile(s.cfg.TokensFile)
+		if err != nil {
+			return fmt.Errorf("loading tokens: %w", err)
+		}
+		s.auth = a
+		return nil
+	}
+	g, err := auth.EnsureDefault(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("creating default tokens in %s: %w", s.cfg.DataDir, err)
+	}
+	if g.Created {
+		s.log.Info("created default tokens", "admin_token_file", g.AdminToken, "agent_token_file", g.AgentToken)
+	}
+	s.tokens = g
+	a, err := auth.LoadFile(g.TokensFile)
+	if err != nil {
+		return err
+	}
+	s.auth = a
+	return nil
+}
+
+func (s *Server) listen() error {
+	var err error
+	if s.opampLn, err = net.Listen("tcp", s.cfg.OpAMPListen); err != nil {
+		return fmt.Errorf("OpAMP listener %s: %w", s.cfg.OpAMPListen, err)
+	}
+	if s.apiLn, err = net.Listen("tcp", s.cfg.APIListen); err != nil {
+		_ = s.opampLn.Close()
+		return fmt.Errorf("API listener %s: %w", s.cfg.APIListen, err)
+	}
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.opampLn, s.apiLn = tls.NewListener(s.opampLn, tc), tls.NewListener(s.apiLn, tc)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.opampLn, s.apiLn} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+func (s *Server) build() error {
+	agents, err := agentserver.New(agentserver.Settings{
+		Store: s.store, Logger: s.log, Metrics: s.metrics, ServerID: s.cfg.ServerID, Auth: s.auth,
+		OwnMetricsEndpoint: s.OwnTelemetryURL(),
+	})
+	if err != nil {
+		return err
+	}
+	s.agents = agents
+	opampHandler, connContext, err := agents.Handler()
+	if err != nil {
+		return err
+	}
+	opampMux := http.NewServeMux()
+	opampMux.Handle(OpAMPPath, opampHandler)
+	s.opampHTTP = &http.Server{Handler: opampMux, ConnContext: connContext, ReadHeaderTimeout: 10 * time.Second}
+
+	catalog, err := newCatalog()
+	if err != nil {
+		return err
+	}
+	restAPI, err := api.New(api.Settings{
+		Store: s.store, Catalog: catalog, Pusher: agents, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
+		AgentParams: s.agentParams,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	restAPI.Register(mux)
+	mux.Handle("POST "+owntelemetry.Path, s.requireAgent(&owntelemetry.Handler{Store: s.store, Metrics: s.metrics, Logger: s.log}))
+	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.apiHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// AgentTokenEnv is the environment variable collectors find their agent token
+// in: rendered configurations reference it for own telemetry, so the token is
+// never written into a configuration. Deployments set it in the supervisor's
+// environment, which the collector inherits.
+const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
+
+// AgentParamLabelPrefix marks agent labels that set pipeline parameters for
+// that agent: a supervisor describing itself with
+// "phoenix.param.health_check_endpoint: 127.0.0.1:13134" gets that endpoint in
+// every configuration rendered for it (for example several agents on a host).
+const AgentParamLabelPrefix = "phoenix.param."
+
+// agentParams are the per-agent parameters every assignment gets: the
+// collector reports its own telemetry to this server as itself, plus what the
+// agent's own labels ask for.
+func (s *Server) agentParams(uid string) map[string]any {
+	params := map[string]any{"instance_id": uid, "telemetry_endpoint": s.OwnTelemetryURL(), "telemetry_token_env": AgentTokenEnv}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if a, err := s.store.GetAgent(ctx, uid); err == nil {
+		for k, v := range a.Labels {
+			if name, ok := strings.CutPrefix(k, AgentParamLabelPrefix); ok && name != "" {
+				params[name] = v
+			}
+		}
+	}
+	return params
+}
+
+// requireAgent admits own-telemetry exports from agent tokens only.
+func (s *Server) requireAgent(h http.Handler) http.Handler {
+	if s.auth == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.auth.Authenticate(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if !p.Can(auth.PermAgent) {
+			http.Error(w, "agent role required", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if !ready {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Start serves both listeners and runs background work until Stop.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.agents.Start(ctx); err != nil {
+		return err
+	}
+	for _, srv := range []struct {
+		h  *http.Server
+		ln net.Listener
+	}{{s.opampHTTP, s.opampLn}, {s.apiHTTP, s.apiLn}} {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := srv.h.Serve(srv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("listener failed", "addr", srv.ln.Addr().String(), "error", err)
+			}
+		}()
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.retainSamples(ctx) }()
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
+	s.log.Info("phoenix server started", "opamp", s.OpAMPURL(), "api", s.APIURL(), "store", s.cfg.storeKind(), "server_id", s.cfg.ServerID)
+	return nil
+}
+
+// Stop shuts the listeners down gracefully and closes the store.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.ready = false
+	s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var errs []error
+	errs = append(errs, s.agents.Stop(ctx))
+	for _, h := range []*http.Server{s.opampHTTP, s.apiHTTP} {
+		if err := h.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	errs = append(errs, s.store.Close())
+	return errors.Join(errs...)
+}
+
+// retainSamples drops own-telemetry samples older than the retention.
+func (s *Server) retainSamples(ctx context.Context) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if err := s.store.DeleteSamplesBefore(ctx, time.Now().Add(-s.cfg.SampleRetention)); err != nil && ctx.Err() == nil {
+			s.log.Warn("sample retention failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Store returns the server's store (for the experiment controller and tests).
+func (s *Server) Store() store.Store { return s.store }
+
+// Tokens reports where the generated default tokens are, when used.
+func (s *Server) Tokens() auth.Generated { return s.tokens }
+
+func (s *Server) scheme() string {
+	if s.cfg.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// APIURL is the base URL of the API listener.
+func (s *Server) APIURL() string { return s.scheme() + "://" + advertised(s.apiLn.Addr()) }
+
+// OpAMPURL is the WebSocket URL supervisors connect to.
+func (s *Server) OpAMPURL() string {
+	scheme := "ws"
+	if s.cfg.TLSCertFile != "" {
+		scheme = "wss"
+	}
+	return scheme + "://" + advertised(s.opampLn.Addr()) + OpAMPPath
+}
+
+// OwnTelemetryURL is the OTLP/HTTP metrics URL collectors push to.
+func (s *Server) OwnTelemetryURL() string {
+	base := s.cfg.PublicURL
+	if base == "" {
+		base = s.APIURL()
+	}
+	return base + owntelemetry.Path
+}
+
+// advertised turns a listen address into one a local client can dial.
+func advertised(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// defaultDataDir is where the embedded store and default tokens live.
+func defaultDataDir() string {
+	if dir := os.Getenv("STATE_DIRECTORY"); dir != "" { // systemd's StateDirectory=
+		return dir
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "phoenix")
+	}
+	return filepath.Join(os.TempDir(), "phoenix")
+}

@@ -1,0 +1,71 @@
+// Package servermetrics defines the control plane's own Prometheus metrics,
+// served on /metrics. Every metric lives here, so dashboards and recording
+// rules have one place to check names against.
+package servermetrics // import "github.com/phoenix/platform/opamp-server/servermetrics"
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the server's instruments, registered on their own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// AgentsConnected counts agents with a live connection to this replica,
+	// by transport ("websocket", "http").
+	AgentsConnected *prometheus.GaugeVec
+	// OpAMPMessages counts agent messages by kind of content.
+	OpAMPMessages *prometheus.CounterVec
+	// OpAMPErrors counts protocol errors by stage (read, send, handle).
+	OpAMPErrors *prometheus.CounterVec
+	// ConfigPushes counts remote configurations sent to agents.
+	ConfigPushes prometheus.Counter
+	// ConfigOutcomes counts remote-config statuses agents reported
+	// (APPLIED, APPLYING, FAILED).
+	ConfigOutcomes *prometheus.CounterVec
+	// ConfigRejected counts assignments refused by validation.
+	ConfigRejected prometheus.Counter
+	// OwnTelemetrySamples counts own-telemetry samples stored.
+	OwnTelemetrySamples prometheus.Counter
+	// APIRequestDuration observes REST API latency by route, method and code.
+	APIRequestDuration *prometheus.HistogramVec
+}
+
+// New creates and registers the server's metrics, plus the Go runtime and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		AgentsConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "phoenix_agents_connected", Help: "Agents with a live OpAMP connection to this replica, by transport.",
+		}, []string{"transport"}),
+		OpAMPMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoenix_opamp_messages_total", Help: "OpAMP messages received from agents, by content.",
+		}, []string{"kind"}),
+		OpAMPErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoenix_opamp_errors_total", Help: "OpAMP protocol errors, by stage.",
+		}, []string{"stage"}),
+		ConfigPushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoenix_config_pushes_total", Help: "Remote configurations sent to agents.",
+		}),
+		ConfigOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoenix_config_outcomes_total", Help: "Remote configuration statuses reported by agents.",
+		}, []string{"status"}),
+		ConfigRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoenix_config_rejected_total", Help: "Configurations refused by validation before anything was sent.",
+		}),
+		OwnTelemetrySamples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoenix_own_telemetry_samples_total", Help: "Collector own-telemetry samples stored.",
+		}),
+		APIRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "phoenix_api_request_duration_seconds", Help: "REST API request latency.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "code"}),
+	}
+	reg.MustRegister(m.AgentsConnected, m.OpAMPMessages, m.OpAMPErrors, m.ConfigPushes, m.ConfigOutcomes,
+		m.ConfigRejected, m.OwnTelemetrySamples, m.APIRequestDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,187 @@
+package harness // import "github.com/phoenix/platform/test/harness"
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/test/testenv"
+)
+
+// AgentOptions configure a supervised collector.
+type AgentOptions struct {
+	// Name labels the agent (phoenix.test.agent) so tests can find it.
+	Name string
+	// HTTP makes the supervisor poll over plain HTTP instead of WebSocket.
+	HTTP bool
+	// Labels are extra non-identifying attributes.
+	Labels map[string]string
+	// Token overrides the server's agent token.
+	Token string
+}
+
+// Agent is a running opampsupervisor managing a phoenix-collector.
+type Agent struct {
+	t          testing.TB
+	srv        *Server
+	opts       AgentOptions
+	dir        string
+	cmd        *exec.Cmd
+	HealthPort int
+	UID        string
+}
+
+// StartAgent starts bin/opampsupervisor against srv. The agent's collector
+// gets its own health_check port through the phoenix.param label mechanism,
+// so several agents share this host.
+func StartAgent(t testing.TB, srv *Server, opts AgentOptions) *Agent {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = "agent"
+	}
+	port, err := localrun.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{t: t, srv: srv, opts: opts, dir: t.TempDir(), HealthPort: port}
+	a.start()
+	t.Cleanup(a.Stop)
+	return a
+}
+
+func (a *Agent) start() {
+	a.t.Helper()
+	endpoint := a.srv.OpAMP
+	if a.opts.HTTP {
+		endpoint = strings.Replace(endpoint, "ws://", "http://", 1)
+	}
+	token := a.opts.Token
+	if token == "" {
+		token = a.srv.AgentToken()
+	}
+	labels := map[string]string{
+		"phoenix.test.agent":                  a.opts.Name,
+		"phoenix.param.health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", a.HealthPort),
+	}
+	for k, v := range a.opts.Labels {
+		labels[k] = v
+	}
+	cfg := map[string]any{
+		"server": map[string]any{
+			"endpoint": endpoint,
+			"headers":  map[string]any{"Authorization": "Bearer " + token},
+		},
+		"capabilities": map[string]any{
+			"accepts_remote_config": true, "reports_effective_config": true, "reports_own_metrics": true,
+			"reports_health": true, "reports_remote_config": true,
+		},
+		"agent": map[string]any{
+			"executable":                      testenv.Binary(a.t, "phoenix-collector"),
+			"collector_crash_log_snippet_kib": 2,
+			"automatic_config_rollback":       true,
+			"config_apply_timeout":            "2s",
+			"description":                     map[string]any{"non_identifying_attributes": labels},
+		},
+		"storage":   map[string]any{"directory": filepath.Join(a.dir, "storage")},
+		"telemetry": map[string]any{"logs": map[string]any{"level": "debug"}},
+	}
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	cfgPath := filepath.Join(a.dir, "supervisor.yaml")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+	logPath := filepath.Join(a.dir, fmt.Sprintf("supervisor-%d.log", time.Now().UnixNano()))
+	a.cmd = startLogged(a.t, testenv.Binary(a.t, "opampsupervisor"), []string{"--config", cfgPath}, logPath,
+		[]string{"PHOENIX_AGENT_TOKEN=" + token})
+}
+
+// Log returns the supervisor's output and the collector's log.
+func (a *Agent) Log() string {
+	var b strings.Builder
+	for _, pattern := range []string{"supervisor-*.log", "storage/agent.log", "storage/effective.yaml"} {
+		matches, _ := filepath.Glob(filepath.Join(a.dir, pattern))
+		for _, m := range matches {
+			raw, _ := os.ReadFile(m)
+			fmt.Fprintf(&b, "==> %s <==\n%s\n", m, raw)
+		}
+	}
+	return b.String()
+}
+
+// Stop terminates the supervisor and its collector.
+func (a *Agent) Stop() { stop(a.cmd, syscall.SIGTERM) }
+
+// Restart starts the supervisor again with the same storage.
+func (a *Agent) Restart() {
+	a.Stop()
+	a.start()
+}
+
+// WaitRegistered waits until the server lists this agent, records its UID
+// and returns its view.
+func (a *Agent) WaitRegistered(ctx context.Context, c *apiclient.Client) api.AgentView {
+	a.t.Helper()
+	var found api.AgentView
+	Eventually(a.t, ctx, 60*time.Second, func() (bool, string) {
+		agents, err := c.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: "phoenix.test.agent=" + a.opts.Name})
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(agents) != 1 || !agents[0].Online {
+			return false, fmt.Sprintf("%d agents named %s", len(agents), a.opts.Name)
+		}
+		found = agents[0]
+		return true, ""
+	}, a.Log)
+	a.UID = found.InstanceUID
+	return found
+}
+
+// WaitFor polls the agent's view until cond holds.
+func (a *Agent) WaitFor(ctx context.Context, c *apiclient.Client, timeout time.Duration, what string, cond func(api.AgentView) bool) api.AgentView {
+	a.t.Helper()
+	var last api.AgentView
+	Eventually(a.t, ctx, timeout, func() (bool, string) {
+		v, err := c.GetAgent(ctx, a.UID)
+		if err != nil {
+			return false, err.Error()
+		}
+		last = v
+		return cond(v), fmt.Sprintf("%s: remote_config=%+v drift=%+v online=%t\neffective config:\n%s", what, v.RemoteConfig, v.Drift, v.Online, v.EffectiveConfig)
+	}, a.Log)
+	return last
+}
+
+// Eventually polls cond every 250ms until it holds, failing the test with the
+// last reason and the given log after timeout.
+func Eventually(t testing.TB, ctx context.Context, timeout time.Duration, cond func() (bool, string), log func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var why string
+	for {
+		var ok bool
+		if ok, why = cond(); ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s: %s\n%s", timeout, why, log())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
