@@ -3,6 +3,7 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -86,6 +87,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		fail(w, http.StatusBadRequest, CodeBadRequest, "request body: "+err.Error(), nil)
+		return false
+	}
+	// One JSON value and nothing after it: a second object would otherwise
+	// be silently ignored.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		fail(w, http.StatusBadRequest, CodeBadRequest, "request body: unexpected data after the JSON value", nil)
 		return false
 	}
 	return true

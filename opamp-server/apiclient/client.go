@@ -47,16 +47,30 @@ func (e *Error) Error() string {
 	msg := fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
 	if problems, ok := e.Details.([]any); ok {
 		for _, p := range problems {
-			if m, ok := p.(map[string]any); ok {
-				if path, _ := m["path"].(string); path != "" {
-					msg += fmt.Sprintf("\n  %s: %v", path, m["message"])
-				} else {
-					msg += fmt.Sprintf("\n  %v", m["message"])
-				}
+			m, ok := p.(map[string]any)
+			if !ok {
+				continue
+			}
+			// Configuration problems name a path, parameter problems a
+			// parameter (of one arm, for paired configurations).
+			switch path, param, arm := str(m["path"]), str(m["param"]), str(m["arm"]); {
+			case path != "":
+				msg += fmt.Sprintf("\n  %s: %v", path, m["message"])
+			case param != "" && arm != "":
+				msg += fmt.Sprintf("\n  %s: parameter %q: %v", arm, param, m["message"])
+			case param != "":
+				msg += fmt.Sprintf("\n  parameter %q: %v", param, m["message"])
+			default:
+				msg += fmt.Sprintf("\n  %v", m["message"])
 			}
 		}
 	}
 	return msg
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // IsStatus reports whether err is an API error with the given HTTP status.

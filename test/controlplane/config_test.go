@@ -89,7 +89,8 @@ func TestAssignApplyAndRollback(t *testing.T) {
 	srv := harness.StartServer(t, harness.ServerOptions{})
 	c := srv.Client()
 	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "rollback"})
-	view := agent.WaitRegistered(ctx, c)
+	view, err := c.GetAgent(ctx, agent.UID)
+	require.NoError(t, err)
 	assert.Equal(t, "phoenix-collector", view.Description.ServiceName)
 	assert.Equal(t, api.DriftUnassigned, view.Drift.State)
 

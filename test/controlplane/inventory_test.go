@@ -39,8 +39,6 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 	c := srv.Client()
 	ws := harness.StartAgent(t, srv, harness.AgentOptions{Name: "ws", Labels: map[string]string{"env": "e2e"}})
 	poll := harness.StartAgent(t, srv, harness.AgentOptions{Name: "poll", HTTP: true, Labels: map[string]string{"env": "e2e"}})
-	ws.WaitRegistered(ctx, c)
-	poll.WaitRegistered(ctx, c)
 
 	// Both transports get their configuration: WebSocket at once, HTTP on
 	// its next poll.
@@ -119,7 +117,7 @@ func TestAuthRejectsMissingAndUnderprivilegedTokens(t *testing.T) {
 	}
 	tokensFile := filepath.Join(dir, "tokens.yaml")
 	require.NoError(t, os.WriteFile(tokensFile, []byte(b.String()), 0o600))
-	srv := harness.StartServer(t, harness.ServerOptions{TokensFile: tokensFile})
+	srv := harness.StartServer(t, harness.ServerOptions{TokensFile: tokensFile, AdminToken: tokens["admin"]})
 
 	_, _, err := apiclient.New(srv.API, "").ListAgents(ctx, apiclient.ListAgentsOptions{})
 	assert.True(t, apiclient.IsStatus(err, 401), "no token: %v", err)
@@ -134,10 +132,12 @@ func TestAuthRejectsMissingAndUnderprivilegedTokens(t *testing.T) {
 
 	// A supervisor with a viewer token is refused; with the agent token it
 	// registers.
-	refused := harness.StartAgent(t, srv, harness.AgentOptions{Name: "refused", Token: tokens["viewer"]})
+	refused := harness.StartAgent(t, srv, harness.AgentOptions{Name: "refused", Token: tokens["viewer"], NoWait: true})
+	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
+		return srv.Metric(`phoenix_opamp_errors_total{stage="auth"}`) >= 1, "no refused OpAMP connection yet"
+	}, refused.Log)
 	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "accepted", Token: tokens["agent"]})
 	admin := apiclient.New(srv.API, tokens["admin"])
-	agent.WaitRegistered(ctx, admin)
 	agents, err := admin.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: "phoenix.test.agent=refused"})
 	require.NoError(t, err)
 	assert.Empty(t, agents, "a supervisor without the agent role must not register")

@@ -29,6 +29,9 @@ type AgentOptions struct {
 	Labels map[string]string
 	// Token overrides the server's agent token.
 	Token string
+	// NoWait returns without waiting for registration (an agent the server
+	// is expected to refuse).
+	NoWait bool
 }
 
 // Agent is a running opampsupervisor managing a phoenix-collector.
@@ -42,9 +45,12 @@ type Agent struct {
 	UID        string
 }
 
-// StartAgent starts bin/opampsupervisor against srv. The agent's collector
-// gets its own health_check port through the phoenix.param label mechanism,
-// so several agents share this host.
+// StartAgent starts bin/opampsupervisor against srv and waits until the agent
+// has registered. The agent's collector gets its own health_check port
+// through the phoenix.param label mechanism, so several agents share this
+// host. Agents start one after the other: the supervisor bootstraps its
+// collector with default internal telemetry on localhost:8888, which two
+// bootstraps at once cannot both bind.
 func StartAgent(t testing.TB, srv *Server, opts AgentOptions) *Agent {
 	t.Helper()
 	if opts.Name == "" {
@@ -57,6 +63,9 @@ func StartAgent(t testing.TB, srv *Server, opts AgentOptions) *Agent {
 	a := &Agent{t: t, srv: srv, opts: opts, dir: t.TempDir(), HealthPort: port}
 	a.start()
 	t.Cleanup(a.Stop)
+	if !opts.NoWait {
+		a.WaitRegistered(context.Background(), srv.Client())
+	}
 	return a
 }
 
@@ -96,6 +105,20 @@ func (a *Agent) start() {
 		"storage":   map[string]any{"directory": filepath.Join(a.dir, "storage")},
 		"telemetry": map[string]any{"logs": map[string]any{"level": "debug"}},
 	}
+	// Until a configuration with its own telemetry readers arrives, a
+	// collector serves its internal metrics on localhost:8888, which the
+	// second agent on a host cannot bind. A local config file moves it to a
+	// port of this agent's own; remote configurations replace the list.
+	promPort, err := localrun.FreePort()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	local := filepath.Join(a.dir, "local.yaml")
+	localCfg := fmt.Sprintf("service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", promPort)
+	if err := os.WriteFile(local, []byte(localCfg), 0o600); err != nil {
+		a.t.Fatal(err)
+	}
+	cfg["agent"].(map[string]any)["config_files"] = []string{local}
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
 		a.t.Fatal(err)

@@ -6,10 +6,12 @@ package harness // import "github.com/phoenix/platform/test/harness"
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,8 +28,11 @@ type ServerOptions struct {
 	DataDir string
 	// Store is a postgres:// URL; default: the embedded store.
 	Store string
-	// TokensFile replaces the generated default tokens.
+	// TokensFile replaces the generated default tokens; AdminToken is then
+	// the admin token the harness uses.
 	TokensFile string
+	AdminToken string
+	AgentToken string
 	// ServerID names the replica.
 	ServerID string
 	// Args are extra flags.
@@ -113,11 +118,21 @@ func (s *Server) Log() string {
 	return b.String()
 }
 
-// AdminToken returns the generated admin token.
-func (s *Server) AdminToken() string { return s.token("admin.token") }
+// AdminToken returns the admin token: the configured one, or the generated.
+func (s *Server) AdminToken() string {
+	if s.opts.AdminToken != "" {
+		return s.opts.AdminToken
+	}
+	return s.token("admin.token")
+}
 
-// AgentToken returns the generated agent token.
-func (s *Server) AgentToken() string { return s.token("agent.token") }
+// AgentToken returns the agent token: the configured one, or the generated.
+func (s *Server) AgentToken() string {
+	if s.opts.AgentToken != "" {
+		return s.opts.AgentToken
+	}
+	return s.token("agent.token")
+}
 
 func (s *Server) token(file string) string {
 	raw, err := os.ReadFile(filepath.Join(s.opts.DataDir, file))
@@ -129,6 +144,31 @@ func (s *Server) token(file string) string {
 
 // Client returns an API client with the admin token.
 func (s *Server) Client() *apiclient.Client { return apiclient.New(s.API, s.AdminToken()) }
+
+// Metric returns the sum of a Prometheus metric family's samples on
+// /metrics (lines starting with name), or -1 when absent.
+func (s *Server) Metric(name string) float64 {
+	resp, err := http.Get(s.API + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	total, found := 0.0, false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != '{' && line[len(name)] != ' ') {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			total, found = total+v, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return total
+}
 
 // Stop terminates the server gracefully (SIGTERM).
 func (s *Server) Stop() { stop(s.cmd, syscall.SIGTERM) }

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// openAPIDoc is the part of the OpenAPI document the consistency checks read.
+type openAPIDoc struct {
+	OpenAPI string `json:"openapi"`
+	Servers []struct {
+		URL string `json:"url"`
+	} `json:"servers"`
+	Paths map[string]map[string]json.RawMessage `json:"paths"`
+}
+
+type openAPIOperation struct {
+	OperationID string                     `json:"operationId"`
+	Responses   map[string]json.RawMessage `json:"responses"`
+	Parameters  []struct {
+		Name string `json:"name"`
+		In   string `json:"in"`
+	} `json:"parameters"`
+}
+
+// httpMethods are the keys of an OpenAPI path item that are operations;
+// anything else (parameters, summary, …) is not a route.
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// wildcard matches a net/http pattern wildcard: {name}, {name...} or {$}.
+var wildcard = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// routeKey turns a net/http pattern path into OpenAPI template syntax:
+// {name...} becomes {name} and {$} (exact match) disappears.
+func routeKey(method, path string) string {
+	path = wildcard.ReplaceAllStringFunc(path, func(w string) string {
+		name := strings.TrimSuffix(w[1:len(w)-1], "...")
+		if name == "$" {
+			return ""
+		}
+		return "{" + name + "}"
+	})
+	return strings.ToUpper(method) + " " + path
+}
+
+func loadOpenAPI(t *testing.T) (openAPIDoc, any) {
+	t.Helper()
+	var doc openAPIDoc
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	var raw any
+	require.NoError(t, json.Unmarshal(OpenAPI(), &raw))
+	return doc, raw
+}
+
+func TestOpenAPIPathsAreExactlyTheRoutes(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	require.Len(t, doc.Servers, 1)
+	require.Equal(t, Prefix, doc.Servers[0].URL, "paths are relative to the server URL, the API prefix")
+
+	var documented []string
+	for path, item := range doc.Paths {
+		for key := range item {
+			if slices.Contains(httpMethods, key) {
+				documented = append(documented, routeKey(key, doc.Servers[0].URL+path))
+			}
+		}
+	}
+	var registered []string
+	for _, rt := range newTestEnv(t).api.Routes() {
+		method, path, ok := strings.Cut(rt, " ")
+		require.True(t, ok, "route %q is not METHOD PATH", rt)
+		registered = append(registered, routeKey(method, path))
+	}
+	slices.Sort(documented)
+	slices.Sort(registered)
+	assert.Equal(t, registered, documented, "openapi.json paths × methods must be exactly API.Routes()")
+}
+
+func TestRouteKey(t *testing.T) {
+	tests := []struct{ method, path, want string }{
+		{"get", "/api/v1/agents", "GET /api/v1/agents"},
+		{"PUT", "/api/v1/agents/{uid}/config", "PUT /api/v1/agents/{uid}/config"},
+		{"GET", "/api/v1/files/{path...}", "GET /api/v1/files/{path}"},
+		{"GET", "/api/v1/{$}", "GET /api/v1/"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, routeKey(tt.method, tt.path))
+	}
+}
+
+func TestOpenAPIOperationsAreComplete(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	seenIDs := map[string]string{}
+	for path, item := range doc.Paths {
+		// Path-level parameters apply to every operation of the path.
+		var shared openAPIOperation
+		if raw, ok := item["parameters"]; ok {
+			require.NoError(t, json.Unmarshal(raw, &shared.Parameters), path)
+		}
+		for key, raw := range item {
+			if !slices.Contains(httpMethods, key) {
+				continue
+			}
+			where := strings.ToUpper(key) + " " + path
+			var op openAPIOperation
+			require.NoError(t, json.Unmarshal(raw, &op), where)
+			assert.NotEmpty(t, op.Responses, "%s has no responses", where)
+			if assert.NotEmpty(t, op.OperationID, "%s has no operationId", where) {
+				if other, dup := seenIDs[op.OperationID]; dup {
+					t.Errorf("%s reuses operationId %q of %s", where, op.OperationID, other)
+				}
+				seenIDs[op.OperationID] = where
+			}
+			// Every {param} of the path is declared as a path parameter.
+			for _, m := range wildcard.FindAllStringSubmatch(path, -1) {
+				declared := false
+				for _, p := range slices.Concat(shared.Parameters, op.Parameters) {
+					declared = declared || (p.In == "path" && p.Name == m[1])
+				}
+				assert.True(t, declared, "%s does not declare path parameter %q", where, m[1])
+			}
+		}
+	}
+}
+
+func TestOpenAPIRefsResolve(t *testing.T) {
+	_, raw := loadOpenAPI(t)
+	var refs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if s, ok := child.(string); ok && k == "$ref" {
+					refs = append(refs, s)
+					continue
+				}
+				walk(child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child)
+			}
+		}
+	}
+	walk(raw)
+	require.NotEmpty(t, refs, "the document uses $ref; finding none means the walk is broken")
+	for _, ref := range refs {
+		_, err := resolvePointer(raw, ref)
+		assert.NoError(t, err, "$ref %q", ref)
+	}
+
+	_, err := resolvePointer(raw, "#/components/schemas/NoSuchSchema")
+	assert.Error(t, err, "a dangling reference must not resolve")
+}
+
+// resolvePointer resolves a local JSON reference ("#/a/b") in doc.
+func resolvePointer(doc any, ref string) (any, error) {
+	pointer, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, fmt.Errorf("only local references are used: %q", ref)
+	}
+	cur := doc
+	for _, tok := range strings.Split(pointer, "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%q: %q is not inside an object", ref, tok)
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, fmt.Errorf("%q: no %q", ref, tok)
+		}
+	}
+	return cur, nil
+}
+
+func TestOpenAPIIsServedWithoutAuthentication(t *testing.T) {
+	env := newTestEnv(t, withTokens(t))
+	resp := env.do(t, http.MethodGet, Prefix+"/openapi.json", nil)
+	require.Equal(t, http.StatusOK, resp.status)
+	assert.Equal(t, "application/json", resp.header.Get("Content-Type"))
+	assert.JSONEq(t, string(OpenAPI()), string(resp.body))
+	assert.NotEmpty(t, resp.header.Get("X-Request-ID"))
+}

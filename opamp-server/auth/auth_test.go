@@ -1,0 +1,243 @@
+package auth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDigest(t *testing.T) {
+	// sha256sum of "abc", as an operator would compute it.
+	assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Digest("abc"))
+}
+
+func TestNewToken(t *testing.T) {
+	a, err := NewToken()
+	require.NoError(t, err)
+	b, err := NewToken()
+	require.NoError(t, err)
+	assert.Regexp(t, `^[0-9a-f]{64}$`, a)
+	assert.NotEqual(t, a, b)
+}
+
+func TestNewValidatesEntries(t *testing.T) {
+	good := TokenEntry{Name: "ops", TokenSHA256: Digest("t1"), Roles: []Role{RoleOperator}}
+	tests := []struct {
+		name    string
+		entry   TokenEntry
+		mention []string
+	}{
+		{name: "missing name", entry: TokenEntry{TokenSHA256: Digest("t2"), Roles: []Role{RoleViewer}},
+			mention: []string{"tokens[1]", "name is required"}},
+		{name: "digest not hex", entry: TokenEntry{Name: "x", TokenSHA256: strings.Repeat("z", 64), Roles: []Role{RoleViewer}},
+			mention: []string{"tokens[1] (x)", "token_sha256"}},
+		{name: "digest too short", entry: TokenEntry{Name: "x", TokenSHA256: Digest("t2")[:32], Roles: []Role{RoleViewer}},
+			mention: []string{"token_sha256", "64 hex"}},
+		{name: "token instead of digest", entry: TokenEntry{Name: "x", TokenSHA256: "t2", Roles: []Role{RoleViewer}},
+			mention: []string{"token_sha256"}},
+		{name: "no roles", entry: TokenEntry{Name: "x", TokenSHA256: Digest("t2")},
+			mention: []string{"tokens[1] (x)", "at least one role"}},
+		{name: "unknown role", entry: TokenEntry{Name: "x", TokenSHA256: Digest("t2"), Roles: []Role{RoleViewer, "root"}},
+			mention: []string{`unknown role "root"`}},
+		{name: "same token twice", entry: TokenEntry{Name: "again", TokenSHA256: strings.ToUpper(Digest("t1")), Roles: []Role{RoleViewer}},
+			mention: []string{"tokens[1] (again)", "listed twice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New([]TokenEntry{good, tt.entry})
+			require.Error(t, err)
+			assert.Nil(t, a)
+			for _, m := range tt.mention {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+
+	a, err := New([]TokenEntry{good, {Name: "upper", TokenSHA256: strings.ToUpper(Digest("t2")), Roles: []Role{RoleViewer}}})
+	require.NoError(t, err)
+	p, err := a.Authenticate(request("Bearer t2"))
+	require.NoError(t, err, "digests are case-insensitive")
+	assert.Equal(t, "upper", p.Name)
+}
+
+func request(authorization string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if authorization != "" {
+		r.Header.Set("Authorization", authorization)
+	}
+	return r
+}
+
+func TestAuthenticate(t *testing.T) {
+	roles := []Role{RoleViewer, RoleExperimenter}
+	a, err := New([]TokenEntry{{Name: "vera", TokenSHA256: Digest("s3cret"), Roles: roles}})
+	require.NoError(t, err)
+	roles[0] = RoleAdmin // the authenticator keeps its own copy
+
+	tests := []struct {
+		authorization string
+		want          error
+	}{
+		{"Bearer s3cret", nil},
+		{"bearer s3cret", nil},
+		{"BEARER s3cret", nil},
+		{"Bearer   s3cret  ", nil},
+		{"", ErrNoToken},
+		{"Bearer", ErrNoToken},
+		{"Bearer    ", ErrNoToken},
+		{"Basic s3cret", ErrNoToken},
+		{"s3cret", ErrNoToken},
+		{"Bearer s3cret2", ErrInvalidToken},
+		{"Bearer S3CRET", ErrInvalidToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.authorization, func(t *testing.T) {
+			p, err := a.Authenticate(request(tt.authorization))
+			if tt.want != nil {
+				assert.ErrorIs(t, err, tt.want)
+				assert.Equal(t, Principal{}, p)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, Principal{Name: "vera", Roles: []Role{RoleViewer, RoleExperimenter}}, p)
+		})
+	}
+
+	_, err = (&Authenticator{}).Authenticate(request("Bearer s3cret"))
+	assert.ErrorIs(t, err, ErrInvalidToken, "the zero Authenticator rejects everything")
+}
+
+func TestRolePermissions(t *testing.T) {
+	perms := []Permission{PermRead, PermConfigure, PermExperiment, PermAgent}
+	tests := []struct {
+		roles []Role
+		can   []Permission
+	}{
+		{roles: []Role{RoleViewer}, can: []Permission{PermRead}},
+		{roles: []Role{RoleOperator}, can: []Permission{PermRead, PermConfigure}},
+		{roles: []Role{RoleExperimenter}, can: []Permission{PermRead, PermExperiment}},
+		{roles: []Role{RoleAdmin}, can: []Permission{PermRead, PermConfigure, PermExperiment}},
+		{roles: []Role{RoleAgent}, can: []Permission{PermAgent}},
+		{roles: []Role{RoleAgent, RoleOperator}, can: []Permission{PermRead, PermConfigure, PermAgent}},
+		{roles: []Role{"root"}},
+		{roles: nil},
+	}
+	for _, tt := range tests {
+		p := Principal{Name: "p", Roles: tt.roles}
+		for _, perm := range perms {
+			want := false
+			for _, c := range tt.can {
+				want = want || c == perm
+			}
+			assert.Equal(t, want, p.Can(perm), "roles %v, permission %s", tt.roles, perm)
+		}
+	}
+	for _, r := range []Role{RoleViewer, RoleOperator, RoleExperimenter, RoleAdmin, RoleAgent} {
+		assert.True(t, ValidRole(r), r)
+	}
+	assert.False(t, ValidRole("root"))
+	assert.False(t, ValidRole(""))
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		return path
+	}
+
+	good := write("good.yaml", "tokens:\n  - name: ops\n    token_sha256: "+Digest("t1")+"\n    roles: [operator]\n")
+	a, err := LoadFile(good)
+	require.NoError(t, err)
+	p, err := a.Authenticate(request("Bearer t1"))
+	require.NoError(t, err)
+	assert.Equal(t, "ops", p.Name)
+	assert.True(t, p.Can(PermConfigure))
+
+	tests := []struct {
+		name, content string
+		mention       []string
+	}{
+		{name: "unknown key", content: "tokens:\n  - name: ops\n    token: t1\n    roles: [operator]\n",
+			mention: []string{"field token not found"}},
+		{name: "unknown top-level key", content: "users: []\n", mention: []string{"field users not found"}},
+		{name: "invalid entry", content: "tokens:\n  - name: ops\n    token_sha256: abc\n    roles: [operator]\n",
+			mention: []string{"tokens[0] (ops)", "token_sha256"}},
+		{name: "not YAML", content: "tokens: [", mention: []string{"yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(strings.ReplaceAll(tt.name, " ", "-")+".yaml", tt.content)
+			_, err := LoadFile(path)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), path, "errors name the file")
+			for _, m := range tt.mention {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+
+	_, err = LoadFile(filepath.Join(dir, "missing.yaml"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestEnsureDefault(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data", "phoenix")
+	g, err := EnsureDefault(dir)
+	require.NoError(t, err)
+	assert.True(t, g.Created)
+	assert.Equal(t, Generated{TokensFile: filepath.Join(dir, "tokens.yaml"), AdminToken: filepath.Join(dir, "admin.token"),
+		AgentToken: filepath.Join(dir, "agent.token"), Created: true}, g)
+
+	info, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "the data directory is private")
+	for _, f := range []string{g.TokensFile, g.AdminToken, g.AgentToken} {
+		info, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), f)
+	}
+
+	a, err := LoadFile(g.TokensFile)
+	require.NoError(t, err)
+	tokenOf := func(path string) string {
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return strings.TrimSpace(string(raw))
+	}
+	admin, agent := tokenOf(g.AdminToken), tokenOf(g.AgentToken)
+	assert.NotEqual(t, admin, agent)
+	tokens, err := os.ReadFile(g.TokensFile)
+	require.NoError(t, err)
+	assert.NotContains(t, string(tokens), admin, "the tokens file holds digests only")
+
+	p, err := a.Authenticate(request("Bearer " + admin))
+	require.NoError(t, err)
+	assert.Equal(t, []Role{RoleAdmin}, p.Roles)
+	p, err = a.Authenticate(request("Bearer " + agent))
+	require.NoError(t, err)
+	assert.Equal(t, []Role{RoleAgent}, p.Roles)
+
+	again, err := EnsureDefault(dir)
+	require.NoError(t, err)
+	assert.False(t, again.Created, "the second start keeps the first start's tokens")
+	assert.Equal(t, admin, tokenOf(g.AdminToken))
+	after, err := os.ReadFile(g.TokensFile)
+	require.NoError(t, err)
+	assert.Equal(t, tokens, after)
+}
+
+func TestEnsureDefaultFailsOnUnusableDirectory(t *testing.T) {
+	parent := t.TempDir()
+	notADir := filepath.Join(parent, "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
+	_, err := EnsureDefault(filepath.Join(notADir, "phoenix"))
+	assert.Error(t, err)
+}
