@@ -166,7 +166,7 @@ func (r *recorder) RecordDecisions(source component.ID, records []decision.Recor
 }
 
 func (*recorder) Start(context.Context, component.Host) error { return nil }
-func (*recorder) Shutdown(context.Context) error               { return nil }
+func (*recorder) Shutdown(context.Context) error              { return nil }
 
 type hostWith struct{ ext component.Component }
 
