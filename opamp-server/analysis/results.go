@@ -1,0 +1,198 @@
+package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
+
+import "time"
+
+// Results are an experiment's measured figures, derived comparisons, cost
+// estimates and verdict. Every number is finite, so Results always encode to
+// JSON. Slices by variant list the baseline first.
+type Results struct {
+	Mode string    `json:"mode"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Targets is the number of agents in the experiment.
+	Targets int `json:"targets"`
+	// Criteria are the criteria as judged, defaults filled in.
+	Criteria Criteria `json:"criteria"`
+	// Variants are the per-variant figures: means per agent of the variant.
+	Variants []VariantFigures `json:"variants"`
+	// Agents are the per-agent figures, in input order.
+	Agents   []AgentFigures  `json:"agents"`
+	Derived  Derived         `json:"derived"`
+	Costs    []ModelCost     `json:"costs"`
+	Verdict  Verdict         `json:"verdict"`
+	Series   []VariantSeries `json:"series"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// Figures are one variant's measurements: of one agent, or the mean per
+// agent over the agents that ran the variant.
+type Figures struct {
+	Variant string `json:"variant"`
+	// DatapointsPerMinute, BytesPerMinute and ProcessResourcesPerMinute are
+	// counter increases over the window divided by its length in minutes.
+	DatapointsPerMinute       float64 `json:"datapoints_per_minute"`
+	BytesPerMinute            float64 `json:"bytes_per_minute"`
+	ProcessResourcesPerMinute float64 `json:"process_resources_per_minute"`
+	// ActiveSeries and CriticalProcesses are gauge means over the window.
+	ActiveSeries      float64 `json:"active_series"`
+	CriticalProcesses float64 `json:"critical_processes"`
+	// CPUCores (CPU seconds per second) and MemoryRSSBytes (mean) describe
+	// the whole collector; split mode only.
+	CPUCores       *float64 `json:"cpu_cores,omitempty"`
+	MemoryRSSBytes *float64 `json:"memory_rss_bytes,omitempty"`
+}
+
+// VariantFigures are a variant's figures as means per agent.
+type VariantFigures struct {
+	Figures
+	// Agents is how many agents ran the variant.
+	Agents int `json:"agents"`
+}
+
+// AgentFigures are one agent's figures and, in paired mode, its own
+// comparison of the two variants.
+type AgentFigures struct {
+	InstanceUID string `json:"instance_uid"`
+	// From and To are the first and last minute used: the minutes within the
+	// window in which every series the agent is read for has a sample.
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Minutes int       `json:"minutes"`
+	// Variants holds one entry per variant the agent ran.
+	Variants []Figures `json:"variants"`
+	// Paired mode only: 1 − candidate/baseline over the same minutes, and
+	// the critical-process retention.
+	SeriesReduction     *float64 `json:"series_reduction,omitempty"`
+	DatapointsReduction *float64 `json:"datapoints_reduction,omitempty"`
+	BytesReduction      *float64 `json:"bytes_reduction,omitempty"`
+	CriticalRetention   *float64 `json:"critical_retention,omitempty"`
+}
+
+// Derived compares the candidate with the baseline.
+type Derived struct {
+	// Reductions are 1 − candidate/baseline: 0.9 means the candidate
+	// exports 90% less.
+	SeriesReduction     Estimate `json:"series_reduction"`
+	DatapointsReduction Estimate `json:"datapoints_reduction"`
+	BytesReduction      Estimate `json:"bytes_reduction"`
+	// CriticalRetention is the candidate's mean critical processes over the
+	// baseline's, 1 when the baseline saw none.
+	CriticalRetention float64 `json:"critical_retention"`
+	// BaselineSawNoCritical reports that CriticalRetention is 1 by definition.
+	BaselineSawNoCritical bool `json:"baseline_saw_no_critical,omitempty"`
+	// CPUIncrease and MemoryIncrease are candidate/baseline − 1 of the
+	// collectors' CPU and RSS; split mode only.
+	CPUIncrease    *Estimate `json:"cpu_increase,omitempty"`
+	MemoryIncrease *Estimate `json:"memory_increase,omitempty"`
+}
+
+// Estimate is a point estimate with its 95% confidence interval.
+type Estimate struct {
+	Value float64 `json:"value"`
+	// Interval is nil when it cannot be computed (too few agents).
+	Interval *Interval `json:"interval,omitempty"`
+}
+
+// Interval methods.
+const (
+	// MethodPairedT: mean of per-agent values ± t(0.975, n−1)·s/√n.
+	MethodPairedT = "paired_t"
+	// MethodDeltaWelch: ratio of cohort means, delta-method standard error,
+	// t quantile with Welch–Satterthwaite degrees of freedom.
+	MethodDeltaWelch = "delta_method_welch"
+)
+
+// Interval is a two-sided confidence interval.
+type Interval struct {
+	Low              float64 `json:"low"`
+	High             float64 `json:"high"`
+	Confidence       float64 `json:"confidence"`
+	Method           string  `json:"method"`
+	DegreesOfFreedom float64 `json:"degrees_of_freedom"`
+}
+
+// ModelCost is one price model's estimate for both variants.
+type ModelCost struct {
+	Model PriceModel `json:"model"`
+	// Variants are the costs per variant, baseline first.
+	Variants []VariantCost `json:"variants"`
+	// Savings are baseline minus candidate.
+	MonthlySavingPerHost float64 `json:"monthly_saving_per_host_usd"`
+	MonthlySaving        float64 `json:"monthly_saving_usd"`
+	HourlySaving         float64 `json:"hourly_saving_usd"`
+	// SavingFraction is MonthlySaving over the baseline's monthly cost for
+	// all targets (0 when that is 0).
+	SavingFraction float64 `json:"saving_fraction"`
+}
+
+// VariantCost is what one variant would cost under a price model if every
+// target ran it.
+type VariantCost struct {
+	Variant string `json:"variant"`
+	// UsagePerHost is the billed quantity of one host per month, in the
+	// model's unit (GB ingested, or active series).
+	UsagePerHost float64 `json:"usage_per_host"`
+	// Per host: list price, no free allowance.
+	MonthlyPerHost float64 `json:"monthly_per_host_usd"`
+	HourlyPerHost  float64 `json:"hourly_per_host_usd"`
+	// For all targets: the free allowance deducted once.
+	Monthly float64 `json:"monthly_usd"`
+	Hourly  float64 `json:"hourly_usd"`
+}
+
+// Check outcomes.
+const (
+	OutcomePass      = "pass"
+	OutcomeFail      = "fail"
+	OutcomeNotJudged = "not_judged"
+)
+
+// Verdict says whether the candidate met every criterion.
+type Verdict struct {
+	Pass bool `json:"pass"`
+	// Checks holds one entry per criterion, judged or not.
+	Checks []Check `json:"checks"`
+}
+
+// Check is one criterion's outcome with a human-readable reason, e.g.
+// "series reduction 93.1% ≥ 50% required".
+type Check struct {
+	Criterion string `json:"criterion"`
+	Outcome   string `json:"outcome"`
+	Reason    string `json:"reason"`
+}
+
+// Criterion names.
+const (
+	CriterionSeriesReduction   = "min_series_reduction"
+	CriterionCriticalRetention = "min_critical_retention"
+	CriterionCPUIncrease       = "max_cpu_increase"
+)
+
+// VariantSeries are one variant's per-minute figures for charts: means per
+// agent over the agents with a sample that minute.
+type VariantSeries struct {
+	Variant             string  `json:"variant"`
+	ActiveSeries        []Point `json:"active_series"`
+	DatapointsPerMinute []Point `json:"datapoints_per_minute"`
+	BytesPerMinute      []Point `json:"bytes_per_minute"`
+	// HourlyCostUSD holds, per price model name, the estimated hourly cost
+	// for all targets at that minute's usage.
+	HourlyCostUSD map[string][]Point `json:"hourly_cost_usd"`
+}
+
+// Point is one minute's value.
+type Point struct {
+	Minute time.Time `json:"minute"`
+	Value  float64   `json:"value"`
+}
+
+// Variant returns the figures of the named variant.
+func (r Results) Variant(name string) (VariantFigures, bool) {
+	for _, v := range r.Variants {
+		if v.Variant == name {
+			return v, true
+		}
+	}
+	return VariantFigures{}, false
+}

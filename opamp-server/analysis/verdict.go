@@ -1,0 +1,80 @@
+package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// judge applies the criteria (defaults filled in) to the derived figures:
+// one check per criterion, and a pass when none fails. Point estimates are
+// judged, not interval bounds.
+func judge(mode string, c Criteria, d Derived) Verdict {
+	criticalNote := ""
+	if d.BaselineSawNoCritical {
+		criticalNote = " (the baseline saw no critical processes)"
+	}
+	checks := []Check{
+		atLeast(CriterionSeriesReduction, "series reduction", d.SeriesReduction.Value, c.MinSeriesReduction, ""),
+		atLeast(CriterionCriticalRetention, "critical retention", d.CriticalRetention, *c.MinCriticalRetention, criticalNote),
+		cpuCheck(mode, c.MaxCPUIncrease, d.CPUIncrease),
+	}
+	v := Verdict{Pass: true, Checks: checks}
+	for _, ch := range checks {
+		if ch.Outcome == OutcomeFail {
+			v.Pass = false
+		}
+	}
+	return v
+}
+
+func atLeast(criterion, what string, got, least float64, note string) Check {
+	ch := Check{Criterion: criterion, Outcome: OutcomePass}
+	op := "≥"
+	if got < least {
+		ch.Outcome, op = OutcomeFail, "<"
+	}
+	ch.Reason = fmt.Sprintf("%s %s %s %s required%s", what, percentAgainst(got, least), op, percent(least), note)
+	return ch
+}
+
+func cpuCheck(mode string, most *float64, inc *Estimate) Check {
+	ch := Check{Criterion: CriterionCPUIncrease, Outcome: OutcomeNotJudged}
+	switch {
+	case mode == ModePaired || inc == nil:
+		ch.Reason = "collector CPU not compared in paired mode"
+	case most == nil:
+		ch.Reason = fmt.Sprintf("collector CPU increase %s (not judged: no max_cpu_increase given)", percentAgainst(inc.Value, 0))
+	case inc.Value > *most:
+		ch.Outcome = OutcomeFail
+		ch.Reason = fmt.Sprintf("collector CPU increase %s > %s allowed", percentAgainst(inc.Value, *most), percent(*most))
+	default:
+		ch.Outcome = OutcomePass
+		ch.Reason = fmt.Sprintf("collector CPU increase %s ≤ %s allowed", percentAgainst(inc.Value, *most), percent(*most))
+	}
+	return ch
+}
+
+// percent writes a threshold as a percentage, as short as it is exact to a
+// millionth: 0.5 → "50%", 0.125 → "12.5%".
+func percent(f float64) string {
+	return strconv.FormatFloat(math.Round(f*100*1e6)/1e6, 'f', -1, 64) + "%"
+}
+
+// percentAgainst writes a measured fraction with one decimal, or more when
+// one decimal would show it equal to a threshold it differs from — so a
+// reason never reads "100.0% < 100% required".
+func percentAgainst(f, threshold float64) string {
+	for decimals := 1; ; decimals++ {
+		s := strconv.FormatFloat(f*100, 'f', decimals, 64)
+		shown, _ := strconv.ParseFloat(s, 64)
+		if f == threshold || decimals == 6 || shown != round(threshold*100, decimals) {
+			return s + "%"
+		}
+	}
+}
+
+func round(f float64, decimals int) float64 {
+	p := math.Pow10(decimals)
+	return math.Round(f*p) / p
+}
