@@ -51,13 +51,43 @@ func WriteStructured(w io.Writer, f Format, v any) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	case FormatYAML:
+		doc, err := jsonShaped(v)
+		if err != nil {
+			return err
+		}
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
-		if err := enc.Encode(v); err != nil {
+		if err := enc.Encode(doc); err != nil {
 			return err
 		}
 		return enc.Close()
 	default:
 		return fmt.Errorf("format %q is not structured", f)
+	}
+}
+
+// jsonShaped returns v as a YAML document with exactly v's JSON form: the
+// same field names, omitted fields and nesting, in the same order. Encoding v
+// directly would use yaml tags most API types lack (lower-cased Go names,
+// embedded structs nested, omitempty ignored, json.RawMessage as bytes).
+func jsonShaped(v any) (*yaml.Node, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil { // JSON is YAML
+		return nil, err
+	}
+	blockStyle(&doc)
+	return &doc, nil
+}
+
+// blockStyle drops the JSON flow style and quoting: the encoder then writes
+// block YAML, quoting only strings that would otherwise read as another type.
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
 	}
 }

@@ -22,6 +22,9 @@ func ParseParams(flags []string, file string) (map[string]any, error) {
 		if err := yaml.Unmarshal(raw, &params); err != nil {
 			return nil, fmt.Errorf("parameters file %s: %w", file, err)
 		}
+		if params == nil { // the file held null
+			params = map[string]any{}
+		}
 	}
 	for _, f := range flags {
 		key, value, ok := strings.Cut(f, "=")

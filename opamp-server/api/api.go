@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
@@ -41,6 +42,10 @@ type Settings struct {
 	// AgentParams adds per-agent parameters (instance ID, own-telemetry
 	// endpoint) to an assignment; nil adds none.
 	AgentParams func(instanceUID string) map[string]any
+	// Experiments serves the /experiments routes and Report their HTML
+	// reports; nil leaves the routes out.
+	Experiments *experiments.Controller
+	Report      ReportFunc
 }
 
 // API serves the REST API.
@@ -76,6 +81,12 @@ func New(set Settings) (*API, error) {
 		{http.MethodGet, "/pipelines/{name}", auth.PermRead, a.getPipeline},
 		{http.MethodPost, "/pipelines/{name}/render", auth.PermRead, a.renderPipeline},
 		{http.MethodPost, "/pipelines/validate", auth.PermRead, a.validateConfig},
+	}
+	if set.Experiments != nil {
+		if set.Report == nil {
+			return nil, errors.New("api: Report is required with Experiments")
+		}
+		a.routes = append(a.routes, a.experimentRoutes()...)
 	}
 	return a, nil
 }

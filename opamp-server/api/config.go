@@ -31,20 +31,15 @@ func (a *API) withAgentParams(name, uid string, params map[string]any) map[strin
 	if a.set.AgentParams == nil || uid == "" {
 		return params
 	}
-	p, err := a.set.Catalog.Get(name)
-	if err != nil {
-		return params
-	}
 	out := make(map[string]any, len(params)+4)
 	for k, v := range params {
 		out[k] = v
 	}
-	declared := make(map[string]bool, len(p.Params))
-	for _, spec := range p.Params {
-		declared[spec.Name] = true
-	}
 	for k, v := range a.set.AgentParams(uid) {
-		if _, given := out[k]; !given && declared[k] {
+		if _, given := out[k]; given {
+			continue
+		}
+		if _, declared := a.set.Catalog.Declares(name, k); declared {
 			out[k] = v
 		}
 	}

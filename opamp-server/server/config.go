@@ -37,6 +37,8 @@ type Config struct {
 	ServerID string `yaml:"server_id"`
 	// SampleRetention is how long own-telemetry samples are kept.
 	SampleRetention time.Duration `yaml:"sample_retention"`
+	// PricesFile replaces the built-in price table experiments cost with.
+	PricesFile string `yaml:"prices_file"`
 }
 
 // DefaultConfig returns the defaults `phoenix server` starts with.

@@ -20,8 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/phoenix/platform/opamp-server/agentserver"
+	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/owntelemetry"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
@@ -37,6 +39,7 @@ type Server struct {
 	store   store.Store
 	metrics *servermetrics.Metrics
 	agents  *agentserver.Server
+	exps    *experiments.Controller
 	auth    *auth.Authenticator
 	tokens  auth.Generated
 
@@ -159,9 +162,23 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
+	prices := analysis.DefaultPrices()
+	if s.cfg.PricesFile != "" {
+		if prices, err = analysis.LoadPricesFile(s.cfg.PricesFile); err != nil {
+			return fmt.Errorf("loading prices: %w", err)
+		}
+	}
+	s.exps, err = experiments.New(experiments.Settings{
+		Store: s.store, Catalog: catalog, AgentParams: s.agentParams, Analyze: analyzer(prices), Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	expCollector, resultsCollector := newExperimentCollector(s.store, s.log)
+	s.metrics.Registry.MustRegister(expCollector, resultsCollector)
 	restAPI, err := api.New(api.Settings{
 		Store: s.store, Catalog: catalog, Pusher: agents, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
-		AgentParams: s.agentParams,
+		AgentParams: s.agentParams, Experiments: s.exps, Report: s.report,
 	})
 	if err != nil {
 		return err
@@ -170,7 +187,13 @@ func (s *Server) build() error {
 	restAPI.Register(mux)
 	mux.Handle("POST "+owntelemetry.Path, s.requireAgent(&owntelemetry.Handler{Store: s.store, Metrics: s.metrics, Logger: s.log}))
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	// A metric that cannot be collected (phoenix_agents while the store is
+	// down) is logged and left out: the rest, the store errors above all,
+	// must stay visible.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -260,8 +283,9 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.retainSamples(ctx) }()
+	go func() { defer s.wg.Done(); s.exps.Run(ctx) }()
 	s.mu.Lock()
 	s.ready = true
 	s.mu.Unlock()
@@ -284,6 +308,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// Shutdown closes only listeners that were served: a server stopped
+	// without starting, or whose Start failed, still holds its ports.
+	s.closeListeners()
 	s.wg.Wait()
 	errs = append(errs, s.store.Close())
 	return errors.Join(errs...)
@@ -304,6 +331,9 @@ func (s *Server) retainSamples(ctx context.Context) {
 		}
 	}
 }
+
+// Experiments returns the experiment controller.
+func (s *Server) Experiments() *experiments.Controller { return s.exps }
 
 // Store returns the server's store (for the experiment controller and tests).
 func (s *Server) Store() store.Store { return s.store }
@@ -332,7 +362,7 @@ func (s *Server) OpAMPURL() string {
 
 // OwnTelemetryURL is the OTLP/HTTP metrics URL collectors push to.
 func (s *Server) OwnTelemetryURL() string {
-	base := s.cfg.PublicURL
+	base := strings.TrimRight(s.cfg.PublicURL, "/")
 	if base == "" {
 		base = s.APIURL()
 	}

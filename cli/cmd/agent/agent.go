@@ -152,8 +152,12 @@ func RunShow(ctx context.Context, opts *ShowOptions) error {
 		row("Config error", a.RemoteConfig.ErrorMessage)
 	}
 	if a.Assignment != nil {
-		row("Assigned", fmt.Sprintf("%s %s (generation %d, %s)", or(a.Assignment.Pipeline, "(verbatim)"),
-			short(a.Assignment.ConfigHash), a.Assignment.Generation, a.Assignment.Reason))
+		assigned := fmt.Sprintf("%s %s (generation %d)", or(a.Assignment.Pipeline, "(verbatim)"),
+			short(a.Assignment.ConfigHash), a.Assignment.Generation)
+		if a.Assignment.Reason != "" {
+			assigned += ": " + a.Assignment.Reason
+		}
+		row("Assigned", assigned)
 	}
 	drift := a.Drift.State
 	if len(a.Drift.Sections) > 0 {

@@ -75,6 +75,7 @@ func bindConfigFlags(f *pflag.FlagSet, c *server.Config) {
 	f.StringVar(&c.TLSKeyFile, "tls-key", c.TLSKeyFile, "TLS key for both listeners")
 	f.StringVar(&c.ServerID, "server-id", c.ServerID, "this replica's identity (default: host name)")
 	f.DurationVar(&c.SampleRetention, "sample-retention", c.SampleRetention, "how long to keep own-telemetry samples")
+	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
 }
 
 // Run starts the server and blocks until the context ends (Ctrl-C, SIGTERM).
@@ -125,7 +126,7 @@ func (o *Options) resolve() (server.Config, error) {
 	bindConfigFlags(fs, &fileCfg)
 	var override []string
 	for _, name := range []string{"opamp-listen", "api-listen", "public-url", "data-dir", "store", "tokens-file",
-		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention"} {
+		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "prices"} {
 		if o.changed != nil && o.changed(name) {
 			override = append(override, name)
 		}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/store/boltstore"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+const operatorToken = "operator-token-for-tests"
+
+// newServer serves the real REST API over an embedded store with three
+// agents, and points the CLI at it with an operator token in a token file.
+func newServer(t *testing.T) store.Store {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, st.Close()) })
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	authn, err := auth.New([]auth.TokenEntry{{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}}})
+	require.NoError(t, err)
+	a, err := api.New(api.Settings{Store: st, Catalog: cat, Auth: authn, Metrics: servermetrics.New()})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	tokenFile := filepath.Join(t.TempDir(), "operator.token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(operatorToken+"\n"), 0o600))
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(cmdutil.EnvServer, srv.URL)
+	t.Setenv(cmdutil.EnvToken, "")
+	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
+
+	for uid, env := range map[string]string{"agent-1": "prod", "agent-2": "prod", "agent-3": "staging"} {
+		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
+	}
+	return st
+}
+
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ios, out, errOut := cmdutil.Test()
+	cmd := NewCmd(ios)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(t.Context())
+	return out.String(), errOut.String(), err
+}
+
+const validConfig = `receivers: {host_metrics: {scrapers: {process: {}}}}
+exporters: {nop: {}}
+service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
+`
+
+func TestAssignFlagValidation(t *testing.T) {
+	st := newServer(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "collector.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
+	paramsFile := filepath.Join(dir, "params.yaml")
+	require.NoError(t, os.WriteFile(paramsFile, []byte("memory_limit_mib: 256\n"), 0o600))
+
+	tests := []struct {
+		name    string
+		args    []string
+		mention string
+	}{
+		{name: "no target", args: []string{"--pipeline", "baseline"}, mention: "exactly one of --agent or --selector"},
+		{name: "two targets", args: []string{"--agent", "agent-1", "--selector", "env=prod", "--pipeline", "baseline"},
+			mention: "exactly one of --agent or --selector"},
+		{name: "no configuration", args: []string{"--agent", "agent-1"}, mention: "exactly one of --pipeline or --file"},
+		{name: "two configurations", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "--file", cfgFile},
+			mention: "exactly one of --pipeline or --file"},
+		{name: "param with file", args: []string{"--agent", "agent-1", "--file", cfgFile, "--param", "k=1"},
+			mention: "--param and --params-file apply to --pipeline only"},
+		{name: "params file with file", args: []string{"--agent", "agent-1", "--file", cfgFile, "--params-file", paramsFile},
+			mention: "--param and --params-file apply to --pipeline only"},
+		{name: "malformed param", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "--param", "k"},
+			mention: "want key=value"},
+		{name: "missing file", args: []string{"--agent", "agent-1", "--file", filepath.Join(dir, "missing.yaml")},
+			mention: "missing.yaml"},
+		{name: "unknown format", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "-o", "csv"},
+			mention: "unknown output format"},
+		{name: "positional argument", args: []string{"agent-1", "--pipeline", "baseline"}, mention: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, append([]string{"assign"}, tt.args...)...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.mention)
+		})
+	}
+	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
+		_, err := st.GetAssignment(t.Context(), uid)
+		assert.ErrorIs(t, err, store.ErrNotFound, "refused flags assign nothing")
+	}
+}
+
+func TestAssignOneAgent(t *testing.T) {
+	st := newServer(t)
+	out, errOut, err := run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline",
+		"--param", "memory_limit_mib=256", "-p", "system_metrics=false", "--reason", "trial")
+	require.NoError(t, err)
+
+	asg, err := st.GetAssignment(t.Context(), "agent-1")
+	require.NoError(t, err)
+	assert.Equal(t, "baseline", asg.Pipeline)
+	assert.Equal(t, "trial", asg.Reason)
+	assert.EqualValues(t, 256, asg.Parameters["memory_limit_mib"], "--param values are typed")
+	assert.Equal(t, false, asg.Parameters["system_metrics"])
+
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	assert.Equal(t, []string{"INSTANCE", "UID", "CONFIG", "HASH", "GENERATION"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"agent-1", asg.ConfigHash[:12], "1"}, strings.Fields(lines[1]))
+	assert.Equal(t, "assigned to 1 agent(s); follow with: phoenix agent list\n", errOut)
+}
+
+func TestAssignFile(t *testing.T) {
+	st := newServer(t)
+	cfgFile := filepath.Join(t.TempDir(), "collector.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
+	out, _, err := run(t, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
+	require.NoError(t, err)
+	var results []api.AssignResult
+	require.NoError(t, json.Unmarshal([]byte(out), &results))
+	assert.Equal(t, []api.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
+
+	asg, err := st.GetAssignment(t.Context(), "agent-2")
+	require.NoError(t, err)
+	assert.Equal(t, validConfig, asg.Config)
+	assert.Equal(t, "assigned by otto", asg.Reason)
+}
+
+func TestAssignSelector(t *testing.T) {
+	st := newServer(t)
+	out, errOut, err := run(t, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
+	require.NoError(t, err)
+	var results []map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(out), &results))
+	require.Len(t, results, 2)
+	for i, uid := range []string{"agent-1", "agent-2"} {
+		assert.Equal(t, uid, results[i]["instance_uid"])
+		assert.Equal(t, 1, results[i]["generation"])
+	}
+	assert.Empty(t, errOut, "structured output only")
+	_, err = st.GetAssignment(t.Context(), "agent-3")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	_, _, err = run(t, "assign", "-l", "env=dev", "--pipeline", "baseline")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "assigning to env=dev")
+	assert.Contains(t, err.Error(), "HTTP 404")
+}
+
+func TestAssignRefused(t *testing.T) {
+	st := newServer(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(validConfig, "exporters: [nop]", "exporters: [debug]", 1)), 0o600))
+	_, _, err := run(t, "assign", "--agent", "agent-1", "--file", bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "assigning to agent-1")
+	assert.Contains(t, err.Error(), "HTTP 422")
+	assert.Contains(t, err.Error(), "\n  service::pipelines::metrics: ", "every problem with its path")
+	_, err = st.GetAssignment(t.Context(), "agent-1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	t.Setenv(cmdutil.EnvTokenFile, "")
+	_, _, err = run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HTTP 401", "no token")
+}
+
+func TestUnassign(t *testing.T) {
+	st := newServer(t)
+	_, err := st.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	require.NoError(t, err)
+	out, _, err := run(t, "unassign", "agent-1")
+	require.NoError(t, err)
+	assert.Equal(t, "unassigned agent-1\n", out)
+	_, err = st.GetAssignment(t.Context(), "agent-1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	_, _, err = run(t, "unassign")
+	assert.Error(t, err, "unassign needs an instance UID")
+}

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/server"
+)
+
+// parse reads args with the command's own flags, as `phoenix server` does.
+func parse(t *testing.T, args ...string) *Options {
+	t.Helper()
+	opts := &Options{Config: server.DefaultConfig()}
+	f := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	f.StringVar(&opts.ConfigFile, "config", "", "")
+	bindConfigFlags(f, &opts.Config)
+	require.NoError(t, f.Parse(args))
+	opts.changed = f.Changed
+	return opts
+}
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "server.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+func TestResolveWithoutConfigFile(t *testing.T) {
+	opts := parse(t, "--api-listen", "127.0.0.1:9000", "--no-auth")
+	cfg, err := opts.resolve()
+	require.NoError(t, err)
+	want := server.DefaultConfig()
+	want.APIListen, want.NoAuth = "127.0.0.1:9000", true
+	assert.Equal(t, want, cfg)
+}
+
+func TestResolveFlagsOverrideTheFile(t *testing.T) {
+	file := writeConfig(t, `api_listen: 127.0.0.1:9000
+data_dir: /from/file
+public_url: https://phoenix.example.com
+no_auth: true
+sample_retention: 1h
+server_id: file-replica
+`)
+	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false")
+	cfg, err := opts.resolve()
+	require.NoError(t, err)
+
+	want := server.DefaultConfig()
+	want.APIListen = "127.0.0.1:9100"              // flag
+	want.SampleRetention = 2 * time.Hour           // flag
+	want.NoAuth = false                            // flag, explicitly false
+	want.DataDir = "/from/file"                    // file
+	want.PublicURL = "https://phoenix.example.com" // file
+	want.ServerID = "file-replica"                 // file
+	// opamp_listen is in neither: the default.
+	assert.Equal(t, want, cfg)
+}
+
+func TestResolveRejectsBadFiles(t *testing.T) {
+	tests := []struct {
+		name, content string
+		mention       string
+	}{
+		{name: "unknown key", content: "api_listen: :8080\nlisten: :9000\n", mention: "field listen not found"},
+		{name: "wrong type", content: "sample_retention: forever\n", mention: "line 1: cannot unmarshal !!str `forever`"},
+		{name: "not YAML", content: "api_listen: [", mention: "yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeConfig(t, tt.content)
+			_, err := parse(t, "--config", file).resolve()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), file, "the error names the file")
+			assert.Contains(t, err.Error(), tt.mention)
+		})
+	}
+	_, err := parse(t, "--config", filepath.Join(t.TempDir(), "missing.yaml")).resolve()
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestNewLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := newLogger(&buf, "WARN", "json")
+	require.NoError(t, err)
+	l.Info("dropped")
+	l.Warn("kept", "k", "v")
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rec), "one JSON record: %s", buf.String())
+	assert.Equal(t, "kept", rec["msg"])
+	assert.Equal(t, "v", rec["k"])
+
+	buf.Reset()
+	l, err = newLogger(&buf, "debug", "text")
+	require.NoError(t, err)
+	l.Debug("hello", "k", "v")
+	assert.Contains(t, buf.String(), "level=DEBUG msg=hello k=v")
+
+	_, err = newLogger(&buf, "verbose", "text")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--log-level")
+	_, err = newLogger(&buf, "info", "xml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--log-format: "xml" is not text or json`)
+}
+
+// signalWriter is a goroutine-safe buffer that closes seen when a line
+// containing want has been written.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if w.seen != nil && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return n, err
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func TestRunStartsAndStopsOnCancel(t *testing.T) {
+	dataDir := t.TempDir()
+	seen := make(chan struct{})
+	errOut := &signalWriter{want: "Created tokens", seen: seen}
+	ios := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, ErrOut: errOut}
+	cmd := NewCmd(ios)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs([]string{"--data-dir", dataDir, "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--server-id", "test", "--log-format", "json"})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case <-seen:
+	case err := <-done:
+		t.Fatalf("server exited before starting: %v\n%s", err, errOut.String())
+	}
+	cancel()
+	require.NoError(t, <-done, "Ctrl-C is a clean stop")
+
+	out := errOut.String()
+	assert.Contains(t, out, "Created tokens: admin in "+filepath.Join(dataDir, "admin.token")+", agents in "+filepath.Join(dataDir, "agent.token"))
+	assert.Contains(t, out, `"msg":"phoenix server started"`)
+	assert.Contains(t, out, `"msg":"shutting down"`)
+	_, err := os.Stat(filepath.Join(dataDir, "phoenix.db"))
+	assert.NoError(t, err, "the embedded store lives in the data directory")
+}
+
+func TestRunFailsBeforeStarting(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		mention string
+	}{
+		{name: "invalid setting", args: []string{"--server-id", ""}, mention: "server_id"},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, mention: "--log-level"},
+		{name: "bad config file", args: []string{"--config", writeConfig(t, "nope: 1\n")}, mention: "field nope not found"},
+		{name: "arguments", args: []string{"now"}, mention: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _ := cmdutil.Test()
+			cmd := NewCmd(ios)
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			cmd.SetArgs(append([]string{"--data-dir", t.TempDir(), "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"},
+				tt.args...))
+			err := cmd.ExecuteContext(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.mention)
+		})
+	}
+}

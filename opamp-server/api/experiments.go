@@ -1,0 +1,148 @@
+package api // import "github.com/phoenix/platform/opamp-server/api"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// ReportFunc writes an experiment's self-contained HTML report.
+type ReportFunc func(ctx context.Context, id string, w io.Writer) error
+
+// ResultsView is what GET /experiments/{id}/results returns.
+type ResultsView struct {
+	// Final is false for an interim analysis of a running experiment.
+	Final   bool            `json:"final"`
+	Results json.RawMessage `json:"results"`
+}
+
+func (a *API) experimentRoutes() []route {
+	return []route{
+		{http.MethodPost, "/experiments", auth.PermExperiment, a.createExperiment},
+		{http.MethodGet, "/experiments", auth.PermRead, a.listExperiments},
+		{http.MethodGet, "/experiments/{id}", auth.PermRead, a.getExperiment},
+		{http.MethodPost, "/experiments/{id}/start", auth.PermExperiment, a.experimentAction(a.set.Experiments.Start)},
+		{http.MethodPost, "/experiments/{id}/stop", auth.PermExperiment, a.experimentAction(a.set.Experiments.Stop)},
+		{http.MethodPost, "/experiments/{id}/promote", auth.PermConfigure, a.experimentAction(a.set.Experiments.Promote)},
+		{http.MethodPost, "/experiments/{id}/rollback", auth.PermConfigure, a.experimentAction(a.set.Experiments.Rollback)},
+		{http.MethodGet, "/experiments/{id}/results", auth.PermRead, a.experimentResults},
+		{http.MethodGet, "/experiments/{id}/report", auth.PermRead, a.experimentReport},
+	}
+}
+
+func experimentError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, experiments.ErrInvalidSpec):
+		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
+		fail(w, http.StatusConflict, CodeConflict, err.Error(), nil)
+	default:
+		storeError(w, err, "experiment")
+	}
+}
+
+// createExperiment: POST /experiments[?start=true] with a spec.
+func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		fail(w, http.StatusBadRequest, CodeBadRequest, "request body: "+err.Error(), nil)
+		return
+	}
+	spec, err := experiments.ParseSpec(raw)
+	if err != nil {
+		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		return
+	}
+	x, err := a.set.Experiments.Create(r.Context(), spec)
+	if err != nil {
+		experimentError(w, err)
+		return
+	}
+	if start, _ := strconv.ParseBool(r.URL.Query().Get("start")); start {
+		if x, err = a.set.Experiments.Start(r.Context(), x.ID); err != nil {
+			experimentError(w, err)
+			return
+		}
+	}
+	ok(w, r, http.StatusCreated, x, "")
+}
+
+// listExperiments: GET /experiments?status=running,completed&limit=&cursor=
+func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var status []string
+	if s := q.Get("status"); s != "" {
+		status = strings.Split(s, ",")
+	}
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		return
+	}
+	xs, next, err := a.set.Experiments.List(r.Context(), status, store.Page{After: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		experimentError(w, err)
+		return
+	}
+	ok(w, r, http.StatusOK, xs, next)
+}
+
+func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
+	x, err := a.set.Experiments.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		experimentError(w, err)
+		return
+	}
+	ok(w, r, http.StatusOK, x, "")
+}
+
+func (a *API) experimentAction(action func(context.Context, string) (experiments.Experiment, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		x, err := action(r.Context(), r.PathValue("id"))
+		if err != nil {
+			experimentError(w, err)
+			return
+		}
+		ok(w, r, http.StatusOK, x, "")
+	}
+}
+
+func (a *API) experimentResults(w http.ResponseWriter, r *http.Request) {
+	results, final, err := a.set.Experiments.Results(r.Context(), r.PathValue("id"))
+	if err != nil {
+		experimentError(w, err)
+		return
+	}
+	ok(w, r, http.StatusOK, ResultsView{Final: final, Results: results}, "")
+}
+
+func (a *API) experimentReport(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := a.set.Report(r.Context(), r.PathValue("id"), &buf); err != nil {
+		experimentError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func limitParam(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errors.New("limit: want an integer between 1 and 1000")
+	}
+	return n, nil
+}

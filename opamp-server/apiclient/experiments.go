@@ -1,0 +1,89 @@
+package apiclient // import "github.com/phoenix/platform/opamp-server/apiclient"
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/experiments"
+)
+
+// CreateExperiment stores an experiment from its spec, and starts it when
+// start is set.
+func (c *Client) CreateExperiment(ctx context.Context, spec experiments.Spec, start bool) (experiments.Experiment, error) {
+	var out experiments.Experiment
+	q := url.Values{}
+	if start {
+		q.Set("start", "true")
+	}
+	_, err := c.Do(ctx, http.MethodPost, "/experiments", q, spec, &out)
+	return out, err
+}
+
+// Experiments lists experiments, optionally by status.
+func (c *Client) Experiments(ctx context.Context, status ...string) ([]experiments.Experiment, error) {
+	var all []experiments.Experiment
+	q := url.Values{}
+	if len(status) > 0 {
+		q.Set("status", strings.Join(status, ","))
+	}
+	for {
+		var page []experiments.Experiment
+		meta, err := c.Do(ctx, http.MethodGet, "/experiments", q, nil, &page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if meta.NextCursor == "" {
+			return all, nil
+		}
+		q.Set("cursor", meta.NextCursor)
+	}
+}
+
+// Experiment returns one experiment with its events.
+func (c *Client) Experiment(ctx context.Context, id string) (experiments.Experiment, error) {
+	var out experiments.Experiment
+	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// ExperimentAction runs start, stop, promote or rollback.
+func (c *Client) ExperimentAction(ctx context.Context, id, action string) (experiments.Experiment, error) {
+	var out experiments.Experiment
+	_, err := c.Do(ctx, http.MethodPost, "/experiments/"+url.PathEscape(id)+"/"+action, nil, nil, &out)
+	return out, err
+}
+
+// ExperimentResults returns final or interim results.
+func (c *Client) ExperimentResults(ctx context.Context, id string) (api.ResultsView, error) {
+	var out api.ResultsView
+	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id)+"/results", nil, nil, &out)
+	return out, err
+}
+
+// ExperimentReport writes the experiment's HTML report to w.
+func (c *Client) ExperimentReport(ctx context.Context, id string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+api.Prefix+"/experiments/"+url.PathEscape(id)+"/report", nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("report: %s", strings.TrimSpace(string(raw)))}
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

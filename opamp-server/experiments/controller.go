@@ -1,0 +1,211 @@
+package experiments // import "github.com/phoenix/platform/opamp-server/experiments"
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+// Analyzer turns an experiment's measurements into results: the JSON
+// document stored and served, and whether the candidate passed.
+type Analyzer func(ctx context.Context, x Experiment, samples map[string][]store.Sample) (results []byte, pass bool, err error)
+
+// Settings wire the controller.
+type Settings struct {
+	Store   store.Store
+	Catalog *catalog.Catalog
+	// AgentParams are the per-agent parameters the server adds to every
+	// configuration it renders (identity, own-telemetry destination).
+	AgentParams func(instanceUID string) map[string]any
+	// Analyze computes results. Required.
+	Analyze Analyzer
+	Logger  *slog.Logger
+	// Tick is how often experiments are reconciled. Default 1s.
+	Tick time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Controller runs experiments. Several replicas may run one each: every
+// transition is a compare-and-swap on the experiment's version, and every
+// side effect (assigning a configuration) is idempotent.
+type Controller struct {
+	set Settings
+	log *slog.Logger
+	mu  sync.Mutex // serialises this replica's steps
+}
+
+// New creates a controller.
+func New(set Settings) (*Controller, error) {
+	if set.Store == nil || set.Catalog == nil || set.Analyze == nil {
+		return nil, errors.New("experiments: Store, Catalog and Analyze are required")
+	}
+	if set.Logger == nil {
+		set.Logger = slog.New(slog.DiscardHandler)
+	}
+	if set.Tick <= 0 {
+		set.Tick = time.Second
+	}
+	if set.Now == nil {
+		set.Now = time.Now
+	}
+	if set.AgentParams == nil {
+		set.AgentParams = func(string) map[string]any { return nil }
+	}
+	return &Controller{set: set, log: set.Logger.With("component", "experiments")}, nil
+}
+
+// Run reconciles experiments until ctx ends: on every tick, and at once when
+// an experiment changes anywhere.
+func (c *Controller) Run(ctx context.Context) {
+	changes, err := c.set.Store.Watch(ctx)
+	if err != nil {
+		c.log.Warn("watching experiment changes failed; reconciling on the tick only", "error", err)
+	}
+	tick := time.NewTicker(c.set.Tick)
+	defer tick.Stop()
+	for {
+		c.ReconcileAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case ch, ok := <-changes:
+			if !ok {
+				changes = nil
+			} else if ch.Kind != store.ChangeExperiment && ch.Kind != store.ChangeResync {
+				continue
+			}
+		}
+	}
+}
+
+// active are the statuses the controller moves forward.
+var active = []string{store.ExperimentPending, store.ExperimentDeploying, store.ExperimentRunning, store.ExperimentAnalyzing}
+
+// ReconcileAll steps every active experiment once.
+func (c *Controller) ReconcileAll(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	page := store.Page{Limit: 1000}
+	for {
+		exps, next, err := c.set.Store.ListExperiments(ctx, store.ExperimentFilter{Status: active}, page)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("listing experiments failed", "error", err)
+			}
+			return
+		}
+		for _, e := range exps {
+			x, err := decode(e)
+			if err != nil {
+				c.log.Error("unreadable experiment", "id", e.ID, "error", err)
+				continue
+			}
+			if err := c.step(ctx, x); err != nil && !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
+				c.log.Warn("experiment step failed", "id", x.ID, "status", x.Status, "error", err)
+			}
+		}
+		if next == "" {
+			return
+		}
+		page.After = next
+	}
+}
+
+// step moves one experiment forward by at most one transition.
+func (c *Controller) step(ctx context.Context, x Experiment) error {
+	now := c.set.Now()
+	switch x.Status {
+	case store.ExperimentPending:
+		switch {
+		case x.State.StopRequested:
+			return c.transition(ctx, x, store.ExperimentCancelled, "stopped before it started")
+		case x.State.StartRequested:
+			return c.deploy(ctx, x)
+		}
+	case store.ExperimentDeploying:
+		if x.State.StopRequested {
+			return c.finish(ctx, x, store.ExperimentCancelled, "stopped while deploying")
+		}
+		return c.checkDeployment(ctx, x, now)
+	case store.ExperimentRunning:
+		switch {
+		case x.State.StopRequested:
+			return c.finish(ctx, x, store.ExperimentCancelled, "stopped while running")
+		case !now.Before(x.State.EndsAt):
+			return c.transition(ctx, x, store.ExperimentAnalyzing, "measurement window complete")
+		}
+	case store.ExperimentAnalyzing:
+		return c.analyze(ctx, x, now)
+	}
+	return nil
+}
+
+// transition saves a status change with its event.
+func (c *Controller) transition(ctx context.Context, x Experiment, to, cause string) error {
+	from := x.Status
+	x.Status = to
+	if Terminal(to) && x.State.FinishedAt.IsZero() {
+		x.State.FinishedAt = c.set.Now()
+	}
+	if err := c.save(ctx, &x); err != nil {
+		return err
+	}
+	c.log.Info("experiment transition", "id", x.ID, "name", x.Name, "from", from, "to", to, "cause", cause)
+	_, err := c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), From: from, To: to, Cause: cause})
+	return err
+}
+
+// save stores x if nobody changed it since it was read.
+func (c *Controller) save(ctx context.Context, x *Experiment) error {
+	e, err := x.encode()
+	if err != nil {
+		return err
+	}
+	stored, err := c.set.Store.UpdateExperiment(ctx, e)
+	if err != nil {
+		return err
+	}
+	x.version, x.UpdatedAt = stored.Version, stored.UpdatedAt
+	return nil
+}
+
+// finish ends an experiment that may have deployed: targets get their
+// previous configurations back first, so a failure never leaves them on an
+// experiment's configuration.
+func (c *Controller) finish(ctx context.Context, x Experiment, status, cause string) error {
+	if err := c.restore(ctx, &x, "restored after experiment "+x.Name+" ("+status+")"); err != nil {
+		x.State.Error = joinErr(x.State.Error, "restoring configurations: "+err.Error())
+	}
+	if status == store.ExperimentFailed && x.State.Error == "" {
+		x.State.Error = cause
+	}
+	return c.transition(ctx, x, status, cause)
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "exp-" + hex.EncodeToString(b)
+}
+
+// errf builds an error that names the experiment.
+func errf(x Experiment, format string, args ...any) error {
+	return fmt.Errorf("experiment %s: %s", x.ID, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,296 @@
+package experiments // import "github.com/phoenix/platform/opamp-server/experiments"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/phoenix/platform/opamp-server/selector"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+// criticalRulesParam is the catalog parameter carrying critical rules to
+// process_critical and cost_meter.
+const criticalRulesParam = "critical_rules"
+
+// deploy resolves the targets, renders and validates every configuration,
+// and only then assigns them: a render problem fails the experiment with
+// nothing sent.
+func (c *Controller) deploy(ctx context.Context, x Experiment) error {
+	targets, err := c.resolveTargets(ctx, x)
+	if err != nil {
+		return c.fail(ctx, x, err.Error())
+	}
+	assignments := make([]store.Assignment, len(targets))
+	x.State.Configs = map[string]string{}
+	for i := range targets {
+		cfg, pipeline, params, err := c.render(ctx, x, targets[i])
+		if err != nil {
+			return c.fail(ctx, x, fmt.Sprintf("rendering for agent %s: %v", targets[i].InstanceUID, err))
+		}
+		targets[i].ConfigHash = store.HashConfig([]byte(cfg))
+		assignments[i] = store.Assignment{InstanceUID: targets[i].InstanceUID, Pipeline: pipeline, Parameters: params,
+			Config: cfg, ConfigHash: targets[i].ConfigHash, Reason: "experiment " + x.Name + " (" + x.ID + ")"}
+		if _, seen := x.State.Configs[targets[i].Variant]; !seen {
+			x.State.Configs[targets[i].Variant] = cfg
+		}
+	}
+	x.State.Targets = targets
+	x.State.DeployStartedAt = c.set.Now()
+	// Save the targets and their previous assignments before touching any
+	// agent, so a crash from here on can always restore them.
+	if err := c.transition(ctx, x, store.ExperimentDeploying, fmt.Sprintf("deploying to %d agent(s)", len(targets))); err != nil {
+		return err
+	}
+	for _, a := range assignments {
+		if _, err := c.set.Store.SetAssignment(ctx, a); err != nil {
+			return fmt.Errorf("assigning to %s: %w", a.InstanceUID, err)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) fail(ctx context.Context, x Experiment, cause string) error {
+	x.State.Error = cause
+	return c.finish(ctx, x, store.ExperimentFailed, cause)
+}
+
+// resolveTargets lists the online agents matching the selector, with the
+// assignment each will get back, and their variants.
+func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]Target, error) {
+	sel, err := selector.Parse(x.Spec.Targets.Selector)
+	if err != nil {
+		return nil, err
+	}
+	online := true
+	var targets []Target
+	page := store.Page{Limit: 1000}
+	for {
+		agents, next, err := c.set.Store.ListAgents(ctx, store.AgentFilter{Labels: sel.Equalities(), Online: &online}, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range agents {
+			if !sel.Matches(a.Labels) {
+				continue
+			}
+			prev, err := c.set.Store.GetAssignment(ctx, a.InstanceUID)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("agent %s (%s) has no assignment to return to after the experiment: assign it its current pipeline first (phoenix config assign)",
+					a.InstanceUID, a.Description.HostName)
+			}
+			if err != nil {
+				return nil, err
+			}
+			targets = append(targets, Target{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
+		}
+		if next == "" {
+			break
+		}
+		page.After = next
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no online agent matches %q", x.Spec.Targets.Selector)
+	}
+	return c.assignVariants(x, targets)
+}
+
+// assignVariants splits split-mode targets into two cohorts,
+// deterministically by instance UID.
+func (c *Controller) assignVariants(x Experiment, targets []Target) ([]Target, error) {
+	if x.Spec.Mode != ModeSplit {
+		for i := range targets {
+			targets[i].Variant = variantBoth
+		}
+		return targets, nil
+	}
+	sort.Slice(targets, func(i, j int) bool { return cohortKey(targets[i].InstanceUID) < cohortKey(targets[j].InstanceUID) })
+	for i := range targets {
+		targets[i].Variant = VariantBaseline
+		if i%2 == 1 {
+			targets[i].Variant = VariantCandidate
+		}
+	}
+	if len(targets) < 2 {
+		return nil, fmt.Errorf("split mode needs at least two agents (one per cohort); %q matches %d", x.Spec.Targets.Selector, len(targets))
+	}
+	return targets, nil
+}
+
+func cohortKey(uid string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(uid))
+	return h.Sum64()
+}
+
+// render produces one target's configuration.
+func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, pipeline string, params map[string]any, err error) {
+	base, err := c.baseline(x, t)
+	if err != nil {
+		return "", "", nil, err
+	}
+	shared, err := c.sharedParams(x, t, base.Pipeline)
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch t.Variant {
+	case variantBoth:
+		p, err := c.set.Catalog.RenderPaired(ctx, catalog.PairedSpec{
+			Baseline: base, Candidate: catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters},
+			Shared: shared, CandidateExports: x.Spec.Candidate.Export,
+		})
+		if err != nil {
+			return "", "", nil, err
+		}
+		return string(p.Config), "", nil, nil
+	case VariantBaseline:
+		return c.single(ctx, base, shared, VariantBaseline)
+	default:
+		return c.single(ctx, catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}, shared, VariantCandidate)
+	}
+}
+
+// single renders one pipeline on its own, labelled with a variant.
+func (c *Controller) single(ctx context.Context, ref catalog.Ref, shared map[string]any, variant string) (string, string, map[string]any, error) {
+	params := merged(shared, ref.Params)
+	if _, ok := c.set.Catalog.Declares(ref.Pipeline, "variant"); ok && variant != "" {
+		params["variant"] = variant
+	}
+	r, err := c.set.Catalog.Render(ctx, ref.Pipeline, params)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return string(r.Config), r.Pipeline, r.Params, nil
+}
+
+// baseline is the baseline reference for a target: the spec's pipeline, or
+// the agent's own previous catalog assignment (its variant parameters).
+func (c *Controller) baseline(x Experiment, t Target) (catalog.Ref, error) {
+	if !x.Spec.Baseline.Current {
+		return catalog.Ref{Pipeline: x.Spec.Baseline.Pipeline, Params: x.Spec.Baseline.Parameters}, nil
+	}
+	if t.Previous.Pipeline == "" {
+		return catalog.Ref{}, fmt.Errorf("baseline current: the agent's assignment is a verbatim configuration, not a catalog pipeline")
+	}
+	return catalog.Ref{Pipeline: t.Previous.Pipeline, Params: c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeVariant)}, nil
+}
+
+// sharedParams are the collector parameters both variants use: the agent's
+// previous ones when the baseline is its current configuration, then the
+// spec's, the critical rules, and the server's per-agent parameters.
+func (c *Controller) sharedParams(x Experiment, t Target, basePipeline string) (map[string]any, error) {
+	shared := map[string]any{}
+	if x.Spec.Baseline.Current {
+		shared = c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeCollector)
+		delete(shared, "variant")
+	}
+	for k, v := range x.Spec.Parameters {
+		shared[k] = v
+	}
+	if len(x.Spec.CriticalProcesses) > 0 {
+		rules, err := asJSONValue(x.Spec.CriticalProcesses)
+		if err != nil {
+			return nil, err
+		}
+		shared[criticalRulesParam] = rules
+	}
+	for k, v := range c.set.AgentParams(t.InstanceUID) {
+		if scope, ok := c.set.Catalog.Declares(basePipeline, k); ok && scope == catalog.ScopeCollector {
+			shared[k] = v
+		}
+	}
+	return shared, nil
+}
+
+// scoped keeps the parameters of one scope.
+func (c *Controller) scoped(pipeline string, params map[string]any, scope catalog.Scope) map[string]any {
+	out := map[string]any{}
+	for k, v := range params {
+		if s, ok := c.set.Catalog.Declares(pipeline, k); ok && s == scope {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// asJSONValue turns a typed value into the generic form parameters take.
+func asJSONValue(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	return out, json.Unmarshal(raw, &out)
+}
+
+func merged(maps ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// checkDeployment moves to running once every target applied its
+// configuration, and fails (restoring all) when one cannot or time runs out.
+func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time.Time) error {
+	pending := 0
+	for i := range x.State.Targets {
+		t := &x.State.Targets[i]
+		if t.Applied {
+			continue
+		}
+		a, err := c.set.Store.GetAgent(ctx, t.InstanceUID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case slices.Contains(a.FailedConfigHashes, t.ConfigHash),
+			a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusFailed:
+			return c.fail(ctx, x, fmt.Sprintf("agent %s (%s) could not apply its configuration: %s",
+				t.InstanceUID, t.Host, a.RemoteConfig.ErrorMessage))
+		case a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusApplied && a.Health != nil && a.Health.Healthy:
+			t.Applied = true
+		default:
+			pending++
+		}
+	}
+	if pending > 0 {
+		if now.Sub(x.State.DeployStartedAt) > x.Spec.DeployTimeout.D() {
+			return c.fail(ctx, x, fmt.Sprintf("%d agent(s) did not apply their configuration within %s", pending, x.Spec.DeployTimeout.D()))
+		}
+		return c.save(ctx, &x) // keep per-target progress
+	}
+	x.State.RunningSince = now
+	x.State.MeasureFrom = now.Add(x.Spec.Warmup.D())
+	x.State.EndsAt = x.State.MeasureFrom.Add(x.Spec.Duration.D())
+	return c.transition(ctx, x, store.ExperimentRunning, "every target applied its configuration")
+}
+
+// restore gives every target its previous assignment back (idempotent).
+func (c *Controller) restore(ctx context.Context, x *Experiment, reason string) error {
+	if x.State.Restored || len(x.State.Targets) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, t := range x.State.Targets {
+		prev := t.Previous
+		prev.Reason, prev.AssignedAt, prev.Generation = reason, time.Time{}, 0
+		if _, err := c.set.Store.SetAssignment(ctx, prev); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.InstanceUID, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	x.State.Restored = true
+	return nil
+}

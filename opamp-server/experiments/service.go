@@ -1,0 +1,235 @@
+package experiments // import "github.com/phoenix/platform/opamp-server/experiments"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+// Errors the API maps onto HTTP statuses.
+var (
+	// ErrState: the operation does not fit the experiment's status.
+	ErrState = errors.New("not allowed in this state")
+	// ErrInvalidSpec: the spec is invalid.
+	ErrInvalidSpec = errors.New("invalid experiment spec")
+)
+
+// analyze computes the results from the measurement window and completes
+// the experiment, returning the targets to their previous configurations.
+func (c *Controller) analyze(ctx context.Context, x Experiment, now time.Time) error {
+	results, pass, err := c.measure(ctx, x, x.State.EndsAt)
+	if err != nil {
+		return c.fail(ctx, x, "analysis: "+err.Error())
+	}
+	x.State.Results = results
+	x.State.Verdict = "fail"
+	if pass {
+		x.State.Verdict = "pass"
+	}
+	return c.finish(ctx, x, store.ExperimentCompleted, "analysed: verdict "+x.State.Verdict)
+}
+
+// measure analyses the samples of every target from the start of the
+// measurement window to until.
+func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time) ([]byte, bool, error) {
+	samples := make(map[string][]store.Sample, len(x.State.Targets))
+	// One minute before the window gives counters a starting point.
+	from := x.State.MeasureFrom.Add(-time.Minute)
+	for _, t := range x.State.Targets {
+		s, err := c.set.Store.QuerySamples(ctx, store.SampleQuery{InstanceUID: t.InstanceUID, From: from, To: until.Add(time.Minute)})
+		if err != nil {
+			return nil, false, err
+		}
+		samples[t.InstanceUID] = s
+	}
+	return c.set.Analyze(ctx, x, samples)
+}
+
+// Create stores a new experiment in pending.
+func (c *Controller) Create(ctx context.Context, spec Spec) (Experiment, error) {
+	spec.applyDefaults()
+	if err := spec.Validate(); err != nil {
+		return Experiment{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	for _, p := range []string{spec.Baseline.Pipeline, spec.Candidate.Pipeline} {
+		if p == "" {
+			continue
+		}
+		if _, err := c.set.Catalog.Get(p); err != nil {
+			return Experiment{}, fmt.Errorf("%w: pipeline %q: %w", ErrInvalidSpec, p, err)
+		}
+	}
+	x := Experiment{ID: newID(), Name: spec.Name, Status: store.ExperimentPending, Spec: spec}
+	e, err := x.encode()
+	if err != nil {
+		return Experiment{}, err
+	}
+	stored, err := c.set.Store.CreateExperiment(ctx, e)
+	if err != nil {
+		return Experiment{}, err
+	}
+	_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), To: store.ExperimentPending, Cause: "created"})
+	return decode(stored)
+}
+
+// Get returns an experiment with its events.
+func (c *Controller) Get(ctx context.Context, id string) (Experiment, error) {
+	e, err := c.set.Store.GetExperiment(ctx, id)
+	if err != nil {
+		return Experiment{}, err
+	}
+	x, err := decode(e)
+	if err != nil {
+		return x, err
+	}
+	x.Events, err = c.set.Store.ListExperimentEvents(ctx, id)
+	return x, err
+}
+
+// List returns experiments, optionally by status.
+func (c *Controller) List(ctx context.Context, status []string, p store.Page) ([]Experiment, string, error) {
+	exps, next, err := c.set.Store.ListExperiments(ctx, store.ExperimentFilter{Status: status}, p)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Experiment, 0, len(exps))
+	for _, e := range exps {
+		x, err := decode(e)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, x)
+	}
+	return out, next, nil
+}
+
+// update applies fn to an experiment and saves it, retrying when another
+// replica changed it in between.
+func (c *Controller) update(ctx context.Context, id string, fn func(*Experiment) error) (Experiment, error) {
+	for attempt := 0; ; attempt++ {
+		e, err := c.set.Store.GetExperiment(ctx, id)
+		if err != nil {
+			return Experiment{}, err
+		}
+		x, err := decode(e)
+		if err != nil {
+			return x, err
+		}
+		if err := fn(&x); err != nil {
+			return x, err
+		}
+		err = c.save(ctx, &x)
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return x, err
+	}
+}
+
+// Start asks for a pending experiment to be deployed.
+func (c *Controller) Start(ctx context.Context, id string) (Experiment, error) {
+	x, err := c.update(ctx, id, func(x *Experiment) error {
+		if x.Status != store.ExperimentPending {
+			return fmt.Errorf("%w: experiment is %s, only a pending one can start", ErrState, x.Status)
+		}
+		x.State.StartRequested = true
+		return nil
+	})
+	if err == nil {
+		go c.ReconcileAll(context.WithoutCancel(ctx))
+	}
+	return x, err
+}
+
+// Stop cancels an experiment that has not finished; its targets get their
+// previous configurations back.
+func (c *Controller) Stop(ctx context.Context, id string) (Experiment, error) {
+	x, err := c.update(ctx, id, func(x *Experiment) error {
+		if Terminal(x.Status) || x.Status == store.ExperimentAnalyzing {
+			return fmt.Errorf("%w: experiment is already %s", ErrState, x.Status)
+		}
+		x.State.StopRequested = true
+		return nil
+	})
+	if err == nil {
+		go c.ReconcileAll(context.WithoutCancel(ctx))
+	}
+	return x, err
+}
+
+// Promote assigns the candidate, rendered on its own with the experiment's
+// collector parameters, to every target as its new configuration.
+func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error) {
+	return c.update(ctx, id, func(x *Experiment) error {
+		if x.Status != store.ExperimentCompleted {
+			return fmt.Errorf("%w: only a completed experiment can be promoted (it is %s)", ErrState, x.Status)
+		}
+		if x.State.Promoted && !x.State.RolledBack {
+			return fmt.Errorf("%w: already promoted", ErrState)
+		}
+		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
+		pending := make([]store.Assignment, 0, len(x.State.Targets))
+		for _, t := range x.State.Targets {
+			base, err := c.baseline(*x, t)
+			if err != nil {
+				return err
+			}
+			shared, err := c.sharedParams(*x, t, base.Pipeline)
+			if err != nil {
+				return err
+			}
+			cfg, pipeline, params, err := c.single(ctx, cand, shared, "")
+			if err != nil {
+				return fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)
+			}
+			pending = append(pending, store.Assignment{InstanceUID: t.InstanceUID, Pipeline: pipeline, Parameters: params,
+				Config: cfg, Reason: "promoted from experiment " + x.Name + " (" + x.ID + ")"})
+		}
+		for _, a := range pending {
+			if _, err := c.set.Store.SetAssignment(ctx, a); err != nil {
+				return err
+			}
+		}
+		x.State.Promoted, x.State.RolledBack = true, false
+		_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), Cause: "promoted: candidate assigned to every target"})
+		return nil
+	})
+}
+
+// Rollback gives every target the assignment it had before the experiment.
+func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error) {
+	return c.update(ctx, id, func(x *Experiment) error {
+		if !Terminal(x.Status) || len(x.State.Targets) == 0 {
+			return fmt.Errorf("%w: only a finished experiment that deployed can be rolled back (it is %s)", ErrState, x.Status)
+		}
+		x.State.Restored = false
+		if err := c.restore(ctx, x, "rolled back after experiment "+x.Name+" ("+x.ID+")"); err != nil {
+			return err
+		}
+		x.State.RolledBack = true
+		_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), Cause: "rolled back: previous configurations restored"})
+		return nil
+	})
+}
+
+// Results returns an experiment's results: the final ones once analysed, or
+// an interim analysis of what has been measured so far while it runs.
+func (c *Controller) Results(ctx context.Context, id string) (results []byte, final bool, err error) {
+	x, err := c.Get(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(x.State.Results) > 0 {
+		return x.State.Results, true, nil
+	}
+	now := c.set.Now()
+	if x.Status != store.ExperimentRunning || now.Before(x.State.MeasureFrom.Add(time.Minute)) {
+		return nil, false, fmt.Errorf("%w: no results yet (experiment is %s; measurement starts %s)", ErrState, x.Status, x.State.MeasureFrom.Format(time.RFC3339))
+	}
+	results, _, err = c.measure(ctx, x, now)
+	return results, false, err
+}

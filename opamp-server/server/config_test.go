@@ -1,0 +1,98 @@
+package server
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func validConfig() Config {
+	return Config{OpAMPListen: ":4320", APIListen: "127.0.0.1:8080", DataDir: "/var/lib/phoenix",
+		ServerID: "replica-1", SampleRetention: time.Hour}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		mention []string // each must appear; none means valid
+	}{
+		{name: "valid"},
+		{name: "opamp_listen without port", edit: func(c *Config) { c.OpAMPListen = "localhost" },
+			mention: []string{"opamp_listen", `"localhost"`}},
+		{name: "api_listen empty", edit: func(c *Config) { c.APIListen = "" }, mention: []string{"api_listen"}},
+		{name: "no data_dir", edit: func(c *Config) { c.DataDir = "" }, mention: []string{"data_dir"}},
+		{name: "no data_dir with a store but generated tokens", edit: func(c *Config) { c.DataDir, c.Store = "", "/tmp/p.db" },
+			mention: []string{"data_dir"}},
+		{name: "no data_dir with store and tokens_file", edit: func(c *Config) {
+			c.DataDir, c.Store, c.TokensFile = "", "postgres://db/phoenix", "/etc/phoenix/tokens.yaml"
+		}},
+		{name: "no data_dir with store and no_auth", edit: func(c *Config) { c.DataDir, c.Store, c.NoAuth = "", "/tmp/p.db", true }},
+		{name: "certificate without key", edit: func(c *Config) { c.TLSCertFile = "cert.pem" },
+			mention: []string{"tls_cert_file", "tls_key_file"}},
+		{name: "key without certificate", edit: func(c *Config) { c.TLSKeyFile = "key.pem" },
+			mention: []string{"tls_cert_file", "tls_key_file"}},
+		{name: "tokens_file and no_auth", edit: func(c *Config) { c.TokensFile, c.NoAuth = "t.yaml", true },
+			mention: []string{"tokens_file", "no_auth"}},
+		{name: "public_url without scheme", edit: func(c *Config) { c.PublicURL = "phoenix.example.com" },
+			mention: []string{"public_url", "http://"}},
+		{name: "public_url https", edit: func(c *Config) { c.PublicURL = "https://phoenix.example.com" }},
+		{name: "sample_retention zero", edit: func(c *Config) { c.SampleRetention = 0 }, mention: []string{"sample_retention"}},
+		{name: "sample_retention negative", edit: func(c *Config) { c.SampleRetention = -time.Hour }, mention: []string{"sample_retention"}},
+		{name: "server_id empty", edit: func(c *Config) { c.ServerID = "" }, mention: []string{"server_id"}},
+		{name: "every error at once", edit: func(c *Config) { c.APIListen, c.ServerID, c.SampleRetention = "x", "", 0 },
+			mention: []string{"api_listen", "server_id", "sample_retention"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			if tt.edit != nil {
+				tt.edit(&c)
+			}
+			err := c.Validate()
+			if len(tt.mention) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, m := range tt.mention {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/phoenix-state")
+	c := DefaultConfig()
+	require.NoError(t, c.Validate())
+	assert.Equal(t, ":4320", c.OpAMPListen)
+	assert.Equal(t, ":8080", c.APIListen)
+	assert.Equal(t, "/var/lib/phoenix-state", c.DataDir, "systemd's StateDirectory wins")
+	assert.Equal(t, 7*24*time.Hour, c.SampleRetention)
+	assert.False(t, c.NoAuth, "authentication is on by default")
+
+	home := t.TempDir()
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("HOME", home)
+	assert.Equal(t, filepath.Join(home, ".local", "share", "phoenix"), DefaultConfig().DataDir)
+}
+
+func TestStoreDSN(t *testing.T) {
+	tests := []struct {
+		store, dataDir, dsn, kind string
+	}{
+		{dataDir: "/data", dsn: "/data/phoenix.db", kind: "embedded"},
+		{store: "/srv/p.db", dataDir: "/data", dsn: "/srv/p.db", kind: "embedded"},
+		{store: "postgres://db:5432/phoenix", dsn: "postgres://db:5432/phoenix", kind: "postgres"},
+		{store: "postgresql://db/phoenix", dsn: "postgresql://db/phoenix", kind: "postgres"},
+	}
+	for _, tt := range tests {
+		c := Config{Store: tt.store, DataDir: tt.dataDir}
+		assert.Equal(t, tt.dsn, c.storeDSN())
+		assert.Equal(t, tt.kind, c.storeKind())
+	}
+}

@@ -1,0 +1,78 @@
+package server // import "github.com/phoenix/platform/opamp-server/server"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/report"
+)
+
+// report writes an experiment's HTML report: its final results, or an
+// interim analysis while it runs, or none yet with the reason.
+func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
+	x, err := s.exps.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	data := report.Data{
+		Experiment: report.Experiment{
+			ID: x.ID, Name: x.Name, Description: x.Spec.Description, Mode: x.Spec.Mode, Status: x.Status,
+			Selector: x.Spec.Targets.Selector, BaselinePipeline: baselineName(x.Spec), CandidatePipeline: x.Spec.Candidate.Pipeline,
+			CreatedAt: x.CreatedAt, StartedAt: x.State.RunningSince, MeasureFrom: x.State.MeasureFrom,
+			MeasureTo: x.State.EndsAt, FinishedAt: x.State.FinishedAt,
+		},
+		GeneratedAt: time.Now().UTC(),
+	}
+	for _, t := range x.State.Targets {
+		name := t.InstanceUID
+		if t.Host != "" {
+			name += " (" + t.Host + ")"
+		}
+		data.Experiment.Targets = append(data.Experiment.Targets, name)
+	}
+	variants := make([]string, 0, len(x.State.Configs))
+	for v := range x.State.Configs {
+		variants = append(variants, v)
+	}
+	sort.Strings(variants)
+	for _, v := range variants {
+		name := v
+		if v == "both" {
+			name = "paired (baseline and candidate)"
+		}
+		data.Configs = append(data.Configs, report.Config{Name: name, YAML: x.State.Configs[v]})
+	}
+	for _, e := range x.Events {
+		data.Events = append(data.Events, report.Event{Time: e.Time, From: e.From, To: e.To, Cause: e.Cause})
+	}
+	raw, final, err := s.exps.Results(ctx, id)
+	switch {
+	case err == nil:
+		var r analysis.Results
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		data.Results, data.Interim = &r, !final
+	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
+		data.ResultsNote = err.Error()
+	default:
+		return err
+	}
+	if x.State.Error != "" {
+		data.ResultsNote = x.State.Error
+	}
+	return report.Render(w, data)
+}
+
+func baselineName(s experiments.Spec) string {
+	if s.Baseline.Current {
+		return "each agent's current configuration"
+	}
+	return s.Baseline.Pipeline
+}
