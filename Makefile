@@ -23,8 +23,9 @@ DISTRIBUTION_PKG := pipelines/distribution
         check-generated test unit-test e2e-test test-deps lint bench demo clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
-# the store tests (started as a throwaway cluster by the tests themselves).
-TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb
+# the store tests (started as a throwaway cluster by the tests themselves) and
+# Chromium for rendering experiment reports.
+TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium
 
 ## build: the collector distribution, the phoenix CLI and the OpAMP supervisor into bin/
 build: collector phoenix supervisor

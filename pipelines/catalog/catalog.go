@@ -312,3 +312,18 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	}
 	return t, nil
 }
+
+// Declares reports whether the named pipeline takes a parameter, and its
+// scope: callers that add parameters of their own (the server's per-agent
+// identity, say) add only those a pipeline declares.
+func (c *Catalog) Declares(pipelineName, param string) (Scope, bool) {
+	p, err := c.lookup(pipelineName)
+	if err != nil {
+		return "", false
+	}
+	spec, ok := p.params[param]
+	if !ok {
+		return "", false
+	}
+	return spec.Scope, true
+}

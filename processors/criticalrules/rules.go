@@ -20,15 +20,15 @@ import (
 type Rule struct {
 	// Name identifies the rule in markers, decisions and results. Required and
 	// unique within a rule list.
-	Name string `mapstructure:"name"`
+	Name string `mapstructure:"name" json:"name" yaml:"name"`
 	// ExecutableName is matched against process.executable.name.
-	ExecutableName string `mapstructure:"executable_name"`
+	ExecutableName string `mapstructure:"executable_name" json:"executable_name,omitempty" yaml:"executable_name,omitempty"`
 	// ExecutablePath is matched against process.executable.path.
-	ExecutablePath string `mapstructure:"executable_path"`
+	ExecutablePath string `mapstructure:"executable_path" json:"executable_path,omitempty" yaml:"executable_path,omitempty"`
 	// CommandLine is matched against process.command_line.
-	CommandLine string `mapstructure:"command_line"`
+	CommandLine string `mapstructure:"command_line" json:"command_line,omitempty" yaml:"command_line,omitempty"`
 	// Owner is matched against process.owner.
-	Owner string `mapstructure:"owner"`
+	Owner string `mapstructure:"owner" json:"owner,omitempty" yaml:"owner,omitempty"`
 }
 
 // Errors returned by validation. Each is wrapped with the offending key.

@@ -3,15 +3,9 @@ package harness // import "github.com/phoenix/platform/test/harness"
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
@@ -40,17 +34,17 @@ type Agent struct {
 	srv        *Server
 	opts       AgentOptions
 	dir        string
-	cmd        *exec.Cmd
+	sup        *localrun.Supervisor
 	HealthPort int
 	UID        string
 }
 
 // StartAgent starts bin/opampsupervisor against srv and waits until the agent
 // has registered. The agent's collector gets its own health_check port
-// through the phoenix.param label mechanism, so several agents share this
-// host. Agents start one after the other: the supervisor bootstraps its
-// collector with default internal telemetry on localhost:8888, which two
-// bootstraps at once cannot both bind.
+// through the phoenix.param label mechanism, and its own internal telemetry
+// port until a configuration sets one, so several agents share this host.
+// Agents start one after the other: the supervisor's bootstrap run of the
+// collector always binds localhost:8888.
 func StartAgent(t testing.TB, srv *Server, opts AgentOptions) *Agent {
 	t.Helper()
 	if opts.Name == "" {
@@ -86,67 +80,26 @@ func (a *Agent) start() {
 	for k, v := range a.opts.Labels {
 		labels[k] = v
 	}
-	cfg := map[string]any{
-		"server": map[string]any{
-			"endpoint": endpoint,
-			"headers":  map[string]any{"Authorization": "Bearer " + token},
-		},
-		"capabilities": map[string]any{
-			"accepts_remote_config": true, "reports_effective_config": true, "reports_own_metrics": true,
-			"reports_health": true, "reports_remote_config": true,
-		},
-		"agent": map[string]any{
-			"executable":                      testenv.Binary(a.t, "phoenix-collector"),
-			"collector_crash_log_snippet_kib": 2,
-			"automatic_config_rollback":       true,
-			"config_apply_timeout":            "2s",
-			"description":                     map[string]any{"non_identifying_attributes": labels},
-		},
-		"storage":   map[string]any{"directory": filepath.Join(a.dir, "storage")},
-		"telemetry": map[string]any{"logs": map[string]any{"level": "debug"}},
-	}
-	// Until a configuration with its own telemetry readers arrives, a
-	// collector serves its internal metrics on localhost:8888, which the
-	// second agent on a host cannot bind. A local config file moves it to a
-	// port of this agent's own; remote configurations replace the list.
 	promPort, err := localrun.FreePort()
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	local := filepath.Join(a.dir, "local.yaml")
-	localCfg := fmt.Sprintf("service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", promPort)
-	if err := os.WriteFile(local, []byte(localCfg), 0o600); err != nil {
-		a.t.Fatal(err)
-	}
-	cfg["agent"].(map[string]any)["config_files"] = []string{local}
-	raw, err := yaml.Marshal(cfg)
+	// Storage persists across restarts.
+	sup, err := localrun.StartSupervisor(localrun.SupervisorOptions{
+		Binary: testenv.Binary(a.t, "opampsupervisor"), Collector: testenv.Binary(a.t, "phoenix-collector"),
+		Server: endpoint, Token: token, Dir: a.dir, Labels: labels, TelemetryPort: promPort, LogLevel: "debug",
+	})
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	cfgPath := filepath.Join(a.dir, "supervisor.yaml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		a.t.Fatal(err)
-	}
-	logPath := filepath.Join(a.dir, fmt.Sprintf("supervisor-%d.log", time.Now().UnixNano()))
-	a.cmd = startLogged(a.t, testenv.Binary(a.t, "opampsupervisor"), []string{"--config", cfgPath}, logPath,
-		[]string{"PHOENIX_AGENT_TOKEN=" + token})
+	a.sup = sup
 }
 
 // Log returns the supervisor's output and the collector's log.
-func (a *Agent) Log() string {
-	var b strings.Builder
-	for _, pattern := range []string{"supervisor-*.log", "storage/agent.log", "storage/effective.yaml"} {
-		matches, _ := filepath.Glob(filepath.Join(a.dir, pattern))
-		for _, m := range matches {
-			raw, _ := os.ReadFile(m)
-			fmt.Fprintf(&b, "==> %s <==\n%s\n", m, raw)
-		}
-	}
-	return b.String()
-}
+func (a *Agent) Log() string { return a.sup.Log() }
 
 // Stop terminates the supervisor and its collector.
-func (a *Agent) Stop() { stop(a.cmd, syscall.SIGTERM) }
+func (a *Agent) Stop() { a.sup.Stop(20 * time.Second) }
 
 // Restart starts the supervisor again with the same storage.
 func (a *Agent) Restart() {

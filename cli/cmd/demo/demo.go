@@ -1,45 +1,35 @@
-// Package demo implements `phoenix demo`: Phoenix on this host, end to end,
-// with nothing to install.
-//
-// Until the experiment controller lands, the demo runs phoenix-collector
-// locally with two pipelines fed by one process scrape, the baseline and
-// Phoenix's recommended chain, and compares what each exported.
+// Package demo implements `phoenix demo`: the whole Phoenix loop on this
+// machine with nothing installed — control plane, a supervised collector,
+// simulated load, and a paired experiment of the recommended pipeline
+// against what users run today.
 package demo // import "github.com/phoenix/platform/cli/cmd/demo"
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/pipelines/distribution"
-	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/pipelines/profiles"
 )
-
-//go:embed collector.yaml.tmpl
-var configTemplate string
-
-// processors is the recommended chain, in pipeline order.
-var processors = []string{"process_critical", "process_topk", "process_rollup"}
 
 // Options are the flags of `phoenix demo`.
 type Options struct {
-	IO        *cmdutil.IOStreams
-	Collector string
-	Duration  time.Duration
-	Interval  time.Duration
-	Dir       string
-	Keep      bool
-	Format    cmdutil.Format
+	IO          *cmdutil.IOStreams
+	Duration    time.Duration
+	Warmup      time.Duration
+	Profile     string
+	Candidate   string
+	Report      string
+	KeepRunning bool
+	Dir         string
+	Format      cmdutil.Format
 }
 
 // NewCmd returns the demo command.
@@ -47,152 +37,105 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	opts := &Options{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run Phoenix on this host and show what it saves",
-		Long: `Run phoenix-collector on this host with two pipelines fed by the same
-process scrape: the baseline (every process, as exported today) and Phoenix's
-recommended processor chain. When the run ends, compare what each exported:
-processes, series and datapoints, and the critical processes kept.
+		Short: "Run the whole Phoenix loop on this machine and show what it saves",
+		Long: `Run Phoenix end to end on this machine, with nothing to install:
 
-Nothing needs installing: the demo writes its configuration and output to a
-temporary directory and removes it afterwards unless --keep is given.`,
+  1. start the control plane (phoenix server, embedded store, temporary data),
+  2. start an OpAMP supervisor managing phoenix-collector on this host and
+     assign it the baseline pipeline (every process, as exported today),
+  3. start simulated load (phoenix loadsim, the realistic profile by default,
+     with critical daemons such as postgres and nginx),
+  4. run a paired experiment: baseline vs the recommended topk-rollup, side by
+     side from one process scrape, the candidate in shadow,
+  5. print the results (series, datapoints, bytes, critical processes, cost
+     per price model, verdict), write the HTML report, and clean up.
+
+Progress goes to stderr; the results table (or JSON with -o json) to stdout.`,
 		Example: `  phoenix demo
-  phoenix demo --duration 1m --interval 5s --keep
-  phoenix demo -o json`,
+  phoenix demo --duration 5m --profile high-cardinality
+  phoenix demo -o json > results.json
+  phoenix demo --keep-running   # leave everything up to explore with the CLI`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return Run(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Collector, "collector", "", "phoenix-collector binary (default: next to phoenix, then bin/)")
-	cmd.Flags().DurationVar(&opts.Duration, "duration", 30*time.Second, "how long to collect")
-	cmd.Flags().DurationVar(&opts.Interval, "interval", 5*time.Second, "process scrape interval")
-	cmd.Flags().StringVar(&opts.Dir, "dir", "", "working directory for config and output (default: a temporary one)")
-	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the working directory")
+	f := cmd.Flags()
+	f.DurationVar(&opts.Duration, "duration", 2*time.Minute, "how long the experiment measures")
+	f.DurationVar(&opts.Warmup, "warmup", 30*time.Second, "warm-up before measuring")
+	f.StringVar(&opts.Profile, "profile", "realistic", "load profile (phoenix loadsim profiles)")
+	f.StringVar(&opts.Candidate, "candidate", "topk-rollup", "candidate pipeline")
+	f.StringVar(&opts.Report, "report", "phoenix-demo-report.html", "where to write the HTML report")
+	f.BoolVar(&opts.KeepRunning, "keep-running", false, "leave the server, collector and load running until Ctrl-C")
+	f.StringVar(&opts.Dir, "dir", "", "working directory (default: a temporary one, removed afterwards)")
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
 // Run executes the demo.
 func Run(ctx context.Context, opts *Options) error {
-	if opts.Duration < opts.Interval {
-		return fmt.Errorf("--duration (%s) must be at least one --interval (%s)", opts.Duration, opts.Interval)
+	if opts.Duration < 30*time.Second {
+		return fmt.Errorf("--duration must be at least 30s, got %s", opts.Duration)
 	}
-	binary, err := findCollector(opts.Collector)
+	if _, err := profiles.Get(opts.Profile); err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	bins, err := findBinaries()
 	if err != nil {
 		return err
 	}
-	dir, cleanup, err := workDir(opts.Dir, opts.Keep)
+	dir, cleanup, err := workDir(opts.Dir)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-
-	port, err := localrun.FreePort()
-	if err != nil {
-		return err
-	}
-	configPath := filepath.Join(dir, "collector.yaml")
-	if err := writeConfig(configPath, dir, port, opts.Interval); err != nil {
-		return err
-	}
-	if err := distribution.ValidateFile(ctx, configPath); err != nil {
-		return fmt.Errorf("demo configuration: %w", err)
-	}
-
-	progress := opts.IO.ErrOut
-	fmt.Fprintf(progress, "Running %s on this host for %s (scrape every %s)\n", binary, opts.Duration, opts.Interval)
-	col, err := localrun.Start(localrun.Options{
-		Binary: binary, ConfigPath: configPath,
-		HealthURL: fmt.Sprintf("http://127.0.0.1:%d/", port),
-	})
-	if err != nil {
-		return err
-	}
-	defer col.Stop(10 * time.Second) //nolint:errcheck // a second Stop after the explicit one is a no-op
-
-	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	if err := col.WaitHealthy(readyCtx); err != nil {
-		return err
-	}
-	fmt.Fprintf(progress, "  collector ready in %s\n", time.Since(start).Round(time.Millisecond))
-
-	if err := waitWithProgress(ctx, col, opts.Duration, progress); err != nil {
-		return err
-	}
-	if err := col.Stop(10 * time.Second); err != nil {
-		return fmt.Errorf("collector shutdown: %w\n%s", err, col.Log())
-	}
-
-	report, err := buildReport(dir)
-	if err != nil {
-		return err
-	}
-	if opts.Keep {
-		fmt.Fprintf(progress, "Output kept in %s\n", dir)
-	}
-	return printReport(opts, report)
-}
-
-func waitWithProgress(ctx context.Context, col *localrun.Collector, d time.Duration, w io.Writer) error {
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
+	d := &demo{opts: opts, bins: bins, dir: dir, progress: opts.IO.ErrOut}
+	defer func() {
+		d.stop()
+		if !opts.KeepRunning {
+			cleanup()
 		}
-		fmt.Fprintf(w, "  collecting... %s left\n", left.Round(time.Second))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("demo interrupted: %w", ctx.Err())
-		case <-col.Done():
-			return fmt.Errorf("collector exited early (%v):\n%s", col.ExitErr(), col.Log())
-		case <-time.After(min(left, 5*time.Second)):
-		}
+	}()
+	err = d.run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		d.printLogsHint()
 	}
+	return err
 }
 
-func writeConfig(path, dir string, healthPort int, interval time.Duration) error {
-	tmpl, err := template.New("collector").Parse(configTemplate)
+// binaries the demo runs.
+type binaries struct {
+	phoenix, collector, supervisor string
+}
+
+// findBinaries looks next to this executable first, then in ./bin.
+func findBinaries() (binaries, error) {
+	self, err := os.Executable()
 	if err != nil {
-		return err
+		return binaries{}, err
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return tmpl.Execute(f, map[string]any{
-		"HealthPort": healthPort,
-		"Interval":   interval.String(),
-		"Dir":        dir,
-		"Processors": strings.Join(processors, ", "),
-	})
-}
-
-// findCollector resolves the collector binary: the flag, then next to this
-// executable, then ./bin.
-func findCollector(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	var candidates []string
-	if self, err := os.Executable(); err == nil {
-		candidates = append(candidates, filepath.Join(filepath.Dir(self), "phoenix-collector"))
-	}
-	candidates = append(candidates, filepath.Join("bin", "phoenix-collector"))
-	for _, c := range candidates {
-		if _, err := os.Stat(c); err == nil {
-			return c, nil
+	dirs := []string{filepath.Dir(self), "bin"}
+	find := func(name string) (string, error) {
+		for _, d := range dirs {
+			p := filepath.Join(d, name)
+			if _, err := os.Stat(p); err == nil {
+				return filepath.Abs(p)
+			}
 		}
+		return "", fmt.Errorf("%s not found next to phoenix or in ./bin: run `make build`", name)
 	}
-	return "", errors.New("phoenix-collector not found next to phoenix or in ./bin: run `make build` or pass --collector")
+	b := binaries{phoenix: self}
+	if b.collector, err = find("phoenix-collector"); err != nil {
+		return b, err
+	}
+	if b.supervisor, err = find("opampsupervisor"); err != nil {
+		return b, err
+	}
+	return b, nil
 }
 
-func workDir(dir string, keep bool) (string, func(), error) {
+func workDir(dir string) (string, func(), error) {
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", nil, err
 		}
 		return dir, func() {}, nil
@@ -201,8 +144,9 @@ func workDir(dir string, keep bool) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if keep {
-		return tmp, func() {}, nil
-	}
 	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
+}
+
+func step(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "==> "+format+"\n", args...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/phoenix/platform/cli/cmd/collectorconfig"
 	"github.com/phoenix/platform/cli/cmd/config"
 	"github.com/phoenix/platform/cli/cmd/demo"
+	"github.com/phoenix/platform/cli/cmd/experiment"
 	"github.com/phoenix/platform/cli/cmd/loadsim"
 	"github.com/phoenix/platform/cli/cmd/pipeline"
 	"github.com/phoenix/platform/cli/cmd/server"
@@ -44,6 +45,7 @@ its pipelines, and the control plane that runs A/B pipeline experiments.`,
 		agent.NewCmd(ios),
 		pipeline.NewCmd(ios),
 		config.NewCmd(ios),
+		experiment.NewCmd(ios),
 	)
 	return cmd
 }

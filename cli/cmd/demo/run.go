@@ -1,0 +1,288 @@
+package demo // import "github.com/phoenix/platform/cli/cmd/demo"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/phoenix/platform/cli/cmd/experiment"
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/localrun"
+)
+
+// demoLabel marks the demo's agent so the experiment targets only it.
+const demoLabel = "phoenix.demo"
+
+// collectorParams are the collector parameters of the demo's configurations:
+// a short scrape interval so a short experiment has enough scrapes, no system
+// metrics (the demo is about processes) and no backend.
+var collectorParams = map[string]any{"collection_interval": "10s", "system_metrics": false, "destination": "none"}
+
+type demo struct {
+	opts     *Options
+	bins     binaries
+	dir      string
+	progress io.Writer
+
+	srv     *server.Server
+	client  *apiclient.Client
+	sup     *localrun.Supervisor
+	loadsim *exec.Cmd
+	uid     string
+}
+
+func (d *demo) run(ctx context.Context) error {
+	if err := d.startServer(ctx); err != nil {
+		return err
+	}
+	if err := d.startAgent(ctx); err != nil {
+		return err
+	}
+	if err := d.startLoad(); err != nil {
+		return err
+	}
+	if err := d.assignBaseline(ctx); err != nil {
+		return err
+	}
+	x, err := d.experiment(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.results(ctx, x); err != nil {
+		return err
+	}
+	if d.opts.KeepRunning {
+		d.explain()
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func (d *demo) startServer(ctx context.Context) error {
+	step(d.progress, "Starting the control plane (embedded store in %s)", d.dir)
+	logFile, err := os.Create(filepath.Join(d.dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	cfg := server.DefaultConfig()
+	cfg.OpAMPListen, cfg.APIListen, cfg.DataDir, cfg.ServerID = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(d.dir, "server"), "demo"
+	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		_ = srv.Stop(context.Background())
+		return err
+	}
+	d.srv = srv
+	token, err := os.ReadFile(srv.Tokens().AdminToken)
+	if err != nil {
+		return err
+	}
+	d.client = apiclient.New(srv.APIURL(), strings.TrimSpace(string(token)))
+	fmt.Fprintf(d.progress, "    API %s, OpAMP %s\n", srv.APIURL(), srv.OpAMPURL())
+	return nil
+}
+
+func (d *demo) startAgent(ctx context.Context) error {
+	step(d.progress, "Starting an OpAMP supervisor with phoenix-collector on this host")
+	agentToken, err := os.ReadFile(d.srv.Tokens().AgentToken)
+	if err != nil {
+		return err
+	}
+	healthPort, err := localrun.FreePort()
+	if err != nil {
+		return err
+	}
+	telemetryPort, err := localrun.FreePort()
+	if err != nil {
+		return err
+	}
+	d.sup, err = localrun.StartSupervisor(localrun.SupervisorOptions{
+		Binary: d.bins.supervisor, Collector: d.bins.collector, Server: d.srv.OpAMPURL(),
+		Token: strings.TrimSpace(string(agentToken)), Dir: filepath.Join(d.dir, "agent"), TelemetryPort: telemetryPort,
+		Labels: map[string]string{demoLabel: "true", server.AgentParamLabelPrefix + "health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
+	})
+	if err != nil {
+		return err
+	}
+	return d.wait(ctx, 60*time.Second, "the agent to connect", func() (bool, error) {
+		agents, err := d.client.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: demoLabel + "=true"})
+		if err != nil || len(agents) == 0 || !agents[0].Online {
+			return false, err
+		}
+		d.uid = agents[0].InstanceUID
+		fmt.Fprintf(d.progress, "    agent %s on %s\n", d.uid, agents[0].Description.HostName)
+		return true, nil
+	})
+}
+
+func (d *demo) startLoad() error {
+	total := d.opts.Warmup + d.opts.Duration + 5*time.Minute // outlives the experiment; stopped by the demo
+	step(d.progress, "Starting simulated load: profile %s (phoenix loadsim)", d.opts.Profile)
+	logFile, err := os.Create(filepath.Join(d.dir, "loadsim.log"))
+	if err != nil {
+		return err
+	}
+	d.loadsim = exec.Command(d.bins.phoenix, "loadsim", "run", "--profile", d.opts.Profile, "--duration", total.String())
+	d.loadsim.Stdout, d.loadsim.Stderr = logFile, logFile
+	d.loadsim.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := d.loadsim.Start(); err != nil {
+		_ = logFile.Close()
+		return fmt.Errorf("starting loadsim: %w", err)
+	}
+	go func() { _ = d.loadsim.Wait(); _ = logFile.Close() }()
+	return nil
+}
+
+func (d *demo) assignBaseline(ctx context.Context) error {
+	step(d.progress, "Assigning the baseline pipeline: every process, as exported today")
+	asg, err := d.client.AssignAgent(ctx, d.uid, api.AssignRequest{Pipeline: "baseline", Parameters: collectorParams, Reason: "phoenix demo"})
+	if err != nil {
+		return err
+	}
+	return d.wait(ctx, 90*time.Second, "the baseline to apply", func() (bool, error) {
+		v, err := d.client.GetAgent(ctx, d.uid)
+		if err != nil {
+			return false, err
+		}
+		if v.Drift.State == api.DriftFailed {
+			return false, stop(fmt.Errorf("the collector could not apply the baseline: %s", v.RemoteConfig.ErrorMessage))
+		}
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied, nil
+	})
+}
+
+func (d *demo) experiment(ctx context.Context) (experiments.Experiment, error) {
+	step(d.progress, "Running a paired experiment: baseline vs %s (warm-up %s, measuring %s)", d.opts.Candidate, d.opts.Warmup, d.opts.Duration)
+	spec := experiments.Spec{
+		Name:            "demo: baseline vs " + d.opts.Candidate,
+		Description:     "phoenix demo on this host with the " + d.opts.Profile + " load profile",
+		Targets:         experiments.Targets{Selector: demoLabel + "=true"},
+		Mode:            experiments.ModePaired,
+		Baseline:        experiments.Variant{Pipeline: "baseline"},
+		Candidate:       experiments.Variant{Pipeline: d.opts.Candidate},
+		Parameters:      collectorParams,
+		Duration:        experiments.Duration(d.opts.Duration),
+		Warmup:          experiments.Duration(d.opts.Warmup),
+		SuccessCriteria: experiments.Criteria{MinSeriesReduction: 0.5},
+	}
+	x, err := d.client.CreateExperiment(ctx, spec, true)
+	if err != nil {
+		return x, err
+	}
+	fmt.Fprintf(d.progress, "    experiment %s; follow it from another terminal with: phoenix experiment watch %s --server %s\n", x.ID, x.ID, d.srv.APIURL())
+	return experiment.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
+}
+
+func (d *demo) results(ctx context.Context, x experiments.Experiment) error {
+	if x.Status != store.ExperimentCompleted {
+		return fmt.Errorf("experiment %s ended %s: %s", x.ID, x.Status, x.State.Error)
+	}
+	view, err := d.client.ExperimentResults(ctx, x.ID)
+	if err != nil {
+		return err
+	}
+	var r analysis.Results
+	if err := json.Unmarshal(view.Results, &r); err != nil {
+		return err
+	}
+	report, err := os.Create(d.opts.Report)
+	if err != nil {
+		return err
+	}
+	if err := d.client.ExperimentReport(ctx, x.ID, report); err != nil {
+		_ = report.Close()
+		return err
+	}
+	if err := report.Close(); err != nil {
+		return err
+	}
+	path, _ := filepath.Abs(d.opts.Report)
+	step(d.progress, "Done. Report: %s", path)
+	if d.opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(d.opts.IO.Out, d.opts.Format, r)
+	}
+	fmt.Fprintln(d.opts.IO.Out)
+	return experiment.PrintResults(d.opts.IO.Out, r)
+}
+
+// stopError marks a condition error that waiting longer cannot fix.
+type stopError struct{ error }
+
+func stop(err error) error { return stopError{err} }
+
+// wait polls cond every half second until it holds, fails for good, or times
+// out; other errors (a busy server, say) are retried.
+func (d *demo) wait(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		okNow, err := cond()
+		if okNow {
+			return nil
+		}
+		var permanent stopError
+		if errors.As(err, &permanent) {
+			return permanent.error
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("waiting for %s: %w", what, err)
+			}
+			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted waiting for %s: %w", what, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (d *demo) explain() {
+	fmt.Fprintf(d.progress, `
+Everything keeps running until Ctrl-C. Explore with:
+  export PHOENIX_SERVER=%s PHOENIX_TOKEN_FILE=%s
+  phoenix agent list
+  phoenix experiment list
+  phoenix experiment promote <id>    # make the candidate the agent's configuration
+`, d.srv.APIURL(), d.srv.Tokens().AdminToken)
+}
+
+// stop ends everything the demo started, load first so no worker outlives it.
+func (d *demo) stop() {
+	if d.loadsim != nil && d.loadsim.Process != nil {
+		_ = d.loadsim.Process.Signal(syscall.SIGTERM)
+	}
+	if d.sup != nil {
+		d.sup.Stop(15 * time.Second)
+	}
+	if d.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = d.srv.Stop(ctx)
+	}
+}
+
+func (d *demo) printLogsHint() {
+	if d.opts.Dir != "" || d.opts.KeepRunning {
+		fmt.Fprintf(d.progress, "logs are in %s\n", d.dir)
+		return
+	}
+	fmt.Fprintln(d.progress, "rerun with --dir DIR to keep the server, supervisor and collector logs")
+}

@@ -1,0 +1,154 @@
+package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/experiments"
+)
+
+// WatchOptions are the inputs of `phoenix experiment watch`.
+type WatchOptions struct {
+	IO       *cmdutil.IOStreams
+	Client   *cmdutil.ClientOptions
+	ID       string
+	Interval time.Duration
+}
+
+func newCmdWatch(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+	opts := &WatchOptions{IO: ios, Client: client}
+	cmd := &cobra.Command{
+		Use:   "watch ID",
+		Short: "Follow an experiment live until it ends: phase, progress, per-variant series and cost",
+		Long: `Follow an experiment until it finishes: its phase and progress, and once it
+measures, the interim series and cost per variant. On a terminal the view is
+redrawn in place; otherwise one status line is printed per change. Ends with
+the final results; the exit status is 1 when the experiment failed.`,
+		Example: "  phoenix experiment watch exp-3f2a9c1b7d4e",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			return RunWatch(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "refresh interval")
+	return cmd
+}
+
+// RunWatch follows the experiment until it is terminal.
+func RunWatch(ctx context.Context, opts *WatchOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	x, err := Follow(ctx, c, opts.ID, opts.Interval, opts.IO.Out, isTerminal(opts.IO.Out))
+	if err != nil {
+		return err
+	}
+	return Summarise(ctx, c, x, opts.IO.Out)
+}
+
+// Follow polls the experiment, drawing its live view on out, until it is
+// terminal, and returns its final state. The demo uses it too.
+func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool) (experiments.Experiment, error) {
+	var lastStatus string
+	var lastPrinted time.Time
+	for {
+		x, err := c.Experiment(ctx, id)
+		if err != nil {
+			return x, fmt.Errorf("experiment %s: %w", id, err)
+		}
+		var interim *analysis.Results
+		if x.Status == "running" {
+			if view, err := c.ExperimentResults(ctx, id); err == nil {
+				var r analysis.Results
+				if json.Unmarshal(view.Results, &r) == nil {
+					interim = &r
+				}
+			}
+		}
+		line := liveLine(x, interim, time.Now())
+		switch {
+		case redraw:
+			fmt.Fprintf(out, "\r\033[K%s", line)
+		case x.Status != lastStatus || time.Since(lastPrinted) >= 15*time.Second:
+			// Without a terminal, one line per phase change and a
+			// heartbeat, not a line per poll.
+			fmt.Fprintln(out, line)
+			lastPrinted = time.Now()
+		}
+		lastStatus = x.Status
+		if experiments.Terminal(x.Status) {
+			if redraw {
+				fmt.Fprintln(out)
+			}
+			return x, nil
+		}
+		select {
+		case <-ctx.Done():
+			return x, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// liveLine is the one-line live view.
+func liveLine(x experiments.Experiment, r *analysis.Results, now time.Time) string {
+	line := fmt.Sprintf("%s %-9s %s", x.ID, x.Status, bar(x.Progress))
+	if x.Status == "running" {
+		line += "  " + remaining(x, now)
+	}
+	if r != nil {
+		for _, v := range r.Variants {
+			line += fmt.Sprintf("  %s: %.0f series", v.Variant, v.ActiveSeries)
+		}
+		if len(r.Costs) > 0 && len(r.Costs[0].Variants) == 2 {
+			mc := r.Costs[0]
+			line += fmt.Sprintf("  %s $%.2f→$%.2f/host/mo", mc.Model.Name, mc.Variants[0].MonthlyPerHost, mc.Variants[1].MonthlyPerHost)
+		}
+	}
+	return line
+}
+
+// Summarise prints how an experiment ended: results when it completed, the
+// error when it failed (as a non-zero exit).
+func Summarise(ctx context.Context, c *apiclient.Client, x experiments.Experiment, out io.Writer) error {
+	switch x.Status {
+	case "completed":
+		view, err := c.ExperimentResults(ctx, x.ID)
+		if err != nil {
+			return err
+		}
+		var r analysis.Results
+		if err := json.Unmarshal(view.Results, &r); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		return PrintResults(out, r)
+	case "failed":
+		return fmt.Errorf("experiment %s failed: %s", x.ID, x.State.Error)
+	default:
+		fmt.Fprintf(out, "experiment %s was %s\n", x.ID, x.Status)
+		return nil
+	}
+}
+
+// isTerminal reports whether w is a character device (an interactive
+// terminal), where the live view redraws in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,225 @@
+// Package experiments tests A/B experiments end to end: the real server,
+// supervisors, collectors and simulated load on this host.
+package experiments
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/test/harness"
+	"github.com/phoenix/platform/test/testenv"
+)
+
+// collector parameters for every configuration here: frequent scrapes, no
+// system metrics, no backend.
+var shared = map[string]any{"collection_interval": "5s", "system_metrics": false, "destination": "none"}
+
+// startLoad runs phoenix loadsim with a small population including critical
+// daemons, for the duration of the test.
+func startLoad(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(testenv.Binary(t, "phoenix"), "loadsim", "run", "--profile", "custom", "--processes", "60",
+		"--daemons", "4", "--critical", "postgres,nginx", "--starts-per-second", "0.2", "--busy-fraction", "0.1",
+		"--busy-cores", "0.2", "--idle-cores", "0.002", "--duration", "15m", "--progress", "1h")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+}
+
+// assignBaseline gives an agent the baseline pipeline and waits until it runs.
+func assignBaseline(t *testing.T, c *apiclient.Client, a *harness.Agent) api.AssignmentView {
+	t.Helper()
+	asg, err := c.AssignAgent(t.Context(), a.UID, api.AssignRequest{Pipeline: "baseline", Parameters: shared})
+	require.NoError(t, err)
+	a.WaitFor(t.Context(), c, 90*time.Second, "baseline applied", func(v api.AgentView) bool {
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied
+	})
+	return asg
+}
+
+func spec(name, selector, mode string, duration time.Duration) experiments.Spec {
+	return experiments.Spec{
+		Name: name, Targets: experiments.Targets{Selector: selector}, Mode: mode,
+		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
+		Parameters: shared, Duration: experiments.Duration(duration), Warmup: experiments.Duration(20 * time.Second),
+		DeployTimeout:   experiments.Duration(2 * time.Minute),
+		SuccessCriteria: experiments.Criteria{MinSeriesReduction: 0.5},
+	}
+}
+
+// waitStatus polls an experiment until it reaches one of the statuses.
+func waitStatus(t *testing.T, c *apiclient.Client, id string, timeout time.Duration, log func() string, statuses ...string) experiments.Experiment {
+	t.Helper()
+	var x experiments.Experiment
+	harness.Eventually(t, t.Context(), timeout, func() (bool, string) {
+		var err error
+		if x, err = c.Experiment(t.Context(), id); err != nil {
+			return false, err.Error()
+		}
+		for _, s := range statuses {
+			if x.Status == s {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("experiment is %s (error %q), want %v", x.Status, x.State.Error, statuses)
+	}, log)
+	return x
+}
+
+func results(t *testing.T, c *apiclient.Client, id string) analysis.Results {
+	t.Helper()
+	view, err := c.ExperimentResults(t.Context(), id)
+	require.NoError(t, err)
+	require.True(t, view.Final)
+	var r analysis.Results
+	require.NoError(t, json.Unmarshal(view.Results, &r))
+	return r
+}
+
+// TestPairedExperimentSurvivesRestartThenPromoteAndRollback runs the main
+// loop: a paired experiment that the server's crash does not disturb,
+// non-zero cost_meter figures, every critical process kept, a large series
+// reduction; then promote and rollback change what the agent runs.
+func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
+	ctx := t.Context()
+	startLoad(t)
+	srv := harness.StartServer(t, harness.ServerOptions{})
+	c := srv.Client()
+	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "paired", Labels: map[string]string{"env": "exp"}})
+	before := assignBaseline(t, c, agent)
+	logs := func() string { return srv.Log() + agent.Log() }
+
+	x, err := c.CreateExperiment(ctx, spec("paired e2e", "env=exp", experiments.ModePaired, 2*time.Minute), true)
+	require.NoError(t, err)
+	running := waitStatus(t, c, x.ID, 2*time.Minute, logs, store.ExperimentRunning)
+	require.Len(t, running.State.Targets, 1)
+	assert.Equal(t, "both", running.State.Targets[0].Variant)
+
+	// The server crashes mid-run; the restarted one resumes the experiment.
+	time.Sleep(30 * time.Second)
+	srv.Kill()
+	srv.Restart()
+	done := waitStatus(t, c, x.ID, 4*time.Minute, logs, store.ExperimentCompleted, store.ExperimentFailed)
+	require.Equal(t, store.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
+	assert.True(t, done.State.Restored)
+
+	r := results(t, c, x.ID)
+	base, ok := r.Variant(analysis.VariantBaseline)
+	require.True(t, ok)
+	cand, ok := r.Variant(analysis.VariantCandidate)
+	require.True(t, ok)
+	assert.Positive(t, base.DatapointsPerMinute)
+	assert.Positive(t, cand.DatapointsPerMinute)
+	assert.Positive(t, base.ActiveSeries)
+	assert.Positive(t, base.CriticalProcesses, "loadsim's postgres and nginx are critical by the default rules")
+	assert.InDelta(t, 1.0, r.Derived.CriticalRetention, 1e-9, "the candidate must keep every critical process")
+	t.Logf("series reduction %.1f%% (baseline %.0f → candidate %.0f active series), bytes reduction %.1f%%",
+		100*r.Derived.SeriesReduction.Value, base.ActiveSeries, cand.ActiveSeries, 100*r.Derived.BytesReduction.Value)
+	assert.Greater(t, r.Derived.SeriesReduction.Value, 0.5)
+	assert.Equal(t, "pass", done.State.Verdict)
+	assert.NotEmpty(t, r.Costs)
+
+	// Back on its previous configuration after the experiment.
+	agent.WaitFor(ctx, c, 90*time.Second, "restored to the baseline", func(v api.AgentView) bool {
+		return v.RemoteConfig.Hash == before.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied &&
+			!strings.Contains(v.EffectiveConfig, "process_topk")
+	})
+
+	// Promote: the candidate becomes the configuration.
+	_, err = c.ExperimentAction(ctx, x.ID, "promote")
+	require.NoError(t, err)
+	agent.WaitFor(ctx, c, 90*time.Second, "candidate promoted", func(v api.AgentView) bool {
+		return v.Assignment != nil && v.Assignment.Pipeline == "topk-rollup" && v.Drift.State == api.DriftInSync &&
+			strings.Contains(v.EffectiveConfig, "process_topk") && strings.Contains(v.EffectiveConfig, "process_rollup")
+	})
+
+	// Rollback: what it had before the experiment.
+	_, err = c.ExperimentAction(ctx, x.ID, "rollback")
+	require.NoError(t, err)
+	agent.WaitFor(ctx, c, 90*time.Second, "rolled back", func(v api.AgentView) bool {
+		return v.Assignment != nil && v.Assignment.ConfigHash == before.ConfigHash && v.Drift.State == api.DriftInSync &&
+			!strings.Contains(v.EffectiveConfig, "process_topk")
+	})
+
+	// The report renders with the verdict.
+	var page strings.Builder
+	require.NoError(t, c.ExperimentReport(ctx, x.ID, &page))
+	assert.Contains(t, page.String(), "paired e2e")
+	assert.Contains(t, page.String(), "<svg")
+}
+
+// TestSplitExperimentWithTwoAgents divides two agents into cohorts.
+func TestSplitExperimentWithTwoAgents(t *testing.T) {
+	ctx := t.Context()
+	startLoad(t)
+	srv := harness.StartServer(t, harness.ServerOptions{})
+	c := srv.Client()
+	a1 := harness.StartAgent(t, srv, harness.AgentOptions{Name: "split-1", Labels: map[string]string{"env": "split"}})
+	a2 := harness.StartAgent(t, srv, harness.AgentOptions{Name: "split-2", Labels: map[string]string{"env": "split"}})
+	assignBaseline(t, c, a1)
+	assignBaseline(t, c, a2)
+	logs := func() string { return srv.Log() + a1.Log() + a2.Log() }
+
+	x, err := c.CreateExperiment(ctx, spec("split e2e", "env=split", experiments.ModeSplit, 2*time.Minute), true)
+	require.NoError(t, err)
+	done := waitStatus(t, c, x.ID, 6*time.Minute, logs, store.ExperimentCompleted, store.ExperimentFailed)
+	require.Equal(t, store.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
+	variants := map[string]bool{}
+	for _, tg := range done.State.Targets {
+		variants[tg.Variant] = true
+	}
+	assert.Equal(t, map[string]bool{"baseline": true, "candidate": true}, variants, "one cohort per variant")
+
+	r := results(t, c, x.ID)
+	base, _ := r.Variant(analysis.VariantBaseline)
+	cand, _ := r.Variant(analysis.VariantCandidate)
+	require.NotNil(t, base.CPUCores, "split mode compares collector CPU")
+	require.NotNil(t, cand.CPUCores)
+	assert.Positive(t, *base.CPUCores)
+	assert.Positive(t, base.ActiveSeries)
+	assert.Less(t, cand.ActiveSeries, base.ActiveSeries)
+}
+
+// TestCandidateThatCannotApplyFailsAndRestores: a configuration that
+// validates but cannot start (its Prometheus port is taken) fails the
+// experiment while deploying, and the agent gets its previous configuration.
+func TestCandidateThatCannotApplyFailsAndRestores(t *testing.T) {
+	ctx := t.Context()
+	srv := harness.StartServer(t, harness.ServerOptions{})
+	c := srv.Client()
+	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "failing", Labels: map[string]string{"env": "fail"}})
+	before := assignBaseline(t, c, agent)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+
+	s := spec("failing e2e", "env=fail", experiments.ModePaired, time.Minute)
+	s.Parameters = map[string]any{"collection_interval": "5s", "system_metrics": false,
+		"destination": "prometheus", "prometheus_endpoint": taken.Addr().String()}
+	x, err := c.CreateExperiment(ctx, s, true)
+	require.NoError(t, err)
+	done := waitStatus(t, c, x.ID, 3*time.Minute, func() string { return srv.Log() + agent.Log() },
+		store.ExperimentFailed, store.ExperimentCompleted)
+	require.Equal(t, store.ExperimentFailed, done.Status)
+	assert.Contains(t, done.State.Error, "could not apply")
+	assert.True(t, done.State.Restored)
+	agent.WaitFor(ctx, c, 90*time.Second, "restored", func(v api.AgentView) bool {
+		return v.Assignment != nil && v.Assignment.ConfigHash == before.ConfigHash
+	})
+	_, err = c.ExperimentResults(ctx, x.ID)
+	assert.True(t, apiclient.IsStatus(err, 409), "a failed experiment has no results: %v", err)
+}
