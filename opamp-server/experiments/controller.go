@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -145,7 +144,7 @@ func (c *Controller) step(ctx context.Context, x Experiment) error {
 			return c.transition(ctx, x, store.ExperimentAnalyzing, "measurement window complete")
 		}
 	case store.ExperimentAnalyzing:
-		return c.analyze(ctx, x, now)
+		return c.analyze(ctx, x)
 	}
 	return nil
 }
@@ -203,9 +202,4 @@ func newID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "exp-" + hex.EncodeToString(b)
-}
-
-// errf builds an error that names the experiment.
-func errf(x Experiment, format string, args ...any) error {
-	return fmt.Errorf("experiment %s: %s", x.ID, fmt.Sprintf(format, args...))
 }

@@ -20,7 +20,7 @@ var (
 
 // analyze computes the results from the measurement window and completes
 // the experiment, returning the targets to their previous configurations.
-func (c *Controller) analyze(ctx context.Context, x Experiment, now time.Time) error {
+func (c *Controller) analyze(ctx context.Context, x Experiment) error {
 	results, pass, err := c.measure(ctx, x, x.State.EndsAt)
 	if err != nil {
 		return c.fail(ctx, x, "analysis: "+err.Error())
