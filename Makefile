@@ -60,9 +60,9 @@ generate-components: generate-collector
 
 ## check-generated: regenerate and fail if anything checked in changed
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- . ':!$(BUILD_DIR)')" ]; then \
-	  echo "generated files are out of date; run 'make generate' and commit:"; \
-	  git status --porcelain -- . ':!$(BUILD_DIR)'; git --no-pager diff --stat; exit 1; fi
+	@if [ -n "$$(git status --porcelain)" ]; then \
+	  echo "generated files differ from what is committed; run 'make generate' and commit:"; \
+	  git status --porcelain; git --no-pager diff --stat; exit 1; fi
 
 ## test: everything CI checks: generated code, lint, unit, race and end-to-end tests
 test: check-generated lint build unit-test e2e-test
