@@ -101,7 +101,7 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 		attrs.PutStr(processmetrics.MarkerCriticalRule, rule)
 		if p.recorder != nil {
 			records = append(records, decision.Record{
-				PID: r.Key.PID, Host: r.Key.Host, Executable: stringAttr(attrs, processmetrics.AttrExecutableName),
+				PID: r.Key.PID, Host: r.Key.Host, Executable: processmetrics.StringAttr(attrs, processmetrics.AttrExecutableName),
 				Outcome: decision.Critical, Rule: rule,
 			})
 		}
@@ -164,11 +164,4 @@ func (p *criticalProcessor) sweep(now time.Time) {
 			delete(p.cache, k)
 		}
 	}
-}
-
-func stringAttr(attrs pcommon.Map, key string) string {
-	if v, ok := attrs.Get(key); ok {
-		return v.Str()
-	}
-	return ""
 }

@@ -90,7 +90,7 @@ func readMetric(m pmetric.Metric, r *Reading) {
 	case pmetric.MetricTypeGauge:
 		dps = m.Gauge().DataPoints()
 	default:
-		r.Series += dataPointCount(m)
+		r.Series += DataPointCount(m)
 		return
 	}
 	r.Series += dps.Len()
@@ -123,8 +123,8 @@ func NumberValue(dp pmetric.NumberDataPoint) float64 {
 	return dp.DoubleValue()
 }
 
-// dataPointCount counts the points of any metric type.
-func dataPointCount(m pmetric.Metric) int {
+// DataPointCount counts the points of a metric of any type.
+func DataPointCount(m pmetric.Metric) int {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		return m.Gauge().DataPoints().Len()
@@ -139,6 +139,14 @@ func dataPointCount(m pmetric.Metric) int {
 	default:
 		return 0
 	}
+}
+
+// StringAttr returns a string attribute's value, or "" when it is absent.
+func StringAttr(attrs pcommon.Map, key string) string {
+	if v, ok := attrs.Get(key); ok {
+		return v.Str()
+	}
+	return ""
 }
 
 // StripMarkers removes Phoenix's marker attributes from a resource.

@@ -177,7 +177,7 @@ func (p *rollupProcessor) consume(rm pmetric.ResourceMetrics, now int64, st *bat
 	p.observe(rm, host, pid, g, now, st)
 	if p.recorder != nil {
 		st.records = append(st.records, decision.Record{
-			PID: pid, Host: host.name, Executable: stringAttr(res.Attributes(), processmetrics.AttrExecutableName),
+			PID: pid, Host: host.name, Executable: processmetrics.StringAttr(res.Attributes(), processmetrics.AttrExecutableName),
 			Outcome: decision.RolledUp, Group: g.name,
 		})
 	}
@@ -298,7 +298,7 @@ func (p *rollupProcessor) walk(rm pmetric.ResourceMetrics, e *procEntry, g, targ
 			}
 			if mi == nil {
 				if g != nil {
-					st.skipped += int64(pointCount(m))
+					st.skipped += int64(processmetrics.DataPointCount(m))
 				}
 				continue
 			}
@@ -413,28 +413,4 @@ func (p *rollupProcessor) sweep(now time.Time) {
 		}
 	}
 	p.lastHost = nil
-}
-
-func pointCount(m pmetric.Metric) int {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		return m.Gauge().DataPoints().Len()
-	case pmetric.MetricTypeSum:
-		return m.Sum().DataPoints().Len()
-	case pmetric.MetricTypeHistogram:
-		return m.Histogram().DataPoints().Len()
-	case pmetric.MetricTypeExponentialHistogram:
-		return m.ExponentialHistogram().DataPoints().Len()
-	case pmetric.MetricTypeSummary:
-		return m.Summary().DataPoints().Len()
-	default:
-		return 0
-	}
-}
-
-func stringAttr(attrs pcommon.Map, key string) string {
-	if v, ok := attrs.Get(key); ok {
-		return v.Str()
-	}
-	return ""
 }

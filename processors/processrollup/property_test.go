@@ -159,7 +159,7 @@ func counterSnapshot(md pmetric.Metrics, onlyRollups bool) map[seriesID]ledgerPo
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		attrs := rm.Resource().Attributes()
-		host := stringAttr(attrs, processmetrics.AttrHostName)
+		host := processmetrics.StringAttr(attrs, processmetrics.AttrHostName)
 		pid, isProcess := processmetrics.PID(rm.Resource())
 		var rollup string
 		switch {
