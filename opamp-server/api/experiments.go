@@ -53,6 +53,14 @@ func experimentError(w http.ResponseWriter, err error) {
 
 // createExperiment: POST /experiments[?start=true] with a spec.
 func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
+	start := false
+	if s := r.URL.Query().Get("start"); s != "" {
+		var err error
+		if start, err = strconv.ParseBool(s); err != nil {
+			fail(w, http.StatusBadRequest, CodeBadRequest, "start: want true or false, got "+strconv.Quote(s), nil)
+			return
+		}
+	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		fail(w, http.StatusBadRequest, CodeBadRequest, "request body: "+err.Error(), nil)
@@ -68,7 +76,7 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
-	if start, _ := strconv.ParseBool(r.URL.Query().Get("start")); start {
+	if start {
 		if x, err = a.set.Experiments.Start(r.Context(), x.ID); err != nil {
 			experimentError(w, err)
 			return

@@ -73,15 +73,30 @@ func (c *Controller) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		c.ReconcileAll(ctx)
+		if !nextRound(ctx, tick.C, &changes) {
+			return
+		}
+	}
+}
+
+// nextRound waits for a reason to reconcile again: the tick, a change to an
+// experiment, or a gap in the changes seen. Other changes are skipped, not
+// reconciled on: agents change with every message they send. It reports
+// false once ctx ends.
+func nextRound(ctx context.Context, tick <-chan time.Time, changes *<-chan store.Change) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case ch, ok := <-changes:
-			if !ok {
-				changes = nil
-			} else if ch.Kind != store.ChangeExperiment && ch.Kind != store.ChangeResync {
-				continue
+			return false
+		case <-tick:
+			return true
+		case ch, ok := <-*changes:
+			switch {
+			case !ok:
+				*changes = nil // the tick carries on alone
+				return true
+			case ch.Kind == store.ChangeExperiment || ch.Kind == store.ChangeResync:
+				return true
 			}
 		}
 	}
@@ -182,6 +197,14 @@ func (c *Controller) save(ctx context.Context, x *Experiment) error {
 // previous configurations back first, so a failure never leaves them on an
 // experiment's configuration.
 func (c *Controller) finish(ctx context.Context, x Experiment, status, cause string) error {
+	if !x.State.Restored && len(x.State.Targets) > 0 {
+		// Claim the step before touching any agent: a replica acting on a
+		// stale read (another one finished the experiment, which may have
+		// been promoted since) stops here instead of overwriting assignments.
+		if err := c.save(ctx, &x); err != nil {
+			return err
+		}
+	}
 	if err := c.restore(ctx, &x, "restored after experiment "+x.Name+" ("+status+")"); err != nil {
 		x.State.Error = joinErr(x.State.Error, "restoring configurations: "+err.Error())
 	}

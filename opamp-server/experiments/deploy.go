@@ -15,9 +15,12 @@ import (
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
-// criticalRulesParam is the catalog parameter carrying critical rules to
-// process_critical and cost_meter.
-const criticalRulesParam = "critical_rules"
+// Catalog parameters the controller sets itself: critical rules for
+// process_critical and cost_meter, and the cost_meter variant label.
+const (
+	criticalRulesParam = "critical_rules"
+	variantParam       = "variant"
+)
 
 // deploy resolves the targets, renders and validates every configuration,
 // and only then assigns them: a render problem fails the experiment with
@@ -159,8 +162,8 @@ func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, p
 // single renders one pipeline on its own, labelled with a variant.
 func (c *Controller) single(ctx context.Context, ref catalog.Ref, shared map[string]any, variant string) (string, string, map[string]any, error) {
 	params := merged(shared, ref.Params)
-	if _, ok := c.set.Catalog.Declares(ref.Pipeline, "variant"); ok && variant != "" {
-		params["variant"] = variant
+	if _, ok := c.set.Catalog.Declares(ref.Pipeline, variantParam); ok && variant != "" {
+		params[variantParam] = variant
 	}
 	r, err := c.set.Catalog.Render(ctx, ref.Pipeline, params)
 	if err != nil {
@@ -176,9 +179,14 @@ func (c *Controller) baseline(x Experiment, t Target) (catalog.Ref, error) {
 		return catalog.Ref{Pipeline: x.Spec.Baseline.Pipeline, Params: x.Spec.Baseline.Parameters}, nil
 	}
 	if t.Previous.Pipeline == "" {
-		return catalog.Ref{}, fmt.Errorf("baseline current: the agent's assignment is a verbatim configuration, not a catalog pipeline")
+		return catalog.Ref{}, errors.New("baseline current: the agent's assignment is a verbatim configuration, " +
+			"not a catalog pipeline: name the baseline pipeline instead")
 	}
-	return catalog.Ref{Pipeline: t.Previous.Pipeline, Params: c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeVariant)}, nil
+	params := c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeVariant)
+	// The previous cost_meter label gives way to the experiment's own
+	// ("baseline"): a paired render refuses a variant it is given.
+	delete(params, variantParam)
+	return catalog.Ref{Pipeline: t.Previous.Pipeline, Params: params}, nil
 }
 
 // sharedParams are the collector parameters both variants use: the agent's
@@ -188,7 +196,6 @@ func (c *Controller) sharedParams(x Experiment, t Target, basePipeline string) (
 	shared := map[string]any{}
 	if x.Spec.Baseline.Current {
 		shared = c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeCollector)
-		delete(shared, "variant")
 	}
 	for k, v := range x.Spec.Parameters {
 		shared[k] = v
@@ -242,7 +249,7 @@ func merged(maps ...map[string]any) map[string]any {
 // checkDeployment moves to running once every target applied its
 // configuration, and fails (restoring all) when one cannot or time runs out.
 func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time.Time) error {
-	pending := 0
+	pending, progressed := 0, false
 	for i := range x.State.Targets {
 		t := &x.State.Targets[i]
 		if t.Applied {
@@ -258,7 +265,7 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 			return c.fail(ctx, x, fmt.Sprintf("agent %s (%s) could not apply its configuration: %s",
 				t.InstanceUID, t.Host, a.RemoteConfig.ErrorMessage))
 		case a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusApplied && a.Health != nil && a.Health.Healthy:
-			t.Applied = true
+			t.Applied, progressed = true, true
 		default:
 			pending++
 		}
@@ -266,6 +273,11 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 	if pending > 0 {
 		if now.Sub(x.State.DeployStartedAt) > x.Spec.DeployTimeout.D() {
 			return c.fail(ctx, x, fmt.Sprintf("%d agent(s) did not apply their configuration within %s", pending, x.Spec.DeployTimeout.D()))
+		}
+		if !progressed {
+			// Nothing to record: a write would wake every replica's Run,
+			// which would step again and write again, for nothing.
+			return nil
 		}
 		return c.save(ctx, &x) // keep per-target progress
 	}

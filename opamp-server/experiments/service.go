@@ -108,7 +108,8 @@ func (c *Controller) List(ctx context.Context, status []string, p store.Page) ([
 }
 
 // update applies fn to an experiment and saves it, retrying when another
-// replica changed it in between.
+// replica changed it in between: fn may run more than once, so its side
+// effects must be idempotent, and events are recorded after update.
 func (c *Controller) update(ctx context.Context, id string, fn func(*Experiment) error) (Experiment, error) {
 	for attempt := 0; ; attempt++ {
 		e, err := c.set.Store.GetExperiment(ctx, id)
@@ -164,7 +165,7 @@ func (c *Controller) Stop(ctx context.Context, id string) (Experiment, error) {
 // Promote assigns the candidate, rendered on its own with the experiment's
 // collector parameters, to every target as its new configuration.
 func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error) {
-	return c.update(ctx, id, func(x *Experiment) error {
+	x, err := c.update(ctx, id, func(x *Experiment) error {
 		if x.Status != store.ExperimentCompleted {
 			return fmt.Errorf("%w: only a completed experiment can be promoted (it is %s)", ErrState, x.Status)
 		}
@@ -195,14 +196,17 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 			}
 		}
 		x.State.Promoted, x.State.RolledBack = true, false
-		_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), Cause: "promoted: candidate assigned to every target"})
 		return nil
 	})
+	if err == nil {
+		c.event(ctx, x.ID, "promoted: candidate assigned to every target")
+	}
+	return x, err
 }
 
 // Rollback gives every target the assignment it had before the experiment.
 func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error) {
-	return c.update(ctx, id, func(x *Experiment) error {
+	x, err := c.update(ctx, id, func(x *Experiment) error {
 		if !Terminal(x.Status) || len(x.State.Targets) == 0 {
 			return fmt.Errorf("%w: only a finished experiment that deployed can be rolled back (it is %s)", ErrState, x.Status)
 		}
@@ -211,9 +215,18 @@ func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error
 			return err
 		}
 		x.State.RolledBack = true
-		_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), Cause: "rolled back: previous configurations restored"})
 		return nil
 	})
+	if err == nil {
+		c.event(ctx, x.ID, "rolled back: previous configurations restored")
+	}
+	return x, err
+}
+
+// event records a change that is not a transition, once it is saved: update
+// may run its function more than once.
+func (c *Controller) event(ctx context.Context, id, cause string) {
+	_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: id, Time: c.set.Now(), Cause: cause})
 }
 
 // Results returns an experiment's results: the final ones once analysed, or

@@ -14,36 +14,6 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-// analyzer adapts the analysis package to the controller: it turns an
-// experiment and its targets' samples into analysis input.
-func analyzer(prices analysis.PriceTable) experiments.Analyzer {
-	return func(_ context.Context, x experiments.Experiment, samples map[string][]store.Sample) ([]byte, bool, error) {
-		in := analysis.Input{
-			Mode: x.Spec.Mode, From: x.State.MeasureFrom, To: x.State.EndsAt,
-			Criteria: analysis.Criteria{
-				MinSeriesReduction:   x.Spec.SuccessCriteria.MinSeriesReduction,
-				MinCriticalRetention: x.Spec.SuccessCriteria.MinCriticalRetention,
-				MaxCPUIncrease:       x.Spec.SuccessCriteria.MaxCPUIncrease,
-			},
-			PriceModels: x.Spec.PriceModels,
-			Prices:      prices,
-		}
-		for _, t := range x.State.Targets {
-			variants := []string{t.Variant}
-			if x.Spec.Mode == experiments.ModePaired {
-				variants = []string{experiments.VariantBaseline, experiments.VariantCandidate}
-			}
-			in.Agents = append(in.Agents, analysis.AgentInput{InstanceUID: t.InstanceUID, Variants: variants, Samples: samples[t.InstanceUID]})
-		}
-		res, err := analysis.Analyze(in)
-		if err != nil {
-			return nil, false, err
-		}
-		raw, err := json.Marshal(res)
-		return raw, res.Verdict.Pass, err
-	}
-}
-
 // experimentCollector exports phoenix_experiment_total{status} and, through
 // analysis.Metrics, the results of completed experiments, read from the store
 // at scrape time and cached briefly.

@@ -169,7 +169,7 @@ func (s *Server) build() error {
 		}
 	}
 	s.exps, err = experiments.New(experiments.Settings{
-		Store: s.store, Catalog: catalog, AgentParams: s.agentParams, Analyze: analyzer(prices), Logger: s.log,
+		Store: s.store, Catalog: catalog, AgentParams: s.agentParams, Analyze: experiments.Analysis(prices), Logger: s.log,
 	})
 	if err != nil {
 		return err

@@ -223,7 +223,14 @@ func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 				return fmt.Errorf("listing experiments: %w", err)
 			}
 			if format != cmdutil.FormatTable {
+				if xs == nil {
+					xs = []experiments.Experiment{} // [], not null, for jq and friends
+				}
 				return cmdutil.WriteStructured(ios.Out, format, xs)
+			}
+			if len(xs) == 0 {
+				fmt.Fprintln(ios.ErrOut, "no experiments")
+				return nil
 			}
 			w := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tMODE\tSTATUS\tPROGRESS\tTARGETS\tVERDICT\tCREATED")

@@ -153,6 +153,11 @@ func writeReport(ctx context.Context, c *apiclient.Client, id, file string, ios 
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file private; a report is written to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		_ = tmp.Close()
+		return err
+	}
 	if err := c.ExperimentReport(ctx, id, tmp); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("report %s: %w", id, err)

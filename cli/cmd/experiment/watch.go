@@ -60,6 +60,15 @@ func RunWatch(ctx context.Context, opts *WatchOptions) error {
 // Follow polls the experiment, drawing its live view on out, until it is
 // terminal, and returns its final state. The demo uses it too.
 func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool) (experiments.Experiment, error) {
+	return follow(ctx, c, id, every, out, redraw, time.Now)
+}
+
+// heartbeat is how often a status line is repeated without a terminal.
+const heartbeat = 15 * time.Second
+
+func follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool,
+	clock func() time.Time,
+) (experiments.Experiment, error) {
 	var lastStatus string
 	var lastPrinted time.Time
 	for {
@@ -76,15 +85,16 @@ func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 				}
 			}
 		}
-		line := liveLine(x, interim, time.Now())
+		now := clock()
+		line := liveLine(x, interim, now)
 		switch {
 		case redraw:
 			fmt.Fprintf(out, "\r\033[K%s", line)
-		case x.Status != lastStatus || time.Since(lastPrinted) >= 15*time.Second:
+		case x.Status != lastStatus || now.Sub(lastPrinted) >= heartbeat:
 			// Without a terminal, one line per phase change and a
 			// heartbeat, not a line per poll.
 			fmt.Fprintln(out, line)
-			lastPrinted = time.Now()
+			lastPrinted = now
 		}
 		lastStatus = x.Status
 		if experiments.Terminal(x.Status) {

@@ -1,0 +1,364 @@
+package experiment
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+const specFile = `name: from-file
+description: top-k on the test hosts
+targets: {selector: env=test}
+baseline: {pipeline: topk, parameters: {k: 20}}
+candidate: {pipeline: topk-rollup, parameters: {k: 10}}
+parameters: {collection_interval: 30s}
+duration: 10m
+warmup: 2m
+success_criteria: {min_series_reduction: 0.5}
+`
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// created runs `create args...` and returns the stored experiment.
+func created(t *testing.T, e *env, args ...string) (experiments.Experiment, string) {
+	t.Helper()
+	out, errOut, err := run(t, append([]string{"create"}, args...)...)
+	require.NoError(t, err)
+	id := strings.TrimSpace(out)
+	require.True(t, strings.HasPrefix(id, "exp-"), "create prints the ID alone: %q", out)
+	return e.get(id), errOut
+}
+
+func TestCreateFromFile(t *testing.T) {
+	e := newEnv(t)
+	x, errOut := created(t, e, "-f", writeFile(t, "exp.yaml", specFile))
+	assert.Equal(t, "from-file", x.Name)
+	assert.Equal(t, store.ExperimentPending, x.Status)
+	assert.False(t, x.State.StartRequested)
+	assert.Equal(t, experiments.Variant{Pipeline: "topk", Parameters: map[string]any{"k": float64(20)}}, x.Spec.Baseline)
+	assert.Equal(t, 10*time.Minute, x.Spec.Duration.D())
+	assert.Equal(t, 2*time.Minute, x.Spec.Warmup.D())
+	assert.InDelta(t, 0.5, x.Spec.SuccessCriteria.MinSeriesReduction, 1e-9)
+	assert.Equal(t, `created experiment "from-file" (pending); next: phoenix experiment start `+x.ID+"\n", errOut)
+}
+
+func TestCreateFlagsOverrideTheFile(t *testing.T) {
+	e := newEnv(t)
+	x, _ := created(t, e, "-f", writeFile(t, "exp.yaml", specFile),
+		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
+		"--baseline", "current", "--candidate", "topk",
+		"--param", "collection_interval=15s", "-p", "system_metrics=false",
+		"--candidate-param", "k=15", "--candidate-param", "rank_by=[cpu, memory]", "--candidate-param", `group_by="10"`,
+		"--duration", "30m", "--warmup", "5m", "--min-series-reduction", "0.8")
+	s := x.Spec
+	assert.Equal(t, "from-flags", s.Name)
+	assert.Equal(t, "top-k on the test hosts", s.Description, "what no flag sets stays as the file has it")
+	assert.Equal(t, "env=test,host.name=~web-.*", s.Targets.Selector)
+	assert.Equal(t, experiments.ModeSplit, s.Mode)
+	assert.Equal(t, experiments.Variant{Current: true, Parameters: map[string]any{"k": float64(20)}}, s.Baseline,
+		"--baseline current replaces the file's pipeline")
+	assert.Equal(t, "topk", s.Candidate.Pipeline)
+	assert.Equal(t, map[string]any{"k": float64(15), "rank_by": []any{"cpu", "memory"}, "group_by": "10"}, s.Candidate.Parameters,
+		"flags are YAML values, added to the file's")
+	assert.Equal(t, map[string]any{"collection_interval": "15s", "system_metrics": false}, s.Parameters)
+	assert.Equal(t, 30*time.Minute, s.Duration.D())
+	assert.Equal(t, 5*time.Minute, s.Warmup.D())
+	assert.InDelta(t, 0.8, s.SuccessCriteria.MinSeriesReduction, 1e-9)
+}
+
+func TestCreateFromFlagsAlone(t *testing.T) {
+	e := newEnv(t)
+	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
+		"--baseline-param", "k=5", "--duration", "1m", "--start")
+	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
+	assert.Equal(t, map[string]any{"k": float64(5)}, x.Spec.Baseline.Parameters)
+	assert.Equal(t, experiments.ModePaired, x.Spec.Mode)
+	assert.Equal(t, experiments.DefaultWarmup, x.Spec.Warmup.D())
+	assert.True(t, x.State.StartRequested, "--start starts it")
+	assert.Contains(t, errOut, "next: phoenix experiment watch "+x.ID)
+
+	again, _ := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk", "--baseline", "topk", "--duration", "1m")
+	assert.Equal(t, experiments.Variant{Pipeline: "topk"}, again.Spec.Baseline)
+}
+
+func TestCreateStructuredOutput(t *testing.T) {
+	newEnv(t)
+	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "-o", "json")
+	require.NoError(t, err)
+	var x experiments.Experiment
+	require.NoError(t, json.Unmarshal([]byte(out), &x))
+	assert.Equal(t, "json", x.Name)
+	assert.Equal(t, "topk", x.Spec.Candidate.Pipeline)
+}
+
+func TestCreateErrors(t *testing.T) {
+	newEnv(t)
+	bad := writeFile(t, "bad.yaml", "name: x\ncolour: red\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing file", []string{"-f", filepath.Join(t.TempDir(), "none.yaml")}, []string{"no such file"}},
+		{"invalid file", []string{"-f", bad}, []string{bad + ": experiment spec", "colour"}},
+		{"a parameter without a value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "-p", "k"},
+			[]string{`"k": want key=value`}},
+		{"a bad YAML value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "--candidate-param", "k=[1"},
+			[]string{"k:"}},
+		{"refused by the server", []string{"--candidate", "topk", "--duration", "1m"},
+			[]string{"creating experiment", "HTTP 400", "name: required", "targets.selector: required"}},
+		{"an unknown pipeline", []string{"--name", "x", "-l", "env=test", "--candidate", "nope", "--duration", "1m"},
+			[]string{"HTTP 400", `pipeline "nope"`}},
+		{"an argument", []string{"extra"}, []string{"unknown command"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, append([]string{"create"}, tt.args...)...)
+			require.Error(t, err)
+			for _, want := range tt.want {
+				assert.Contains(t, err.Error(), want)
+			}
+		})
+	}
+	out, _, err := run(t, "list", "-o", "json")
+	require.NoError(t, err)
+	assert.JSONEq(t, "[]", out, "nothing was created")
+}
+
+func TestActions(t *testing.T) {
+	e := newEnv(t)
+	e.agent("a1")
+	x, err := e.c.Create(t.Context(), e.spec("actions"))
+	require.NoError(t, err)
+
+	out, _, err := run(t, "promote", x.ID)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "promote "+x.ID+":")
+	assert.Contains(t, err.Error(), "HTTP 409")
+	assert.Empty(t, out)
+
+	out, _, err = run(t, "start", x.ID)
+	require.NoError(t, err)
+	assert.Equal(t, x.ID+": start (pending)\n", out)
+	e.c.ReconcileAll(t.Context())
+	e.apply(x.ID)
+	e.finish(x.ID)
+
+	out, _, err = run(t, "promote", x.ID, "-o", "json")
+	require.NoError(t, err)
+	var promoted experiments.Experiment
+	require.NoError(t, json.Unmarshal([]byte(out), &promoted))
+	assert.True(t, promoted.State.Promoted)
+	asg, err := e.st.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, "topk-rollup", asg.Pipeline)
+
+	out, _, err = run(t, "rollback", x.ID)
+	require.NoError(t, err)
+	assert.Equal(t, x.ID+": rollback (completed)\n", out)
+	asg, err = e.st.GetAssignment(t.Context(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, "baseline", asg.Pipeline)
+
+	y, err := e.c.Create(t.Context(), e.spec("stopped"))
+	require.NoError(t, err)
+	out, _, err = run(t, "stop", y.ID)
+	require.NoError(t, err)
+	assert.Equal(t, y.ID+": stop (pending)\n", out)
+
+	_, _, err = run(t, "start", "exp-none")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HTTP 404")
+	_, _, err = run(t, "start")
+	assert.Error(t, err, "an ID is required")
+}
+
+func TestList(t *testing.T) {
+	e := newEnv(t)
+	done := e.completed("done")
+	pending, err := e.c.Create(t.Context(), e.spec("waiting"))
+	require.NoError(t, err)
+
+	out, _, err := run(t, "list")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3)
+	assert.Equal(t, []string{"ID", "NAME", "MODE", "STATUS", "PROGRESS", "TARGETS", "VERDICT", "CREATED"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{done.ID, "done", "paired", "completed", "100%", "2", "pass"}, strings.Fields(lines[1])[:7])
+	assert.Equal(t, []string{pending.ID, "waiting", "paired", "pending", "0%", "0", "-"}, strings.Fields(lines[2])[:7])
+	assert.Contains(t, lines[1], done.CreatedAt.Local().Format(time.DateTime))
+
+	out, _, err = run(t, "list", "--status", "pending,running", "-o", "json")
+	require.NoError(t, err)
+	var xs []experiments.Experiment
+	require.NoError(t, json.Unmarshal([]byte(out), &xs))
+	require.Len(t, xs, 1)
+	assert.Equal(t, pending.ID, xs[0].ID)
+
+	out, _, err = run(t, "list", "-o", "yaml", "--status", "completed")
+	require.NoError(t, err)
+	var docs []map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(out), &docs))
+	require.Len(t, docs, 1)
+	assert.Equal(t, done.ID, docs[0]["id"])
+
+	_, _, err = run(t, "list", "--status", "sideways")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listing experiments")
+}
+
+func TestStatusCommand(t *testing.T) {
+	e := newEnv(t)
+	x := e.completed("status")
+	out, _, err := run(t, "status", x.ID)
+	require.NoError(t, err)
+	assert.Contains(t, out, "Experiment:  status ("+x.ID+")")
+	assert.Contains(t, out, "Status:      completed  [████████████████████] 100%")
+	assert.Contains(t, out, "Verdict:     pass")
+	assert.Contains(t, out, "(done)")
+	assert.Contains(t, out, "running → analyzing: measurement window complete")
+
+	out, _, err = run(t, "status", x.ID, "-o", "json")
+	require.NoError(t, err)
+	var got experiments.Experiment
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, x.ID, got.ID)
+	assert.Len(t, got.Events, len(x.Events))
+
+	_, _, err = run(t, "status", "exp-none")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "experiment exp-none")
+}
+
+func TestPrintStatus(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	x := experiments.Experiment{
+		ID: "exp-1", Name: "web", Status: store.ExperimentRunning, Progress: 0.5,
+		Spec: experiments.Spec{Description: "web hosts", Mode: "split", Baseline: experiments.Variant{Current: true},
+			Candidate: experiments.Variant{Pipeline: "topk"}, Targets: experiments.Targets{Selector: "env=prod"}},
+		State: experiments.State{RunningSince: start, MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(11 * time.Minute),
+			Targets: []experiments.Target{{InstanceUID: "a1", Host: "web-1", Variant: "baseline", Applied: true}, {InstanceUID: "a2", Variant: "candidate"}},
+			Error:   "agent a2 is slow", Promoted: true},
+		Events: []store.ExperimentEvent{
+			{Time: start.Add(-time.Minute), To: "pending", Cause: "created"},
+			{Time: start, From: "deploying", To: "running", Cause: "every target applied its configuration"},
+			{Time: start.Add(2 * time.Minute), Cause: "promoted: candidate assigned to every target"},
+		},
+	}
+	var b strings.Builder
+	require.NoError(t, printStatus(&b, x, start.Add(6*time.Minute)))
+	clock := func(t time.Time) string { return t.Local().Format(time.TimeOnly) }
+	assert.Equal(t, `Experiment:   web (exp-1)
+Description:  web hosts
+Mode:         split, current configuration vs topk, targets env=prod
+Status:       running  [██████████··········]  50%
+Measuring:    `+clock(x.State.MeasureFrom)+` → `+clock(x.State.EndsAt)+` (5m0s left)
+Error:        agent a2 is slow
+Rollout:      promoted=true rolled_back=false
+
+TARGETS
+INSTANCE UID  HOST   VARIANT    APPLIED
+a1            web-1  baseline   true
+a2            -      candidate  false
+
+EVENTS
+  `+clock(start.Add(-time.Minute))+`  ∅ → pending: created
+  `+clock(start)+`  deploying → running: every target applied its configuration
+  `+clock(start.Add(2*time.Minute))+`  promoted: candidate assigned to every target
+`, b.String())
+}
+
+func TestRemaining(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	x := experiments.Experiment{Status: store.ExperimentRunning,
+		State: experiments.State{MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(3 * time.Minute)}}
+	assert.Equal(t, "warming up, 45s to go", remaining(x, start.Add(15*time.Second)))
+	assert.Equal(t, "1m30s left", remaining(x, start.Add(90*time.Second)))
+	assert.Equal(t, "analysing", remaining(x, start.Add(3*time.Minute)))
+	x.Status = store.ExperimentFailed
+	assert.Equal(t, "done", remaining(x, start))
+}
+
+func TestReport(t *testing.T) {
+	e := newEnv(t)
+	x := e.completed("report <1>")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "report.html")
+	require.NoError(t, os.WriteFile(file, []byte("the previous report"), 0o600))
+
+	_, _, err := run(t, "report", "exp-none", "--html", file)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "report exp-none")
+	assert.Contains(t, err.Error(), "HTTP 404")
+	kept, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, "the previous report", string(kept), "a failed report leaves the file alone")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "and no temporary file behind")
+
+	_, errOut, err := run(t, "report", x.ID, "--html", file)
+	require.NoError(t, err)
+	assert.Equal(t, "wrote "+file+"\n", errOut)
+	got, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, "<!doctype html><title>report &lt;1&gt;</title>", string(got))
+	info, err := os.Stat(file)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "readable like any file written in place")
+
+	_, _, err = run(t, "report", x.ID)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--html FILE is required")
+	_, _, err = run(t, "report", x.ID, "--html", filepath.Join(dir, "missing", "r.html"))
+	assert.Error(t, err, "the directory must exist")
+}
+
+func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write([]byte("<!doctype html><p>the first part"))
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "report.html")
+	ios, _, errOut := cmdutil.Test()
+	err := writeReport(t.Context(), apiclient.New(srv.URL, ""), "exp-1", file, ios)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "report exp-1")
+	assert.Empty(t, errOut.String())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "a truncated report is not written")
+}
+
+func TestListNothing(t *testing.T) {
+	newEnv(t)
+	out, errOut, err := run(t, "list")
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	assert.Equal(t, "no experiments\n", errOut)
+	for _, format := range []string{"json", "yaml"} {
+		out, _, err = run(t, "list", "-o", format)
+		require.NoError(t, err)
+		assert.Equal(t, "[]\n", out, format)
+	}
+}
