@@ -14,6 +14,8 @@ import (
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // ReportFunc writes an experiment's self-contained HTML report.
@@ -46,8 +48,18 @@ func experimentError(w http.ResponseWriter, err error) {
 		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
 	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
 		fail(w, http.StatusConflict, CodeConflict, err.Error(), nil)
-	default:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
 		storeError(w, err, "experiment")
+	default:
+		if _, invalid := distribution.AsInvalid(err); invalid {
+			fail(w, http.StatusUnprocessableEntity, CodeInvalid, err.Error(), nil)
+			return
+		}
+		if _, invalid := catalog.AsInvalidParams(err); invalid {
+			fail(w, http.StatusBadRequest, CodeInvalidParameters, err.Error(), nil)
+			return
+		}
+		fail(w, http.StatusInternalServerError, CodeInternal, err.Error(), nil)
 	}
 }
 

@@ -54,16 +54,19 @@ type Recorder interface {
 	RecordDecisions(source component.ID, records []Record)
 }
 
-// FindRecorder returns the first extension of the host that is a Recorder, or
-// nil when there is none.
+// FindRecorder returns the host's Recorder extension, or nil when there is
+// none. With several, every processor picks the same one: the smallest
+// component ID.
 func FindRecorder(host component.Host) Recorder {
 	if host == nil {
 		return nil
 	}
-	for _, ext := range host.GetExtensions() {
-		if r, ok := ext.(Recorder); ok {
-			return r
+	var found Recorder
+	var foundID string
+	for id, ext := range host.GetExtensions() {
+		if r, ok := ext.(Recorder); ok && (found == nil || id.String() < foundID) {
+			found, foundID = r, id.String()
 		}
 	}
-	return nil
+	return found
 }
