@@ -23,9 +23,10 @@ DISTRIBUTION_PKG := pipelines/distribution
         check-generated test unit-test e2e-test test-deps lint bench demo clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
-# the store tests (started as a throwaway cluster by the tests themselves) and
-# Chromium for rendering experiment reports.
-TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium
+# the store tests (started as a throwaway cluster by the tests themselves),
+# Chromium for rendering experiment reports, and Prometheus for the dashboard
+# and recording-rule tests.
+TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus
 
 ## build: the collector distribution, the phoenix CLI and the OpAMP supervisor into bin/
 build: collector phoenix supervisor

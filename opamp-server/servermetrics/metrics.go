@@ -64,6 +64,17 @@ func New() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method", "code"}),
 	}
+	// Known label values start at zero, so rate() and increase() see the
+	// first event instead of a series that appears already counted.
+	for _, status := range []string{"APPLIED", "APPLYING", "FAILED"} {
+		m.ConfigOutcomes.WithLabelValues(status)
+	}
+	for _, stage := range []string{"auth", "read", "send", "handle", "store"} {
+		m.OpAMPErrors.WithLabelValues(stage)
+	}
+	for _, transport := range []string{"websocket", "http"} {
+		m.AgentsConnected.WithLabelValues(transport)
+	}
 	reg.MustRegister(m.AgentsConnected, m.OpAMPMessages, m.OpAMPErrors, m.ConfigPushes, m.ConfigOutcomes,
 		m.ConfigRejected, m.OwnTelemetrySamples, m.APIRequestDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
