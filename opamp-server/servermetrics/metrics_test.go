@@ -62,6 +62,7 @@ func TestMetricsCountWhatTheyAreGiven(t *testing.T) {
 # HELP phoenix_config_outcomes_total Remote configuration statuses reported by agents.
 # TYPE phoenix_config_outcomes_total counter
 phoenix_config_outcomes_total{status="APPLIED"} 2
+phoenix_config_outcomes_total{status="APPLYING"} 0
 phoenix_config_outcomes_total{status="FAILED"} 1
 `), "phoenix_config_outcomes_total")
 	assert.NoError(t, err)
