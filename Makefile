@@ -20,7 +20,7 @@ HEAVY_PKGS = ./pipelines/... ./test/...
 DISTRIBUTION_PKG := pipelines/distribution
 
 .PHONY: build collector phoenix supervisor generate generate-collector generate-components \
-        check-generated test unit-test e2e-test test-deps lint bench demo clean
+        check-generated test unit-test e2e-test test-deps lint bench demo images clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
 # the store tests (started as a throwaway cluster by the tests themselves),
@@ -42,7 +42,7 @@ supervisor:
 
 ## generate: OCB sources for the collector, the checked-in component list, mdatagen code
 generate: generate-collector generate-components
-	$(GO) generate ./processors/... ./receivers/... ./extensions/...
+	$(GO) generate ./processors/... ./receivers/... ./extensions/... ./opamp-server/api
 
 # OCB's own module download fails on these machines (it asks for modules that
 # are not served), and the repository is one module anyway: generate sources
@@ -98,6 +98,13 @@ lint:
 ## bench: processor and receiver benchmarks (compare runs with benchstat)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./processors/... ./receivers/... | tee bench.txt
+
+IMAGE_TAG ?= $(VERSION)
+
+## images: the phoenix-collector and phoenix-server images (needs a Docker engine)
+images:
+	docker build -f deployments/docker/collector.Dockerfile -t phoenix-collector:$(IMAGE_TAG) .
+	docker build -f deployments/docker/server.Dockerfile --build-arg VERSION=$(VERSION) -t phoenix-server:$(IMAGE_TAG) .
 
 ## demo: build, then run Phoenix on this host and print what it saves
 demo: build

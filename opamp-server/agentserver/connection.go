@@ -70,6 +70,10 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		needFull = true
 	}
 
+	// New to the inventory: never described before (the first message of an
+	// unknown agent may be a delta; its full state follows).
+	isNew := len(a.Description.Identifying) == 0 && len(a.Description.NonIdentifying) == 0
+
 	if apply(&a, msg, now) {
 		s.set.Metrics.ConfigOutcomes.WithLabelValues(a.RemoteConfig.Status).Inc()
 		s.log.Info("remote config status", "agent", uid, "status", a.RemoteConfig.Status,
@@ -81,6 +85,8 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 		s.log.Error("saving agent failed", "agent", uid, "error", err)
+	} else if isNew && s.set.OnNewAgent != nil && msg.GetAgentDescription() != nil {
+		s.set.OnNewAgent(ctx, a)
 	}
 
 	resp := &protobufs.ServerToAgent{InstanceUid: msg.GetInstanceUid(), Capabilities: serverCapabilities}

@@ -54,6 +54,10 @@ type Settings struct {
 	// OwnMetricsEndpoint is the OTLP/HTTP metrics URL offered to agents for
 	// their own telemetry; empty makes no offer.
 	OwnMetricsEndpoint string
+	// OnNewAgent is called, once, when an agent the inventory did not know
+	// has sent its full description: the server assigns new agents their
+	// default pipeline there. Nil does nothing.
+	OnNewAgent func(ctx context.Context, a store.Agent)
 	// ResendAfter is how long to wait before sending the same configuration
 	// again to an agent that has not reported on it. Default 15s.
 	ResendAfter time.Duration

@@ -161,7 +161,7 @@ func TestCreateExperimentRejectsBadSpecs(t *testing.T) {
 		{"unknown key", "", specYAML + "colour: red\n", []string{"colour"}},
 		{"missing candidate", "", "name: x\ntargets: {selector: env=a}\nduration: 1m\n", []string{"candidate.pipeline: required"}},
 		{"several problems", "", "name: x\ntargets: {selector: env=a}\ncandidate: {pipeline: topk}\nduration: 1s\nmode: sideways\n",
-			[]string{"duration: must be at least 30s", `mode: "sideways" is not paired or split`}},
+			[]string{"duration: must be at least 2m0s", `mode: "sideways" is not paired or split`}},
 		{"unknown pipeline", "", unknownPipeline, []string{"invalid experiment spec", `pipeline "no-such-pipeline"`}},
 		{"too large", "", strings.Repeat("#", 1<<20+1), []string{"request body: http: request body too large"}},
 		{"start is not a boolean", "?start=please", specYAML, []string{`start: want true or false, got "please"`}},

@@ -26,7 +26,9 @@ type Settings struct {
 	AgentParams func(instanceUID string) map[string]any
 	// Analyze computes results. Required.
 	Analyze Analyzer
-	Logger  *slog.Logger
+	// PriceModels are the price models specs may name; empty accepts any.
+	PriceModels []string
+	Logger      *slog.Logger
 	// Tick is how often experiments are reconciled. Default 1s.
 	Tick time.Duration
 	// Now is the clock; nil means time.Now.

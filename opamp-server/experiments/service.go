@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/store"
@@ -61,6 +63,11 @@ func (c *Controller) Create(ctx context.Context, spec Spec) (Experiment, error) 
 		}
 		if _, err := c.set.Catalog.Get(p); err != nil {
 			return Experiment{}, fmt.Errorf("%w: pipeline %q: %w", ErrInvalidSpec, p, err)
+		}
+	}
+	for _, m := range spec.PriceModels {
+		if len(c.set.PriceModels) > 0 && !slices.Contains(c.set.PriceModels, m) {
+			return Experiment{}, fmt.Errorf("%w: price_models: unknown model %q (known: %s)", ErrInvalidSpec, m, strings.Join(c.set.PriceModels, ", "))
 		}
 	}
 	x := Experiment{ID: newID(), Name: spec.Name, Status: store.ExperimentPending, Spec: spec}

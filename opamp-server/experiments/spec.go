@@ -131,6 +131,10 @@ func (d *Duration) parse(s string) error {
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// MinDuration is the shortest measurement: own telemetry is kept per minute
+// and rates need two whole minutes in the window.
+const MinDuration = 2 * time.Minute
+
 // Defaults applied when a spec leaves them out.
 const (
 	DefaultWarmup        = time.Minute
@@ -202,8 +206,8 @@ func (s Spec) Validate() error {
 	if s.Candidate.Export && s.Mode == ModeSplit {
 		add("candidate.export", "split mode always exports both variants")
 	}
-	if s.Duration.D() < 30*time.Second {
-		add("duration", "must be at least 30s, got %s", s.Duration.D())
+	if s.Duration.D() < MinDuration {
+		add("duration", "must be at least %s (rates need two whole minutes of samples), got %s", MinDuration, s.Duration.D())
 	}
 	if s.Warmup.D() < 0 {
 		add("warmup", "must not be negative")

@@ -39,6 +39,11 @@ type Config struct {
 	SampleRetention time.Duration `yaml:"sample_retention"`
 	// PricesFile replaces the built-in price table experiments cost with.
 	PricesFile string `yaml:"prices_file"`
+	// DefaultPipeline is assigned, rendered for the agent with
+	// DefaultParameters, to every new agent that has no assignment, so a
+	// new host exports from the moment it connects. Empty assigns nothing.
+	DefaultPipeline   string         `yaml:"default_pipeline"`
+	DefaultParameters map[string]any `yaml:"default_parameters"`
 }
 
 // DefaultConfig returns the defaults `phoenix server` starts with.

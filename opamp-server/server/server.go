@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/agentserver"
 	"github.com/phoenix/platform/opamp-server/analysis"
@@ -27,6 +28,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/owntelemetry"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
 )
 
 // OpAMPPath is where supervisors connect.
@@ -40,6 +42,7 @@ type Server struct {
 	metrics *servermetrics.Metrics
 	agents  *agentserver.Server
 	exps    *experiments.Controller
+	catalog *catalog.Catalog
 	auth    *auth.Authenticator
 	tokens  auth.Generated
 
@@ -144,7 +147,7 @@ func (s *Server) closeListeners() {
 func (s *Server) build() error {
 	agents, err := agentserver.New(agentserver.Settings{
 		Store: s.store, Logger: s.log, Metrics: s.metrics, ServerID: s.cfg.ServerID, Auth: s.auth,
-		OwnMetricsEndpoint: s.OwnTelemetryURL(),
+		OwnMetricsEndpoint: s.OwnTelemetryURL(), OnNewAgent: s.assignDefault,
 	})
 	if err != nil {
 		return err
@@ -158,9 +161,15 @@ func (s *Server) build() error {
 	opampMux.Handle(OpAMPPath, opampHandler)
 	s.opampHTTP = &http.Server{Handler: opampMux, ConnContext: connContext, ReadHeaderTimeout: 10 * time.Second}
 
-	catalog, err := newCatalog()
+	cat, err := newCatalog()
 	if err != nil {
 		return err
+	}
+	s.catalog = cat
+	if s.cfg.DefaultPipeline != "" {
+		if _, err := cat.Get(s.cfg.DefaultPipeline); err != nil {
+			return fmt.Errorf("default_pipeline: %w", err)
+		}
 	}
 	prices := analysis.DefaultPrices()
 	if s.cfg.PricesFile != "" {
@@ -169,7 +178,8 @@ func (s *Server) build() error {
 		}
 	}
 	s.exps, err = experiments.New(experiments.Settings{
-		Store: s.store, Catalog: catalog, AgentParams: s.agentParams, Analyze: experiments.Analysis(prices), Logger: s.log,
+		Store: s.store, Catalog: cat, AgentParams: s.agentParams, Analyze: experiments.Analysis(prices), Logger: s.log,
+		PriceModels: modelNames(prices),
 	})
 	if err != nil {
 		return err
@@ -177,7 +187,7 @@ func (s *Server) build() error {
 	expCollector, resultsCollector := newExperimentCollector(s.store, s.log)
 	s.metrics.Registry.MustRegister(expCollector, resultsCollector)
 	restAPI, err := api.New(api.Settings{
-		Store: s.store, Catalog: catalog, Pusher: agents, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
+		Store: s.store, Catalog: cat, Pusher: agents, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
 		AgentParams: s.agentParams, Experiments: s.exps, Report: s.report,
 	})
 	if err != nil {
@@ -212,6 +222,14 @@ const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
 // every configuration rendered for it (for example several agents on a host).
 const AgentParamLabelPrefix = "phoenix.param."
 
+func modelNames(t analysis.PriceTable) []string {
+	names := make([]string, len(t.Models))
+	for i, m := range t.Models {
+		names[i] = m.Name
+	}
+	return names
+}
+
 // agentParams are the per-agent parameters every assignment gets: the
 // collector reports its own telemetry to this server as itself, plus what the
 // agent's own labels ask for.
@@ -222,11 +240,59 @@ func (s *Server) agentParams(uid string) map[string]any {
 	if a, err := s.store.GetAgent(ctx, uid); err == nil {
 		for k, v := range a.Labels {
 			if name, ok := strings.CutPrefix(k, AgentParamLabelPrefix); ok && name != "" {
-				params[name] = v
+				params[name] = labelValue(v)
 			}
 		}
 	}
 	return params
+}
+
+// labelValue reads a label as a YAML scalar, as `--param` values are read:
+// "400" is a number, "true" a boolean; anything else stays a string.
+func labelValue(s string) any {
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err != nil || v == nil {
+		return s
+	}
+	switch v.(type) {
+	case int, float64, bool:
+		return v
+	}
+	return s
+}
+
+// assignDefault gives a new agent without an assignment the default
+// pipeline. A render the catalog refuses is logged, not fatal: the agent
+// keeps running what it has.
+func (s *Server) assignDefault(ctx context.Context, a store.Agent) {
+	if s.cfg.DefaultPipeline == "" {
+		return
+	}
+	if _, err := s.store.GetAssignment(ctx, a.InstanceUID); err == nil {
+		return
+	}
+	params := map[string]any{}
+	for k, v := range s.cfg.DefaultParameters {
+		params[k] = v
+	}
+	for k, v := range s.agentParams(a.InstanceUID) {
+		if _, given := params[k]; !given {
+			if _, declared := s.catalog.Declares(s.cfg.DefaultPipeline, k); declared {
+				params[k] = v
+			}
+		}
+	}
+	r, err := s.catalog.Render(ctx, s.cfg.DefaultPipeline, params)
+	if err != nil {
+		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "pipeline", s.cfg.DefaultPipeline, "error", err)
+		return
+	}
+	if _, err := s.store.SetAssignment(ctx, store.Assignment{InstanceUID: a.InstanceUID, Pipeline: r.Pipeline, Parameters: r.Params,
+		Config: string(r.Config), ConfigHash: r.Hash, Reason: "default pipeline for new agents"}); err != nil {
+		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "error", err)
+		return
+	}
+	s.log.Info("assigned the default pipeline", "agent", a.InstanceUID, "pipeline", r.Pipeline)
 }
 
 // requireAgent admits own-telemetry exports from agent tokens only.

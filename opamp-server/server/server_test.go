@@ -333,7 +333,7 @@ func TestAgentParams(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, withID("agent-1", map[string]any{"health_check_endpoint": "127.0.0.1:13134", "memory_limit_mib": "256"}),
+	assert.Equal(t, withID("agent-1", map[string]any{"health_check_endpoint": "127.0.0.1:13134", "memory_limit_mib": 256}),
 		s.agentParams("agent-1"))
 	assert.Equal(t, withID("agent-2", nil), s.agentParams("agent-2"), "an unknown agent gets the server's parameters")
 }

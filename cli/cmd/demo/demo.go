@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/pipelines/profiles"
 )
 
@@ -74,8 +75,8 @@ Progress goes to stderr; the results table (or JSON with -o json) to stdout.`,
 
 // Run executes the demo.
 func Run(ctx context.Context, opts *Options) error {
-	if opts.Duration < 30*time.Second {
-		return fmt.Errorf("--duration must be at least 30s, got %s", opts.Duration)
+	if opts.Duration < experiments.MinDuration {
+		return fmt.Errorf("--duration must be at least %s (rates need two whole minutes of samples), got %s", experiments.MinDuration, opts.Duration)
 	}
 	if _, err := profiles.Get(opts.Profile); err != nil {
 		return fmt.Errorf("--profile: %w", err)

@@ -186,7 +186,8 @@ func (d *demo) experiment(ctx context.Context) (experiments.Experiment, error) {
 	if err != nil {
 		return x, err
 	}
-	fmt.Fprintf(d.progress, "    experiment %s; follow it from another terminal with: phoenix experiment watch %s --server %s\n", x.ID, x.ID, d.srv.APIURL())
+	fmt.Fprintf(d.progress, "    experiment %s; follow it from another terminal with:\n    phoenix experiment watch %s --server %s --token-file %s\n",
+		x.ID, x.ID, d.srv.APIURL(), d.srv.Tokens().AdminToken)
 	return experiment.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
 }
 

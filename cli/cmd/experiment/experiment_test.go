@@ -88,7 +88,7 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 func TestCreateFromFlagsAlone(t *testing.T) {
 	e := newEnv(t)
 	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
-		"--baseline-param", "k=5", "--duration", "1m", "--start")
+		"--baseline-param", "k=5", "--duration", "2m", "--start")
 	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
 	assert.Equal(t, map[string]any{"k": float64(5)}, x.Spec.Baseline.Parameters)
 	assert.Equal(t, experiments.ModePaired, x.Spec.Mode)
@@ -96,13 +96,13 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 	assert.True(t, x.State.StartRequested, "--start starts it")
 	assert.Contains(t, errOut, "next: phoenix experiment watch "+x.ID)
 
-	again, _ := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk", "--baseline", "topk", "--duration", "1m")
+	again, _ := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk", "--baseline", "topk", "--duration", "2m")
 	assert.Equal(t, experiments.Variant{Pipeline: "topk"}, again.Spec.Baseline)
 }
 
 func TestCreateStructuredOutput(t *testing.T) {
 	newEnv(t)
-	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "-o", "json")
+	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
 	require.NoError(t, err)
 	var x experiments.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &x))
@@ -120,13 +120,13 @@ func TestCreateErrors(t *testing.T) {
 	}{
 		{"missing file", []string{"-f", filepath.Join(t.TempDir(), "none.yaml")}, []string{"no such file"}},
 		{"invalid file", []string{"-f", bad}, []string{bad + ": experiment spec", "colour"}},
-		{"a parameter without a value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "-p", "k"},
+		{"a parameter without a value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-p", "k"},
 			[]string{`"k": want key=value`}},
-		{"a bad YAML value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "1m", "--candidate-param", "k=[1"},
+		{"a bad YAML value", []string{"--name", "x", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "--candidate-param", "k=[1"},
 			[]string{"k:"}},
-		{"refused by the server", []string{"--candidate", "topk", "--duration", "1m"},
+		{"refused by the server", []string{"--candidate", "topk", "--duration", "2m"},
 			[]string{"creating experiment", "HTTP 400", "name: required", "targets.selector: required"}},
-		{"an unknown pipeline", []string{"--name", "x", "-l", "env=test", "--candidate", "nope", "--duration", "1m"},
+		{"an unknown pipeline", []string{"--name", "x", "-l", "env=test", "--candidate", "nope", "--duration", "2m"},
 			[]string{"HTTP 400", `pipeline "nope"`}},
 		{"an argument", []string{"extra"}, []string{"unknown command"}},
 	} {

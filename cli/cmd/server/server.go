@@ -76,6 +76,7 @@ func bindConfigFlags(f *pflag.FlagSet, c *server.Config) {
 	f.StringVar(&c.ServerID, "server-id", c.ServerID, "this replica's identity (default: host name)")
 	f.DurationVar(&c.SampleRetention, "sample-retention", c.SampleRetention, "how long to keep own-telemetry samples")
 	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
+	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
 }
 
 // Run starts the server and blocks until the context ends (Ctrl-C, SIGTERM).
@@ -126,7 +127,7 @@ func (o *Options) resolve() (server.Config, error) {
 	bindConfigFlags(fs, &fileCfg)
 	var override []string
 	for _, name := range []string{"opamp-listen", "api-listen", "public-url", "data-dir", "store", "tokens-file",
-		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "prices"} {
+		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "prices", "default-pipeline"} {
 		if o.changed != nil && o.changed(name) {
 			override = append(override, name)
 		}
