@@ -207,7 +207,7 @@ func TestCandidateThatCannotApplyFailsAndRestores(t *testing.T) {
 	require.NoError(t, err)
 	defer taken.Close()
 
-	s := spec("failing e2e", "env=fail", experiments.ModePaired, time.Minute)
+	s := spec("failing e2e", "env=fail", experiments.ModePaired, 2*time.Minute)
 	s.Parameters = map[string]any{"collection_interval": "5s", "system_metrics": false,
 		"destination": "prometheus", "prometheus_endpoint": taken.Addr().String()}
 	x, err := c.CreateExperiment(ctx, s, true)
