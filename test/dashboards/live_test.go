@@ -66,7 +66,7 @@ func TestQueriesAndRulesOnLivePhoenix(t *testing.T) {
 		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
 		Parameters: map[string]any{"collection_interval": "5s", "system_metrics": false,
 			"destination": "prometheus", "prometheus_endpoint": taken.Addr().String()},
-		Duration: experiments.Duration(30 * time.Second), DeployTimeout: experiments.Duration(2 * time.Minute),
+		Duration: experiments.Duration(experiments.MinDuration), DeployTimeout: experiments.Duration(2 * time.Minute),
 	}, true)
 	require.NoError(t, err)
 	refuseOpAMPConnection(t, srv.OpAMP)
