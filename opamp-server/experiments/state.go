@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
 )
 
-// Variants.
+// Variants: the catalog labels each arm's cost_meter with them.
 const (
-	VariantBaseline  = "baseline"
-	VariantCandidate = "candidate"
+	VariantBaseline  = catalog.VariantBaseline
+	VariantCandidate = catalog.VariantCandidate
 	// variantBoth marks a paired-mode target, which runs both.
 	variantBoth = "both"
 )
