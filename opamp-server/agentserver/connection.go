@@ -74,10 +74,17 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	// unknown agent may be a delta; its full state follows).
 	isNew := len(a.Description.Identifying) == 0 && len(a.Description.NonIdentifying) == 0
 
+	retryBefore := a.ApplyRetry
 	if apply(&a, msg, now) {
 		s.set.Metrics.ConfigOutcomes.WithLabelValues(a.RemoteConfig.Status).Inc()
 		s.log.Info("remote config status", "agent", uid, "status", a.RemoteConfig.Status,
 			"hash", short(a.RemoteConfig.Hash), "error", a.RemoteConfig.ErrorMessage)
+	}
+	if r := a.ApplyRetry; r != nil && (retryBefore == nil || *retryBefore != *r) {
+		s.set.Metrics.ConfigApplyRetries.Inc()
+		s.log.Warn("collector not healthy within the supervisor's apply timeout; sending the configuration again",
+			"agent", uid, "hash", short(r.Hash), "attempt", r.Attempts, "limit", r.Limit, "at", r.NextAt)
+		s.pushAt(uid, r.NextAt)
 	}
 	a.Online = msg.GetAgentDisconnect() == nil
 	a.ConnectionType = c.transport
@@ -112,7 +119,7 @@ func (c *connection) attachConfig(ctx context.Context, st *agentState, a store.A
 		s.log.Error("loading assignment failed", "agent", a.InstanceUID, "error", err)
 		return
 	}
-	if !needsConfig(a, asg) {
+	if !needsConfig(a, asg, now) {
 		return
 	}
 	if sent, ok := st.lastSent[asg.ConfigHash]; ok && now.Sub(sent) < s.set.ResendAfter {

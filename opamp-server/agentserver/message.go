@@ -3,7 +3,6 @@ package agentserver // import "github.com/phoenix/platform/opamp-server/agentser
 import (
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,29 +65,9 @@ func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusC
 		if statusChanged || a.RemoteConfig.UpdatedAt.IsZero() {
 			a.RemoteConfig = next
 		}
-		rememberOutcome(a, next)
+		rememberOutcome(a, next, statusChanged, now)
 	}
 	return statusChanged
-}
-
-// rememberOutcome keeps the hashes an agent failed to apply, so the server
-// never pushes them again (which would loop bad config → rollback forever),
-// and forgets a hash once the agent reports it applied.
-func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus) {
-	if st.Hash == "" {
-		return
-	}
-	switch st.Status {
-	case store.ConfigStatusFailed:
-		if !slices.Contains(a.FailedConfigHashes, st.Hash) {
-			a.FailedConfigHashes = append(a.FailedConfigHashes, st.Hash)
-			if n := len(a.FailedConfigHashes); n > maxFailedHashes {
-				a.FailedConfigHashes = a.FailedConfigHashes[n-maxFailedHashes:]
-			}
-		}
-	case store.ConfigStatusApplied:
-		a.FailedConfigHashes = slices.DeleteFunc(a.FailedConfigHashes, func(h string) bool { return h == st.Hash })
-	}
 }
 
 func applyDescription(a *store.Agent, d *protobufs.AgentDescription) {
@@ -185,18 +164,6 @@ func statusName(s protobufs.RemoteConfigStatuses) string {
 	default:
 		return store.ConfigStatusUnset
 	}
-}
-
-// needsConfig decides whether asg must be sent to the agent: it is not what
-// the agent last reported about, and the agent has not already failed it.
-func needsConfig(a store.Agent, asg *store.Assignment) bool {
-	if asg == nil || asg.ConfigHash == "" {
-		return false
-	}
-	if a.RemoteConfig.Hash == asg.ConfigHash {
-		return false
-	}
-	return !slices.Contains(a.FailedConfigHashes, asg.ConfigHash)
 }
 
 // remoteConfig is the OpAMP form of an assignment.

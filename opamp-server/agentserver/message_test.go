@@ -69,8 +69,8 @@ func TestFailedHashesAreRememberedUntilApplied(t *testing.T) {
 	// Rollback: the old config reports APPLIED under its own hash.
 	apply(&a, status(good, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, ""), now)
 	assert.Equal(t, []string{bad}, a.FailedConfigHashes, "a rollback must not forget the failed hash")
-	assert.False(t, needsConfig(a, &store.Assignment{ConfigHash: bad}), "a failed config must never be re-sent")
-	assert.True(t, needsConfig(a, &store.Assignment{ConfigHash: store.HashConfig([]byte("fixed"))}))
+	assert.False(t, needsConfig(a, &store.Assignment{ConfigHash: bad}, now), "a failed config must never be re-sent")
+	assert.True(t, needsConfig(a, &store.Assignment{ConfigHash: store.HashConfig([]byte("fixed"))}, now))
 
 	// The same hash applied later (e.g. fixed environment) clears it.
 	apply(&a, status(bad, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, ""), now)
@@ -88,9 +88,9 @@ func TestFailedHashesAreBounded(t *testing.T) {
 
 func TestNeedsConfig(t *testing.T) {
 	h := store.HashConfig([]byte("x"))
-	assert.False(t, needsConfig(store.Agent{}, nil))
-	assert.True(t, needsConfig(store.Agent{}, &store.Assignment{ConfigHash: h}))
-	assert.False(t, needsConfig(store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: h, Status: store.ConfigStatusApplying}}, &store.Assignment{ConfigHash: h}))
+	assert.False(t, needsConfig(store.Agent{}, nil, now))
+	assert.True(t, needsConfig(store.Agent{}, &store.Assignment{ConfigHash: h}, now))
+	assert.False(t, needsConfig(store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: h, Status: store.ConfigStatusApplying}}, &store.Assignment{ConfigHash: h}, now))
 }
 
 func TestRemoteConfigIsOneDocumentUnderEmptyKey(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-telemetry/opamp-go/protobufs"
@@ -77,6 +78,7 @@ type Server struct {
 	mu     sync.Mutex
 	agents map[string]*agentState // by instance UID
 
+	runCtx atomic.Pointer[context.Context] // Start's context, for timed pushes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -134,6 +136,7 @@ func (s *Server) Handler() (http.HandlerFunc, opampserver.ConnContext, error) {
 // Start runs the assignment watcher and the offline sweeper until Stop.
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.runCtx.Store(&ctx)
 	if err := s.set.Store.MarkServerAgentsOffline(ctx, s.set.ServerID); err != nil {
 		s.cancel()
 		return fmt.Errorf("resetting this replica's agents: %w", err)
@@ -238,7 +241,7 @@ func (s *Server) Push(ctx context.Context, uid string) error {
 	if err != nil {
 		return err
 	}
-	if !needsConfig(a, asg) {
+	if !needsConfig(a, asg, s.set.Now()) {
 		return nil
 	}
 	// The same configuration twice in a row makes the supervisor report
@@ -309,6 +312,25 @@ func (s *Server) watchAssignments(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// pushAt pushes uid's assignment once at, for a retry planned after an
+// apply timeout: a WebSocket agent would otherwise wait for its next
+// heartbeat. Polling agents receive it with the first poll after at.
+func (s *Server) pushAt(uid string, at time.Time) {
+	p := s.runCtx.Load()
+	if p == nil {
+		return
+	}
+	ctx := *p
+	time.AfterFunc(max(at.Sub(s.set.Now()), 0), func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := s.Push(ctx, uid); err != nil {
+			s.log.Warn("push failed", "agent", uid, "error", err)
+		}
+	})
 }
 
 func (s *Server) pushAll(ctx context.Context) {

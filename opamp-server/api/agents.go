@@ -2,6 +2,7 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -39,6 +40,7 @@ const (
 	DriftUnassigned = "unassigned" // nothing assigned
 	DriftPending    = "pending"    // assigned, not yet received by the agent
 	DriftApplying   = "applying"   // the agent is applying it
+	DriftRetrying   = "retrying"   // its apply timed out; the server sends it again
 	DriftFailed     = "failed"     // the agent could not apply it
 	DriftInSync     = "in_sync"    // applied, and the effective config matches
 	DriftDrifted    = "drifted"    // applied, but the effective config differs
@@ -63,6 +65,11 @@ func computeDrift(a store.Agent, asg *store.Assignment) Drift {
 	switch {
 	case asg == nil:
 		return Drift{State: DriftUnassigned}
+	case a.Retrying(asg.ConfigHash) && !(a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status != store.ConfigStatusFailed):
+		r := a.ApplyRetry
+		return Drift{State: DriftRetrying, Message: fmt.Sprintf(
+			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",
+			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}
 	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusFailed,
 		slices.Contains(a.FailedConfigHashes, asg.ConfigHash):
 		return Drift{State: DriftFailed, Message: a.RemoteConfig.ErrorMessage}

@@ -260,6 +260,15 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 			return err
 		}
 		switch {
+		case a.Retrying(t.ConfigHash):
+			// A slow start, not a bad configuration: the server sends it
+			// again; say so once per attempt.
+			if r := a.ApplyRetry; r.Attempts > t.ApplyRetries {
+				t.ApplyRetries, progressed = r.Attempts, true
+				c.event(ctx, x.ID, fmt.Sprintf("agent %s (%s) was not healthy within the supervisor's apply timeout (%d of %d); its configuration is sent again at %s",
+					t.InstanceUID, t.Host, r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339)))
+			}
+			pending++
 		case slices.Contains(a.FailedConfigHashes, t.ConfigHash),
 			a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusFailed:
 			return c.fail(ctx, x, fmt.Sprintf("agent %s (%s) could not apply its configuration: %s",

@@ -63,6 +63,9 @@ type Target struct {
 	ConfigHash string `json:"config_hash,omitempty"`
 	// Applied is set once the agent reported it APPLIED.
 	Applied bool `json:"applied,omitempty"`
+	// ApplyRetries is how many apply-timeout retries of ConfigHash the
+	// experiment has announced in its events.
+	ApplyRetries int `json:"apply_retries,omitempty"`
 }
 
 // Experiment is an experiment as the API shows it.

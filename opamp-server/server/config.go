@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/phoenix/platform/opamp-server/store/storeopen"
 )
 
 // Config is everything `phoenix server` can be told, by flags or file.
@@ -95,12 +97,8 @@ func (c Config) storeDSN() string {
 }
 
 func (c Config) storeKind() string {
-	if isPostgres(c.storeDSN()) {
+	if storeopen.IsPostgres(c.storeDSN()) {
 		return "postgres"
 	}
 	return "embedded"
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/owntelemetry"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/store/storeopen"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
@@ -69,7 +70,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	if err := s.loadAuth(); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.storeDSN())
+	st, err := storeopen.Open(ctx, cfg.storeDSN(), s.log.With("component", "store"))
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}

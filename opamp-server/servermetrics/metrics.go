@@ -24,6 +24,9 @@ type Metrics struct {
 	// ConfigOutcomes counts remote-config statuses agents reported
 	// (APPLIED, APPLYING, FAILED).
 	ConfigOutcomes *prometheus.CounterVec
+	// ConfigApplyRetries counts configurations planned to be sent again
+	// because the supervisor's apply timeout was their only failure.
+	ConfigApplyRetries prometheus.Counter
 	// ConfigRejected counts assignments refused by validation.
 	ConfigRejected prometheus.Counter
 	// OwnTelemetrySamples counts own-telemetry samples stored.
@@ -53,6 +56,9 @@ func New() *Metrics {
 		ConfigOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phoenix_config_outcomes_total", Help: "Remote configuration statuses reported by agents.",
 		}, []string{"status"}),
+		ConfigApplyRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phoenix_config_apply_retries_total", Help: "Configurations to be sent again after the supervisor's apply timeout.",
+		}),
 		ConfigRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoenix_config_rejected_total", Help: "Configurations refused by validation before anything was sent.",
 		}),
@@ -76,7 +82,7 @@ func New() *Metrics {
 		m.AgentsConnected.WithLabelValues(transport)
 	}
 	reg.MustRegister(m.AgentsConnected, m.OpAMPMessages, m.OpAMPErrors, m.ConfigPushes, m.ConfigOutcomes,
-		m.ConfigRejected, m.OwnTelemetrySamples, m.APIRequestDuration,
+		m.ConfigApplyRetries, m.ConfigRejected, m.OwnTelemetrySamples, m.APIRequestDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -39,6 +39,9 @@ type Agent struct {
 	// FailedConfigHashes are assigned configurations this agent reported
 	// FAILED for; the server does not push them again. Newest last, bounded.
 	FailedConfigHashes []string `json:"failed_config_hashes,omitempty"`
+	// ApplyRetry is set while the server means to send a configuration
+	// again because its only failure was the supervisor's apply timeout.
+	ApplyRetry *ApplyRetry `json:"apply_retry,omitempty"`
 	// ConnectionType is "websocket" or "http".
 	ConnectionType string `json:"connection_type,omitempty"`
 	// Online reports a live connection; ServerID names the replica holding it.
@@ -66,6 +69,28 @@ type Health struct {
 	Status    string    `json:"status,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	StartTime time.Time `json:"start_time,omitempty"`
+}
+
+// ApplyRetry is the server's plan to send a configuration again. The
+// supervisor reports FAILED with "Config apply timeout exceeded" when the
+// collector was not yet healthy as its config_apply_timeout fired: on a busy
+// host that is a slow start, not a bad configuration, so the server retries
+// it a bounded number of times instead of remembering the hash as failed.
+type ApplyRetry struct {
+	// Hash is the configuration to send again.
+	Hash string `json:"hash"`
+	// Attempts counts the apply timeouts the configuration has had so far,
+	// and Limit how many the server tolerates before it counts as failed.
+	Attempts int `json:"attempts"`
+	Limit    int `json:"limit"`
+	// NextAt is when the configuration is sent again.
+	NextAt time.Time `json:"next_at"`
+}
+
+// Retrying reports whether the server still means to send hash again after
+// an apply timeout.
+func (a Agent) Retrying(hash string) bool {
+	return hash != "" && a.ApplyRetry != nil && a.ApplyRetry.Hash == hash
 }
 
 // RemoteConfigStatus is an agent's report about its remote configuration.

@@ -44,6 +44,10 @@ func NormalizeAgent(a Agent) (Agent, error) {
 	for _, h := range a.FailedConfigHashes {
 		c.text("failed_config_hashes", h)
 	}
+	if a.ApplyRetry != nil {
+		c.text("apply_retry.hash", a.ApplyRetry.Hash)
+		c.time("apply_retry.next_at", a.ApplyRetry.NextAt)
+	}
 	c.text("connection_type", a.ConnectionType)
 	c.text("server_id", a.ServerID)
 	if a.Health != nil {
@@ -67,6 +71,11 @@ func NormalizeAgent(a Agent) (Agent, error) {
 		a.Health = &h
 	}
 	a.RemoteConfig.UpdatedAt = NormalizeTime(a.RemoteConfig.UpdatedAt)
+	if a.ApplyRetry != nil {
+		r := *a.ApplyRetry
+		r.NextAt = NormalizeTime(r.NextAt)
+		a.ApplyRetry = &r
+	}
 	if len(a.FailedConfigHashes) == 0 {
 		a.FailedConfigHashes = nil
 	} else {

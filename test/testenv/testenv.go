@@ -6,8 +6,10 @@ package testenv // import "github.com/phoenix/platform/test/testenv"
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 )
 
@@ -44,4 +46,22 @@ func WriteFile(tb testing.TB, dir, name, content string) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// BusyLoops starts n CPU-bound processes (shell busy loops) that run until
+// the test ends, so a test can prove what it checks still holds on a host
+// whose cores are taken.
+func BusyLoops(tb testing.TB, n int) {
+	tb.Helper()
+	for range n {
+		cmd := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("starting a busy loop: %v", err)
+		}
+		tb.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
 }

@@ -44,14 +44,20 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
   1. start the control plane (phoenix server, embedded store, temporary data),
   2. start an OpAMP supervisor managing phoenix-collector on this host and
      assign it the baseline pipeline (every process, as exported today),
+     before any load, so the collector starts on a quiet host,
   3. start simulated load (phoenix loadsim, the realistic profile by default,
-     with critical daemons such as postgres and nginx),
+     with critical daemons such as postgres and nginx), ramped up rather
+     than started all at once,
   4. run a paired experiment: baseline vs the recommended topk-rollup, side by
      side from one process scrape, the candidate in shadow,
   5. print the results (series, datapoints, bytes, critical processes, cost
      per price model, verdict), write the HTML report, and clean up.
 
-Progress goes to stderr; the results table (or JSON with -o json) to stdout.`,
+Progress goes to stderr; the results table (or JSON with -o json) to stdout.
+On a busy host the supervisor may report that the collector was not healthy
+within its apply timeout; the server then sends the configuration again (a
+bounded number of times) and the demo says so. When the demo fails, it prints
+the collector's last log lines; --dir keeps every log.`,
 		Example: `  phoenix demo
   phoenix demo --duration 5m --profile high-cardinality
   phoenix demo -o json > results.json
@@ -98,7 +104,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}()
 	err = d.run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		d.printLogsHint()
+		d.printFailureContext()
 	}
 	return err
 }

@@ -53,10 +53,13 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.startAgent(ctx); err != nil {
 		return err
 	}
-	if err := d.startLoad(); err != nil {
+	// The baseline goes first, on a quiet host: a collector starting while
+	// a whole population of processes starts can miss the supervisor's apply
+	// timeout. The load then ramps up under a running collector.
+	if err := d.assignBaseline(ctx); err != nil {
 		return err
 	}
-	if err := d.assignBaseline(ctx); err != nil {
+	if err := d.startLoad(); err != nil {
 		return err
 	}
 	x, err := d.experiment(ctx)
@@ -156,13 +159,21 @@ func (d *demo) assignBaseline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return d.wait(ctx, 90*time.Second, "the baseline to apply", func() (bool, error) {
+	var retrying string
+	// Long enough for every apply-timeout retry the server makes.
+	return d.wait(ctx, 4*time.Minute, "the baseline to apply", func() (bool, error) {
 		v, err := d.client.GetAgent(ctx, d.uid)
 		if err != nil {
 			return false, err
 		}
-		if v.Drift.State == api.DriftFailed {
+		switch v.Drift.State {
+		case api.DriftFailed:
 			return false, stop(fmt.Errorf("the collector could not apply the baseline: %s", v.RemoteConfig.ErrorMessage))
+		case api.DriftRetrying:
+			if v.Drift.Message != retrying {
+				retrying = v.Drift.Message
+				fmt.Fprintf(d.progress, "    %s\n", retrying)
+			}
 		}
 		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied, nil
 	})
@@ -280,10 +291,38 @@ func (d *demo) stop() {
 	}
 }
 
-func (d *demo) printLogsHint() {
+// collectorLogLines is how much of the collector's log a failure shows.
+const collectorLogLines = 15
+
+// printFailureContext shows what the collector was doing when the demo
+// failed, and where the whole logs are (or how to keep them).
+func (d *demo) printFailureContext() {
+	if d.sup != nil {
+		path := filepath.Join(d.sup.StorageDir, "agent.log")
+		if lines := lastLines(path, collectorLogLines); len(lines) > 0 {
+			fmt.Fprintf(d.progress, "the collector's last log lines (%s):\n", path)
+			for _, l := range lines {
+				fmt.Fprintf(d.progress, "    %s\n", l)
+			}
+		}
+	}
 	if d.opts.Dir != "" || d.opts.KeepRunning {
-		fmt.Fprintf(d.progress, "logs are in %s\n", d.dir)
+		fmt.Fprintf(d.progress, "the server, supervisor, collector and load logs are in %s\n", d.dir)
 		return
 	}
-	fmt.Fprintln(d.progress, "rerun with --dir DIR to keep the server, supervisor and collector logs")
+	fmt.Fprintln(d.progress, "rerun with --dir DIR to keep the server, supervisor, collector and load logs, e.g.:\n    phoenix demo --dir ./phoenix-demo-logs")
+}
+
+// lastLines returns up to n last non-empty lines of a file, nil when it
+// cannot be read.
+func lastLines(path string, n int) []string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return nil
+	}
+	return lines[max(0, len(lines)-n):]
 }

@@ -71,11 +71,13 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 ) (experiments.Experiment, error) {
 	var lastStatus string
 	var lastPrinted time.Time
+	notesSeen := 0
 	for {
 		x, err := c.Experiment(ctx, id)
 		if err != nil {
 			return x, fmt.Errorf("experiment %s: %w", id, err)
 		}
+		notesSeen = printNotes(out, x, notesSeen, redraw)
 		var interim *analysis.Results
 		if x.Status == "running" {
 			if view, err := c.ExperimentResults(ctx, id); err == nil {
@@ -109,6 +111,26 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 		case <-time.After(every):
 		}
 	}
+}
+
+// printNotes prints the experiment's events that are not phase changes (an
+// apply retry, a promote) beyond the first seen, each on its own line above
+// the live view, and returns how many there are now.
+func printNotes(out io.Writer, x experiments.Experiment, seen int, redraw bool) int {
+	n := 0
+	for _, e := range x.Events {
+		if e.From != "" || e.To != "" {
+			continue
+		}
+		if n++; n <= seen {
+			continue
+		}
+		if redraw {
+			fmt.Fprint(out, "\r\033[K")
+		}
+		fmt.Fprintf(out, "%s %s\n", e.Time.Local().Format(time.TimeOnly), e.Cause)
+	}
+	return n
 }
 
 // liveLine is the one-line live view.

@@ -297,3 +297,41 @@ func TestIsTerminal(t *testing.T) {
 	defer devNull.Close()
 	assert.True(t, isTerminal(devNull), "a character device")
 }
+
+// An apply timeout during deployment is not a failure: watch says the
+// configuration is being sent again, once, and the experiment goes on.
+func TestWatchShowsApplyRetries(t *testing.T) {
+	e := newEnv(t)
+	e.agent("a1")
+	x, err := e.c.Create(t.Context(), e.spec("slow host"))
+	require.NoError(t, err)
+	id := x.ID
+	retry := func() {
+		tg := e.get(id).State.Targets[0]
+		a, err := e.st.GetAgent(t.Context(), tg.InstanceUID)
+		require.NoError(t, err)
+		a.RemoteConfig = store.RemoteConfigStatus{Hash: tg.ConfigHash, Status: store.ConfigStatusFailed, ErrorMessage: "Config apply timeout exceeded"}
+		a.ApplyRetry = &store.ApplyRetry{Hash: tg.ConfigHash, Attempts: 1, Limit: 3, NextAt: time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)}
+		require.NoError(t, e.st.UpsertAgent(t.Context(), a))
+		e.c.ReconcileAll(t.Context())
+	}
+	retried := func() { // the re-sent configuration applies, which ends the retry
+		a, err := e.st.GetAgent(t.Context(), e.get(id).State.Targets[0].InstanceUID)
+		require.NoError(t, err)
+		a.ApplyRetry = nil
+		require.NoError(t, e.st.UpsertAgent(t.Context(), a))
+		e.apply(id)
+	}
+	nothing := func() {}
+	e.scripted(
+		func() { e.deploy(id) }, retry, nothing, nothing, retried,
+		func() { e.advance(3 * time.Minute); e.c.ReconcileAll(t.Context()) },
+		func() { e.c.ReconcileAll(t.Context()) },
+	)
+
+	out, _, err := run(t, "watch", id, "--interval", "1ms")
+	require.NoError(t, err, "a retried apply does not fail the experiment")
+	assert.Equal(t, 1, strings.Count(out, "was not healthy within the supervisor's apply timeout (1 of 3)"), out)
+	assert.Contains(t, out, "its configuration is sent again at 2026-12-01T12:00:15Z")
+	assert.Contains(t, out, "Verdict:")
+}

@@ -15,7 +15,7 @@ import (
 
 const agentColumns = `instance_uid, description, labels, capabilities, health, effective_config,
 	effective_config_hash, remote_config, failed_config_hashes, connection_type, online, server_id,
-	sequence_num, first_seen, last_seen`
+	sequence_num, first_seen, last_seen, apply_retry`
 
 // UpsertAgent creates or replaces an agent and notifies watchers.
 func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
@@ -43,24 +43,31 @@ func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
 	if err != nil {
 		return err
 	}
+	var retry []byte // NULL when nil
+	if a.ApplyRetry != nil {
+		if retry, err = json.Marshal(a.ApplyRetry); err != nil {
+			return err
+		}
+	}
 	failed := a.FailedConfigHashes
 	if failed == nil {
 		failed = []string{}
 	}
 	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (instance_uid) DO UPDATE SET
 				description = EXCLUDED.description, labels = EXCLUDED.labels,
 				capabilities = EXCLUDED.capabilities, health = EXCLUDED.health,
 				effective_config = EXCLUDED.effective_config, effective_config_hash = EXCLUDED.effective_config_hash,
 				remote_config = EXCLUDED.remote_config, failed_config_hashes = EXCLUDED.failed_config_hashes,
 				connection_type = EXCLUDED.connection_type, online = EXCLUDED.online, server_id = EXCLUDED.server_id,
-				sequence_num = EXCLUDED.sequence_num, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen`,
+				sequence_num = EXCLUDED.sequence_num, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
+				apply_retry = EXCLUDED.apply_retry`,
 			// uint64 fields travel as their int64 bit pattern.
 			a.InstanceUID, desc, labels, int64(a.Capabilities), health, a.EffectiveConfig,
 			a.EffectiveConfigHash, remote, failed, a.ConnectionType, a.Online, a.ServerID,
-			int64(a.SequenceNum), a.FirstSeen, a.LastSeen)
+			int64(a.SequenceNum), a.FirstSeen, a.LastSeen, retry)
 		if err != nil {
 			return nil, err
 		}
@@ -71,13 +78,13 @@ func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
 // scanAgent reads one row of agentColumns.
 func scanAgent(row pgx.Row) (store.Agent, error) {
 	var (
-		a                           store.Agent
-		desc, labels, health, remot []byte
-		caps, seq                   int64
+		a                                  store.Agent
+		desc, labels, health, remot, retry []byte
+		caps, seq                          int64
 	)
 	err := row.Scan(&a.InstanceUID, &desc, &labels, &caps, &health, &a.EffectiveConfig,
 		&a.EffectiveConfigHash, &remot, &a.FailedConfigHashes, &a.ConnectionType, &a.Online, &a.ServerID,
-		&seq, &a.FirstSeen, &a.LastSeen)
+		&seq, &a.FirstSeen, &a.LastSeen, &retry)
 	if err != nil {
 		return store.Agent{}, err
 	}
@@ -96,6 +103,12 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 	}
 	if err := json.Unmarshal(remot, &a.RemoteConfig); err != nil {
 		return store.Agent{}, fmt.Errorf("agent %q remote_config: %w", a.InstanceUID, err)
+	}
+	if retry != nil {
+		a.ApplyRetry = new(store.ApplyRetry)
+		if err := json.Unmarshal(retry, a.ApplyRetry); err != nil {
+			return store.Agent{}, fmt.Errorf("agent %q apply_retry: %w", a.InstanceUID, err)
+		}
 	}
 	return store.NormalizeAgent(a)
 }

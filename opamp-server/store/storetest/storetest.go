@@ -85,6 +85,7 @@ func fullAgent(uid string) store.Agent {
 			Hash: "9a8b", Status: store.ConfigStatusFailed, ErrorMessage: "bad pipeline", UpdatedAt: base.Add(time.Second),
 		},
 		FailedConfigHashes: []string{"dead", "beef"},
+		ApplyRetry:         &store.ApplyRetry{Hash: "9a8c", Attempts: 2, Limit: 3, NextAt: base.Add(2 * time.Second)},
 		ConnectionType:     "websocket",
 		Online:             true,
 		ServerID:           "replica-1",
@@ -98,6 +99,7 @@ func fullAgent(uid string) store.Agent {
 func storedAgent(uid string) store.Agent {
 	a := fullAgent(uid)
 	a.Health.StartTime = normTime(a.Health.StartTime)
+	a.ApplyRetry.NextAt = normTime(a.ApplyRetry.NextAt)
 	a.RemoteConfig.UpdatedAt = normTime(a.RemoteConfig.UpdatedAt)
 	a.FirstSeen, a.LastSeen = normTime(a.FirstSeen), normTime(a.LastSeen)
 	return a
