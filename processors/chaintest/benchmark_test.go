@@ -100,6 +100,27 @@ func BenchmarkFilterKeepList(b *testing.B) {
 	b.ReportMetric(float64(len(names)), "names")
 }
 
+// BenchmarkFilterKeepPIDs times the contrib filter processor on the same
+// batches as BenchmarkChain, configured to give the chain's output: an OTTL
+// resource condition dropping every process whose PID is not among those
+// the chain exported at the end of its warm-up (the chain keeps the same
+// set on the steady host; TestPIDFilterHasTheChainsOutput checks it). This
+// is the fair comparison: the same processes out, from the same batches.
+func BenchmarkFilterKeepPIDs(b *testing.B) {
+	host := benchHost(b)
+	sink := &consumertest.MetricsSink{}
+	c := newChain(b, chainOptions{topk: topkRollup}, sink)
+	for n := 1; n <= warmUpScrapes; n++ {
+		require.NoError(b, c.in.ConsumeMetrics(context.Background(), host.scrape(scrapeAt(n))))
+	}
+	pids := exportedPIDs(sink.AllMetrics()[warmUpScrapes-1])
+	require.NotEmpty(b, pids)
+
+	filter := newPIDFilter(b, pids, consumertest.NewNop())
+	runTimed(b, host, warmUpScrapes+1, filter)
+	b.ReportMetric(float64(len(pids)), "pids")
+}
+
 // BenchmarkChainStateMemory measures the heap the whole chain keeps per
 // tracked process: 20 hosts of 1,000 processes, each scraped twice, through
 // one chain. Scratch buffers are sized by the largest batch (1,000

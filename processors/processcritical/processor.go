@@ -14,6 +14,7 @@ import (
 
 	"github.com/phoenix/platform/processors/criticalrules"
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
 	"github.com/phoenix/platform/processors/processmetrics"
 )
@@ -34,6 +35,12 @@ type criticalProcessor struct {
 	cache     map[processmetrics.Key]*cacheEntry
 	lastSweep time.Time
 	recorder  decision.Recorder
+
+	// pending holds each batch's chainbatch.Batch from processMetrics until
+	// the batch is handed on (annotator), free the Batches to reuse.
+	pendMu  sync.Mutex
+	pending map[pmetric.Metrics]*chainbatch.Batch
+	free    []*chainbatch.Batch
 }
 
 type cacheEntry struct {
@@ -41,6 +48,8 @@ type cacheEntry struct {
 	identity uint64 // hash of the attributes rules match on
 	rule     string // "" when no rule matched
 	lastSeen time.Time
+	// shared is the process's record for the processors after this one.
+	shared chainbatch.Shared
 }
 
 func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, error) {
@@ -61,6 +70,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, erro
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
 		cache:     make(map[processmetrics.Key]*cacheEntry),
+		pending:   make(map[pmetric.Metrics]*chainbatch.Batch),
 	}, nil
 }
 
@@ -82,8 +92,9 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 	var seen, marked int64
 	var records []decision.Record
 
-	p.mu.Lock()
 	rms := md.ResourceMetrics()
+	batch := p.newBatch(md, rms.Len())
+	p.mu.Lock()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		r, ok := processmetrics.Read(rm)
@@ -92,7 +103,8 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 		}
 		seen++
 		attrs := rm.Resource().Attributes()
-		rule := p.match(r, attrs, now)
+		rule, e := p.match(r, attrs, now)
+		batch.Procs = append(batch.Procs, chainbatch.Proc{RM: rm, Reading: r, Rule: rule, Shared: &e.shared})
 		if rule == "" {
 			attrs.Remove(processmetrics.MarkerCriticalRule)
 			continue
@@ -110,6 +122,7 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 	tracked := int64(len(p.cache))
 	recorder := p.recorder
 	p.mu.Unlock()
+	p.hold(md, batch)
 
 	if recorder != nil {
 		recorder.RecordDecisions(p.id, records)
@@ -122,12 +135,12 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 
 // match returns the rule matching the process, from the cache when the process
 // is unchanged since it was last evaluated. Callers hold p.mu.
-func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, now time.Time) string {
+func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, now time.Time) (string, *cacheEntry) {
 	identity := p.identity(attrs)
 	e, ok := p.cache[r.Key]
 	if ok && e.start == r.Start && e.identity == identity {
 		e.lastSeen = now
-		return e.rule
+		return e.rule, e
 	}
 	rule, _ := p.matcher.Match(attrs)
 	if !ok {
@@ -135,7 +148,7 @@ func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, n
 		p.cache[r.Key] = e
 	}
 	*e = cacheEntry{start: r.Start, identity: identity, rule: rule, lastSeen: now}
-	return rule
+	return rule, e
 }
 
 // identity hashes the attributes rules can match on, so an exec that keeps the

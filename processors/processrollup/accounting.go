@@ -26,6 +26,9 @@ type procEntry struct {
 	group    *group
 	lastSeen int64 // wall clock, unix nanoseconds, for process_ttl
 	points   []counterPoint
+	// evicted is set when the sweep forgets the process, for the pointer
+	// the chain's shared record may still hold.
+	evicted bool
 }
 
 // scraperCounterPoints is how many counter points the scraper reports per
