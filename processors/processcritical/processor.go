@@ -36,11 +36,9 @@ type criticalProcessor struct {
 	lastSweep time.Time
 	recorder  decision.Recorder
 
-	// pending holds each batch's chainbatch.Batch from processMetrics until
-	// the batch is handed on (annotator), free the Batches to reuse.
-	pendMu  sync.Mutex
-	pending map[pmetric.Metrics]*chainbatch.Batch
-	free    []*chainbatch.Batch
+	// free holds Batches to reuse.
+	freeMu sync.Mutex
+	free   []*chainbatch.Batch
 }
 
 type cacheEntry struct {
@@ -70,7 +68,6 @@ func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, erro
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
 		cache:     make(map[processmetrics.Key]*cacheEntry),
-		pending:   make(map[pmetric.Metrics]*chainbatch.Batch),
 	}, nil
 }
 
@@ -87,13 +84,14 @@ func (p *criticalProcessor) shutdown(context.Context) error {
 	return nil
 }
 
-func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+// mark marks the batch's critical processes and records in batch what it
+// read of each process.
+func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch *chainbatch.Batch) (pmetric.Metrics, error) {
 	now := p.now()
 	var seen, marked int64
 	var records []decision.Record
 
 	rms := md.ResourceMetrics()
-	batch := p.newBatch(md, rms.Len())
 	p.mu.Lock()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -122,7 +120,6 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 	tracked := int64(len(p.cache))
 	recorder := p.recorder
 	p.mu.Unlock()
-	p.hold(md, batch)
 
 	if recorder != nil {
 		recorder.RecordDecisions(p.id, records)

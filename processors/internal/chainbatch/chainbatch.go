@@ -129,6 +129,12 @@ func With(ctx context.Context, b *Batch) context.Context {
 	return context.WithValue(ctx, ctxKey{}, b)
 }
 
+// Of returns the Batch ctx carries, or nil.
+func Of(ctx context.Context) *Batch {
+	b, _ := ctx.Value(ctxKey{}).(*Batch)
+	return b
+}
+
 // From returns the Batch ctx carries for md, or nil.
 func From(ctx context.Context, md pmetric.Metrics) *Batch {
 	b, _ := ctx.Value(ctxKey{}).(*Batch)
