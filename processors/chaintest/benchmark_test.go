@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/receivers/processsim/population"
 )
@@ -143,6 +144,66 @@ func BenchmarkFilterKeepPIDs(b *testing.B) {
 	filter := newPIDFilter(b, pids, consumertest.NewNop())
 	runTimed(b, host, warmUpScrapes+1, filter)
 	b.ReportMetric(float64(len(pids)), "pids")
+}
+
+// BenchmarkChainVsFilterPIDs runs the recommended chain (others: rollup)
+// and the PID filter of BenchmarkFilterKeepPIDs on copies of the same
+// scrape in every iteration, alternating which goes first, and reports each
+// one's wall-clock and thread CPU time per process and their ratios. On a
+// machine shared with other work, load changes between two benchmark runs
+// far more than within one iteration: this is the comparison to trust.
+func BenchmarkChainVsFilterPIDs(b *testing.B) {
+	host := benchHost(b)
+	sink := &consumertest.MetricsSink{}
+	warm := newChain(b, chainOptions{topk: topkRollup}, sink)
+	for n := 1; n <= warmUpScrapes; n++ {
+		require.NoError(b, warm.in.ConsumeMetrics(context.Background(), host.scrape(scrapeAt(n))))
+	}
+	pids := exportedPIDs(sink.AllMetrics()[warmUpScrapes-1])
+	filter := newPIDFilter(b, pids, consumertest.NewNop())
+
+	// The timed chain has its own warm-up on a second, identical host.
+	chainHost := benchHost(b)
+	c := newChain(b, chainOptions{topk: topkRollup}, consumertest.NewNop())
+	for n := 1; n <= warmUpScrapes; n++ {
+		require.NoError(b, c.in.ConsumeMetrics(context.Background(), chainHost.scrape(scrapeAt(n))))
+	}
+
+	ctx := context.Background()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var chainWall, chainCPU, filterWall, filterCPU time.Duration
+	run := func(next consumer.Metrics, md pmetric.Metrics, wall, cpu *time.Duration) {
+		start, before := time.Now(), threadCPU(b)
+		if err := next.ConsumeMetrics(ctx, md); err != nil {
+			b.Fatal(err)
+		}
+		*cpu += threadCPU(b) - before
+		*wall += time.Since(start)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		at := scrapeAt(warmUpScrapes + 1 + i)
+		forChain := chainHost.scrape(at)
+		forFilter := host.scrape(at)
+		runtime.GC()
+		b.StartTimer()
+		if i%2 == 0 {
+			run(c.in, forChain, &chainWall, &chainCPU)
+			run(filter, forFilter, &filterWall, &filterCPU)
+		} else {
+			run(filter, forFilter, &filterWall, &filterCPU)
+			run(c.in, forChain, &chainWall, &chainCPU)
+		}
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N*benchProcesses) }
+	b.ReportMetric(per(chainWall), "chain-ns/process")
+	b.ReportMetric(per(filterWall), "filter-ns/process")
+	b.ReportMetric(per(chainCPU), "chain-cpu-ns/process")
+	b.ReportMetric(per(filterCPU), "filter-cpu-ns/process")
+	b.ReportMetric(float64(chainWall)/float64(filterWall), "chain/filter")
+	b.ReportMetric(float64(chainCPU)/float64(filterCPU), "chain/filter-cpu")
 }
 
 // BenchmarkChainStateMemory measures the heap the whole chain keeps per

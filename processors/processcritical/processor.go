@@ -95,16 +95,20 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 	p.mu.Lock()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		r, ok := processmetrics.Read(rm)
-		if !ok {
+		attrs := rm.Resource().Attributes()
+		id := p.scan(attrs)
+		if !id.isProcess {
 			continue
 		}
 		seen++
-		attrs := rm.Resource().Attributes()
-		rule, e := p.match(r, attrs, now)
+		r := processmetrics.Reading{Key: processmetrics.Key{Host: id.host, PID: id.pid}}
+		processmetrics.ReadPoints(rm, &r)
+		rule, e := p.match(r, attrs, id.hash, now)
 		batch.Procs = append(batch.Procs, chainbatch.Proc{RM: rm, Reading: r, Rule: rule, Shared: &e.shared})
 		if rule == "" {
-			attrs.Remove(processmetrics.MarkerCriticalRule)
+			if id.marked {
+				attrs.Remove(processmetrics.MarkerCriticalRule)
+			}
 			continue
 		}
 		marked++
@@ -132,8 +136,7 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 
 // match returns the rule matching the process, from the cache when the process
 // is unchanged since it was last evaluated. Callers hold p.mu.
-func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, now time.Time) (string, *cacheEntry) {
-	identity := p.identity(attrs)
+func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, identity uint64, now time.Time) (string, *cacheEntry) {
 	e, ok := p.cache[r.Key]
 	if ok && e.start == r.Start && e.identity == identity {
 		e.lastSeen = now
@@ -148,18 +151,53 @@ func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, n
 	return rule, e
 }
 
-// identity hashes the attributes rules can match on, so an exec that keeps the
-// PID but changes the program is noticed.
-func (p *criticalProcessor) identity(attrs pcommon.Map) uint64 {
+// resourceIdentity is what one pass over a resource's attributes finds.
+type resourceIdentity struct {
+	pid       int64
+	isProcess bool
+	host      string
+	// hash covers the attributes rules can match on, so an exec that keeps
+	// the PID but changes the program is noticed.
+	hash   uint64
+	marked bool // carries phoenix.critical.rule
+}
+
+// scan reads, in one pass over a resource's attributes, its PID and host
+// (as processmetrics.Read does), whether it carries the critical marker,
+// and the hash of the attributes rules match on: executable name and path,
+// command line and owner, in that order, each followed by a zero byte.
+func (p *criticalProcessor) scan(attrs pcommon.Map) resourceIdentity {
+	var id resourceIdentity
+	var matched [4]string
+	for k, v := range attrs.All() {
+		switch k {
+		case processmetrics.AttrPID:
+			id.pid, id.isProcess = processmetrics.PIDValue(v)
+		case processmetrics.AttrHostName:
+			id.host = v.Str()
+		case processmetrics.AttrExecutableName:
+			matched[0] = v.Str()
+		case processmetrics.AttrExecutablePath:
+			matched[1] = v.Str()
+		case processmetrics.AttrCommandLine:
+			matched[2] = v.Str()
+		case processmetrics.AttrOwner:
+			matched[3] = v.Str()
+		case processmetrics.MarkerCriticalRule:
+			id.marked = true
+		}
+	}
+	if !id.isProcess {
+		return id
+	}
 	var h maphash.Hash
 	h.SetSeed(p.seed)
-	for _, k := range [...]string{processmetrics.AttrExecutableName, processmetrics.AttrExecutablePath, processmetrics.AttrCommandLine, processmetrics.AttrOwner} {
-		if v, ok := attrs.Get(k); ok {
-			_, _ = h.WriteString(v.Str())
-		}
+	for _, s := range matched {
+		_, _ = h.WriteString(s)
 		_ = h.WriteByte(0)
 	}
-	return h.Sum64()
+	id.hash = h.Sum64()
+	return id
 }
 
 // sweep evicts processes not seen for the TTL, at most twice per TTL so the

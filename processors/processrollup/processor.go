@@ -268,6 +268,13 @@ func (p *rollupProcessor) host(name string, now int64) *hostState {
 // groupFor returns the group of a member process, creating it unless
 // max_groups groups exist (then nil). The group is readied for the batch.
 func (p *rollupProcessor) groupFor(res pcommon.Resource, host *hostState, now int64) *group {
+	if len(p.groupBy) == 0 {
+		// One group per host: no key to build or look up.
+		if g := host.group; g != nil && !g.evicted {
+			p.touch(g, now)
+			return g
+		}
+	}
 	p.keyBuf = appendGroupKey(p.keyBuf[:0], host.name, res.Attributes(), p.groupBy)
 	g := p.groups[string(p.keyBuf)]
 	if g == nil {
@@ -276,6 +283,9 @@ func (p *rollupProcessor) groupFor(res pcommon.Resource, host *hostState, now in
 		}
 		g = newGroup(string(p.keyBuf), host, res, p.groupBy, p.groupByExecutable)
 		p.groups[g.key] = g
+	}
+	if len(p.groupBy) == 0 {
+		host.group = g
 	}
 	p.touch(g, now)
 	return g
