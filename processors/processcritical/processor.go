@@ -46,7 +46,8 @@ type cacheEntry struct {
 	identity uint64 // hash of the attributes rules match on
 	rule     string // "" when no rule matched
 	lastSeen time.Time
-	// shared is the process's record for the processors after this one.
+	// shared is the process's record for the processors after this one:
+	// written by them only, through its atomic slots.
 	shared chainbatch.Shared
 }
 
@@ -147,7 +148,9 @@ func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, i
 		e = &cacheEntry{}
 		p.cache[r.Key] = e
 	}
-	*e = cacheEntry{start: r.Start, identity: identity, rule: rule, lastSeen: now}
+	// The shared record stays: the processors after this one tell a reused
+	// PID apart themselves, and may be reading it for a concurrent batch.
+	e.start, e.identity, e.rule, e.lastSeen = r.Start, identity, rule, now
 	return rule, e
 }
 

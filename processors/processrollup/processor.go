@@ -307,13 +307,13 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 	e := p.entry(shared, host, pid)
 	first := e == nil || e.start != start
 	if e == nil {
-		e = &procEntry{points: make([]counterPoint, 0, scraperCounterPoints)}
+		e = newProcEntry()
 		p.procs[processmetrics.Key{Host: host.name, PID: pid}] = e
 		if shared != nil {
 			shared.Rollup.Set(p, e)
 		}
 	} else if first {
-		*e = procEntry{points: e.points[:0]} // PID reuse: another process
+		*e = procEntry{points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
 	}
 	e.lastSeen = now
 	// An observation older than the last one (batches racing each other)

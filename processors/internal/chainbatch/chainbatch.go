@@ -15,6 +15,7 @@ package chainbatch // import "github.com/phoenix/platform/processors/internal/ch
 
 import (
 	"context"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -103,24 +104,27 @@ type Shared struct {
 	TopK, Rollup Slot
 }
 
-// Slot caches one processor instance's state for a process. Owner tells
-// instances apart (a reloaded configuration, two pipelines): a processor
-// only uses a slot it owns.
+// Slot caches one processor instance's state for a process. The owner tells
+// instances apart (a reloaded configuration, two consumers of one
+// pipeline): a processor only uses what it cached itself. Slots are read and
+// written atomically: batches of one pipeline may run concurrently, each
+// processor under its own lock.
 type Slot struct {
-	Owner any
-	State any
+	v atomic.Pointer[cached]
 }
+
+type cached struct{ owner, state any }
 
 // Get returns the state owner cached, or nil.
 func (s *Slot) Get(owner any) any {
-	if s.Owner != owner {
-		return nil
+	if c := s.v.Load(); c != nil && c.owner == owner {
+		return c.state
 	}
-	return s.State
+	return nil
 }
 
 // Set caches owner's state.
-func (s *Slot) Set(owner, state any) { s.Owner, s.State = owner, state }
+func (s *Slot) Set(owner, state any) { s.v.Store(&cached{owner, state}) }
 
 type ctxKey struct{}
 
