@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix/platform/pipelines/profiles"
 	"github.com/phoenix/platform/processors/criticalrules"
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
@@ -145,8 +146,8 @@ func TestChainWithRollupOverRandomPopulations(t *testing.T) {
 				c := newChain(t, chainOptions{topk: topkRollup, record: true}, sink)
 				hosts := newFleet(t, pc, seed)
 
-				var in, out ledger
-				rollupPoints := map[seriesID]point{}
+				var in, out ledger.Ledger
+				rollupPoints := ledger.Snapshot{}
 				var totals runTotals
 				for n := 1; n <= scrapes; n++ {
 					at := scrapeAt(n)
@@ -167,7 +168,7 @@ func TestChainWithRollupOverRandomPopulations(t *testing.T) {
 					assert.Empty(t, phoenixAttributes(output), "scrape %d: markers leaked", n)
 
 					now := pcommon.NewTimestampFromTime(at)
-					checkConservation(t, n, in.increments(counterSnapshot(input), now), out.increments(counterSnapshot(output), now))
+					checkConservation(t, n, in.Increments(counterSnapshot(input), now), out.Increments(counterSnapshot(output), now))
 					checkRollupsMonotonic(t, n, rollupPoints, rollupSnapshot(output))
 					totals.add(inB, outB, critical)
 				}
@@ -284,7 +285,7 @@ func checkDecisions(t *testing.T, n int, c *chain, in, out batch, critical map[p
 
 // checkConservation compares, bucket by bucket, the increments of a scrape's
 // input and output counters. The first scrape only sets baselines.
-func checkConservation(t *testing.T, n int, in, out map[bucket]float64) {
+func checkConservation(t *testing.T, n int, in, out map[ledger.Bucket]float64) {
 	t.Helper()
 	if n == 1 {
 		return
@@ -302,12 +303,12 @@ func checkConservation(t *testing.T, n int, in, out map[bucket]float64) {
 
 // checkRollupsMonotonic checks that no rollup counter decreased or changed
 // its start time since it was last emitted, and records the new points.
-func checkRollupsMonotonic(t *testing.T, n int, seen, now map[seriesID]point) {
+func checkRollupsMonotonic(t *testing.T, n int, seen, now ledger.Snapshot) {
 	t.Helper()
 	for id, p := range now {
 		if prev, ok := seen[id]; ok {
-			assert.Equal(t, prev.start, p.start, "scrape %d: start time of rollup series %v moved", n, id)
-			assert.GreaterOrEqual(t, p.value, prev.value, "scrape %d: rollup series %v decreased", n, id)
+			assert.Equal(t, prev.Start, p.Start, "scrape %d: start time of rollup series %v moved", n, id)
+			assert.GreaterOrEqual(t, p.Value, prev.Value, "scrape %d: rollup series %v decreased", n, id)
 		}
 		seen[id] = p
 	}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
@@ -112,7 +113,7 @@ func TestChainFollowsPIDReuseAndExec(t *testing.T) {
 	sink := &consumertest.MetricsSink{}
 	c := newChain(t, chainOptions{topk: topkRollup, record: true}, sink)
 	matcher := criticalMatcher(t)
-	var in, out ledger
+	var in, out ledger.Ledger
 	for n := 1; n <= 8; n++ {
 		t.Run(fmt.Sprintf("scrape_%d", n), func(t *testing.T) {
 			at := scrapeAt(n)
@@ -128,7 +129,7 @@ func TestChainFollowsPIDReuseAndExec(t *testing.T) {
 			assert.Equal(t, len(inB.procs), len(outB.procs)+outB.rolledUp(), "every process exported or rolled up")
 			assert.Empty(t, phoenixAttributes(output))
 			now := pcommon.NewTimestampFromTime(at)
-			checkConservation(t, n, in.increments(counterSnapshot(input), now), out.increments(counterSnapshot(output), now))
+			checkConservation(t, n, in.Increments(counterSnapshot(input), now), out.Increments(counterSnapshot(output), now))
 
 			gotCritical := map[int64]string{}
 			for key, rec := range c.decisions.outcomes(processcritical.NewFactory().Type()) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/phoenix/platform/processors/criticalrules"
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
 	"github.com/phoenix/platform/processors/processmetrics"
 )
@@ -34,6 +35,10 @@ type criticalProcessor struct {
 	cache     map[processmetrics.Key]*cacheEntry
 	lastSweep time.Time
 	recorder  decision.Recorder
+
+	// free holds Batches to reuse.
+	freeMu sync.Mutex
+	free   []*chainbatch.Batch
 }
 
 type cacheEntry struct {
@@ -41,6 +46,9 @@ type cacheEntry struct {
 	identity uint64 // hash of the attributes rules match on
 	rule     string // "" when no rule matched
 	lastSeen time.Time
+	// shared is the process's record for the processors after this one:
+	// written by them only, through its atomic slots.
+	shared chainbatch.Shared
 }
 
 func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, error) {
@@ -77,24 +85,31 @@ func (p *criticalProcessor) shutdown(context.Context) error {
 	return nil
 }
 
-func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+// mark marks the batch's critical processes and records in batch what it
+// read of each process.
+func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch *chainbatch.Batch) (pmetric.Metrics, error) {
 	now := p.now()
 	var seen, marked int64
 	var records []decision.Record
 
-	p.mu.Lock()
 	rms := md.ResourceMetrics()
+	p.mu.Lock()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		r, ok := processmetrics.Read(rm)
-		if !ok {
+		attrs := rm.Resource().Attributes()
+		id := p.scan(attrs)
+		if !id.isProcess {
 			continue
 		}
 		seen++
-		attrs := rm.Resource().Attributes()
-		rule := p.match(r, attrs, now)
+		r := processmetrics.Reading{Key: processmetrics.Key{Host: id.host, PID: id.pid}}
+		processmetrics.ReadPoints(rm, &r)
+		rule, e := p.match(r, attrs, id.hash, now)
+		batch.Procs = append(batch.Procs, chainbatch.Proc{RM: rm, Reading: r, Rule: rule, Shared: &e.shared})
 		if rule == "" {
-			attrs.Remove(processmetrics.MarkerCriticalRule)
+			if id.marked {
+				attrs.Remove(processmetrics.MarkerCriticalRule)
+			}
 			continue
 		}
 		marked++
@@ -122,34 +137,70 @@ func (p *criticalProcessor) processMetrics(ctx context.Context, md pmetric.Metri
 
 // match returns the rule matching the process, from the cache when the process
 // is unchanged since it was last evaluated. Callers hold p.mu.
-func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, now time.Time) string {
-	identity := p.identity(attrs)
+func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, identity uint64, now time.Time) (string, *cacheEntry) {
 	e, ok := p.cache[r.Key]
 	if ok && e.start == r.Start && e.identity == identity {
 		e.lastSeen = now
-		return e.rule
+		return e.rule, e
 	}
 	rule, _ := p.matcher.Match(attrs)
 	if !ok {
 		e = &cacheEntry{}
 		p.cache[r.Key] = e
 	}
-	*e = cacheEntry{start: r.Start, identity: identity, rule: rule, lastSeen: now}
-	return rule
+	// The shared record stays: the processors after this one tell a reused
+	// PID apart themselves, and may be reading it for a concurrent batch.
+	e.start, e.identity, e.rule, e.lastSeen = r.Start, identity, rule, now
+	return rule, e
 }
 
-// identity hashes the attributes rules can match on, so an exec that keeps the
-// PID but changes the program is noticed.
-func (p *criticalProcessor) identity(attrs pcommon.Map) uint64 {
+// resourceIdentity is what one pass over a resource's attributes finds.
+type resourceIdentity struct {
+	pid       int64
+	isProcess bool
+	host      string
+	// hash covers the attributes rules can match on, so an exec that keeps
+	// the PID but changes the program is noticed.
+	hash   uint64
+	marked bool // carries phoenix.critical.rule
+}
+
+// scan reads, in one pass over a resource's attributes, its PID and host
+// (as processmetrics.Read does), whether it carries the critical marker,
+// and the hash of the attributes rules match on: executable name and path,
+// command line and owner, in that order, each followed by a zero byte.
+func (p *criticalProcessor) scan(attrs pcommon.Map) resourceIdentity {
+	var id resourceIdentity
+	var matched [4]string
+	for k, v := range attrs.All() {
+		switch k {
+		case processmetrics.AttrPID:
+			id.pid, id.isProcess = processmetrics.PIDValue(v)
+		case processmetrics.AttrHostName:
+			id.host = v.Str()
+		case processmetrics.AttrExecutableName:
+			matched[0] = v.Str()
+		case processmetrics.AttrExecutablePath:
+			matched[1] = v.Str()
+		case processmetrics.AttrCommandLine:
+			matched[2] = v.Str()
+		case processmetrics.AttrOwner:
+			matched[3] = v.Str()
+		case processmetrics.MarkerCriticalRule:
+			id.marked = true
+		}
+	}
+	if !id.isProcess {
+		return id
+	}
 	var h maphash.Hash
 	h.SetSeed(p.seed)
-	for _, k := range [...]string{processmetrics.AttrExecutableName, processmetrics.AttrExecutablePath, processmetrics.AttrCommandLine, processmetrics.AttrOwner} {
-		if v, ok := attrs.Get(k); ok {
-			_, _ = h.WriteString(v.Str())
-		}
+	for _, s := range matched {
+		_, _ = h.WriteString(s)
 		_ = h.WriteByte(0)
 	}
-	return h.Sum64()
+	id.hash = h.Sum64()
+	return id
 }
 
 // sweep evicts processes not seen for the TTL, at most twice per TTL so the

@@ -49,10 +49,15 @@ const (
 	// MarkerCriticalRule holds the name of the process_critical rule that
 	// matched. Processes carrying it are never dropped or rolled up.
 	MarkerCriticalRule = "phoenix.critical.rule"
-	// MarkerRollup is set (to true) by process_topk on processes it hands to
-	// process_rollup.
+	// MarkerKept is set (to true) by process_topk with others: rollup on the
+	// processes it keeps: the minority. process_rollup folds every other
+	// non-critical process of a batch that carries it.
+	MarkerKept = "phoenix.kept"
+	// MarkerRollup (true) hands one process to process_rollup explicitly,
+	// whatever the rest of its batch carries. process_topk no longer sets
+	// it; process_rollup still honours it.
 	MarkerRollup = "phoenix.rollup"
 )
 
 // Markers lists every marker attribute, for stripping.
-var Markers = []string{MarkerCriticalRule, MarkerRollup}
+var Markers = []string{MarkerCriticalRule, MarkerKept, MarkerRollup}

@@ -42,6 +42,11 @@ func PID(res pcommon.Resource) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return PIDValue(v)
+}
+
+// PIDValue interprets a process.pid attribute value, as PID does.
+func PIDValue(v pcommon.Value) (int64, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int(), true
@@ -72,14 +77,21 @@ func Read(rm pmetric.ResourceMetrics) (r Reading, ok bool) {
 	if h, found := res.Attributes().Get(AttrHostName); found {
 		r.Key.Host = h.Str()
 	}
+	ReadPoints(rm, &r)
+	return r, true
+}
+
+// ReadPoints is Read's pass over a process resource's metrics: it fills in
+// r's Start, Time, CPU, memory and Series, for a caller that read the
+// resource's identity itself.
+func ReadPoints(rm pmetric.ResourceMetrics, r *Reading) {
 	sms := rm.ScopeMetrics()
 	for i := 0; i < sms.Len(); i++ {
 		ms := sms.At(i).Metrics()
 		for j := 0; j < ms.Len(); j++ {
-			readMetric(ms.At(j), &r)
+			readMetric(ms.At(j), r)
 		}
 	}
-	return r, true
 }
 
 func readMetric(m pmetric.Metric, r *Reading) {

@@ -26,6 +26,19 @@ type procEntry struct {
 	group    *group
 	lastSeen int64 // wall clock, unix nanoseconds, for process_ttl
 	points   []counterPoint
+	// inline holds points for the scraper's counters, in the entry itself:
+	// one object to fetch per process instead of two.
+	inline [scraperCounterPoints]counterPoint
+	// evicted is set when the sweep forgets the process, for the pointer
+	// the chain's shared record may still hold.
+	evicted bool
+}
+
+// newProcEntry returns an entry whose points start in its inline array.
+func newProcEntry() *procEntry {
+	e := &procEntry{}
+	e.points = e.inline[:0]
+	return e
 }
 
 // scraperCounterPoints is how many counter points the scraper reports per

@@ -7,8 +7,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/phoenix/platform/processors/internal/stateful"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
 
@@ -28,13 +28,14 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+func createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
 	p, err := newProcessor(set, cfg.(*Config))
 	if err != nil {
 		return nil, err
 	}
-	return processorhelper.NewMetrics(ctx, set, cfg, next, p.processMetrics,
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithStart(p.start),
-		processorhelper.WithShutdown(p.shutdown))
+	return stateful.NewMetrics(next, stateful.Funcs{
+		Process:  stateful.Simple(p.processMetrics),
+		Start:    p.start,
+		Shutdown: p.shutdown,
+	}), nil
 }

@@ -15,6 +15,8 @@ type hostState struct {
 	// they are emitted in its next batch even without members, so the last
 	// increments of members that left reach the output.
 	active []*group
+	// group is the host's only group when the processor has no group_by.
+	group *group
 
 	// Per batch, valid while batch is the processor's current batch.
 	batch                uint64

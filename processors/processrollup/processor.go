@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
@@ -114,8 +115,12 @@ func (p *rollupProcessor) processMetrics(ctx context.Context, md pmetric.Metrics
 		p.remove = make([]bool, n)
 	}
 	p.remove = p.remove[:n]
+	batch := chainbatch.From(ctx, md)
+	ranked := batch != nil && batch.Ranked || carriesKept(rms)
+	hint := 0
 	for i := 0; i < n; i++ {
-		p.remove[i] = p.consume(rms.At(i), now.UnixNano(), &st)
+		rm := rms.At(i)
+		p.remove[i] = p.consume(rm, batch.Find(rm, &hint), ranked, now.UnixNano(), &st)
 	}
 	st.emitted = p.emit(rms, now.UnixNano())
 	i := 0
@@ -150,31 +155,54 @@ func (p *rollupProcessor) processMetrics(ctx context.Context, md pmetric.Metrics
 }
 
 // consume observes one input resource and reports whether it leaves the
-// output (a member, folded into its group). Callers hold p.mu.
-func (p *rollupProcessor) consume(rm pmetric.ResourceMetrics, now int64, st *batchStats) bool {
+// output (a member, folded into its group). proc is what the processors
+// before learned about the resource (nil when they handed nothing on);
+// ranked reports that process_topk ranked the batch, so that every process
+// it did not keep, and no rule made critical, is a member. Callers hold
+// p.mu.
+func (p *rollupProcessor) consume(rm pmetric.ResourceMetrics, proc *chainbatch.Proc, ranked bool, now int64, st *batchStats) bool {
 	res := rm.Resource()
-	pid, isProcess := processmetrics.PID(res)
-	hostName, critical, rollup, marked := readMarkers(res.Attributes())
-	if marked {
-		processmetrics.StripMarkers(res)
+	var (
+		pid               int64
+		isProcess, member bool
+		hostName          string
+		shared            *chainbatch.Shared
+	)
+	if proc != nil && ranked {
+		pid, isProcess, hostName, shared = proc.Reading.Key.PID, true, proc.Reading.Key.Host, proc.Shared
+		// Members carry no marker; kept and critical processes do.
+		if member = !proc.Kept && !proc.Critical(); !member {
+			processmetrics.StripMarkers(res)
+		}
+	} else {
+		pid, isProcess = processmetrics.PID(res)
+		m := readMarkers(res.Attributes())
+		if m.marked {
+			processmetrics.StripMarkers(res)
+		}
+		hostName = m.host
+		// A critical process is never rolled up, whatever marked it.
+		member = !m.critical && (m.rollup || ranked && !m.kept)
+		if proc != nil {
+			shared = proc.Shared
+		}
 	}
 	if !isProcess {
 		return false
 	}
 	host := p.host(hostName, now)
-	// A critical process is never rolled up, whatever marked it.
-	if !rollup || critical {
-		p.observe(rm, host, pid, nil, now, st)
+	if !member {
+		p.observe(rm, host, pid, shared, nil, now, st)
 		return false
 	}
 	g := p.groupFor(res, host, now)
 	if g == nil {
 		st.dropped++
-		p.observe(rm, host, pid, nil, now, st)
+		p.observe(rm, host, pid, shared, nil, now, st)
 		return true
 	}
 	st.members++
-	p.observe(rm, host, pid, g, now, st)
+	p.observe(rm, host, pid, shared, g, now, st)
 	if p.recorder != nil {
 		st.records = append(st.records, decision.Record{
 			PID: pid, Host: host.name, Executable: processmetrics.StringAttr(res.Attributes(), processmetrics.AttrExecutableName),
@@ -184,20 +212,39 @@ func (p *rollupProcessor) consume(rm pmetric.ResourceMetrics, now int64, st *bat
 	return true
 }
 
+// markers is what a resource's attributes say to process_rollup.
+type markers struct {
+	host                           string
+	critical, rollup, kept, marked bool
+}
+
 // readMarkers reads, in one pass, the host name and Phoenix's markers.
-func readMarkers(attrs pcommon.Map) (host string, critical, rollup, marked bool) {
+func readMarkers(attrs pcommon.Map) (m markers) {
 	for k, v := range attrs.All() {
 		switch k {
 		case processmetrics.AttrHostName:
-			host = v.Str()
+			m.host = v.Str()
 		case processmetrics.MarkerCriticalRule:
-			critical, marked = true, true
+			m.critical, m.marked = true, true
+		case processmetrics.MarkerKept:
+			m.kept, m.marked = true, true
 		case processmetrics.MarkerRollup:
-			marked = true
-			rollup = (v.Type() == pcommon.ValueTypeBool && v.Bool()) || (v.Type() == pcommon.ValueTypeStr && v.Str() == "true")
+			m.marked = true
+			m.rollup = (v.Type() == pcommon.ValueTypeBool && v.Bool()) || (v.Type() == pcommon.ValueTypeStr && v.Str() == "true")
 		}
 	}
-	return host, critical, rollup, marked
+	return m
+}
+
+// carriesKept reports whether some resource of the batch carries the kept
+// marker: process_topk ranked the batch.
+func carriesKept(rms pmetric.ResourceMetricsSlice) bool {
+	for i := 0; i < rms.Len(); i++ {
+		if _, ok := rms.At(i).Resource().Attributes().Get(processmetrics.MarkerKept); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // host returns the state of a host, readying it for the current batch.
@@ -221,6 +268,13 @@ func (p *rollupProcessor) host(name string, now int64) *hostState {
 // groupFor returns the group of a member process, creating it unless
 // max_groups groups exist (then nil). The group is readied for the batch.
 func (p *rollupProcessor) groupFor(res pcommon.Resource, host *hostState, now int64) *group {
+	if len(p.groupBy) == 0 {
+		// One group per host: no key to build or look up.
+		if g := host.group; g != nil && !g.evicted {
+			p.touch(g, now)
+			return g
+		}
+	}
 	p.keyBuf = appendGroupKey(p.keyBuf[:0], host.name, res.Attributes(), p.groupBy)
 	g := p.groups[string(p.keyBuf)]
 	if g == nil {
@@ -229,6 +283,9 @@ func (p *rollupProcessor) groupFor(res pcommon.Resource, host *hostState, now in
 		}
 		g = newGroup(string(p.keyBuf), host, res, p.groupBy, p.groupByExecutable)
 		p.groups[g.key] = g
+	}
+	if len(p.groupBy) == 0 {
+		host.group = g
 	}
 	p.touch(g, now)
 	return g
@@ -244,17 +301,19 @@ func (p *rollupProcessor) touch(g *group, now int64) {
 
 // observe runs the accounting rule (accounting.go) over one process and, for
 // a member, aggregates its points into its group g. Callers hold p.mu.
-func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, pid int64, g *group, now int64, st *batchStats) {
+func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, pid int64, shared *chainbatch.Shared, g *group, now int64, st *batchStats) {
 	start, ts := firstPoint(rm)
 	host.observed(ts)
-	key := processmetrics.Key{Host: host.name, PID: pid}
-	e := p.procs[key]
+	e := p.entry(shared, host, pid)
 	first := e == nil || e.start != start
 	if e == nil {
-		e = &procEntry{points: make([]counterPoint, 0, scraperCounterPoints)}
-		p.procs[key] = e
+		e = newProcEntry()
+		p.procs[processmetrics.Key{Host: host.name, PID: pid}] = e
+		if shared != nil {
+			shared.Rollup.Set(p, e)
+		}
 	} else if first {
-		*e = procEntry{points: e.points[:0]} // PID reuse: another process
+		*e = procEntry{points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
 	}
 	e.lastSeen = now
 	// An observation older than the last one (batches racing each other)
@@ -278,6 +337,22 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 	if !stale {
 		e.start, e.time, e.group = start, ts, g
 	}
+}
+
+// entry returns a process's entry, from the record the chain shares for it
+// when there is one (no lookup), or nil when the process is new. Callers
+// hold p.mu.
+func (p *rollupProcessor) entry(shared *chainbatch.Shared, host *hostState, pid int64) *procEntry {
+	if shared != nil {
+		if e, _ := shared.Rollup.Get(p).(*procEntry); e != nil && !e.evicted {
+			return e
+		}
+	}
+	e := p.procs[processmetrics.Key{Host: host.name, PID: pid}]
+	if e != nil && shared != nil {
+		shared.Rollup.Set(p, e)
+	}
+	return e
 }
 
 // walk visits a process's points: every counter advances the process's
@@ -398,6 +473,7 @@ func (p *rollupProcessor) sweep(now time.Time) {
 	cutoff := now.Add(-p.ttl).UnixNano()
 	for k, e := range p.procs {
 		if e.lastSeen < cutoff {
+			e.evicted = true
 			delete(p.procs, k)
 		}
 	}

@@ -3,8 +3,6 @@ package processrollup
 import (
 	"math"
 	"math/rand/v2"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/population"
@@ -98,121 +97,8 @@ func appendHostResource(rms pmetric.ResourceMetricsSlice, host string, t time.Ti
 	dp.SetDoubleValue(float64(t.Unix() % 100000))
 }
 
-// ledger turns snapshots of cumulative series into increments, as the
-// conservation property defines them. A process series present in the
-// previous snapshot with the same start time adds cur - prev; a rollup series
-// adds cur minus its last emitted value, however many batches ago (its
-// accumulator only grows while it is emitted); any series without a previous
-// point adds its full value when it started at or after the previous
-// snapshot's time, and nothing otherwise.
-type ledger struct {
-	prev     map[seriesID]ledgerPoint // the previous snapshot
-	rollups  map[seriesID]ledgerPoint // every rollup series' last point
-	prevTime pcommon.Timestamp
-}
-
-// seriesID names a cumulative series in a batch: a process's (pid and start)
-// or a rollup's (its resource attributes), with the metric and datapoint
-// attributes. The bucket is what conservation is checked over.
-type seriesID struct {
-	pid    int64
-	start  pcommon.Timestamp
-	rollup string
-	bucket bucket
-}
-
-type bucket struct{ host, metric, attrs string }
-
-type ledgerPoint struct {
-	start pcommon.Timestamp
-	value float64
-}
-
-// increments reads a snapshot and returns the total increment per bucket.
-func (l *ledger) increments(snapshot map[seriesID]ledgerPoint, now pcommon.Timestamp) map[bucket]float64 {
-	if l.rollups == nil {
-		l.rollups = map[seriesID]ledgerPoint{}
-	}
-	inc := map[bucket]float64{}
-	for id, p := range snapshot {
-		prev, ok := l.prev[id]
-		if id.rollup != "" {
-			prev, ok = l.rollups[id]
-			l.rollups[id] = p
-		}
-		switch {
-		case ok && prev.start == p.start:
-			inc[id.bucket] += p.value - prev.value
-		case l.prevTime != 0 && p.start >= l.prevTime:
-			inc[id.bucket] += p.value
-		}
-	}
-	l.prev, l.prevTime = snapshot, now
-	return inc
-}
-
-// counterSnapshot collects the cumulative monotonic points of a batch's
-// processes and rollups (only rollups when onlyRollups).
-func counterSnapshot(md pmetric.Metrics, onlyRollups bool) map[seriesID]ledgerPoint {
-	rms := md.ResourceMetrics()
-	out := make(map[seriesID]ledgerPoint, 5*rms.Len())
-	for i := 0; i < rms.Len(); i++ {
-		rm := rms.At(i)
-		attrs := rm.Resource().Attributes()
-		host := processmetrics.StringAttr(attrs, processmetrics.AttrHostName)
-		pid, isProcess := processmetrics.PID(rm.Resource())
-		var rollup string
-		switch {
-		case isRollup(rm):
-			rollup = canonical(attrs)
-		case !isProcess || onlyRollups:
-			continue
-		}
-		forEachCounter(rm, func(name string, dp pmetric.NumberDataPoint) {
-			id := seriesID{rollup: rollup, bucket: bucket{host, name, canonical(dp.Attributes())}}
-			if rollup == "" {
-				id.pid, id.start = pid, dp.StartTimestamp()
-			}
-			out[id] = ledgerPoint{dp.StartTimestamp(), processmetrics.NumberValue(dp)}
-		})
-	}
-	return out
-}
-
-func forEachCounter(rm pmetric.ResourceMetrics, fn func(name string, dp pmetric.NumberDataPoint)) {
-	sms := rm.ScopeMetrics()
-	for i := 0; i < sms.Len(); i++ {
-		ms := sms.At(i).Metrics()
-		for j := 0; j < ms.Len(); j++ {
-			m := ms.At(j)
-			if aggregationOf(m) != counter {
-				continue
-			}
-			dps := m.Sum().DataPoints()
-			for k := 0; k < dps.Len(); k++ {
-				fn(m.Name(), dps.At(k))
-			}
-		}
-	}
-}
-
 func isRollup(rm pmetric.ResourceMetrics) bool {
 	return rm.ScopeMetrics().Len() > 0 && rm.ScopeMetrics().At(0).Scope().Name() == metadata.ScopeName
-}
-
-// canonical renders attributes in sorted order.
-func canonical(attrs pcommon.Map) string {
-	if attrs.Len() == 1 {
-		for k, v := range attrs.All() {
-			return k + "=" + v.AsString()
-		}
-	}
-	kv := make([]string, 0, attrs.Len())
-	for k, v := range attrs.All() {
-		kv = append(kv, k+"="+v.AsString())
-	}
-	sort.Strings(kv)
-	return strings.Join(kv, ",")
 }
 
 // nonProcess returns a batch's non-process resources that process_rollup did
@@ -251,8 +137,8 @@ func TestPropertiesOverRandomPopulations(t *testing.T) {
 			p.now = func() time.Time { return clock }
 			sim := newSimulation(t, tc.seed, t0)
 
-			var in, out ledger
-			rollups := map[seriesID]ledgerPoint{} // every rollup point seen
+			var in, out ledger.Ledger
+			rollups := ledger.Snapshot{} // every rollup point seen
 			for k := 1; k <= 20; k++ {
 				clock = t0.Add(time.Duration(k) * 10 * time.Second)
 				now := pcommon.NewTimestampFromTime(clock)
@@ -265,8 +151,8 @@ func TestPropertiesOverRandomPopulations(t *testing.T) {
 
 				// (1) conservation: per host, metric and attribute set,
 				// what the output adds up to equals what the input did.
-				inInc := in.increments(counterSnapshot(input, false), now)
-				outInc := out.increments(counterSnapshot(got, false), now)
+				inInc := in.Increments(ledger.Counters(input, isRollup, false), now)
+				outInc := out.Increments(ledger.Counters(got, isRollup, false), now)
 				if k > 1 {
 					require.NotEmpty(t, inInc)
 					for bucket, want := range inInc {
@@ -278,10 +164,10 @@ func TestPropertiesOverRandomPopulations(t *testing.T) {
 				}
 
 				// (2) rollup counters never decrease and keep their start.
-				for id, pt := range counterSnapshot(got, true) {
+				for id, pt := range ledger.Counters(got, isRollup, true) {
 					if prev, ok := rollups[id]; ok {
-						assert.Equal(t, prev.start, pt.start, "scrape %d: start time of %s moved", k, id)
-						assert.GreaterOrEqual(t, pt.value, prev.value, "scrape %d: %s decreased", k, id)
+						assert.Equal(t, prev.Start, pt.Start, "scrape %d: start time of %s moved", k, id)
+						assert.GreaterOrEqual(t, pt.Value, prev.Value, "scrape %d: %s decreased", k, id)
 					}
 					rollups[id] = pt
 				}

@@ -16,11 +16,12 @@ import (
 // keeps.
 func keptSeries(md pmetric.Metrics) int {
 	n := 0
+	ranked := carriesKept(md)
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		attrs := rms.At(i).Resource().Attributes()
 		_, critical := attrs.Get(processmetrics.MarkerCriticalRule)
-		_, rolled := attrs.Get(processmetrics.MarkerRollup)
+		rolled := handedToRollup(attrs, ranked)
 		if r, ok := processmetrics.Read(rms.At(i)); ok && !critical && !rolled {
 			n += r.Series
 		}

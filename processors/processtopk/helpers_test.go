@@ -82,9 +82,13 @@ func consume(t *testing.T, p *topkProcessor, md pmetric.Metrics) pmetric.Metrics
 }
 
 // outcomes classifies the processes of an output by PID: "critical", "kept",
-// or "rollup" (marked for process_rollup). Dropped processes are absent.
+// or "rollup" (left for process_rollup). Dropped processes are absent. With
+// others: rollup, process_topk marks the processes it keeps and leaves the
+// rest unmarked: in a batch carrying the kept marker, an unmarked
+// non-critical process is process_rollup's.
 func outcomes(md pmetric.Metrics) map[int64]string {
 	got := map[int64]string{}
+	ranked := carriesKept(md)
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		attrs := rms.At(i).Resource().Attributes()
@@ -93,17 +97,37 @@ func outcomes(md pmetric.Metrics) map[int64]string {
 			continue
 		}
 		_, critical := attrs.Get(processmetrics.MarkerCriticalRule)
-		rollup, marked := attrs.Get(processmetrics.MarkerRollup)
 		switch {
 		case critical:
 			got[pid] = "critical"
-		case marked && rollup.Bool():
+		case handedToRollup(attrs, ranked):
 			got[pid] = "rollup"
 		default:
 			got[pid] = "kept"
 		}
 	}
 	return got
+}
+
+// carriesKept reports whether some resource of md carries the kept marker.
+func carriesKept(md pmetric.Metrics) bool {
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		if _, ok := rms.At(i).Resource().Attributes().Get(processmetrics.MarkerKept); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// handedToRollup reports whether a non-critical process of a batch is left
+// for process_rollup: explicitly marked, or unmarked in a ranked batch.
+func handedToRollup(attrs pcommon.Map, ranked bool) bool {
+	if v, ok := attrs.Get(processmetrics.MarkerRollup); ok && v.Bool() {
+		return true
+	}
+	_, kept := attrs.Get(processmetrics.MarkerKept)
+	return ranked && !kept
 }
 
 // keptPIDs lists the non-critical processes an output keeps, sorted.

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processmetrics"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadata"
 )
@@ -86,8 +87,9 @@ func (p *topkProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) 
 	now := p.now().UnixNano()
 	rms := md.ResourceMetrics()
 
+	batch := chainbatch.From(ctx, md)
 	p.mu.Lock()
-	cands := p.collect(rms, now)
+	cands := p.collect(rms, batch, now)
 	counts := p.decide(cands, now)
 	var records []decision.Record
 	recorder := p.recorder
@@ -95,6 +97,9 @@ func (p *topkProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) 
 		records = p.records(rms, cands)
 	}
 	p.apply(rms, cands)
+	if batch != nil && p.others == OthersRollup {
+		batch.Ranked = true
+	}
 	p.sweep(now)
 	tracked := int64(len(p.procs))
 	p.mu.Unlock()
@@ -118,33 +123,62 @@ func (p *topkProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) 
 
 // collect reads every process resource, updates its rate, and returns the
 // non-critical ones as candidates. Critical processes are settled here: they
-// are never ranked, so they leave no state. Callers hold p.mu.
-func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, now int64) []candidate {
+// are never ranked, so they leave no state. What process_critical read and
+// matched (batch) is used instead of reading a resource again. Callers hold
+// p.mu.
+func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, batch *chainbatch.Batch, now int64) []candidate {
 	cands := p.cands[:0]
+	hint := 0
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		r, ok := processmetrics.Read(rm)
-		if !ok {
-			continue
+		var r processmetrics.Reading
+		var critical bool
+		proc := batch.Find(rm, &hint)
+		if proc != nil {
+			r, critical = proc.Reading, proc.Critical()
+		} else {
+			var ok bool
+			if r, ok = processmetrics.Read(rm); !ok {
+				continue
+			}
+			_, critical = rm.Resource().Attributes().Get(processmetrics.MarkerCriticalRule)
 		}
-		if _, critical := rm.Resource().Attributes().Get(processmetrics.MarkerCriticalRule); critical {
+		if critical {
 			p.settleCritical(rm.Resource())
 			continue
 		}
-		st, ok := p.procs[r.Key]
-		if !ok {
-			st = &procState{}
-			p.procs[r.Key] = st
-		}
+		st := p.state(proc, r.Key)
 		st.observe(&r)
 		st.lastSeen = now
 		cands = append(cands, candidate{
-			state: st, host: r.Key.Host, pid: r.Key.PID, res: i,
+			state: st, proc: proc, host: r.Key.Host, pid: r.Key.PID, res: i,
 			cpuRate: st.cpuRate, memory: r.MemoryRSS, series: r.Series,
 		})
 	}
 	p.cands = cands
 	return cands
+}
+
+// state returns the process's state, from the record the chain shares for
+// it when there is one (no lookup), creating it when the process is new.
+// Callers hold p.mu.
+func (p *topkProcessor) state(proc *chainbatch.Proc, key processmetrics.Key) *procState {
+	var shared *chainbatch.Shared
+	if proc != nil && proc.Shared != nil {
+		shared = proc.Shared
+		if st, _ := shared.TopK.Get(p).(*procState); st != nil && !st.evicted {
+			return st
+		}
+	}
+	st, ok := p.procs[key]
+	if !ok {
+		st = &procState{}
+		p.procs[key] = st
+	}
+	if shared != nil {
+		shared.TopK.Set(p, st)
+	}
+	return st
 }
 
 // settleCritical leaves a critical process's rule for process_rollup, or
@@ -203,17 +237,22 @@ func sameHost(cands []candidate) bool {
 }
 
 // apply writes the decisions into the batch: with others = rollup, kept
-// processes lose any rollup marker and the rest get one; with others = drop,
-// the rest are removed and kept processes lose every marker. Callers hold
-// p.mu.
+// processes get the kept marker and lose any rollup marker, and the rest
+// are left as they are (process_rollup folds every process of a ranked
+// batch that is neither kept nor critical); with others = drop, the rest are
+// removed and kept processes lose every marker. Callers hold p.mu.
 func (p *topkProcessor) apply(rms pmetric.ResourceMetricsSlice, cands []candidate) {
 	if p.others == OthersRollup {
 		for i := range cands {
-			attrs := rms.At(cands[i].res).Resource().Attributes()
-			if cands[i].outcome.kept() {
-				attrs.Remove(processmetrics.MarkerRollup)
-			} else {
-				attrs.PutBool(processmetrics.MarkerRollup, true)
+			c := &cands[i]
+			if !c.outcome.kept() {
+				continue
+			}
+			attrs := rms.At(c.res).Resource().Attributes()
+			attrs.Remove(processmetrics.MarkerRollup)
+			attrs.PutBool(processmetrics.MarkerKept, true)
+			if c.proc != nil {
+				c.proc.Kept = true
 			}
 		}
 		return
@@ -223,10 +262,14 @@ func (p *topkProcessor) apply(rms pmetric.ResourceMetricsSlice, cands []candidat
 	p.drop = drop
 	dropping := false
 	for i := range cands {
-		if cands[i].outcome.kept() {
-			processmetrics.StripMarkers(rms.At(cands[i].res).Resource())
+		c := &cands[i]
+		if c.outcome.kept() {
+			processmetrics.StripMarkers(rms.At(c.res).Resource())
+			if c.proc != nil {
+				c.proc.Kept = true
+			}
 		} else {
-			drop[cands[i].res] = true
+			drop[c.res] = true
 			dropping = true
 		}
 	}

@@ -223,7 +223,7 @@ func TestHostsAreRankedApart(t *testing.T) {
 	var kept []string
 	rms := out.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
-		if _, rolled := rms.At(i).Resource().Attributes().Get(processmetrics.MarkerRollup); !rolled {
+		if _, marked := rms.At(i).Resource().Attributes().Get(processmetrics.MarkerKept); marked {
 			exe, _ := rms.At(i).Resource().Attributes().Get(processmetrics.AttrExecutableName)
 			kept = append(kept, exe.Str())
 		}

@@ -193,6 +193,7 @@ func checkOutput(t *testing.T, scrape int, others Others, in, out pmetric.Metric
 	outByID := map[procID]pmetric.ResourceMetrics{}
 	var nonProcessOut []pmetric.ResourceMetrics
 	keptPerHost := map[string]int{}
+	ranked := carriesKept(out)
 	rms := out.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -204,9 +205,10 @@ func checkOutput(t *testing.T, scrape int, others Others, in, out pmetric.Metric
 		outByID[id] = rm
 		attrs := rm.Resource().Attributes()
 		_, critical := attrs.Get(processmetrics.MarkerCriticalRule)
-		_, rolled := attrs.Get(processmetrics.MarkerRollup)
+		_, keptMarker := attrs.Get(processmetrics.MarkerKept)
+		rolled := !criticalIn[id] && handedToRollup(attrs, ranked)
 		if others == OthersDrop {
-			assert.False(t, critical || rolled, "scrape %d: drop mode left a marker on pid %d", scrape, id.pid)
+			assert.False(t, critical || rolled || keptMarker, "scrape %d: drop mode left a marker on pid %d", scrape, id.pid)
 		}
 		if !criticalIn[id] && !rolled {
 			kept[id] = true

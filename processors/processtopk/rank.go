@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 )
 
 // outcome is what one scrape decides for a non-critical process.
@@ -23,6 +25,7 @@ func (o outcome) kept() bool { return o != other }
 // candidate is one non-critical process of a host's scrape.
 type candidate struct {
 	state   *procState
+	proc    *chainbatch.Proc // nil when the batch came without one
 	host    string
 	pid     int64
 	res     int // index of its resource in the batch

@@ -23,6 +23,9 @@ type procState struct {
 	outStreak int32
 	// kept reports whether the process was kept at its latest scrape.
 	kept bool
+	// evicted is set when the sweep forgets the process, for the pointer
+	// the chain's shared record may still hold.
+	evicted bool
 }
 
 // observe folds a reading into the state and updates the CPU rate. A process
@@ -78,6 +81,7 @@ func (p *topkProcessor) sweep(now int64) {
 	p.lastSweep = now
 	for k, s := range p.procs {
 		if now-s.lastSeen > ttl {
+			s.evicted = true
 			delete(p.procs, k)
 		}
 	}

@@ -1,0 +1,156 @@
+// Package ledger is the conservation ledger Phoenix's tests check
+// process_rollup and the whole chain with: it turns successive snapshots of
+// one stream's cumulative monotonic series into increments, the way
+// process_rollup's README defines conservation (a backend reading a series'
+// increments between consecutive points, and a series without a previous
+// point as new from its start time):
+//
+//   - a process series present in the previous snapshot with the same start
+//     time adds cur − prev;
+//   - a rollup series adds cur minus its last emitted value, however many
+//     snapshots ago (its accumulator only grows while it is emitted);
+//   - any other series adds its full value when it started at or after the
+//     previous snapshot's time (the process was born in between), and
+//     nothing otherwise (its past was never part of this stream).
+//
+// Increments are totalled per Bucket: host, metric name and datapoint
+// attributes. A stream conserves totals when, bucket by bucket, its output's
+// increments equal its input's.
+package ledger // import "github.com/phoenix/platform/processors/internal/ledger"
+
+import (
+	"slices"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenix/platform/processors/processmetrics"
+)
+
+// Ledger follows one stream. The zero value is ready.
+type Ledger struct {
+	prev     Snapshot // the previous snapshot
+	rollups  Snapshot // every rollup series' latest point
+	prevTime pcommon.Timestamp
+}
+
+// SeriesID names a cumulative series within a snapshot: a process's (PID and
+// start time) or a rollup's (its resource attributes, canonical), plus its
+// bucket.
+type SeriesID struct {
+	PID    int64
+	Start  pcommon.Timestamp
+	Rollup string
+	Bucket Bucket
+}
+
+// Bucket is what conservation is checked over.
+type Bucket struct{ Host, Metric, Attrs string }
+
+// Point is a series' start time and value in one snapshot.
+type Point struct {
+	Start pcommon.Timestamp
+	Value float64
+}
+
+// Snapshot is one batch's cumulative monotonic points.
+type Snapshot map[SeriesID]Point
+
+// Increments reads the next snapshot, taken at now, and returns its total
+// increment per bucket.
+func (l *Ledger) Increments(snapshot Snapshot, now pcommon.Timestamp) map[Bucket]float64 {
+	if l.rollups == nil {
+		l.rollups = Snapshot{}
+	}
+	inc := map[Bucket]float64{}
+	for id, p := range snapshot {
+		prev, ok := l.prev[id]
+		if id.Rollup != "" {
+			prev, ok = l.rollups[id]
+			l.rollups[id] = p
+		}
+		switch {
+		case ok && prev.Start == p.Start:
+			inc[id.Bucket] += p.Value - prev.Value
+		case l.prevTime != 0 && p.Start >= l.prevTime:
+			inc[id.Bucket] += p.Value
+		}
+	}
+	l.prev, l.prevTime = snapshot, now
+	return inc
+}
+
+// Counters collects the cumulative monotonic points of a batch: its
+// processes' and its rollups' (isRollup tells them; IsAggregate is the usual
+// test), or only its rollups' when onlyRollups is set.
+func Counters(md pmetric.Metrics, isRollup func(pmetric.ResourceMetrics) bool, onlyRollups bool) Snapshot {
+	rms := md.ResourceMetrics()
+	out := make(Snapshot, 5*rms.Len())
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		attrs := rm.Resource().Attributes()
+		host := processmetrics.StringAttr(attrs, processmetrics.AttrHostName)
+		pid, isProcess := processmetrics.PID(rm.Resource())
+		var rollup string
+		switch {
+		case !isProcess && isRollup(rm):
+			rollup = Canonical(attrs)
+		case !isProcess || onlyRollups:
+			continue
+		}
+		ForEachCounter(rm, func(name string, dp pmetric.NumberDataPoint) {
+			id := SeriesID{Rollup: rollup, Bucket: Bucket{host, name, Canonical(dp.Attributes())}}
+			if rollup == "" {
+				id.PID, id.Start = pid, dp.StartTimestamp()
+			}
+			out[id] = Point{dp.StartTimestamp(), processmetrics.NumberValue(dp)}
+		})
+	}
+	return out
+}
+
+// ForEachCounter visits the cumulative monotonic points of a resource.
+func ForEachCounter(rm pmetric.ResourceMetrics, fn func(name string, dp pmetric.NumberDataPoint)) {
+	sms := rm.ScopeMetrics()
+	for i := 0; i < sms.Len(); i++ {
+		ms := sms.At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			m := ms.At(j)
+			if m.Type() != pmetric.MetricTypeSum || !m.Sum().IsMonotonic() ||
+				m.Sum().AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
+				continue
+			}
+			dps := m.Sum().DataPoints()
+			for k := 0; k < dps.Len(); k++ {
+				fn(m.Name(), dps.At(k))
+			}
+		}
+	}
+}
+
+// IsAggregate reports whether a resource is one of process_rollup's groups
+// as an exporter sees it: no process.pid, but a process.executable.name (the
+// same test pipelines/filesummary applies to exported files).
+func IsAggregate(rm pmetric.ResourceMetrics) bool {
+	if processmetrics.IsProcess(rm.Resource()) {
+		return false
+	}
+	_, ok := rm.Resource().Attributes().Get(processmetrics.AttrExecutableName)
+	return ok
+}
+
+// Canonical renders attributes in sorted order.
+func Canonical(attrs pcommon.Map) string {
+	if attrs.Len() == 1 {
+		for k, v := range attrs.All() {
+			return k + "=" + v.AsString()
+		}
+	}
+	kv := make([]string, 0, attrs.Len())
+	for k, v := range attrs.All() {
+		kv = append(kv, k+"="+v.AsString())
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ",")
+}
