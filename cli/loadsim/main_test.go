@@ -2,31 +2,33 @@ package loadsim
 
 import (
 	"bytes"
-	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/spf13/cobra"
-
-	"github.com/phoenix/platform/cli/cmdutil"
 )
 
-// workerEnv makes this test binary act as the phoenix binary when the
-// supervisor under test re-executes it as a worker.
-const workerEnv = "PHOENIX_LOADSIM_TEST_WORKER"
+// testWorker is phoenix-loadworker built for these tests, as `make
+// loadworker` builds it, so the supervisor under test runs real workers.
+var testWorker string
 
 func TestMain(m *testing.M) {
-	if os.Getenv(workerEnv) == "1" {
-		root := &cobra.Command{Use: "phoenix", SilenceUsage: true}
-		root.AddCommand(NewCmd(cmdutil.System()))
-		root.SetArgs(os.Args[1:])
-		if err := root.ExecuteContext(context.Background()); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	dir, err := os.MkdirTemp("", "loadsim-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	testWorker = filepath.Join(dir, WorkerBinary)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", testWorker, "../loadworker")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the worker: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // syncWriter collects progress written by the supervisor's goroutine.
