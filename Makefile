@@ -19,7 +19,7 @@ HEAVY_PKGS = ./pipelines/... ./test/...
 
 DISTRIBUTION_PKG := pipelines/distribution
 
-.PHONY: build collector phoenix supervisor generate generate-collector generate-components \
+.PHONY: build collector phoenix loadworker supervisor generate generate-collector generate-components \
         check-generated test unit-test e2e-test test-deps lint bench demo images clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
@@ -28,14 +28,20 @@ DISTRIBUTION_PKG := pipelines/distribution
 # and recording-rule tests.
 TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus
 
-## build: the collector distribution, the phoenix CLI and the OpAMP supervisor into bin/
-build: collector phoenix supervisor
+## build: the collector distribution, the phoenix CLI (with its load worker) and the OpAMP supervisor into bin/
+build: collector phoenix loadworker supervisor
 
 collector: generate-collector
 	$(GO) build -trimpath -o $(BIN)/phoenix-collector ./$(BUILD_DIR)
 
-phoenix:
+phoenix: loadworker
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/phoenix ./cli
+
+# The process `phoenix loadsim run` starts per simulated process: standard
+# library only and stripped, so thousands of them cost little (see
+# docs/load-simulation.md).
+loadworker:
+	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/phoenix-loadworker ./cli/loadworker
 
 supervisor:
 	$(GO) build -trimpath -o $(BIN)/opampsupervisor github.com/open-telemetry/opentelemetry-collector-contrib/cmd/opampsupervisor

@@ -65,7 +65,7 @@ func TestDemoRunsTheWholeLoop(t *testing.T) {
 }
 
 // leftovers lists live processes whose command line mentions dir, or that
-// are loadsim workers.
+// are loadsim workers (phoenix-loadworker, named like the simulated process).
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
@@ -86,7 +86,8 @@ func leftovers(t *testing.T, dir string) []string {
 		if fields := strings.Fields(string(stat)); len(fields) > 2 && fields[2] == "Z" {
 			continue // exited, awaiting its reaper
 		}
-		if strings.Contains(cmdline, dir) || strings.Contains(cmdline, "loadsim worker") {
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if strings.Contains(cmdline, dir) || filepath.Base(exe) == "phoenix-loadworker" {
 			found = append(found, e.Name()+": "+cmdline)
 		}
 	}

@@ -116,6 +116,7 @@ func startLoadsim(t *testing.T) *loadsim {
 	// the host; Linux keeps 15 characters of a process name.
 	id := fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
 	l := &loadsim{critical: []string{"lsdb-" + id, "lsweb-" + id}, exited: make(chan struct{})}
+	testenv.Binary(t, "phoenix-loadworker") // loadsim runs the one next to phoenix
 	l.cmd = exec.Command(testenv.Binary(t, "phoenix"), "loadsim", "run",
 		"--profile", "custom",
 		"--processes", strconv.Itoa(workers),
@@ -123,7 +124,7 @@ func startLoadsim(t *testing.T) *loadsim {
 		"--starts-per-second", "0.5",
 		"--busy-fraction", "0.2", "--busy-cores", "0.05", "--idle-cores", "0.005",
 		"--max-memory-mb", "64",
-		"--duration", "2m", "--progress", "1s")
+		"--duration", "2m", "--progress", "1s", "--ramp", "1s")
 	l.cmd.Stdout, l.cmd.Stderr = &l.out, &l.err
 	require.NoError(t, l.cmd.Start())
 	go func() {
@@ -191,11 +192,14 @@ func TestWorkersNeverOutliveLoadsim(t *testing.T) {
 	tests := []struct {
 		name   string
 		signal syscall.Signal
-		// clean is true when loadsim itself stops the workers and reports.
-		clean bool
+		// clean is true when loadsim itself stops the workers and reports,
+		// exiting with status.
+		clean  bool
+		status int
 	}{
 		{name: "SIGKILL", signal: syscall.SIGKILL},
-		{name: "SIGINT", signal: syscall.SIGINT, clean: true},
+		{name: "SIGINT", signal: syscall.SIGINT, clean: true, status: 130},
+		{name: "SIGTERM", signal: syscall.SIGTERM, clean: true, status: 143},
 	}
 	// Orphaned workers come to this test rather than to PID 1, which on some
 	// hosts never reaps them; the test reaps whatever it inherits.
@@ -207,7 +211,7 @@ func TestWorkersNeverOutliveLoadsim(t *testing.T) {
 			l := startLoadsim(t)
 			found := l.waitForWorkers(t, s)
 			for _, w := range found {
-				assert.Contains(t, w.Command, " loadsim worker ", "pid %d: %s", w.PID, w.Command)
+				assert.Contains(t, w.Command, w.Name+" --parent="+strconv.Itoa(l.cmd.Process.Pid)+" ", "pid %d: %s", w.PID, w.Command)
 			}
 
 			require.NoError(t, l.cmd.Process.Signal(tt.signal))
@@ -217,9 +221,13 @@ func TestWorkersNeverOutliveLoadsim(t *testing.T) {
 				t.Fatalf("loadsim did not exit within %s of %s", goneWithin, tt.name)
 			}
 			if tt.clean {
+				// Stopping early is an ordinary end: the summary, the
+				// shell's status for the signal, and no error.
 				var exit *exec.ExitError
 				require.ErrorAs(t, l.exitErr, &exit)
-				assert.Contains(t, l.err.String(), "loadsim interrupted")
+				assert.Equal(t, tt.status, exit.ExitCode(), "exit status")
+				assert.NotContains(t, l.err.String(), "Error:")
+				assert.Contains(t, l.out.String(), "stopped by "+tt.name)
 				assert.Contains(t, l.out.String(), "all stopped")
 			}
 

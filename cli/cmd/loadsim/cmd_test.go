@@ -2,6 +2,7 @@ package loadsim
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/loadsim"
 	"github.com/phoenix/platform/pipelines/profiles"
 )
 
@@ -80,9 +82,46 @@ func TestDryRunPrintsThePlanAndStartsNothing(t *testing.T) {
 
 func TestDryRunRejectsParamsOnANamedProfile(t *testing.T) {
 	ios, _, _ := cmdutil.Test()
-	err := Run(t.Context(), &RunOptions{IO: ios, Profile: profiles.HighChurn, Params: profiles.Params{Processes: ptr(3)}, DryRun: true,
-		Duration: 1, Progress: 1, Caps: Caps{MaxProcesses: 1, MaxCPU: 1}})
+	err := Run(t.Context(), &RunOptions{IO: ios, DryRun: true, Progress: 1, Options: loadsim.Options{
+		Profile: profiles.HighChurn, Params: profiles.Params{Processes: ptr(3)},
+		Duration: 1, Caps: loadsim.Caps{MaxProcesses: 1, MaxCPU: 1},
+	}})
 	assert.ErrorIs(t, err, profiles.ErrParamsNeedCustom)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestRunDefaultsFitTheLargestProfile(t *testing.T) {
+	ios, out, _ := cmdutil.Test()
+	cmd := NewCmd(ios)
+	cmd.SetArgs([]string{"run", "--dry-run", "--profile", "high-cardinality", "--max-cpu", "1"})
+	require.NoError(t, cmd.Execute())
+	assert.Contains(t, out.String(), "Processes   1729 workers, 10 of them daemons")
+	assert.Contains(t, out.String(), "Ramp        the 1729 workers start over 34.6s")
+	assert.NotContains(t, out.String(), "--max-processes")
+}
+
+func TestRunRampFlag(t *testing.T) {
+	ios, out, _ := cmdutil.Test()
+	cmd := NewCmd(ios)
+	cmd.SetArgs([]string{"run", "--dry-run", "--ramp", "90s"})
+	require.NoError(t, cmd.Execute())
+	assert.Contains(t, out.String(), "start over 1m30s (set by --ramp), daemons first")
+
+	ios, _, _ = cmdutil.Test()
+	err := Run(t.Context(), &RunOptions{IO: ios, DryRun: true, Progress: 0})
+	assert.ErrorContains(t, err, "--progress must be positive")
+}
+
+func TestRunWithoutAWorkerSaysHowToBuildIt(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("loadsim run needs Linux")
+	}
+	ios, _, _ := cmdutil.Test()
+	cmd := NewCmd(ios)
+	cmd.SetArgs([]string{"run", "--worker", "/nonexistent/phoenix-loadworker"})
+	err := cmd.Execute()
+	assert.ErrorContains(t, err, "--worker /nonexistent/phoenix-loadworker")
 }
 
 func TestProfilesListsEveryProfile(t *testing.T) {

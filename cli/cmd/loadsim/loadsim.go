@@ -2,11 +2,9 @@
 // out by real OS processes on this host, so the real host_metrics scraper,
 // and everything after it, sees the population a profile describes.
 //
-// `loadsim run` re-executes the phoenix binary as one worker per simulated
-// process (the hidden `loadsim worker`), named and given a command line like
-// the simulated process, burning its CPU share and holding its memory. The
-// population, and so its churn, comes from receivers/processsim/population,
-// the same simulation the process_sim receiver emits.
+// The commands here parse flags and print; the runtime (the plan, the
+// supervisor of workers, the spawner) is cli/loadsim, and the worker process
+// is cli/loadworker.
 package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
 
 import (
@@ -27,6 +25,6 @@ critical daemons. The process_sim receiver emits the same profiles as
 synthetic scrapes inside the collector.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(NewRunCmd(ios), NewProfilesCmd(ios), NewWorkerCmd(ios))
+	cmd.AddCommand(NewRunCmd(ios), NewProfilesCmd(ios))
 	return cmd
 }

@@ -4,43 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/loadsim"
 	"github.com/phoenix/platform/pipelines/profiles"
 )
 
 // RunOptions are the flags of `phoenix loadsim run`.
 type RunOptions struct {
-	IO       *cmdutil.IOStreams
-	Profile  string
-	Seed     uint64
-	Duration time.Duration
-	// Params set the custom profile.
-	Params profiles.Params
-	Caps   Caps
+	IO *cmdutil.IOStreams
+	// Options are the run's profile, parameters, caps and ramp.
+	loadsim.Options
 	// DryRun prints the plan and starts nothing.
 	DryRun bool
 	// Progress is how often a status line goes to stderr.
 	Progress time.Duration
-	// Executable is the binary workers run (default: this one).
-	Executable string
+	// Worker is the phoenix-loadworker binary (default: found by
+	// loadsim.FindWorker).
+	Worker string
 }
-
-// Default caps: safe on a small shared host. A worker is a whole phoenix
-// process (about 10 MiB of private memory and 20-30ms of CPU to start), so
-// the process cap fits realistic's 50–200 processes and holds
-// high-cardinality's 1,000–2,000 to 200 unless raised.
-const (
-	defaultMaxProcesses       = 200
-	defaultMaxMemoryMB        = 1024
-	defaultMaxStartsPerSecond = 30
-)
 
 // NewRunCmd returns the run command.
 func NewRunCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -53,19 +41,30 @@ population going for the duration: processes start and exit at the profile's
 churn rate, busy ones burn their CPU share, every one holds its memory, and
 the critical daemons (postgres, nginx, ...) stay up throughout.
 
-Each worker is this phoenix binary re-executed with the simulated process's
-name (what the host_metrics scraper reports as process.executable.name) and
-a command line beginning with it. Caps bound the processes, CPU, memory and
-churn; the plan (--dry-run) shows any scaling they force. Workers never
-outlive the run: they stop at the end, on Ctrl-C or SIGTERM, and by
-themselves if this process dies.
+Each worker is a phoenix-loadworker process (built next to phoenix by 'make
+build'; --worker overrides) with the simulated process's name (what the
+host_metrics scraper reports as process.executable.name) and a command line
+beginning with it. A worker costs about 1 MiB beyond the memory it holds and a
+few milliseconds of CPU to start.
+
+The initial population starts over a ramp, daemons first: --ramp, or by
+default 50 workers a second (1 s to 1 m). Afterwards churn starts at most
+--max-starts-per-second workers a second. Caps bound the processes, CPU,
+memory and churn; the plan (--dry-run) shows the ramp and any scaling the
+caps force. The defaults run every profile at full size on a 2-core host.
+
+Workers never outlive the run: they stop at the end, on Ctrl-C or SIGTERM,
+and by themselves if this process dies. Stopping early is an ordinary end:
+the summary is printed and the exit status is 130 after Ctrl-C (SIGINT) and
+143 after SIGTERM.
 
 The custom profile takes --processes, --daemons, --starts-per-second,
 --busy-fraction, --busy-cores, --idle-cores and --critical.`,
 		Example: `  phoenix loadsim run --profile realistic --duration 5m
   phoenix loadsim run --profile high-churn --duration 1m --dry-run
+  phoenix loadsim run --profile high-cardinality --ramp 2m
   phoenix loadsim run --profile custom --processes 40 --starts-per-second 0.5 --critical postgres,nginx
-  phoenix loadsim run --profile high-cardinality --max-processes 1000 --max-memory-mb 2048`,
+  phoenix loadsim run --profile high-cardinality --max-memory-mb 4096 --max-cpu 1.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return Run(cmd.Context(), opts)
@@ -75,6 +74,7 @@ The custom profile takes --processes, --daemons, --starts-per-second,
 	f.StringVar(&opts.Profile, "profile", profiles.Realistic, "profile to run (see 'phoenix loadsim profiles')")
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed for a reproducible population (default: the profile's)")
 	f.DurationVar(&opts.Duration, "duration", 5*time.Minute, "how long to run")
+	f.DurationVar(&opts.Ramp, "ramp", 0, "how long the initial population takes to start, daemons first (default: 20ms a worker, 1s to 1m)")
 	f.Var(optional[int]{&opts.Params.Processes}, "processes", "custom: number of processes")
 	f.Var(optional[int]{&opts.Params.Daemons}, "daemons", "custom: processes that never exit")
 	f.Var(optional[float64]{&opts.Params.StartsPerSecond}, "starts-per-second", "custom: churn rate")
@@ -82,37 +82,25 @@ The custom profile takes --processes, --daemons, --starts-per-second,
 	f.Var(optional[float64]{&opts.Params.CPU.BusyCores}, "busy-cores", "custom: most CPU a busy process uses, in cores")
 	f.Var(optional[float64]{&opts.Params.CPU.IdleCores}, "idle-cores", "custom: most CPU an idle process uses, in cores")
 	f.StringSliceVar(&opts.Params.CriticalNames, "critical", nil, "custom: names of the critical daemons")
-	f.IntVar(&opts.Caps.MaxProcesses, "max-processes", defaultMaxProcesses, "most workers alive at once (each costs about 10 MiB)")
+	f.IntVar(&opts.Caps.MaxProcesses, "max-processes", loadsim.DefaultMaxProcesses, "most workers alive at once (each costs about 1 MiB beyond its memory)")
 	f.Float64Var(&opts.Caps.MaxCPU, "max-cpu", float64(runtime.NumCPU())/2, "most CPU the workers burn together, in cores (defaults to half this host's cores)")
-	f.Float64Var(&opts.Caps.MaxMemoryMB, "max-memory-mb", defaultMaxMemoryMB, "most memory the workers touch together, in MiB")
-	f.Float64Var(&opts.Caps.MaxStartsPerSecond, "max-starts-per-second", defaultMaxStartsPerSecond, "most worker starts per second")
+	f.Float64Var(&opts.Caps.MaxMemoryMB, "max-memory-mb", loadsim.DefaultMaxMemoryMB, "most memory the workers hold together, in MiB (their ~1 MiB each of runtime comes on top)")
+	f.Float64Var(&opts.Caps.MaxStartsPerSecond, "max-starts-per-second", loadsim.DefaultMaxStartsPerSecond, "most churn starts per second, on top of the ramp's")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and start nothing")
 	f.DurationVar(&opts.Progress, "progress", 5*time.Second, "how often to print progress to stderr")
+	f.StringVar(&opts.Worker, "worker", "", "the phoenix-loadworker binary (default: next to phoenix, then ./bin)")
 	return cmd
-}
-
-func (opts *RunOptions) validate() error {
-	switch {
-	case opts.Duration <= 0:
-		return fmt.Errorf("--duration must be positive, got %s", opts.Duration)
-	case opts.Progress <= 0:
-		return fmt.Errorf("--progress must be positive, got %s", opts.Progress)
-	case opts.Caps.MaxProcesses < 1:
-		return fmt.Errorf("--max-processes must be at least 1, got %d", opts.Caps.MaxProcesses)
-	case opts.Caps.MaxCPU <= 0:
-		return fmt.Errorf("--max-cpu must be positive, got %g", opts.Caps.MaxCPU)
-	case opts.Caps.MaxMemoryMB < 0:
-		return fmt.Errorf("--max-memory-mb must not be negative, got %g", opts.Caps.MaxMemoryMB)
-	case opts.Caps.MaxStartsPerSecond < 0:
-		return fmt.Errorf("--max-starts-per-second must not be negative, got %g", opts.Caps.MaxStartsPerSecond)
-	}
-	return nil
 }
 
 // Run plans the run, then, unless it is a dry run, acts it out until the
 // duration ends or ctx is cancelled, and stops every worker before returning.
+// Cancelled by a signal, it returns a cmdutil.ExitError with the signal's
+// conventional status.
 func Run(ctx context.Context, opts *RunOptions) error {
-	plan, err := BuildPlan(opts, time.Now())
+	if opts.Progress <= 0 {
+		return fmt.Errorf("--progress must be positive, got %s", opts.Progress)
+	}
+	plan, err := loadsim.BuildPlan(opts.Options, time.Now())
 	if err != nil {
 		return err
 	}
@@ -122,28 +110,34 @@ func Run(ctx context.Context, opts *RunOptions) error {
 	if runtime.GOOS != "linux" {
 		return errors.New("loadsim run needs Linux (process names and parent-death signals); --dry-run works everywhere")
 	}
-	exe := opts.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return fmt.Errorf("find the phoenix binary to run as workers: %w", err)
-		}
+	worker, err := loadsim.FindWorker(opts.Worker)
+	if err != nil {
+		return err
 	}
 	if err := plan.Write(opts.IO.ErrOut); err != nil {
 		return err
 	}
 
-	sup := newSupervisor(plan, exe, opts.IO.ErrOut, opts.Progress)
-	runErr := sup.run(ctx)
-	stats := sup.stats()
-	fmt.Fprintf(opts.IO.Out, "loadsim %s: %d workers started, %d exited, %d exited unexpectedly; all stopped\n",
-		plan.Profile, stats.Started, stats.Exited, stats.Unexpected)
+	stats, runErr := loadsim.Run(ctx, plan, loadsim.Settings{Worker: worker, Progress: opts.IO.ErrOut, Every: opts.Progress})
+	ended := "the duration ended"
+	if ctx.Err() != nil {
+		ended = "interrupted"
+		switch sig := cmdutil.Signal(ctx); sig {
+		case nil:
+		case syscall.SIGINT:
+			ended = "stopped by SIGINT"
+		case syscall.SIGTERM:
+			ended = "stopped by SIGTERM"
+		default:
+			ended = "stopped by " + sig.String()
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, "loadsim %s: %s; %d workers started, %d exited, %d exited unexpectedly; all stopped\n",
+		plan.Profile, ended, stats.Started, stats.Exited, stats.Unexpected)
 	if runErr != nil {
 		return runErr
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("loadsim interrupted: %w", ctx.Err())
-	}
-	return nil
+	return cmdutil.Interrupted(ctx)
 }
 
 // optional is a flag that sets *dst only when given, so an unset custom

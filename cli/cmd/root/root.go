@@ -51,15 +51,32 @@ its pipelines, and the control plane that runs A/B pipeline experiments.`,
 }
 
 // Main runs the command line and returns the process exit status. Ctrl-C and
-// SIGTERM cancel the command's context so long-running commands clean up.
+// SIGTERM cancel the command's context, its cause a *cmdutil.SignalError
+// naming the signal, so long-running commands clean up and can exit with the
+// conventional status (cmdutil.Interrupted). A *cmdutil.ExitError sets the
+// status without an "Error:" line.
 func Main(args []string) int {
 	ios := cmdutil.System()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		select {
+		case sig := <-signals:
+			cancel(&cmdutil.SignalError{Signal: sig})
+		case <-ctx.Done():
+		}
+	}()
 
 	cmd := NewCmd(ios)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		var exit *cmdutil.ExitError
+		if errors.As(err, &exit) {
+			return exit.Code
+		}
 		if !errors.Is(err, cmdutil.ErrSilent) {
 			fmt.Fprintf(ios.ErrOut, "Error: %v\n", err)
 		}

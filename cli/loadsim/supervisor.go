@@ -1,4 +1,4 @@
-package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
+package loadsim // import "github.com/phoenix/platform/cli/loadsim"
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -42,10 +40,36 @@ type worker struct {
 	exited   chan struct{} // closed once reaped
 }
 
-// runCounts count the run's workers.
-type runCounts struct {
+// Stats count a run's workers.
+type Stats struct {
 	Started, Exited, Unexpected, Alive int
-	Cores, MemoryMB                    float64
+	// Cores and MemoryMB are the shares assigned to live workers.
+	Cores, MemoryMB float64
+}
+
+// Settings say how a run is carried out.
+type Settings struct {
+	// Worker is the phoenix-loadworker binary (see FindWorker).
+	Worker string
+	// Progress receives a status line every Every.
+	Progress io.Writer
+	Every    time.Duration
+}
+
+// Run acts out the plan until its duration ends or ctx is cancelled, and
+// stops every worker before returning, whatever the error. The initial
+// population starts over the plan's ramp, daemons first; later starts are
+// limited to the caps' starts per second.
+func Run(ctx context.Context, plan Plan, settings Settings) (Stats, error) {
+	if settings.Every <= 0 {
+		return Stats{}, fmt.Errorf("--progress must be positive, got %s", settings.Every)
+	}
+	if settings.Progress == nil {
+		settings.Progress = io.Discard
+	}
+	sup := newSupervisor(plan, settings.Worker, settings.Progress, settings.Every)
+	err := sup.run(ctx)
+	return sup.stats(), err
 }
 
 // supervisor keeps one worker per live simulated process.
@@ -55,12 +79,13 @@ type supervisor struct {
 	progress io.Writer
 	every    time.Duration
 	spawner  *spawner
+	starts   *startLimiter
 
 	pop     *population.Population
 	workers map[simKey]*worker
 	failed  map[simKey]bool // exited unexpectedly: not restarted
 	exits   chan simKey
-	counts  runCounts
+	counts  Stats
 }
 
 func newSupervisor(plan Plan, exe string, progress io.Writer, every time.Duration) *supervisor {
@@ -81,6 +106,7 @@ func (s *supervisor) run(ctx context.Context) error {
 		return err
 	}
 	s.pop = pop
+	s.starts = newStartLimiter(s.plan.Processes, s.plan.Ramp, s.plan.Caps.MaxStartsPerSecond, start)
 	s.spawner = newSpawner()
 	defer s.spawner.close()
 	defer s.stopAll()
@@ -137,9 +163,15 @@ func (s *supervisor) step(now time.Time) error {
 			delete(s.failed, k)
 		}
 	}
+	// Daemons come first in the population, critical names first among
+	// them, so the ramp starts them first.
+	s.starts.advance(now)
 	for _, m := range born {
 		if len(s.workers) >= s.plan.Caps.MaxProcesses {
 			break // exiting workers still hold places; next step
+		}
+		if !s.starts.take() {
+			break // the ramp or the starts cap: next step
 		}
 		if err := s.start(m); err != nil {
 			return err
@@ -156,6 +188,7 @@ func (s *supervisor) start(m population.Member) error {
 	cmd := &exec.Cmd{
 		Path:        s.exe,
 		Args:        workerArgs(m.Process.ExecutableName, m.Process.CommandLine, os.Getpid(), cores, memMB),
+		Env:         workerEnv(cores),
 		SysProcAttr: workerProcAttr(),
 	}
 	if err := s.spawner.start(cmd); err != nil {
@@ -173,24 +206,6 @@ func (s *supervisor) start(m population.Member) error {
 		s.exits <- k
 	}()
 	return nil
-}
-
-// workerArgs is a worker's argv: the simulated name first, so the process
-// and its command line read like the simulated one, then the worker
-// subcommand, then the simulated arguments for show.
-func workerArgs(name, commandLine string, parent int, cores, memMB float64) []string {
-	args := []string{
-		name, "loadsim", workerCmd,
-		"--parent=" + strconv.Itoa(parent),
-		"--name=" + name,
-		"--cores=" + strconv.FormatFloat(cores, 'f', 4, 64),
-		"--memory-mb=" + strconv.FormatFloat(memMB, 'f', 1, 64),
-		"--",
-	}
-	if fields := strings.Fields(commandLine); len(fields) > 1 {
-		args = append(args, fields[1:]...)
-	}
-	return args
 }
 
 func (s *supervisor) stop(w *worker) {
@@ -258,7 +273,7 @@ func (s *supervisor) waitAll(d time.Duration) bool {
 	return true
 }
 
-func (s *supervisor) stats() runCounts {
+func (s *supervisor) stats() Stats {
 	st := s.counts
 	st.Alive = 0
 	for _, w := range s.workers {

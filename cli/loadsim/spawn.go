@@ -1,4 +1,4 @@
-package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
+package loadsim // import "github.com/phoenix/platform/cli/loadsim"
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
+package loadsim // import "github.com/phoenix/platform/cli/loadsim"
 
 import "syscall"
 

@@ -1,9 +1,17 @@
-package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
+// Package loadsim is the runtime of `phoenix loadsim run`: it plans a run
+// from a profile and the safety caps, then acts the plan out with one real
+// process per simulated process, a phoenix-loadworker named and given a
+// command line like the simulated process, burning its CPU share and holding
+// its memory. The population, and so its churn, comes from
+// receivers/processsim/population, the same simulation the process_sim
+// receiver emits. cli/cmd/loadsim is its command line.
+package loadsim // import "github.com/phoenix/platform/cli/loadsim"
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -23,6 +31,63 @@ type Caps struct {
 	MaxStartsPerSecond float64 `json:"max_starts_per_second" yaml:"max_starts_per_second"`
 }
 
+// Default caps: the largest profile at its full size on a small shared host
+// (two cores). A worker costs about 1 MiB beyond the memory it holds and a
+// few milliseconds of CPU to start, so 2,000 workers cost about 2 GiB on top
+// of --max-memory-mb, and the ramp spreads their starts.
+const (
+	DefaultMaxProcesses       = 2000
+	DefaultMaxMemoryMB        = 2048
+	DefaultMaxStartsPerSecond = 30
+)
+
+// Ramp defaults: with no --ramp the initial population starts at
+// autoRampRate workers a second, the ramp lasting between minRamp and maxRamp.
+const (
+	autoRampRate = 50
+	minRamp      = time.Second
+	maxRamp      = time.Minute
+)
+
+// Options describe a run: the profile, its parameters and the caps.
+type Options struct {
+	Profile  string
+	Seed     uint64
+	Duration time.Duration
+	// Params set the custom profile.
+	Params profiles.Params
+	Caps   Caps
+	// Ramp is how long the initial population takes to start; 0 scales it
+	// to the population (AutoRamp).
+	Ramp time.Duration
+}
+
+// Validate checks the options, each error naming its flag.
+func (opts *Options) Validate() error {
+	switch {
+	case opts.Duration <= 0:
+		return fmt.Errorf("--duration must be positive, got %s", opts.Duration)
+	case opts.Ramp < 0:
+		return fmt.Errorf("--ramp must not be negative, got %s", opts.Ramp)
+	case opts.Caps.MaxProcesses < 1:
+		return fmt.Errorf("--max-processes must be at least 1, got %d", opts.Caps.MaxProcesses)
+	case !(opts.Caps.MaxCPU > 0):
+		return fmt.Errorf("--max-cpu must be positive, got %g", opts.Caps.MaxCPU)
+	case !(opts.Caps.MaxMemoryMB >= 0):
+		return fmt.Errorf("--max-memory-mb must not be negative, got %g", opts.Caps.MaxMemoryMB)
+	case !(opts.Caps.MaxStartsPerSecond >= 0):
+		return fmt.Errorf("--max-starts-per-second must not be negative, got %g", opts.Caps.MaxStartsPerSecond)
+	}
+	return nil
+}
+
+// AutoRamp is the ramp for a population of n workers when none is given:
+// autoRampRate starts a second, at least minRamp and at most maxRamp.
+func AutoRamp(n int) time.Duration {
+	d := time.Duration(math.Ceil(float64(n) / autoRampRate * float64(time.Second)))
+	return min(max(d, minRamp), maxRamp).Round(100 * time.Millisecond)
+}
+
 // Plan is what a run will do, worked out before anything starts.
 type Plan struct {
 	Profile  string        `json:"profile" yaml:"profile"`
@@ -35,6 +100,10 @@ type Plan struct {
 	Daemons          int      `json:"daemons" yaml:"daemons"`
 	CriticalNames    []string `json:"critical_names" yaml:"critical_names"`
 	StartsPerSecond  float64  `json:"starts_per_second" yaml:"starts_per_second"`
+	// Ramp is how long the initial population takes to start, daemons
+	// first; RampAuto is true when it was scaled to the population.
+	Ramp     time.Duration `json:"ramp" yaml:"ramp"`
+	RampAuto bool          `json:"ramp_auto" yaml:"ramp_auto"`
 	// CPUScale and MemoryScale shrink every worker's share so the expected
 	// totals fit the caps; CPUCores and MemoryMB are those totals.
 	CPUScale    float64 `json:"cpu_scale" yaml:"cpu_scale"`
@@ -63,8 +132,8 @@ var paramFlags = strings.NewReplacer(
 
 // BuildPlan resolves the profile, applies the caps and works out each
 // worker's scaling. It starts nothing; now seeds the population's clock.
-func BuildPlan(opts *RunOptions, now time.Time) (Plan, error) {
-	if err := opts.validate(); err != nil {
+func BuildPlan(opts Options, now time.Time) (Plan, error) {
+	if err := opts.Validate(); err != nil {
 		return Plan{}, err
 	}
 	p, err := profiles.Get(opts.Profile)
@@ -91,6 +160,13 @@ func BuildPlan(opts *RunOptions, now time.Time) (Plan, error) {
 	}
 	plan.Spec = spec
 	plan.Processes, plan.Daemons, plan.CriticalNames, plan.StartsPerSecond = spec.Processes, spec.Daemons, spec.CriticalNames, spec.StartsPerSecond
+	plan.Ramp, plan.RampAuto = opts.Ramp, opts.Ramp == 0
+	if plan.RampAuto {
+		plan.Ramp = AutoRamp(plan.Processes)
+	}
+	if plan.Ramp >= plan.Duration {
+		plan.note("ramp: --ramp %s is not shorter than --duration %s; the run ends before its whole population has started", plan.Ramp, plan.Duration)
+	}
 
 	pop, err := population.New(spec, resolved.Seed, now)
 	if err != nil {
@@ -117,7 +193,7 @@ func BuildPlan(opts *RunOptions, now time.Time) (Plan, error) {
 func (plan *Plan) capSpec(spec population.Spec) population.Spec {
 	caps := plan.Caps
 	if spec.Processes > caps.MaxProcesses {
-		plan.note("processes: the profile wants %d; capped at --max-processes %d (each worker costs about 10 MiB of memory; raise the cap to run the full profile)", spec.Processes, caps.MaxProcesses)
+		plan.note("processes: the profile wants %d; capped at --max-processes %d (each worker costs about 1 MiB beyond the memory it holds; raise the cap to run the full profile)", spec.Processes, caps.MaxProcesses)
 		spec.Processes = caps.MaxProcesses
 		maxDaemons := spec.Processes
 		if spec.StartsPerSecond > 0 {
@@ -163,9 +239,14 @@ func (plan *Plan) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "Profile     %s (seed %d)\n", plan.Profile, plan.Seed)
 	fmt.Fprintf(&b, "Duration    %s\n", plan.Duration)
 	fmt.Fprintf(&b, "Processes   %d workers, %d of them daemons (critical: %s)\n", plan.Processes, plan.Daemons, critical)
-	fmt.Fprintf(&b, "Churn       %.2f starts/s (%.0f a minute), each replacing an exiting worker\n", plan.StartsPerSecond, plan.StartsPerSecond*60)
+	how := "set by --ramp"
+	if plan.RampAuto {
+		how = fmt.Sprintf("%d a second; --ramp changes it", autoRampRate)
+	}
+	fmt.Fprintf(&b, "Ramp        the %d workers start over %s (%s), daemons first\n", plan.Processes, plan.Ramp, how)
+	fmt.Fprintf(&b, "Churn       %.2f starts/s (%.0f a minute), each replacing an exiting worker (cap %g/s)\n", plan.StartsPerSecond, plan.StartsPerSecond*60, plan.Caps.MaxStartsPerSecond)
 	fmt.Fprintf(&b, "CPU         %.2f cores expected (cap %.2f)\n", plan.CPUCores, plan.Caps.MaxCPU)
-	fmt.Fprintf(&b, "Memory      %.0f MiB touched (cap %.0f), plus each worker's Go runtime\n", plan.MemoryMB, plan.Caps.MaxMemoryMB)
+	fmt.Fprintf(&b, "Memory      %.0f MiB touched (cap %.0f), plus about %.0f MiB of worker runtime (1 MiB each)\n", plan.MemoryMB, plan.Caps.MaxMemoryMB, float64(plan.Processes)*WorkerOverheadMB)
 	for _, n := range plan.Notes {
 		fmt.Fprintf(&b, "Note        %s\n", n)
 	}

@@ -57,16 +57,15 @@ func children(t *testing.T) []child {
 // with this test binary as the worker, checks the workers carry the simulated
 // names, then cancels and checks every worker is gone.
 func TestSupervisorRunsNamedWorkersAndStopsThemAll(t *testing.T) {
-	t.Setenv(workerEnv, "1")
 	o := runOptions(profiles.Custom)
 	o.Duration = time.Minute
 	o.Params = profiles.Params{Processes: ptr(5), StartsPerSecond: ptr(4.0), CriticalNames: []string{"lsim-db", "lsim-web"}}
 	o.Caps.MaxMemoryMB = 16
-	plan, err := BuildPlan(o, time.Now())
+	plan, err := BuildPlan(*o, time.Now())
 	require.NoError(t, err)
 
 	var progress syncWriter
-	sup := newSupervisor(plan, os.Args[0], &progress, 100*time.Millisecond)
+	sup := newSupervisor(plan, testWorker, &progress, 100*time.Millisecond)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- sup.run(ctx) }()
@@ -101,14 +100,13 @@ func TestSupervisorRunsNamedWorkersAndStopsThemAll(t *testing.T) {
 }
 
 func TestSupervisorCountsAWorkerThatDiesAndDoesNotRestartIt(t *testing.T) {
-	t.Setenv(workerEnv, "1")
 	o := runOptions(profiles.Custom)
 	o.Params = profiles.Params{Processes: ptr(2), StartsPerSecond: ptr(0.0), Daemons: ptr(2), CriticalNames: []string{"lsim-a", "lsim-b"}}
 	o.Caps.MaxMemoryMB = 4
-	plan, err := BuildPlan(o, time.Now())
+	plan, err := BuildPlan(*o, time.Now())
 	require.NoError(t, err)
 
-	sup := newSupervisor(plan, os.Args[0], &syncWriter{}, time.Hour)
+	sup := newSupervisor(plan, testWorker, &syncWriter{}, time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
@@ -144,7 +142,7 @@ func TestSupervisorCountsAWorkerThatDiesAndDoesNotRestartIt(t *testing.T) {
 }
 
 func TestSupervisorFailsWhenWorkersCannotStart(t *testing.T) {
-	plan, err := BuildPlan(runOptions(profiles.Realistic), time.Now())
+	plan, err := BuildPlan(*runOptions(profiles.Realistic), time.Now())
 	require.NoError(t, err)
 	sup := newSupervisor(plan, "/nonexistent/phoenix", &syncWriter{}, time.Hour)
 	err = sup.run(t.Context())
