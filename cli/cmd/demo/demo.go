@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/loadsim"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/pipelines/profiles"
 )
@@ -111,7 +112,7 @@ func Run(ctx context.Context, opts *Options) error {
 
 // binaries the demo runs.
 type binaries struct {
-	phoenix, collector, supervisor string
+	phoenix, collector, supervisor, worker string
 }
 
 // findBinaries looks next to this executable first, then in ./bin.
@@ -135,6 +136,11 @@ func findBinaries() (binaries, error) {
 		return b, err
 	}
 	if b.supervisor, err = find("opampsupervisor"); err != nil {
+		return b, err
+	}
+	// The load's workers: checked now rather than found missing in
+	// loadsim's log minutes later.
+	if b.worker, err = find(loadsim.WorkerBinary); err != nil {
 		return b, err
 	}
 	return b, nil

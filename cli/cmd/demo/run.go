@@ -142,7 +142,8 @@ func (d *demo) startLoad() error {
 	if err != nil {
 		return err
 	}
-	d.loadsim = exec.Command(d.bins.phoenix, "loadsim", "run", "--profile", d.opts.Profile, "--duration", total.String())
+	d.loadsim = exec.Command(d.bins.phoenix, "loadsim", "run", "--profile", d.opts.Profile, "--duration", total.String(),
+		"--worker", d.bins.worker)
 	d.loadsim.Stdout, d.loadsim.Stderr = logFile, logFile
 	d.loadsim.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := d.loadsim.Start(); err != nil {
