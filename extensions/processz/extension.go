@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/extensions/processz/internal/metadata"
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 )
 
 // processz serves the decisions Phoenix's processors record with it.

@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 )
 
 // Path is where the page is served.

@@ -6,7 +6,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 )
 
 // store holds each source's latest decisions. Recorded slices are never

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/phoenix/platform/extensions/processz/internal/metadatatest"
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 )
 
 func records(n int) []decision.Record {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/processors/decision"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/decision"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // Page is what /processz shows: every process of the sources' latest reports,

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {

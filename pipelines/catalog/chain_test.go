@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/phoenix/platform/pipelines/distribution"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // TestCriticalOnlyKeepsOnlyCriticalProcesses runs critical-only's own

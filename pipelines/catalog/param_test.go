@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 func TestParameterErrorsNameTheParameter(t *testing.T) {

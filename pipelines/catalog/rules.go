@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 // toRules accepts rules as []Rule, as criticalrules.Rules, or decoded from

@@ -16,8 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/phoenix/platform/processors/criticalrules"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // Summary describes one pipeline's output.

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 // Errors returned by Validate. Each names the offending key.

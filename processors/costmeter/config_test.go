@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/processcritical"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 // criticalCache remembers whether critical rules match a resource, keyed by

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
-	"github.com/phoenix/platform/processors/criticalrules"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // meter measures the batches passing through one cost_meter instance.

@@ -20,8 +20,8 @@ import (
 
 	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 	"github.com/phoenix/platform/processors/costmeter/internal/metadatatest"
-	"github.com/phoenix/platform/processors/criticalrules"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

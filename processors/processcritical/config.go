@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 // ErrNonPositiveTTL is returned when process_ttl is zero or negative.

@@ -12,11 +12,11 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
-	"github.com/phoenix/platform/processors/criticalrules"
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // criticalProcessor marks processes that match a rule. Rule evaluation is

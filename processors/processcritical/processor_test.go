@@ -20,12 +20,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/phoenix/platform/processors/criticalrules"
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/internal/goldentest"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadatatest"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 func newTestProcessor(t *testing.T, cfg *Config, set processor.Settings) (processor.Metrics, *consumertest.MetricsSink) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // Errors returned by validation. group_by errors are wrapped with the

@@ -12,9 +12,9 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
 

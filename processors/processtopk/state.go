@@ -3,7 +3,7 @@ package processtopk // import "github.com/phoenix/platform/processors/processtop
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // procState is what the processor remembers about one process between

@@ -21,7 +21,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/phoenix/platform/pipelines/profiles"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // schema is everything about a process scrape's shape that consumers rely

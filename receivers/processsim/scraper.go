@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/pipelines/profiles"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/population"
 )

@@ -17,7 +17,7 @@ import (
 
 	"github.com/phoenix/platform/pipelines/filesummary"
 	"github.com/phoenix/platform/pipelines/localrun"
-	"github.com/phoenix/platform/processors/criticalrules"
+	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/test/testenv"
 )
 

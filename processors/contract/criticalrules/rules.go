@@ -1,7 +1,7 @@
 // Package criticalrules holds the critical-process rule syntax shared by
 // process_critical, cost_meter and experiment specs: named rules whose regular
 // expressions are matched, whole-value, against a process resource's attributes.
-package criticalrules // import "github.com/phoenix/platform/processors/criticalrules"
+package criticalrules // import "github.com/phoenix/platform/processors/contract/criticalrules"
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // Rule marks a process as critical when every matcher it sets matches. Matchers

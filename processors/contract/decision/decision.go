@@ -2,7 +2,7 @@
 // to whoever explains it: the processz extension. Processors find a Recorder
 // among the collector's extensions at Start; with none configured they record
 // nothing and pay nothing.
-package decision // import "github.com/phoenix/platform/processors/decision"
+package decision // import "github.com/phoenix/platform/processors/contract/decision"
 
 import (
 	"go.opentelemetry.io/collector/component"

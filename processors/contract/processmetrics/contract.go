@@ -7,7 +7,7 @@
 // resource (process.pid and friends), never on datapoint attributes. Cumulative
 // points carry the process creation time as their start time, which is what
 // guards against PID reuse.
-package processmetrics // import "github.com/phoenix/platform/processors/processmetrics"
+package processmetrics // import "github.com/phoenix/platform/processors/contract/processmetrics"
 
 // Resource attribute keys set by the host_metrics process scraper.
 const (

@@ -1,4 +1,4 @@
-package processmetrics // import "github.com/phoenix/platform/processors/processmetrics"
+package processmetrics // import "github.com/phoenix/platform/processors/contract/processmetrics"
 
 import (
 	"strconv"

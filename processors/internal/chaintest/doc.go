@@ -42,4 +42,4 @@
 // -benchtime 200x keeps a run to about a minute; BenchmarkChainStateMemory
 // takes a few tenths of a second per iteration, so give it the default
 // benchtime or a few iterations (-benchtime 3x), never hundreds.
-package chaintest // import "github.com/phoenix/platform/processors/chaintest"
+package chaintest // import "github.com/phoenix/platform/processors/internal/chaintest"

@@ -12,10 +12,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/phoenix/platform/processors/decision"
+	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processcritical"
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
 	"github.com/phoenix/platform/processors/processtopk"
 )

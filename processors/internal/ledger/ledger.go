@@ -25,7 +25,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/phoenix/platform/processors/processmetrics"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // Ledger follows one stream. The zero value is ready.
