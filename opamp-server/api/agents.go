@@ -3,6 +3,7 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -120,7 +121,7 @@ func (want configShape) diff(got configShape) []string {
 		want, got map[string]any
 	}{{"receivers", want.Receivers, got.Receivers}, {"processors", want.Processors, got.Processors},
 		{"exporters", want.Exporters, got.Exporters}, {"connectors", want.Connectors, got.Connectors}} {
-		if !slices.Equal(sortedKeys(sec.want), sortedKeys(sec.got)) {
+		if !slices.Equal(slices.Sorted(maps.Keys(sec.want)), slices.Sorted(maps.Keys(sec.got))) {
 			differ = append(differ, sec.name)
 		}
 	}
@@ -137,7 +138,7 @@ func (want configShape) diff(got configShape) []string {
 }
 
 func samePipelines(want, got map[string]pipelineShape) bool {
-	if !slices.Equal(sortedKeys(want), sortedKeys(got)) {
+	if !slices.Equal(slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(got))) {
 		return false
 	}
 	for id, w := range want {
@@ -148,15 +149,6 @@ func samePipelines(want, got map[string]pipelineShape) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func sameSet(a, b []string) bool {

@@ -15,12 +15,10 @@ import (
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
-// Catalog parameters the controller sets itself: critical rules for
-// process_critical and cost_meter, and the cost_meter variant label.
-const (
-	criticalRulesParam = "critical_rules"
-	variantParam       = "variant"
-)
+// criticalRulesParam is the catalog parameter the controller sets itself:
+// critical rules for process_critical and cost_meter (the variant label is
+// catalog.VariantParam).
+const criticalRulesParam = "critical_rules"
 
 // deploy resolves the targets, renders and validates every configuration,
 // and only then assigns them: a render problem fails the experiment with
@@ -162,8 +160,8 @@ func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, p
 // single renders one pipeline on its own, labelled with a variant.
 func (c *Controller) single(ctx context.Context, ref catalog.Ref, shared map[string]any, variant string) (string, string, map[string]any, error) {
 	params := merged(shared, ref.Params)
-	if _, ok := c.set.Catalog.Declares(ref.Pipeline, variantParam); ok && variant != "" {
-		params[variantParam] = variant
+	if _, ok := c.set.Catalog.Declares(ref.Pipeline, catalog.VariantParam); ok && variant != "" {
+		params[catalog.VariantParam] = variant
 	}
 	r, err := c.set.Catalog.Render(ctx, ref.Pipeline, params)
 	if err != nil {
@@ -185,7 +183,7 @@ func (c *Controller) baseline(x Experiment, t Target) (catalog.Ref, error) {
 	params := c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeVariant)
 	// The previous cost_meter label gives way to the experiment's own
 	// ("baseline"): a paired render refuses a variant it is given.
-	delete(params, variantParam)
+	delete(params, catalog.VariantParam)
 	return catalog.Ref{Pipeline: t.Previous.Pipeline, Params: params}, nil
 }
 

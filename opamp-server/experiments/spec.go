@@ -80,6 +80,15 @@ type Variant struct {
 	Export bool `json:"export,omitempty" yaml:"export"`
 }
 
+// Name is how the variant is shown: its pipeline, or "each agent's current
+// configuration" for a baseline that takes each agent's own.
+func (v Variant) Name() string {
+	if v.Current {
+		return "each agent's current configuration"
+	}
+	return v.Pipeline
+}
+
 // Criteria decide whether the candidate passes. Zero values take defaults.
 type Criteria struct {
 	// MinSeriesReduction is the least fraction of active series the

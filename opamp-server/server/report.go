@@ -23,7 +23,7 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 	data := report.Data{
 		Experiment: report.Experiment{
 			ID: x.ID, Name: x.Name, Description: x.Spec.Description, Mode: x.Spec.Mode, Status: x.Status,
-			Selector: x.Spec.Targets.Selector, BaselinePipeline: baselineName(x.Spec), CandidatePipeline: x.Spec.Candidate.Pipeline,
+			Selector: x.Spec.Targets.Selector, BaselinePipeline: x.Spec.Baseline.Name(), CandidatePipeline: x.Spec.Candidate.Pipeline,
 			CreatedAt: x.CreatedAt, StartedAt: x.State.RunningSince, MeasureFrom: x.State.MeasureFrom,
 			MeasureTo: x.State.EndsAt, FinishedAt: x.State.FinishedAt,
 		},
@@ -68,11 +68,4 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 		data.ResultsNote = x.State.Error
 	}
 	return report.Render(w, data)
-}
-
-func baselineName(s experiments.Spec) string {
-	if s.Baseline.Current {
-		return "each agent's current configuration"
-	}
-	return s.Baseline.Pipeline
 }

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -50,7 +52,7 @@ func (p parsed) at(path ...string) any {
 // keysAt lists the keys of the mapping at path, sorted.
 func (p parsed) keysAt(path ...string) []string {
 	m, _ := p.at(path...).(map[string]any)
-	return sortedKeys(m)
+	return slices.Sorted(maps.Keys(m))
 }
 
 // strings returns the list of strings at path.

@@ -51,7 +51,9 @@ type Paired struct {
 const (
 	VariantBaseline  = "baseline"
 	VariantCandidate = "candidate"
-	variantParam     = "variant"
+	// VariantParam is the parameter that labels every cost_meter
+	// measurement with its variant.
+	VariantParam = "variant"
 )
 
 // RenderPaired composes two pipelines into one configuration: the process
@@ -73,7 +75,7 @@ func (c *Catalog) RenderPaired(ctx context.Context, spec PairedSpec) (Paired, er
 
 	shared, problems := base.resolve(spec.Shared, "", func(p *Param) string {
 		switch {
-		case p.Name == variantParam:
+		case p.Name == VariantParam:
 			return "set by the paired configuration to \"baseline\" and \"candidate\""
 		case p.Scope != ScopeCollector:
 			return "a variant parameter: set it in the baseline or candidate params"
@@ -83,7 +85,7 @@ func (c *Catalog) RenderPaired(ctx context.Context, spec PairedSpec) (Paired, er
 	armParams := func(variant string, p *pipeline, given map[string]any) map[string]any {
 		out, more := p.resolve(given, variant, func(p *Param) string {
 			switch {
-			case p.Name == variantParam:
+			case p.Name == VariantParam:
 				return fmt.Sprintf("set by the paired configuration to %q", variant)
 			case p.Scope != ScopeVariant:
 				return "a collector parameter: set it in the shared params"
@@ -91,7 +93,7 @@ func (c *Catalog) RenderPaired(ctx context.Context, spec PairedSpec) (Paired, er
 			return ""
 		})
 		problems = append(problems, more...)
-		out[variantParam] = variant
+		out[VariantParam] = variant
 		return out
 	}
 	baseParams := armParams(VariantBaseline, base, spec.Baseline.Params)

@@ -3,6 +3,7 @@ package catalog // import "github.com/phoenix/platform/pipelines/catalog"
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -361,7 +362,7 @@ func (p *Param) toMap(v any) (map[string]string, error) {
 		return nil, wrongType("an object of strings", v)
 	}
 	// Sorted so the first error reported does not depend on map order.
-	keys := sortedKeys(out)
+	keys := slices.Sorted(maps.Keys(out))
 	for _, k := range keys {
 		if p.keyPattern != nil && !p.keyPattern.MatchString(k) {
 			return nil, fmt.Errorf("key %q: must match %s", k, p.KeyPattern)
@@ -475,13 +476,4 @@ func quoteList(values []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(q, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -84,7 +85,7 @@ func (p *pipeline) resolve(given map[string]any, armName string, refuse func(*Pa
 	fail := func(name, msg string) {
 		problems = append(problems, ParamError{Arm: armName, Param: name, Message: msg})
 	}
-	for _, name := range sortedKeys(given) {
+	for _, name := range slices.Sorted(maps.Keys(given)) {
 		spec := p.params[name]
 		if spec == nil {
 			fail(name, fmt.Sprintf("unknown parameter of pipeline %q", p.meta.Name))
@@ -130,7 +131,7 @@ func (p *Param) requiredWhen(values map[string]any) string {
 	if !ok || (Value{v: v}).Set() {
 		return ""
 	}
-	for _, name := range sortedKeys(p.RequiredWhen) {
+	for _, name := range slices.Sorted(maps.Keys(p.RequiredWhen)) {
 		if s, _ := values[name].(string); slices.Contains(p.RequiredWhen[name], s) {
 			return fmt.Sprintf("required when %s is %q", name, s)
 		}

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +112,7 @@ func TestDestinations(t *testing.T) {
 			require.NoError(t, err)
 			cfg := parse(t, r.Config)
 			assert.Equal(t, tt.exporters, cfg.at("exporters"))
-			ids := sortedKeys(tt.exporters)
+			ids := slices.Sorted(maps.Keys(tt.exporters))
 			assert.Equal(t, ids, cfg.strings("service", "pipelines", "metrics/process", "exporters"))
 			assert.Equal(t, ids, cfg.strings("service", "pipelines", "metrics/system", "exporters"))
 		})

@@ -3,6 +3,7 @@ package catalog // import "github.com/phoenix/platform/pipelines/catalog"
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -69,7 +70,7 @@ func ruleFromObject(v any) (Rule, error) {
 		return Rule{}, wrongType("an object", v)
 	}
 	var r Rule
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		s, ok := obj[k].(string)
 		if !slices.Contains(ruleKeys, k) {
 			return Rule{}, fmt.Errorf("unknown key %q (want %s)", k, quoteList(ruleKeys))

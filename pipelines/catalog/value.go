@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,7 @@ func (v Value) String() string {
 		b.WriteByte(']')
 	case map[string]string:
 		b.WriteByte('{')
-		for i, k := range sortedKeys(x) {
+		for i, k := range slices.Sorted(maps.Keys(x)) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -172,7 +174,7 @@ type Entry struct{ Key, Value Value }
 func (v Value) Entries() []Entry {
 	m, _ := v.v.(map[string]string)
 	out := make([]Entry, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, Entry{Key: Value{v: k}, Value: Value{v: m[k]}})
 	}
 	return out

@@ -48,7 +48,7 @@ func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
 	if x.Spec.Description != "" {
 		fmt.Fprintf(w, "Description:\t%s\n", x.Spec.Description)
 	}
-	fmt.Fprintf(w, "Mode:\t%s, %s vs %s, targets %s\n", x.Spec.Mode, baselineName(x.Spec), x.Spec.Candidate.Pipeline, x.Spec.Targets.Selector)
+	fmt.Fprintf(w, "Mode:\t%s, %s vs %s, targets %s\n", x.Spec.Mode, x.Spec.Baseline.Name(), x.Spec.Candidate.Pipeline, x.Spec.Targets.Selector)
 	fmt.Fprintf(w, "Status:\t%s\t%s\n", x.Status, bar(x.Progress))
 	if !x.State.MeasureFrom.IsZero() {
 		fmt.Fprintf(w, "Measuring:\t%s → %s (%s)\n", x.State.MeasureFrom.Local().Format(time.TimeOnly),
@@ -88,13 +88,6 @@ func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-func baselineName(s experiments.Spec) string {
-	if s.Baseline.Current {
-		return "current configuration"
-	}
-	return s.Baseline.Pipeline
 }
 
 func remaining(x experiments.Experiment, now time.Time) string {

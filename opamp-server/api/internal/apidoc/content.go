@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ func (r *renderer) inline(s *schema) string {
 		return t
 	}
 	var fields []string
-	for _, name := range sortedKeys(s.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
 		fields = append(fields, "`"+name+"` "+r.inline(s.Properties[name]))
 	}
 	return t + " {" + strings.Join(fields, ", ") + "}"
@@ -52,7 +53,7 @@ type contentGroup struct {
 // accepted as JSON or YAML is described once.
 func groupContent(content map[string]*mediaType) []contentGroup {
 	var groups []contentGroup
-	for _, ct := range sortedKeys(content) {
+	for _, ct := range slices.Sorted(maps.Keys(content)) {
 		var s *schema
 		if content[ct] != nil {
 			s = content[ct].Schema
@@ -75,7 +76,7 @@ func groupContent(content map[string]*mediaType) []contentGroup {
 }
 
 func sortedStatuses(responses map[string]*response) []string {
-	statuses := sortedKeys(responses)
+	statuses := slices.Sorted(maps.Keys(responses))
 	// "default" and patterns such as "4XX" after the exact codes.
 	slices.SortStableFunc(statuses, func(a, b string) int {
 		_, errA := strconv.Atoi(a)
@@ -96,7 +97,7 @@ func (r *renderer) schemas() {
 		return
 	}
 	r.heading(2, "Schemas", "")
-	for _, name := range sortedKeys(r.doc.Components.Schemas) {
+	for _, name := range slices.Sorted(maps.Keys(r.doc.Components.Schemas)) {
 		s := r.doc.Components.Schemas[name]
 		r.heading(3, name, schemaKey(name))
 		if s.Description != "" {
@@ -146,7 +147,7 @@ func (r *renderer) collectFields(prefix string, s *schema, rows *[][4]string) {
 	for _, part := range s.AllOf {
 		r.collectFields(prefix, part, rows)
 	}
-	for _, name := range sortedKeys(s.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
 		p := s.Properties[name]
 		*rows = append(*rows, [4]string{prefix + name, r.typeOf(p), yes(slices.Contains(s.Required, name)),
 			joinSentences(p.Description, constraints(p))})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -62,7 +63,7 @@ func render(doc *document, grants []roleGrant, src source) (string, error) {
 // otherwise document an operation nobody can call.
 func (r *renderer) checkPermissions() error {
 	var errs []string
-	for _, path := range sortedKeys(r.doc.Paths) {
+	for _, path := range slices.Sorted(maps.Keys(r.doc.Paths)) {
 		for _, m := range methods {
 			op := r.doc.Paths[path].Operations[m]
 			if op != nil && op.Permission != "" && !slices.Contains(r.perms, op.Permission) {
@@ -144,7 +145,7 @@ func (r *renderer) conventions() {
 	}
 
 	r.heading(3, "Authentication", "")
-	for _, name := range sortedKeys(r.doc.Components.SecuritySchemes) {
+	for _, name := range slices.Sorted(maps.Keys(r.doc.Components.SecuritySchemes)) {
 		s := r.doc.Components.SecuritySchemes[name]
 		switch {
 		case s.Type == "http" && strings.EqualFold(s.Scheme, "bearer"):
@@ -195,7 +196,7 @@ func requirements(reqs []map[string][]string) string {
 	var alts []string
 	for _, req := range reqs {
 		var names []string
-		for _, name := range sortedKeys(req) {
+		for _, name := range slices.Sorted(maps.Keys(req)) {
 			names = append(names, "`"+name+"`")
 		}
 		alts = append(alts, strings.Join(names, " and "))
@@ -218,9 +219,9 @@ func (r *renderer) envelopeMeta(s *schema) (string, bool) {
 func (r *renderer) envelope() {
 	metas := map[string]bool{}
 	errorBodies := map[string]bool{}
-	for _, path := range sortedKeys(r.doc.Paths) {
+	for _, path := range slices.Sorted(maps.Keys(r.doc.Paths)) {
 		for _, op := range r.doc.Paths[path].Operations {
-			for _, code := range sortedKeys(op.Responses) {
+			for _, code := range slices.Sorted(maps.Keys(op.Responses)) {
 				resp, _, _ := r.doc.response(op.Responses[code])
 				for _, mt := range resp.Content {
 					if mt == nil {
@@ -241,24 +242,24 @@ func (r *renderer) envelope() {
 		return
 	}
 	r.heading(3, "Responses and errors", "")
-	for _, meta := range sortedKeys(metas) {
+	for _, meta := range slices.Sorted(maps.Keys(metas)) {
 		r.printf("A successful JSON response is an envelope `{\"data\": …, \"meta\": …}`: `data` is what each operation\n")
 		r.printf("lists below, `meta` is a %s.\n\n", r.link(meta, schemaKey(meta)))
 	}
 	if len(errorBodies) > 0 {
 		var links []string
-		for _, name := range sortedKeys(errorBodies) {
+		for _, name := range slices.Sorted(maps.Keys(errorBodies)) {
 			links = append(links, r.link(name, schemaKey(name)))
 		}
 		r.printf("An error response has the body %s", strings.Join(links, " or "))
-		if codes := r.errorCodes(sortedKeys(errorBodies)); len(codes) > 0 {
+		if codes := r.errorCodes(slices.Sorted(maps.Keys(errorBodies))); len(codes) > 0 {
 			r.printf("; its `code` is one of %s", codes)
 		}
 		r.printf(".\n\n")
 	}
 	if len(r.doc.Components.Responses) > 0 {
 		r.printf("Responses shared by operations:\n\n| Response | Meaning | Body |\n| --- | --- | --- |\n")
-		for _, name := range sortedKeys(r.doc.Components.Responses) {
+		for _, name := range slices.Sorted(maps.Keys(r.doc.Components.Responses)) {
 			resp := r.doc.Components.Responses[name]
 			r.printf("| `%s` | %s | %s |\n", name, cell(resp.Description), r.bodies(resp.Content))
 		}
@@ -291,7 +292,7 @@ type endpoint struct {
 // endpoints lists every operation sorted by path, then method.
 func (r *renderer) endpoints() []endpoint {
 	var out []endpoint
-	for _, path := range sortedKeys(r.doc.Paths) {
+	for _, path := range slices.Sorted(maps.Keys(r.doc.Paths)) {
 		for _, m := range methods {
 			if op, ok := r.doc.Paths[path].Operations[m]; ok {
 				out = append(out, endpoint{m, path, op})

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -285,7 +286,7 @@ func (d *document) checkRefs() error {
 			_, err := d.schemaRef(s.Ref)
 			check(where, err)
 		}
-		for _, name := range sortedKeys(s.Properties) {
+		for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
 			walk(where+"."+name, s.Properties[name])
 		}
 		walk(where+"[]", s.Items)
@@ -297,7 +298,7 @@ func (d *document) checkRefs() error {
 		}
 	}
 	content := func(where string, c map[string]*mediaType) {
-		for _, ct := range sortedKeys(c) {
+		for _, ct := range slices.Sorted(maps.Keys(c)) {
 			if c[ct] != nil {
 				walk(where+" "+ct, c[ct].Schema)
 			}
@@ -312,10 +313,10 @@ func (d *document) checkRefs() error {
 			}
 		}
 	}
-	for _, name := range sortedKeys(d.Components.Schemas) {
+	for _, name := range slices.Sorted(maps.Keys(d.Components.Schemas)) {
 		walk("components.schemas."+name, d.Components.Schemas[name])
 	}
-	for _, name := range sortedKeys(d.Components.Responses) {
+	for _, name := range slices.Sorted(maps.Keys(d.Components.Responses)) {
 		content("components.responses."+name, d.Components.Responses[name].Content)
 	}
 	for _, req := range d.Security {
@@ -325,7 +326,7 @@ func (d *document) checkRefs() error {
 			}
 		}
 	}
-	for _, path := range sortedKeys(d.Paths) {
+	for _, path := range slices.Sorted(maps.Keys(d.Paths)) {
 		item := d.Paths[path]
 		params(path, item.Parameters)
 		for _, m := range methods {
@@ -342,7 +343,7 @@ func (d *document) checkRefs() error {
 					content(where+" requestBody", body.Content)
 				}
 			}
-			for _, code := range sortedKeys(op.Responses) {
+			for _, code := range slices.Sorted(maps.Keys(op.Responses)) {
 				r, _, err := d.response(op.Responses[code])
 				check(where+" response "+code, err)
 				if err == nil {
@@ -363,13 +364,4 @@ func (d *document) checkRefs() error {
 		return fmt.Errorf("unresolved references:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
