@@ -87,13 +87,6 @@ func TestCollectorDaemonSet(t *testing.T) {
 			require.NotNil(t, tok.ValueFrom.SecretKeyRef)
 			assert.Empty(t, tok.Value)
 
-			// The host's /proc, read-only, is where gopsutil reads processes.
-			hostProc, _ := envVar(t, c, "HOST_PROC")
-			proc := resolveFile(t, spec, c, hostProc.Value)
-			assert.Equal(t, "/proc", proc.HostPath)
-			assert.True(t, proc.Mount.ReadOnly, "/proc is mounted read-only")
-			assert.Equal(t, hostProc.Value, proc.Mount.MountPath)
-
 			// Probes reach the health_check extension on the pod's address:
 			// in the fallback configuration, in every one the server renders,
 			// and in the fragment merged into all but the fallback.
