@@ -273,3 +273,36 @@ func TestImageBuilderRefusesBadInput(t *testing.T) {
 	_, err = builder.Build(s, missing)
 	assert.ErrorContains(t, err, "run `make images`")
 }
+
+// `make images` builds static binaries with the targets the Dockerfiles'
+// build stages run, then the engine-free builder: no engine anywhere.
+func TestMakeImagesNeedsNoEngine(t *testing.T) {
+	mf := parseMakefile(string(readFile(t, repoPath(t, "Makefile"))))
+	recipe := mf.recipes["images"]
+	require.Len(t, recipe, 2, "images: static binaries, then the builder")
+	for _, line := range recipe {
+		assert.NotContains(t, line, "docker", "make images needs no container engine")
+	}
+	build, err := shellWords(recipe[0])
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(build), 2)
+	assert.Equal(t, "CGO_ENABLED=0", build[0], "static binaries: the images have no C library")
+	var targets []string
+	for _, w := range build[2:] {
+		if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+			targets = append(targets, w)
+		}
+	}
+	var want []string
+	for _, img := range images {
+		for _, target := range img.Targets {
+			if target != "generate-collector" { // collector depends on it
+				want = append(want, target)
+			}
+		}
+	}
+	assert.ElementsMatch(t, want, targets, "the targets the Dockerfiles' build stages run")
+	builderCmd, err := mf.expand(recipe[1], map[string]string{"GO": "go"})
+	require.NoError(t, err)
+	assert.Contains(t, builderCmd, "go run ./deployments/images --bin-dir bin/images/bin")
+}

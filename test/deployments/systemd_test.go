@@ -3,16 +3,12 @@ package deployments_test
 import (
 	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/phoenix/platform/test/testenv"
 )
 
 // unitFile is a parsed systemd unit: section → key → values in order (a
