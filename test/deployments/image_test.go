@@ -183,6 +183,9 @@ func unpack(t *testing.T, img v1.Image) string {
 			require.NoError(t, os.MkdirAll(p, 0o755))
 			require.NoError(t, os.Chmod(p, fs.FileMode(hdr.Mode&0o777)|modeBits(hdr.Mode)))
 		case tar.TypeReg:
+			// Extract walks layers top down: a binary comes before the
+			// base layer's directories.
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(hdr.Mode&0o777))
 			require.NoError(t, err)
 			_, err = io.Copy(f, tr)
