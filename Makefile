@@ -24,9 +24,11 @@ DISTRIBUTION_PKG := pipelines/distribution
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
 # the store tests (started as a throwaway cluster by the tests themselves),
-# Chromium for rendering experiment reports, and Prometheus for the dashboard
-# and recording-rule tests.
-TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus
+# Chromium for rendering experiment reports, Prometheus for the dashboard
+# and recording-rule tests, systemd-analyze for verifying the units, and CA
+# certificates for the images.
+TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus \
+             systemd:/usr/bin/systemd-analyze ca-certificates:/etc/ssl/certs/ca-certificates.crt
 
 ## build: the collector distribution, the phoenix CLI (with its load worker) and the OpAMP supervisor into bin/
 build: collector phoenix loadworker supervisor
@@ -107,10 +109,15 @@ bench:
 
 IMAGE_TAG ?= $(VERSION)
 
-## images: the phoenix-collector and phoenix-server images (needs a Docker engine)
+## images: the phoenix-collector and phoenix-server images as OCI layouts and
+## tarballs in bin/images, built without a container engine
+# Static binaries (the images have no C library), built by the same targets
+# into their own directory; deployments/images assembles the images.
+IMAGE_BIN := $(BIN)/images/bin
 images:
-	docker build -f deployments/docker/collector.Dockerfile -t phoenix-collector:$(IMAGE_TAG) .
-	docker build -f deployments/docker/server.Dockerfile --build-arg VERSION=$(VERSION) -t phoenix-server:$(IMAGE_TAG) .
+	CGO_ENABLED=0 $(MAKE) --no-print-directory collector phoenix supervisor BIN=$(IMAGE_BIN)
+	$(GO) run ./deployments/images --bin-dir $(IMAGE_BIN) --out $(BIN)/images \
+	  --version $(IMAGE_TAG) --revision "$$(git rev-parse HEAD 2>/dev/null || true)"
 
 ## demo: build, then run Phoenix on this host and print what it saves
 demo: build

@@ -32,6 +32,21 @@ func TestGoldenDefaults(t *testing.T) {
 		require.NoError(t, err)
 		compareGolden(t, "paired-baseline-topk-rollup", r.Config)
 	})
+	// What the server renders for a Kubernetes DaemonSet agent: its own
+	// telemetry parameters plus the labels of
+	// deployments/kubernetes/base/config/supervisor.yaml.
+	t.Run("daemonset", func(t *testing.T) {
+		r, err := c.Render(t.Context(), "topk-rollup", map[string]any{
+			"root_path":                     "/hostfs",
+			"telemetry_prometheus_endpoint": "0.0.0.0:8888",
+			"health_check_endpoint":         "0.0.0.0:13133",
+			"telemetry_endpoint":            "http://phoenix-server:8080/v1/metrics",
+			"telemetry_token_env":           "PHOENIX_AGENT_TOKEN",
+			"instance_id":                   "0190f5c2-7f3a-7c1e-9a55-2b1f3c4d5e6f",
+		})
+		require.NoError(t, err)
+		compareGolden(t, "daemonset-topk-rollup", r.Config)
+	})
 }
 
 func compareGolden(t *testing.T, name string, got []byte) {

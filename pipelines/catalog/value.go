@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -139,6 +140,33 @@ func (v Value) Millis() (int64, error) {
 		return 0, fmt.Errorf("Millis: not a duration: %w", err)
 	}
 	return d.Milliseconds(), nil
+}
+
+// Host renders the host of a "host:port" value as a quoted string, brackets
+// of an IPv6 address removed: readers that take host and port apart (the
+// collector's Prometheus pull reader) need it.
+func (v Value) Host() (Value, error) {
+	h, _, err := v.splitHostPort("Host")
+	return Value{v: h}, err
+}
+
+// Port renders the port of a "host:port" value as a number.
+func (v Value) Port() (int, error) {
+	_, p, err := v.splitHostPort("Port")
+	return p, err
+}
+
+func (v Value) splitHostPort(method string) (string, int, error) {
+	s, _ := v.v.(string)
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %q is not host:port: %w", method, s, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("%s: %q: port %q is not a number from 1 to 65535", method, s, p)
+	}
+	return h, port, nil
 }
 
 // BearerEnvRef renders a value holding an environment variable's name as

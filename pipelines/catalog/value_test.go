@@ -71,6 +71,17 @@ func TestValueMethods(t *testing.T) {
 	_, err = Value{v: "A}${file:/etc/passwd"}.EnvRef()
 	assert.Error(t, err, "EnvRef is the one unescaped ${: it checks its input itself")
 
+	host, err := Value{v: "[::1]:8888"}.Host()
+	require.NoError(t, err)
+	assert.Equal(t, `"::1"`, host.String())
+	port, err := Value{v: "0.0.0.0:8888"}.Port()
+	require.NoError(t, err)
+	assert.Equal(t, 8888, port)
+	_, err = Value{v: "0.0.0.0"}.Host()
+	assert.ErrorContains(t, err, `Host: "0.0.0.0" is not host:port`)
+	_, err = Value{v: "0.0.0.0:99999"}.Port()
+	assert.ErrorContains(t, err, "port \"99999\" is not a number from 1 to 65535")
+
 	assert.Equal(t, []Entry{{Value{v: "a"}, Value{v: "1"}}, {Value{v: "b"}, Value{v: "2"}}}, Value{v: map[string]string{"b": "2", "a": "1"}}.Entries())
 }
 

@@ -61,7 +61,8 @@ func ValidateYAML(ctx context.Context, config []byte) error {
 
 // validate resolves, unmarshals and validates a configuration with the
 // distribution's factories, the same steps `phoenix-collector validate` takes,
-// without starting anything.
+// without starting anything, except that host_metrics' root_path is checked
+// for what does not depend on this host (hostRootConverter).
 // validateMu serialises validations: building a host_metrics receiver, which
 // validation does, writes process-wide gopsutil settings
 // (EnableBootTimeCache), so two validations at once race.
@@ -79,7 +80,8 @@ func validate(ctx context.Context, uri string) error {
 				ProviderFactories: []confmap.ProviderFactory{
 					fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory(),
 				},
-				DefaultScheme: "env",
+				ConverterFactories: []confmap.ConverterFactory{confmap.NewConverterFactory(hostRootConverter)},
+				DefaultScheme:      "env",
 			},
 		},
 		// Validation reports through its error; the collector's own log stays quiet.

@@ -22,10 +22,10 @@ import (
 	"github.com/phoenix/platform/test/testenv"
 )
 
-// telemetryAgent is an opampsupervisor set up as deployments/prometheus
-// says: the shipped collector-telemetry.yaml listed after $REMOTE_CONFIG, so
-// every configuration the server assigns keeps a Prometheus pull endpoint
-// (Telemetry) next to the own-telemetry push to the server.
+// telemetryAgent is an opampsupervisor set up as the deployments set theirs
+// up: the label phoenix.param.telemetry_prometheus_endpoint makes every
+// configuration the server renders for it carry a Prometheus pull reader
+// (Telemetry) beside the own-telemetry push to the server.
 type telemetryAgent struct {
 	UID       string
 	Telemetry string // host:port Prometheus scrapes
@@ -44,8 +44,9 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 	}
 	a := &telemetryAgent{Telemetry: fmt.Sprintf("127.0.0.1:%d", telemetryPort), dir: t.TempDir()}
 	desc := map[string]string{
-		"phoenix.test.agent":                  name,
-		"phoenix.param.health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort),
+		"phoenix.test.agent":                          name,
+		"phoenix.param.health_check_endpoint":         fmt.Sprintf("127.0.0.1:%d", healthPort),
+		"phoenix.param.telemetry_prometheus_endpoint": a.Telemetry,
 	}
 	for k, v := range labels {
 		desc[k] = v
@@ -61,8 +62,6 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 			"automatic_config_rollback":       true,
 			"config_apply_timeout":            localrun.ApplyTimeout.String(),
 			"description":                     map[string]any{"non_identifying_attributes": desc},
-			"config_files": []string{"$OWN_TELEMETRY_CONFIG", "$OPAMP_EXTENSION_CONFIG", "$REMOTE_CONFIG",
-				filepath.Join(testenv.RepoRoot(t), telemetryFile)},
 		},
 		"storage": map[string]string{"directory": filepath.Join(a.dir, "storage")},
 	})
@@ -76,13 +75,8 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 	}
 	cmd := exec.Command(testenv.Binary(t, "opampsupervisor"), "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = log, log
-	// The variables collector-telemetry.yaml reads; the collector inherits
-	// the supervisor's environment.
-	cmd.Env = append(os.Environ(),
-		localrun.AgentTokenEnv+"="+srv.AgentToken(),
-		"PHOENIX_TELEMETRY_ENDPOINT="+srv.API+"/v1/metrics",
-		"PHOENIX_TELEMETRY_HOST=127.0.0.1",
-		fmt.Sprintf("PHOENIX_TELEMETRY_PORT=%d", telemetryPort))
+	// The collector inherits the token for its push to the server.
+	cmd.Env = append(os.Environ(), localrun.AgentTokenEnv+"="+srv.AgentToken())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()

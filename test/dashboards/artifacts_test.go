@@ -27,7 +27,6 @@ import (
 const (
 	prometheusDir    = "deployments/prometheus"
 	rulesFile        = "deployments/prometheus/rules/phoenix.rules.yml"
-	telemetryFile    = "deployments/prometheus/collector-telemetry.yaml"
 	dashboardsDir    = "deployments/grafana/dashboards"
 	datasourcesFile  = "deployments/grafana/provisioning/datasources/phoenix.yaml"
 	dashProviderFile = "deployments/grafana/provisioning/dashboards/phoenix.yaml"

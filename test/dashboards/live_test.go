@@ -135,9 +135,9 @@ func TestQueriesAndRulesOnLivePhoenix(t *testing.T) {
 		}
 	})
 	t.Run("collector endpoint survives assignments", func(t *testing.T) {
-		// The pull endpoint of collector-telemetry.yaml served every
-		// configuration the agent ran, labelled with the agent's UID from the
-		// server's configurations.
+		// The catalog's pull reader (telemetry_prometheus_endpoint, from the
+		// agent's label) served every configuration the agent ran, labelled
+		// with the agent's UID from the server's configurations.
 		variants, err := prom.labelValues(ctx, "variant",
 			fmt.Sprintf("otelcol_processor_cost_meter_active_series{service_instance_id=%q}", paired.UID))
 		require.NoError(t, err)

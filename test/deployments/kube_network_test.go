@@ -141,6 +141,9 @@ func TestNetworkPolicies(t *testing.T) {
 			assert.False(t, n.allows(server, internet, 443), "the server calls nothing else")
 			assert.False(t, n.allows(server, collector, 13133), "nothing reaches collectors")
 			assert.False(t, n.allows(stranger, collector, 13133))
+			assert.True(t, n.allows(apiClient, collector, 8888), "Prometheus → collector telemetry")
+			assert.False(t, n.allows(apiClient, collector, 13133), "Prometheus reaches telemetry only")
+			assert.False(t, n.allows(stranger, collector, 8888), "unlabelled pods do not scrape collectors")
 			assert.True(t, n.allows(collector, internet, 4317), "collector → OTLP destination")
 			assert.False(t, n.allows(collector, internet, 5432), "collectors never reach the database")
 

@@ -3,16 +3,12 @@ package deployments_test
 import (
 	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/phoenix/platform/test/testenv"
 )
 
 // unitFile is a parsed systemd unit: section → key → values in order (a
@@ -155,44 +151,6 @@ func TestParseUnit(t *testing.T) {
 		_, err := parseUnit(bad)
 		assert.Error(t, err, bad)
 	}
-}
-
-// verifyUnit runs `systemd-analyze verify` on a unit whose ExecStart
-// binaries are under root, and returns what it reports about the unit.
-func verifyUnit(t *testing.T, analyze, unitPath, root string) []string {
-	t.Helper()
-	raw := strings.ReplaceAll(string(readFile(t, unitPath)), "ExecStart=/usr/local/bin/", "ExecStart="+root+"/usr/local/bin/")
-	p := testenv.WriteFile(t, t.TempDir(), filepath.Base(unitPath), raw)
-	out, _ := exec.Command(analyze, "verify", "--man=no", p).CombinedOutput()
-	var problems []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, filepath.Base(unitPath)) {
-			problems = append(problems, l)
-		}
-	}
-	return problems
-}
-
-// TestUnitsVerify has systemd itself load the installed units: unknown keys,
-// bad values and missing executables are reported.
-func TestUnitsVerify(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed; TestServerUnit and TestAgentUnit check the keys")
-	}
-	root := filepath.Join(t.TempDir(), "root")
-	out, err := runScript(t, installScript(t), "--root", root, "--bin-dir", fakeBinDir(t), "--no-users")
-	require.NoError(t, err, out)
-	for _, name := range []string{"phoenix-server.service", "phoenix-agent.service"} {
-		assert.Empty(t, verifyUnit(t, analyze, filepath.Join(root, "etc", "systemd", "system", name), root), name)
-	}
-
-	// The check sees a broken unit.
-	broken := filepath.Join(t.TempDir(), "phoenix-broken.service")
-	raw := strings.Replace(string(readFile(t, filepath.Join(root, "etc", "systemd", "system", "phoenix-agent.service"))),
-		"ProtectSystem=strict", "ProtectSystm=strict\nKillMode=bogus", 1)
-	require.NoError(t, os.WriteFile(broken, []byte(raw), 0o644))
-	assert.Len(t, verifyUnit(t, analyze, broken, root), 2, "an unknown key and a bad value are reported")
 }
 
 func TestSystemdConfigFiles(t *testing.T) {
