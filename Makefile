@@ -6,6 +6,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 GO        ?= go
+# Every binary is static (no C library), so the same bin/ runs on any Linux
+# and goes into the images as it is. The end-to-end tests build with the same
+# setting and share the build cache; only the race-detector run needs cgo.
+STATIC    := CGO_ENABLED=0
 BIN       := bin
 BUILD_DIR := _build
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -34,19 +38,19 @@ TEST_DEBS := postgresql-15:/usr/lib/postgresql/15/bin/initdb chromium:/usr/bin/c
 build: collector phoenix loadworker supervisor
 
 collector: generate-collector
-	$(GO) build -trimpath -o $(BIN)/phoenix-collector ./$(BUILD_DIR)
+	$(STATIC) $(GO) build -trimpath -o $(BIN)/phoenix-collector ./$(BUILD_DIR)
 
 phoenix: loadworker
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/phoenix ./cli
+	$(STATIC) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/phoenix ./cli
 
 # The process `phoenix loadsim run` starts per simulated process: standard
 # library only and stripped, so thousands of them cost little (see
 # docs/load-simulation.md).
 loadworker:
-	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/phoenix-loadworker ./cli/loadworker
+	$(STATIC) $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/phoenix-loadworker ./cli/loadworker
 
 supervisor:
-	$(GO) build -trimpath -o $(BIN)/opampsupervisor github.com/open-telemetry/opentelemetry-collector-contrib/cmd/opampsupervisor
+	$(STATIC) $(GO) build -trimpath -o $(BIN)/opampsupervisor github.com/open-telemetry/opentelemetry-collector-contrib/cmd/opampsupervisor
 
 ## generate: OCB sources for the collector, the checked-in component list, mdatagen code
 generate: generate-collector generate-components
@@ -93,8 +97,8 @@ unit-test: test-deps
 # End-to-end packages run one at a time (-p 1): they start real collectors,
 # supervisors and simulated load on this host, and two at once on two cores
 # would turn timing into flakiness.
-e2e-test: build test-deps
-	$(GO) test -p 1 -count=1 -timeout 30m $(HEAVY_PKGS)
+e2e-test: build images test-deps
+	$(STATIC) $(GO) test -p 1 -count=1 -timeout 30m $(HEAVY_PKGS)
 
 ## lint: gofmt, go vet and staticcheck
 lint:
@@ -110,13 +114,9 @@ bench:
 IMAGE_TAG ?= $(VERSION)
 
 ## images: the phoenix-collector and phoenix-server images as OCI layouts and
-## tarballs in bin/images, built without a container engine
-# Static binaries (the images have no C library), built by the same targets
-# into their own directory; deployments/images assembles the images.
-IMAGE_BIN := $(BIN)/images/bin
-images:
-	CGO_ENABLED=0 $(MAKE) --no-print-directory collector phoenix supervisor BIN=$(IMAGE_BIN)
-	$(GO) run ./deployments/images --bin-dir $(IMAGE_BIN) --out $(BIN)/images \
+## tarballs in bin/images, built from bin/ without a container engine
+images: build
+	$(GO) run ./deployments/images --bin-dir $(BIN) --out $(BIN)/images \
 	  --version $(IMAGE_TAG) --revision "$$(git rev-parse HEAD 2>/dev/null || true)"
 
 ## demo: build, then run Phoenix on this host and print what it saves

@@ -3,7 +3,7 @@
 // collector) and phoenix-server (the phoenix binary), from static binaries,
 // as OCI layouts and loadable tarballs.
 //
-//	go run ./deployments/images --bin-dir bin/images/bin --out bin/images --version 0.1.0
+//	go run ./deployments/images --bin-dir bin --out bin/images --version 0.1.0
 package main
 
 import (
@@ -25,7 +25,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("images", flag.ContinueOnError)
-	binDir := fs.String("bin-dir", "bin/images/bin", "directory of the static binaries (CGO_ENABLED=0)")
+	binDir := fs.String("bin-dir", "bin", "directory of the static binaries (CGO_ENABLED=0) `make build` makes")
 	out := fs.String("out", "bin/images", "directory the layouts and tarballs are written to")
 	version := fs.String("version", "", "image version: tag and org.opencontainers.image.version (required)")
 	revision := fs.String("revision", "", "org.opencontainers.image.revision, e.g. the git commit")

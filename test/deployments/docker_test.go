@@ -73,13 +73,16 @@ func loadImage(tb testing.TB, img image) builtImage {
 
 // makefileOverrides are the values the Dockerfiles give the Makefile's
 // variables: the go on PATH, and the VERSION build argument.
-var makefileOverrides = map[string]string{"GO": "go", "VERSION": "${VERSION}"}
+// $(STATIC) is the Dockerfiles' ENV CGO_ENABLED=0, checked on its own.
+var makefileOverrides = map[string]string{"GO": "go", "VERSION": "${VERSION}", "STATIC": ""}
 
 func TestDockerfilesBuildWithTheMakefileCommands(t *testing.T) {
 	mf := parseMakefile(string(readFile(t, repoPath(t, "Makefile"))))
 	for _, img := range images {
 		t.Run(img.Dockerfile, func(t *testing.T) {
 			b := loadImage(t, img)
+			assert.Regexp(t, `(?m)^ENV CGO_ENABLED=0\b`, string(readFile(t, repoPath(t, "deployments", "docker", img.Dockerfile))),
+				"the build stage builds static binaries, as $(STATIC) does")
 			var want [][]string
 			for _, target := range img.Targets {
 				want = append(want, mf.buildCommand(t, target, makefileOverrides))
