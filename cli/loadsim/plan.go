@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/population"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // benchProcesses is the scale process_sim must sustain per scrape.

@@ -6,7 +6,7 @@ import (
 
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // ErrNoProfile is returned when profile is empty.

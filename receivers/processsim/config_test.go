@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
 )
 

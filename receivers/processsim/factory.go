@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/test/testenv"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/pipelines/filesummary"
+	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/test/harness"
 )
 

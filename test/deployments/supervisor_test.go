@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/server"
-	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -38,7 +38,7 @@ func loadSupervisor(t *testing.T, content string) supconfig.Supervisor {
 }
 
 // checkPhoenixSupervisor asserts the settings Phoenix relies on, those
-// pipelines/localrun's StartSupervisor deploys with.
+// cli/localrun's StartSupervisor deploys with.
 func checkPhoenixSupervisor(t assert.TestingT, cfg supconfig.Supervisor) {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()

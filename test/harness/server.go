@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/test/testenv"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/loadsim"
 	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // Options are the flags of `phoenix demo`.

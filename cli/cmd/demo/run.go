@@ -22,7 +22,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/server"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/pipelines/localrun"
+	"github.com/phoenix/platform/cli/localrun"
 )
 
 // demoLabel marks the demo's agent so the experiment targets only it.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/loadsim"
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 func TestRunFlagsFillTheOptions(t *testing.T) {

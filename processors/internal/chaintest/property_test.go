@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/phoenix/platform/pipelines/profiles"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/internal/ledger"

@@ -131,7 +131,7 @@ func ForEachCounter(rm pmetric.ResourceMetrics, fn func(name string, dp pmetric.
 
 // IsAggregate reports whether a resource is one of process_rollup's groups
 // as an exporter sees it: no process.pid, but a process.executable.name (the
-// same test pipelines/filesummary applies to exported files).
+// same test test/filesummary applies to exported files).
 func IsAggregate(rm pmetric.ResourceMetrics) bool {
 	if processmetrics.IsProcess(rm.Resource()) {
 		return false

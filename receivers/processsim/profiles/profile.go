@@ -6,7 +6,7 @@
 // use them: the process_sim receiver emits a profile as synthetic scrapes, and
 // `phoenix loadsim` runs it as real OS processes. Resolve turns a profile and a
 // seed into a population.Spec, deterministically.
-package profiles // import "github.com/phoenix/platform/pipelines/profiles"
+package profiles // import "github.com/phoenix/platform/receivers/processsim/profiles"
 
 import (
 	"bytes"

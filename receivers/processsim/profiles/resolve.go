@@ -1,4 +1,4 @@
-package profiles // import "github.com/phoenix/platform/pipelines/profiles"
+package profiles // import "github.com/phoenix/platform/receivers/processsim/profiles"
 
 import (
 	"errors"

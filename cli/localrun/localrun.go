@@ -1,7 +1,7 @@
 // Package localrun runs a phoenix-collector binary on this machine: start it
 // with a configuration, wait until its health_check extension reports ready,
 // and stop it cleanly. The demo and the end-to-end tests share it.
-package localrun // import "github.com/phoenix/platform/pipelines/localrun"
+package localrun // import "github.com/phoenix/platform/cli/localrun"
 
 import (
 	"bytes"

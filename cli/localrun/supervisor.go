@@ -1,4 +1,4 @@
-package localrun // import "github.com/phoenix/platform/pipelines/localrun"
+package localrun // import "github.com/phoenix/platform/cli/localrun"
 
 import (
 	"errors"

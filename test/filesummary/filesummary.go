@@ -1,7 +1,7 @@
 // Package filesummary summarises what a collector pipeline wrote with the file
 // exporter (OTLP JSON, one export per line): how many processes and series it
 // exported, which is what the demo and the end-to-end tests compare.
-package filesummary // import "github.com/phoenix/platform/pipelines/filesummary"
+package filesummary // import "github.com/phoenix/platform/test/filesummary"
 
 import (
 	"bufio"
