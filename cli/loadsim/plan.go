@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/population"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // Caps bound what a run may cost this host.

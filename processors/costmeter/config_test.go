@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
-	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 	"github.com/phoenix/platform/processors/processcritical"
 )
 

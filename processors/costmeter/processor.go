@@ -12,9 +12,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
-	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 )
 
 // meter measures the batches passing through one cost_meter instance.

@@ -18,10 +18,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
-	"github.com/phoenix/platform/processors/costmeter/internal/metadatatest"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
+	"github.com/phoenix/platform/processors/costmeter/internal/metadatatest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/decision"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
-	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // criticalProcessor marks processes that match a rule. Rule evaluation is

@@ -22,10 +22,10 @@ import (
 
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/decision"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/goldentest"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadatatest"
-	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 func newTestProcessor(t *testing.T, cfg *Config, set processor.Settings) (processor.Metrics, *consumertest.MetricsSink) {

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoenix/platform/processors/contract/decision"
-	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
 

@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/population"
 )

@@ -21,8 +21,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/phoenix/platform/processors/contract/decision"
-	"github.com/phoenix/platform/processors/internal/goldentest"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/internal/goldentest"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadata"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadatatest"
 )

@@ -18,8 +18,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/population"
 )

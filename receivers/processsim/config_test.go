@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 func ptr[T any](v T) *T { return &v }

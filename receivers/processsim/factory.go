@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // NewFactory returns the process_sim receiver factory.

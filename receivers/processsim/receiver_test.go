@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // TestReceiverEmitsOnEachTick drives the receiver through the scraper

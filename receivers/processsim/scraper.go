@@ -11,10 +11,10 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.uber.org/zap"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/population"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // errNotStarted is returned by a scrape before Start, which the scraper

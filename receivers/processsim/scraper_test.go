@@ -15,10 +15,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadata"
 	"github.com/phoenix/platform/receivers/processsim/internal/metadatatest"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

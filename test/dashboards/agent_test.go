@@ -16,8 +16,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/cli/localrun"
+	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/testenv"
 )

@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/phoenix/platform/opamp-server/server"
 	"github.com/phoenix/platform/cli/localrun"
+	"github.com/phoenix/platform/opamp-server/server"
 	"github.com/phoenix/platform/test/testenv"
 )
 

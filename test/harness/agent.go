@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/test/testenv"
 )
 

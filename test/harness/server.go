@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/cli/localrun"
+	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/test/testenv"
 )
 

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/test/testenv"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/cli/localrun"
+	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/test/testenv"
 )
 

@@ -16,13 +16,13 @@ import (
 
 	"github.com/phoenix/platform/cli/cmd/experiment"
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/server"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/cli/localrun"
 )
 
 // demoLabel marks the demo's agent so the experiment targets only it.

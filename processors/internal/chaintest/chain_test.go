@@ -18,10 +18,10 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/phoenix/platform/processors/costmeter"
 	"github.com/phoenix/platform/processors/contract/decision"
-	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/costmeter"
+	"github.com/phoenix/platform/processors/processcritical"
 	"github.com/phoenix/platform/processors/processrollup"
 	"github.com/phoenix/platform/processors/processtopk"
 	"github.com/phoenix/platform/receivers/processsim/population"

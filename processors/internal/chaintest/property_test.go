@@ -13,15 +13,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/decision"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processcritical"
-	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
 	"github.com/phoenix/platform/processors/processtopk"
 	"github.com/phoenix/platform/receivers/processsim/population"
+	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
 // scrapes is how many scrapes each population is driven through.

@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/processors/contract/decision"
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/ledger"
 	"github.com/phoenix/platform/processors/processcritical"
-	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
 	"github.com/phoenix/platform/processors/processtopk"
 )
