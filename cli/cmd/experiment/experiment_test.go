@@ -268,7 +268,7 @@ func TestPrintStatus(t *testing.T) {
 	clock := func(t time.Time) string { return t.Local().Format(time.TimeOnly) }
 	assert.Equal(t, `Experiment:   web (exp-1)
 Description:  web hosts
-Mode:         split, current configuration vs topk, targets env=prod
+Mode:         split, each agent's current configuration vs topk, targets env=prod
 Status:       running  [██████████··········]  50%
 Measuring:    `+clock(x.State.MeasureFrom)+` → `+clock(x.State.EndsAt)+` (5m0s left)
 Error:        agent a2 is slow
