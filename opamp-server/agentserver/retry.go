@@ -74,13 +74,7 @@ func needsConfig(a store.Agent, asg *store.Assignment, now time.Time) bool {
 		return false
 	}
 	if a.Retrying(asg.ConfigHash) {
-		if now.Before(a.ApplyRetry.NextAt) {
-			return false
-		}
-		// Due: unless the agent is already applying (or applied) the copy
-		// sent when it fell due.
-		reported := a.RemoteConfig.Hash == asg.ConfigHash
-		return !reported || a.RemoteConfig.Status == store.ConfigStatusFailed
+		return !now.Before(a.ApplyRetry.NextAt) && a.AwaitingRetry(asg.ConfigHash)
 	}
 	return a.RemoteConfig.Hash != asg.ConfigHash
 }

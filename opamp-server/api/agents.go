@@ -66,7 +66,7 @@ func computeDrift(a store.Agent, asg *store.Assignment) Drift {
 	switch {
 	case asg == nil:
 		return Drift{State: DriftUnassigned}
-	case a.Retrying(asg.ConfigHash) && !(a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status != store.ConfigStatusFailed):
+	case a.AwaitingRetry(asg.ConfigHash):
 		r := a.ApplyRetry
 		return Drift{State: DriftRetrying, Message: fmt.Sprintf(
 			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",

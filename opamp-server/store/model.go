@@ -93,6 +93,12 @@ func (a Agent) Retrying(hash string) bool {
 	return hash != "" && a.ApplyRetry != nil && a.ApplyRetry.Hash == hash
 }
 
+// AwaitingRetry reports whether hash is planned to be sent again and the
+// agent is not already applying (or running) a re-sent copy of it.
+func (a Agent) AwaitingRetry(hash string) bool {
+	return a.Retrying(hash) && (a.RemoteConfig.Hash != hash || a.RemoteConfig.Status == ConfigStatusFailed)
+}
+
 // RemoteConfigStatus is an agent's report about its remote configuration.
 type RemoteConfigStatus struct {
 	// Hash is the hex hash of the configuration the status is about.
