@@ -91,3 +91,12 @@ func blockStyle(n *yaml.Node) {
 		blockStyle(c)
 	}
 }
+
+// Or returns s as a string, or def when s is empty: table cells show "-"
+// rather than nothing.
+func Or[S ~string](s S, def string) string {
+	if s == "" {
+		return def
+	}
+	return string(s)
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/open-telemetry/opamp-go/protobufs"
 	"github.com/open-telemetry/opamp-go/server/types"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -15,7 +16,7 @@ import (
 // lifetime, or a single plain-HTTP poll.
 type connection struct {
 	s         *Server
-	transport string
+	transport apitypes.ConnectionType
 	token     string // the bearer token the agent presented, echoed in offers
 }
 
@@ -34,10 +35,10 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	st.mu.Lock()
 	defer st.mu.Unlock()
 
-	if c.transport == TransportWebSocket && st.conn != conn {
+	if c.transport == apitypes.ConnectionWebSocket && st.conn != conn {
 		// A new connection: what the agent sends first may be a delta.
 		if st.conn == nil {
-			s.set.Metrics.AgentsConnected.WithLabelValues(TransportWebSocket).Inc()
+			s.set.Metrics.AgentsConnected.WithLabelValues(string(apitypes.ConnectionWebSocket)).Inc()
 		}
 		st.conn, st.synced = conn, false
 		clear(st.lastSent)
@@ -53,7 +54,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_Unavailable, "inventory unavailable")
 	}
 	if !known {
-		a = store.Agent{InstanceUID: uid}
+		a = apitypes.Agent{InstanceUID: uid}
 	}
 
 	// Ask for everything when this replica cannot trust what it knows: a new
@@ -64,7 +65,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	switch {
 	case fullState:
 		st.synced = true
-	case !known || (c.transport == TransportWebSocket && !st.synced):
+	case !known || (c.transport == apitypes.ConnectionWebSocket && !st.synced):
 		needFull = true
 	case msg.GetSequenceNum() != a.SequenceNum+1:
 		needFull = true
@@ -76,7 +77,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 
 	retryBefore := a.ApplyRetry
 	if apply(&a, msg, now) {
-		s.set.Metrics.ConfigOutcomes.WithLabelValues(a.RemoteConfig.Status).Inc()
+		s.set.Metrics.ConfigOutcomes.WithLabelValues(string(a.RemoteConfig.Status)).Inc()
 		s.log.Info("remote config status", "agent", uid, "status", a.RemoteConfig.Status,
 			"hash", short(a.RemoteConfig.Hash), "error", a.RemoteConfig.ErrorMessage)
 	}
@@ -102,7 +103,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		// The full state arrives within milliseconds; decide on config then.
 		return resp
 	}
-	if c.transport == TransportHTTP {
+	if c.transport == apitypes.ConnectionHTTP {
 		st.synced = true
 	}
 	c.attachConfig(ctx, st, a, resp, now)
@@ -112,7 +113,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 
 // attachConfig adds the agent's assignment when it needs it and this replica
 // has not just sent it.
-func (c *connection) attachConfig(ctx context.Context, st *agentState, a store.Agent, resp *protobufs.ServerToAgent, now time.Time) {
+func (c *connection) attachConfig(ctx context.Context, st *agentState, a apitypes.Agent, resp *protobufs.ServerToAgent, now time.Time) {
 	s := c.s
 	asg, err := s.assignment(ctx, a.InstanceUID)
 	if err != nil {
@@ -133,7 +134,7 @@ func (c *connection) attachConfig(ctx context.Context, st *agentState, a store.A
 
 // attachOffers offers the own-metrics destination once per agent and
 // replica lifetime: the supervisor restarts the collector to apply it.
-func (c *connection) attachOffers(st *agentState, a store.Agent, resp *protobufs.ServerToAgent) {
+func (c *connection) attachOffers(st *agentState, a apitypes.Agent, resp *protobufs.ServerToAgent) {
 	endpoint := c.s.set.OwnMetricsEndpoint
 	if endpoint == "" || a.Capabilities&uint64(protobufs.AgentCapabilities_AgentCapabilities_ReportsOwnMetrics) == 0 {
 		return
@@ -151,7 +152,7 @@ func (c *connection) attachOffers(st *agentState, a store.Agent, resp *protobufs
 }
 
 func (c *connection) onClose(conn types.Connection) {
-	if c.transport != TransportWebSocket {
+	if c.transport != apitypes.ConnectionWebSocket {
 		return // a plain-HTTP poll ends after every message
 	}
 	s := c.s
@@ -172,7 +173,7 @@ func (c *connection) onClose(conn types.Connection) {
 	if uid == "" {
 		return
 	}
-	s.set.Metrics.AgentsConnected.WithLabelValues(TransportWebSocket).Dec()
+	s.set.Metrics.AgentsConnected.WithLabelValues(string(apitypes.ConnectionWebSocket)).Dec()
 	s.log.Info("agent disconnected", "agent", uid)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/open-telemetry/opamp-go/protobufs"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -32,7 +33,7 @@ func instanceUID(raw []byte) (string, error) {
 
 // apply folds one agent message into the agent record. It reports whether the
 // agent's remote-config status changed, which the caller counts.
-func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusChanged bool) {
+func apply(a *apitypes.Agent, msg *protobufs.AgentToServer, now time.Time) (statusChanged bool) {
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = now
 	}
@@ -45,7 +46,7 @@ func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusC
 		applyDescription(a, d)
 	}
 	if h := msg.GetHealth(); h != nil {
-		a.Health = &store.Health{Healthy: h.GetHealthy(), Status: h.GetStatus(), LastError: h.GetLastError()}
+		a.Health = &apitypes.Health{Healthy: h.GetHealthy(), Status: h.GetStatus(), LastError: h.GetLastError()}
 		if st := h.GetStartTimeUnixNano(); st > 0 {
 			a.Health.StartTime = time.Unix(0, int64(st)).UTC()
 		}
@@ -55,7 +56,7 @@ func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusC
 		a.EffectiveConfigHash = store.HashConfig([]byte(a.EffectiveConfig))
 	}
 	if rcs := msg.GetRemoteConfigStatus(); rcs != nil {
-		next := store.RemoteConfigStatus{
+		next := apitypes.RemoteConfigStatus{
 			Hash:         hex.EncodeToString(rcs.GetLastRemoteConfigHash()),
 			Status:       statusName(rcs.GetStatus()),
 			ErrorMessage: rcs.GetErrorMessage(),
@@ -70,10 +71,10 @@ func apply(a *store.Agent, msg *protobufs.AgentToServer, now time.Time) (statusC
 	return statusChanged
 }
 
-func applyDescription(a *store.Agent, d *protobufs.AgentDescription) {
+func applyDescription(a *apitypes.Agent, d *protobufs.AgentDescription) {
 	ident := keyValues(d.GetIdentifyingAttributes())
 	nonIdent := keyValues(d.GetNonIdentifyingAttributes())
-	a.Description = store.AgentDescription{
+	a.Description = apitypes.AgentDescription{
 		HostName:       firstOf(nonIdent, ident, "host.name"),
 		OS:             firstOf(nonIdent, ident, "os.type"),
 		ServiceName:    firstOf(ident, nonIdent, "service.name"),
@@ -153,21 +154,21 @@ func joinConfigMap(cm *protobufs.AgentConfigMap) string {
 	return b.String()
 }
 
-func statusName(s protobufs.RemoteConfigStatuses) string {
+func statusName(s protobufs.RemoteConfigStatuses) apitypes.ConfigStatus {
 	switch s {
 	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED:
-		return store.ConfigStatusApplied
+		return apitypes.ConfigStatusApplied
 	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLYING:
-		return store.ConfigStatusApplying
+		return apitypes.ConfigStatusApplying
 	case protobufs.RemoteConfigStatuses_RemoteConfigStatuses_FAILED:
-		return store.ConfigStatusFailed
+		return apitypes.ConfigStatusFailed
 	default:
-		return store.ConfigStatusUnset
+		return apitypes.ConfigStatusUnset
 	}
 }
 
 // remoteConfig is the OpAMP form of an assignment.
-func remoteConfig(asg *store.Assignment) *protobufs.AgentRemoteConfig {
+func remoteConfig(asg *apitypes.Assignment) *protobufs.AgentRemoteConfig {
 	hash, _ := hex.DecodeString(asg.ConfigHash)
 	return &protobufs.AgentRemoteConfig{
 		Config: &protobufs.AgentConfigMap{ConfigMap: map[string]*protobufs.AgentConfigFile{

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -24,7 +25,7 @@ func status(hash string, st protobufs.RemoteConfigStatuses, msg string) *protobu
 }
 
 func TestApplyDescriptionHealthAndConfig(t *testing.T) {
-	var a store.Agent
+	var a apitypes.Agent
 	msg := &protobufs.AgentToServer{
 		SequenceNum:  3,
 		Capabilities: 0x7,
@@ -61,7 +62,7 @@ func TestApplyDescriptionHealthAndConfig(t *testing.T) {
 
 func TestFailedHashesAreRememberedUntilApplied(t *testing.T) {
 	good, bad := store.HashConfig([]byte("good")), store.HashConfig([]byte("bad"))
-	var a store.Agent
+	var a apitypes.Agent
 	assert.True(t, apply(&a, status(bad, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_FAILED, "boom"), now))
 	assert.Equal(t, []string{bad}, a.FailedConfigHashes)
 	assert.Equal(t, "boom", a.RemoteConfig.ErrorMessage)
@@ -69,8 +70,8 @@ func TestFailedHashesAreRememberedUntilApplied(t *testing.T) {
 	// Rollback: the old config reports APPLIED under its own hash.
 	apply(&a, status(good, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, ""), now)
 	assert.Equal(t, []string{bad}, a.FailedConfigHashes, "a rollback must not forget the failed hash")
-	assert.False(t, needsConfig(a, &store.Assignment{ConfigHash: bad}, now), "a failed config must never be re-sent")
-	assert.True(t, needsConfig(a, &store.Assignment{ConfigHash: store.HashConfig([]byte("fixed"))}, now))
+	assert.False(t, needsConfig(a, &apitypes.Assignment{ConfigHash: bad}, now), "a failed config must never be re-sent")
+	assert.True(t, needsConfig(a, &apitypes.Assignment{ConfigHash: store.HashConfig([]byte("fixed"))}, now))
 
 	// The same hash applied later (e.g. fixed environment) clears it.
 	apply(&a, status(bad, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, ""), now)
@@ -78,7 +79,7 @@ func TestFailedHashesAreRememberedUntilApplied(t *testing.T) {
 }
 
 func TestFailedHashesAreBounded(t *testing.T) {
-	var a store.Agent
+	var a apitypes.Agent
 	for i := range 40 {
 		apply(&a, status(store.HashConfig([]byte{byte(i)}), protobufs.RemoteConfigStatuses_RemoteConfigStatuses_FAILED, ""), now)
 	}
@@ -88,13 +89,13 @@ func TestFailedHashesAreBounded(t *testing.T) {
 
 func TestNeedsConfig(t *testing.T) {
 	h := store.HashConfig([]byte("x"))
-	assert.False(t, needsConfig(store.Agent{}, nil, now))
-	assert.True(t, needsConfig(store.Agent{}, &store.Assignment{ConfigHash: h}, now))
-	assert.False(t, needsConfig(store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: h, Status: store.ConfigStatusApplying}}, &store.Assignment{ConfigHash: h}, now))
+	assert.False(t, needsConfig(apitypes.Agent{}, nil, now))
+	assert.True(t, needsConfig(apitypes.Agent{}, &apitypes.Assignment{ConfigHash: h}, now))
+	assert.False(t, needsConfig(apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: h, Status: apitypes.ConfigStatusApplying}}, &apitypes.Assignment{ConfigHash: h}, now))
 }
 
 func TestRemoteConfigIsOneDocumentUnderEmptyKey(t *testing.T) {
-	asg := &store.Assignment{Config: "receivers: {}\n", ConfigHash: store.HashConfig([]byte("receivers: {}\n"))}
+	asg := &apitypes.Assignment{Config: "receivers: {}\n", ConfigHash: store.HashConfig([]byte("receivers: {}\n"))}
 	rc := remoteConfig(asg)
 	require.Len(t, rc.GetConfig().GetConfigMap(), 1)
 	assert.Equal(t, "receivers: {}\n", string(rc.GetConfig().GetConfigMap()[""].GetBody()))

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // applyRetryDelays are the waits before each re-send of a configuration whose
@@ -29,12 +29,12 @@ func isApplyTimeout(errorMessage string) bool {
 // forgets both once the agent reports the hash applied. changed tells a new
 // report from one repeated (a reconnecting agent repeats its last status), so
 // a repetition never counts as another attempt.
-func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus, changed bool, now time.Time) {
+func rememberOutcome(a *apitypes.Agent, st apitypes.RemoteConfigStatus, changed bool, now time.Time) {
 	if st.Hash == "" {
 		return
 	}
 	switch st.Status {
-	case store.ConfigStatusFailed:
+	case apitypes.ConfigStatusFailed:
 		if isApplyTimeout(st.ErrorMessage) && !slices.Contains(a.FailedConfigHashes, st.Hash) {
 			if !changed && a.Retrying(st.Hash) {
 				return
@@ -44,7 +44,7 @@ func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus, changed bool, 
 				attempts = a.ApplyRetry.Attempts + 1
 			}
 			if attempts <= len(applyRetryDelays) {
-				a.ApplyRetry = &store.ApplyRetry{Hash: st.Hash, Attempts: attempts, Limit: len(applyRetryDelays),
+				a.ApplyRetry = &apitypes.ApplyRetry{Hash: st.Hash, Attempts: attempts, Limit: len(applyRetryDelays),
 					NextAt: now.Add(applyRetryDelays[attempts-1])}
 				return
 			}
@@ -58,7 +58,7 @@ func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus, changed bool, 
 				a.FailedConfigHashes = a.FailedConfigHashes[n-maxFailedHashes:]
 			}
 		}
-	case store.ConfigStatusApplied:
+	case apitypes.ConfigStatusApplied:
 		a.FailedConfigHashes = slices.DeleteFunc(a.FailedConfigHashes, func(h string) bool { return h == st.Hash })
 		if a.Retrying(st.Hash) {
 			a.ApplyRetry = nil
@@ -69,7 +69,7 @@ func rememberOutcome(a *store.Agent, st store.RemoteConfigStatus, changed bool, 
 // needsConfig decides whether asg must be sent to the agent now: it is not
 // what the agent last reported about (unless a retry of it is due), and the
 // agent has not failed it for good.
-func needsConfig(a store.Agent, asg *store.Assignment, now time.Time) bool {
+func needsConfig(a apitypes.Agent, asg *apitypes.Assignment, now time.Time) bool {
 	if asg == nil || asg.ConfigHash == "" || slices.Contains(a.FailedConfigHashes, asg.ConfigHash) {
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -23,8 +24,8 @@ var (
 // delay has passed, and after the last retry the hash counts as failed.
 func TestApplyTimeoutIsRetriedBoundedWithBackoff(t *testing.T) {
 	old, slow := store.HashConfig([]byte("old")), store.HashConfig([]byte("slow"))
-	asg := &store.Assignment{ConfigHash: slow}
-	a := store.Agent{}
+	asg := &apitypes.Assignment{ConfigHash: slow}
+	a := apitypes.Agent{}
 	clock := now
 	apply(&a, status(old, statusApplied, ""), clock)
 
@@ -55,18 +56,18 @@ func TestApplyTimeoutIsRetriedBoundedWithBackoff(t *testing.T) {
 // fails at once and is never re-sent.
 func TestInvalidConfigurationIsNeverRetried(t *testing.T) {
 	bad := store.HashConfig([]byte("bad"))
-	var a store.Agent
+	var a apitypes.Agent
 	apply(&a, status(bad, statusFailed, "'processors' has invalid keys: nosuch"), now)
 	assert.Nil(t, a.ApplyRetry)
 	assert.Equal(t, []string{bad}, a.FailedConfigHashes)
-	assert.False(t, needsConfig(a, &store.Assignment{ConfigHash: bad}, now.Add(time.Hour)))
+	assert.False(t, needsConfig(a, &apitypes.Assignment{ConfigHash: bad}, now.Add(time.Hour)))
 }
 
 // A reconnecting agent repeats its last status: the repetition is not
 // another attempt.
 func TestRepeatedTimeoutReportIsNotAnotherAttempt(t *testing.T) {
 	slow := store.HashConfig([]byte("slow"))
-	var a store.Agent
+	var a apitypes.Agent
 	apply(&a, status(slow, statusFailed, applyTimeoutText), now)
 	apply(&a, status(slow, statusFailed, applyTimeoutText), now.Add(time.Second))
 	require.NotNil(t, a.ApplyRetry)
@@ -78,8 +79,8 @@ func TestRepeatedTimeoutReportIsNotAnotherAttempt(t *testing.T) {
 // is still sent when due, and not again while it is being applied.
 func TestDueRetryWithoutRollback(t *testing.T) {
 	slow := store.HashConfig([]byte("slow"))
-	asg := &store.Assignment{ConfigHash: slow}
-	var a store.Agent
+	asg := &apitypes.Assignment{ConfigHash: slow}
+	var a apitypes.Agent
 	apply(&a, status(slow, statusFailed, applyTimeoutText), now)
 	due := a.ApplyRetry.NextAt
 	assert.True(t, needsConfig(a, asg, due))

@@ -23,15 +23,10 @@ import (
 	opampserver "github.com/open-telemetry/opamp-go/server"
 	"github.com/open-telemetry/opamp-go/server/types"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
-)
-
-// Transports an agent can use.
-const (
-	TransportWebSocket = "websocket"
-	TransportHTTP      = "http"
 )
 
 // serverCapabilities are announced in every response.
@@ -58,7 +53,7 @@ type Settings struct {
 	// OnNewAgent is called, once, when an agent the inventory did not know
 	// has sent its full description: the server assigns new agents their
 	// default pipeline there. Nil does nothing.
-	OnNewAgent func(ctx context.Context, a store.Agent)
+	OnNewAgent func(ctx context.Context, a apitypes.Agent)
 	// ResendAfter is how long to wait before sending the same configuration
 	// again to an agent that has not reported on it. Default 15s.
 	ResendAfter time.Duration
@@ -87,7 +82,7 @@ type Server struct {
 type agentState struct {
 	mu        sync.Mutex
 	conn      types.Connection // live WebSocket connection, nil otherwise
-	transport string
+	transport apitypes.ConnectionType
 	synced    bool                 // full state received on the current connection
 	lastSent  map[string]time.Time // config hash → when this replica sent it
 	offered   string               // own-metrics offer hash already sent
@@ -201,9 +196,9 @@ func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
 		}
 	}
 	token, _ := auth.BearerToken(r)
-	transport := TransportWebSocket
+	transport := apitypes.ConnectionWebSocket
 	if r.Header.Get("Content-Type") == "application/x-protobuf" {
-		transport = TransportHTTP
+		transport = apitypes.ConnectionHTTP
 	}
 	c := &connection{s: s, transport: transport, token: token}
 	return types.ConnectionResponse{Accept: true, ConnectionCallbacks: types.ConnectionCallbacks{
@@ -274,7 +269,7 @@ func (s *Server) Connected(uid string) bool {
 	return st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
 }
 
-func (s *Server) assignment(ctx context.Context, uid string) (*store.Assignment, error) {
+func (s *Server) assignment(ctx context.Context, uid string) (*apitypes.Assignment, error) {
 	asg, err := s.set.Store.GetAssignment(ctx, uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -362,7 +357,7 @@ func (s *Server) sweepOffline(ctx context.Context) {
 		var stale []string
 		for uid, st := range s.agents {
 			st.mu.Lock()
-			if st.conn == nil && st.transport == TransportHTTP && now.Sub(st.lastSeen) > s.set.HTTPAgentTimeout {
+			if st.conn == nil && st.transport == apitypes.ConnectionHTTP && now.Sub(st.lastSeen) > s.set.HTTPAgentTimeout {
 				stale = append(stale, uid)
 				st.transport = ""
 			}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Analyze computes an experiment's results from its targets' samples: it
@@ -15,19 +17,19 @@ import (
 // gauge means over the minutes in which all of them were reported, compares
 // the variants, prices both and judges the candidate. Errors wrap
 // ErrInvalidInput or ErrInsufficientData and name the agent and series.
-func Analyze(in Input) (Results, error) {
+func Analyze(in Input) (apitypes.Results, error) {
 	if err := in.validate(); err != nil {
-		return Results{}, err
+		return apitypes.Results{}, err
 	}
 	table := in.Prices
 	if len(table.Models) == 0 {
 		table = DefaultPrices()
 	} else if err := table.Validate(); err != nil {
-		return Results{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		return apitypes.Results{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	models, err := table.Select(in.PriceModels)
 	if err != nil {
-		return Results{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		return apitypes.Results{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	for i := range models { // a table built in code may leave titles out
 		if models[i].Title == "" {
@@ -43,14 +45,14 @@ func Analyze(in Input) (Results, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Results{}, err
+		return apitypes.Results{}, err
 	}
 
-	res := Results{
+	res := apitypes.Results{
 		Mode: in.Mode, From: in.From, To: in.To, Targets: len(in.Agents),
-		Criteria: in.Criteria.withDefaults(),
+		Criteria: withDefaults(in.Criteria),
 	}
-	byVariant := map[string][]Figures{}
+	byVariant := map[string][]apitypes.Figures{}
 	for i, a := range in.Agents {
 		af, err := agentFigures(in.Mode, a, data[i])
 		if err != nil {
@@ -63,13 +65,13 @@ func Analyze(in Input) (Results, error) {
 		res.Agents = append(res.Agents, af)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Results{}, err
+		return apitypes.Results{}, err
 	}
 	for _, v := range variants {
 		res.Variants = append(res.Variants, meanFigures(v, byVariant[v]))
 	}
-	if res.Derived, err = derive(in.Mode, res.Agents, byVariant[VariantBaseline], byVariant[VariantCandidate]); err != nil {
-		return Results{}, err
+	if res.Derived, err = derive(in.Mode, res.Agents, byVariant[apitypes.VariantBaseline], byVariant[apitypes.VariantCandidate]); err != nil {
+		return apitypes.Results{}, err
 	}
 	res.Costs = costs(models, res.Variants[0].Figures, res.Variants[1].Figures, res.Targets)
 	res.Verdict = judge(in.Mode, res.Criteria, res.Derived)
@@ -79,8 +81,8 @@ func Analyze(in Input) (Results, error) {
 }
 
 // agentFigures are one agent's figures and, in paired mode, its reductions.
-func agentFigures(mode string, a AgentInput, d *agentData) (AgentFigures, error) {
-	af := AgentFigures{
+func agentFigures(mode apitypes.Mode, a AgentInput, d *agentData) (apitypes.AgentFigures, error) {
+	af := apitypes.AgentFigures{
 		InstanceUID: a.InstanceUID,
 		From:        time.Unix(d.minutes[0], 0).UTC(),
 		To:          time.Unix(d.minutes[len(d.minutes)-1], 0).UTC(),
@@ -91,7 +93,7 @@ func agentFigures(mode string, a AgentInput, d *agentData) (AgentFigures, error)
 			af.Variants = append(af.Variants, d.figures(mode, v))
 		}
 	}
-	if mode != ModePaired {
+	if mode != apitypes.ModePaired {
 		return af, nil
 	}
 	b, c := af.Variants[0], af.Variants[1]
@@ -114,7 +116,7 @@ func agentFigures(mode string, a AgentInput, d *agentData) (AgentFigures, error)
 // reduction is 1 − cand/base; a zero baseline leaves nothing to compare.
 func reduction(who, series string, base, cand float64) (*float64, error) {
 	if base == 0 {
-		return nil, zeroBaseline(who, seriesLabel(series, VariantBaseline))
+		return nil, zeroBaseline(who, seriesLabel(series, apitypes.VariantBaseline))
 	}
 	return ptr(1 - cand/base), nil
 }
@@ -133,13 +135,13 @@ func criticalRetention(base, cand float64) (retention float64, baselineSawNone b
 	return cand / base, false
 }
 
-func meanFigures(variant string, fs []Figures) VariantFigures {
-	of := func(get func(Figures) float64) float64 { return mean(values(fs, get)) }
-	v := VariantFigures{Agents: len(fs), Figures: Figures{
+func meanFigures(variant string, fs []apitypes.Figures) apitypes.VariantFigures {
+	of := func(get func(apitypes.Figures) float64) float64 { return mean(values(fs, get)) }
+	v := apitypes.VariantFigures{Agents: len(fs), Figures: apitypes.Figures{
 		Variant:                   variant,
 		DatapointsPerMinute:       of(datapointsPerMinute),
 		BytesPerMinute:            of(bytesPerMinute),
-		ProcessResourcesPerMinute: of(func(f Figures) float64 { return f.ProcessResourcesPerMinute }),
+		ProcessResourcesPerMinute: of(func(f apitypes.Figures) float64 { return f.ProcessResourcesPerMinute }),
 		ActiveSeries:              of(activeSeries),
 		CriticalProcesses:         of(criticalProcesses),
 	}}
@@ -150,12 +152,12 @@ func meanFigures(variant string, fs []Figures) VariantFigures {
 	return v
 }
 
-func activeSeries(f Figures) float64        { return f.ActiveSeries }
-func datapointsPerMinute(f Figures) float64 { return f.DatapointsPerMinute }
-func bytesPerMinute(f Figures) float64      { return f.BytesPerMinute }
-func criticalProcesses(f Figures) float64   { return f.CriticalProcesses }
-func cpuCores(f Figures) float64            { return *f.CPUCores }
-func memoryRSS(f Figures) float64           { return *f.MemoryRSSBytes }
+func activeSeries(f apitypes.Figures) float64        { return f.ActiveSeries }
+func datapointsPerMinute(f apitypes.Figures) float64 { return f.DatapointsPerMinute }
+func bytesPerMinute(f apitypes.Figures) float64      { return f.BytesPerMinute }
+func criticalProcesses(f apitypes.Figures) float64   { return f.CriticalProcesses }
+func cpuCores(f apitypes.Figures) float64            { return *f.CPUCores }
+func memoryRSS(f apitypes.Figures) float64           { return *f.MemoryRSSBytes }
 
 func values[T any](xs []T, get func(T) float64) []float64 {
 	out := make([]float64, len(xs))
@@ -167,11 +169,11 @@ func values[T any](xs []T, get func(T) float64) []float64 {
 
 // derive compares the variants: in paired mode from the per-agent
 // reductions, in split mode from the ratio of cohort means.
-func derive(mode string, agents []AgentFigures, base, cand []Figures) (Derived, error) {
-	var d Derived
+func derive(mode apitypes.Mode, agents []apitypes.AgentFigures, base, cand []apitypes.Figures) (apitypes.Derived, error) {
+	var d apitypes.Derived
 	d.CriticalRetention, d.BaselineSawNoCritical = criticalRetention(
 		mean(values(base, criticalProcesses)), mean(values(cand, criticalProcesses)))
-	if mode == ModePaired {
+	if mode == apitypes.ModePaired {
 		var series, datapoints, byts []float64
 		for _, a := range agents {
 			series = append(series, *a.SeriesReduction)
@@ -184,16 +186,16 @@ func derive(mode string, agents []AgentFigures, base, cand []Figures) (Derived, 
 		return d, nil
 	}
 	var errs []error
-	compare := func(series string, get func(Figures) float64, sign float64) Estimate {
+	compare := func(series string, get func(apitypes.Figures) float64, sign float64) apitypes.Estimate {
 		b, c := values(base, get), values(cand, get)
 		if mean(b) == 0 {
 			errs = append(errs, zeroBaseline("baseline cohort", series))
-			return Estimate{}
+			return apitypes.Estimate{}
 		}
 		return ratioEstimate(b, c, sign)
 	}
 	const reduce, increase = -1, +1
-	meter := func(name string) string { return seriesLabel(name, VariantBaseline) }
+	meter := func(name string) string { return seriesLabel(name, apitypes.VariantBaseline) }
 	d.SeriesReduction = compare(meter(SeriesActiveSeries), activeSeries, reduce)
 	d.DatapointsReduction = compare(meter(SeriesDatapoints), datapointsPerMinute, reduce)
 	d.BytesReduction = compare(meter(SeriesBytes), bytesPerMinute, reduce)
@@ -205,8 +207,8 @@ func derive(mode string, agents []AgentFigures, base, cand []Figures) (Derived, 
 // chartSeries are the per-minute figures of each variant: means over the
 // agents with that minute, and each model's hourly cost for all targets at
 // that minute's usage.
-func chartSeries(agents []AgentInput, data []*agentData, models []PriceModel, targets int) []VariantSeries {
-	out := make([]VariantSeries, 0, len(variants))
+func chartSeries(agents []AgentInput, data []*agentData, models []apitypes.PriceModel, targets int) []apitypes.VariantSeries {
+	out := make([]apitypes.VariantSeries, 0, len(variants))
 	for _, v := range variants {
 		active, dps, byts := map[int64][]float64{}, map[int64][]float64{}, map[int64][]float64{}
 		for i, a := range agents {
@@ -217,17 +219,17 @@ func chartSeries(agents []AgentInput, data []*agentData, models []PriceModel, ta
 			collect(dps, data[i].ratePoints(seriesKey{SeriesDatapoints, v}))
 			collect(byts, data[i].ratePoints(seriesKey{SeriesBytes, v}))
 		}
-		vs := VariantSeries{Variant: v, ActiveSeries: meanPoints(active), DatapointsPerMinute: meanPoints(dps),
-			BytesPerMinute: meanPoints(byts), HourlyCostUSD: map[string][]Point{}}
+		vs := apitypes.VariantSeries{Variant: v, ActiveSeries: meanPoints(active), DatapointsPerMinute: meanPoints(dps),
+			BytesPerMinute: meanPoints(byts), HourlyCostUSD: map[string][]apitypes.Point{}}
 		for _, m := range models {
 			usage := vs.ActiveSeries
-			if m.Unit == UnitGBIngested {
+			if m.Unit == apitypes.UnitGBIngested {
 				usage = vs.BytesPerMinute
 			}
-			pts := make([]Point, len(usage))
+			pts := make([]apitypes.Point, len(usage))
 			for i, p := range usage {
-				monthly := m.fleetCost(m.monthlyUsage(p.Value, p.Value), targets)
-				pts[i] = Point{Minute: p.Minute, Value: monthly / HoursPerMonth}
+				monthly := fleetCost(m, monthlyUsage(m, p.Value, p.Value), targets)
+				pts[i] = apitypes.Point{Minute: p.Minute, Value: monthly / HoursPerMonth}
 			}
 			vs.HourlyCostUSD[m.Name] = pts
 		}
@@ -242,10 +244,10 @@ func collect(into map[int64][]float64, pts []point) {
 	}
 }
 
-func meanPoints(byMinute map[int64][]float64) []Point {
-	out := make([]Point, 0, len(byMinute))
+func meanPoints(byMinute map[int64][]float64) []apitypes.Point {
+	out := make([]apitypes.Point, 0, len(byMinute))
 	for _, m := range slices.Sorted(maps.Keys(byMinute)) {
-		out = append(out, Point{Minute: time.Unix(m, 0).UTC(), Value: mean(byMinute[m])})
+		out = append(out, apitypes.Point{Minute: time.Unix(m, 0).UTC(), Value: mean(byMinute[m])})
 	}
 	return out
 }

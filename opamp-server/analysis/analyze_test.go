@@ -6,10 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 const eps = 1e-9
@@ -20,7 +19,7 @@ func TestAnalyzePairedOneAgent(t *testing.T) {
 
 	require.Len(t, res.Variants, 2)
 	b, c := res.Variants[0], res.Variants[1]
-	assert.Equal(t, VariantBaseline, b.Variant)
+	assert.Equal(t, apitypes.VariantBaseline, b.Variant)
 	assert.Equal(t, 1, b.Agents)
 	assert.InDelta(t, 7000, b.DatapointsPerMinute, eps)
 	assert.InDelta(t, 1e6, b.BytesPerMinute, eps)
@@ -29,7 +28,7 @@ func TestAnalyzePairedOneAgent(t *testing.T) {
 	assert.InDelta(t, 10, b.CriticalProcesses, eps)
 	assert.Nil(t, b.CPUCores, "collector CPU is shared in paired mode")
 	assert.Nil(t, b.MemoryRSSBytes)
-	assert.Equal(t, VariantCandidate, c.Variant)
+	assert.Equal(t, apitypes.VariantCandidate, c.Variant)
 	assert.InDelta(t, 700, c.ActiveSeries, eps)
 
 	require.Len(t, res.Agents, 1)
@@ -54,10 +53,10 @@ func TestAnalyzePairedOneAgent(t *testing.T) {
 	assert.Nil(t, d.MemoryIncrease)
 
 	assert.True(t, res.Verdict.Pass)
-	assert.Equal(t, []Check{
-		{CriterionSeriesReduction, OutcomePass, "series reduction 90.0% ≥ 0% required"},
-		{CriterionCriticalRetention, OutcomePass, "critical retention 100.0% ≥ 100% required"},
-		{CriterionCPUIncrease, OutcomeNotJudged, "collector CPU not compared in paired mode"},
+	assert.Equal(t, []apitypes.Check{
+		{Criterion: apitypes.CriterionSeriesReduction, Outcome: apitypes.OutcomePass, Reason: "series reduction 90.0% ≥ 0% required"},
+		{Criterion: apitypes.CriterionCriticalRetention, Outcome: apitypes.OutcomePass, Reason: "critical retention 100.0% ≥ 100% required"},
+		{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged, Reason: "collector CPU not compared in paired mode"},
 	}, res.Verdict.Checks)
 	assert.Equal(t, 1.0, *res.Criteria.MinCriticalRetention, "defaults are filled in")
 	assert.Empty(t, res.Warnings)
@@ -68,7 +67,7 @@ func TestAnalyzeWindowEdges(t *testing.T) {
 	// minute −1 and one at minute 4 (= To, exclusive) of every series must
 	// not count.
 	a := pairedAgent("a1", 4, baseline, candidate)
-	for _, v := range []string{VariantBaseline, VariantCandidate} {
+	for _, v := range []string{apitypes.VariantBaseline, apitypes.VariantCandidate} {
 		for _, name := range []string{SeriesDatapoints, SeriesBytes, SeriesProcessResources, SeriesActiveSeries, SeriesCriticalProcesses} {
 			a.series(name, v, -1, 0).series(name, v, 4, 1e12)
 		}
@@ -83,9 +82,9 @@ func TestAnalyzeWindowEdges(t *testing.T) {
 
 func TestAnalyzeCounterReset(t *testing.T) {
 	a := pairedAgent("a1", 4, baseline, candidate)
-	a.in.Samples = without(a.in.Samples, SeriesDatapoints, VariantCandidate)
+	a.in.Samples = without(a.in.Samples, SeriesDatapoints, apitypes.VariantCandidate)
 	// 100 → 200 (+100), restart → 50 (+50), → 150 (+100): 250 in 3 minutes.
-	a.series(SeriesDatapoints, VariantCandidate, 0, 100, 200, 50, 150)
+	a.series(SeriesDatapoints, apitypes.VariantCandidate, 0, 100, 200, 50, 150)
 	res, err := Analyze(pairedInput(4, a))
 	require.NoError(t, err)
 	assert.InDelta(t, 250.0/3, res.Variants[1].DatapointsPerMinute, eps)
@@ -123,10 +122,10 @@ func TestAnalyzePairedSameSamples(t *testing.T) {
 	// be left out too, or the ratio compares different intervals.
 	a := pairedAgent("a1", 4, baseline, candidate)
 	for _, name := range []string{SeriesDatapoints, SeriesBytes, SeriesProcessResources} {
-		last := lastValue(a.in.Samples, name, VariantBaseline)
-		a.series(name, VariantBaseline, 4, last*10)
+		last := lastValue(a.in.Samples, name, apitypes.VariantBaseline)
+		a.series(name, apitypes.VariantBaseline, 4, last*10)
 	}
-	a.series(SeriesActiveSeries, VariantBaseline, 4, 1e6).series(SeriesCriticalProcesses, VariantBaseline, 4, 0)
+	a.series(SeriesActiveSeries, apitypes.VariantBaseline, 4, 1e6).series(SeriesCriticalProcesses, apitypes.VariantBaseline, 4, 0)
 	res, err := Analyze(pairedInput(5, a))
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Agents[0].Minutes)
@@ -152,7 +151,7 @@ func TestAnalyzePairedInterval(t *testing.T) {
 	half := 4.302652729749464 * 0.05 / math.Sqrt(3)
 	assert.InDelta(t, 0.85-half, e.Interval.Low, 1e-9)
 	assert.InDelta(t, 0.85+half, e.Interval.High, 1e-9)
-	assert.Equal(t, MethodPairedT, e.Interval.Method)
+	assert.Equal(t, apitypes.MethodPairedT, e.Interval.Method)
 	assert.Equal(t, 0.95, e.Interval.Confidence)
 	assert.Equal(t, 2.0, e.Interval.DegreesOfFreedom)
 	// Equal datapoint reductions everywhere: a zero-width interval.
@@ -164,8 +163,8 @@ func TestAnalyzePairedInterval(t *testing.T) {
 	assert.InDelta(t, 1050, res.Variants[1].ActiveSeries, eps)
 }
 
-func splitInput(n int, criteria Criteria, agents ...*agent) Input {
-	in := Input{Mode: ModeSplit, From: minute(0), To: minute(n), Criteria: criteria}
+func splitInput(n int, criteria apitypes.Criteria, agents ...*agent) Input {
+	in := Input{Mode: apitypes.ModeSplit, From: minute(0), To: minute(n), Criteria: criteria}
 	for _, a := range agents {
 		in.Agents = append(in.Agents, a.in)
 	}
@@ -180,11 +179,11 @@ func TestAnalyzeSplit(t *testing.T) {
 	// CPU: baseline 0.01 and 0.02 cores (mean 0.015), candidate 0.0165 both:
 	// +10%.
 	withActive := func(m meter, active float64) meter { m.active = active; return m }
-	in := splitInput(3, Criteria{MinSeriesReduction: 0.5, MaxCPUIncrease: ptr(0.05)},
-		newAgent("b1", VariantBaseline).costMeter(VariantBaseline, 3, withActive(baseline, 7000)).collector(3, 0.01, 100e6),
-		newAgent("b2", VariantBaseline).costMeter(VariantBaseline, 3, withActive(baseline, 9000)).collector(3, 0.02, 120e6),
-		newAgent("c1", VariantCandidate).costMeter(VariantCandidate, 3, withActive(candidate, 700)).collector(3, 0.0165, 90e6),
-		newAgent("c2", VariantCandidate).costMeter(VariantCandidate, 3, withActive(candidate, 900)).collector(3, 0.0165, 90e6),
+	in := splitInput(3, apitypes.Criteria{MinSeriesReduction: 0.5, MaxCPUIncrease: ptr(0.05)},
+		newAgent("b1", apitypes.VariantBaseline).costMeter(apitypes.VariantBaseline, 3, withActive(baseline, 7000)).collector(3, 0.01, 100e6),
+		newAgent("b2", apitypes.VariantBaseline).costMeter(apitypes.VariantBaseline, 3, withActive(baseline, 9000)).collector(3, 0.02, 120e6),
+		newAgent("c1", apitypes.VariantCandidate).costMeter(apitypes.VariantCandidate, 3, withActive(candidate, 700)).collector(3, 0.0165, 90e6),
+		newAgent("c2", apitypes.VariantCandidate).costMeter(apitypes.VariantCandidate, 3, withActive(candidate, 900)).collector(3, 0.0165, 90e6),
 	)
 	res, err := Analyze(in)
 	require.NoError(t, err)
@@ -210,7 +209,7 @@ func TestAnalyzeSplit(t *testing.T) {
 	assert.InDelta(t, 0.9-half, e.Interval.Low, 1e-9)
 	assert.InDelta(t, 0.9+half, e.Interval.High, 1e-9)
 	assert.InDelta(t, 2, e.Interval.DegreesOfFreedom, 1e-9)
-	assert.Equal(t, MethodDeltaWelch, e.Interval.Method)
+	assert.Equal(t, apitypes.MethodDeltaWelch, e.Interval.Method)
 
 	require.NotNil(t, res.Derived.CPUIncrease)
 	assert.InDelta(t, 0.1, res.Derived.CPUIncrease.Value, eps)
@@ -218,24 +217,24 @@ func TestAnalyzeSplit(t *testing.T) {
 	assert.InDelta(t, 90.0/110-1, res.Derived.MemoryIncrease.Value, eps)
 
 	assert.False(t, res.Verdict.Pass)
-	assert.Equal(t, []Check{
-		{CriterionSeriesReduction, OutcomePass, "series reduction 90.0% ≥ 50% required"},
-		{CriterionCriticalRetention, OutcomePass, "critical retention 100.0% ≥ 100% required"},
-		{CriterionCPUIncrease, OutcomeFail, "collector CPU increase 10.0% > 5% allowed"},
+	assert.Equal(t, []apitypes.Check{
+		{Criterion: apitypes.CriterionSeriesReduction, Outcome: apitypes.OutcomePass, Reason: "series reduction 90.0% ≥ 50% required"},
+		{Criterion: apitypes.CriterionCriticalRetention, Outcome: apitypes.OutcomePass, Reason: "critical retention 100.0% ≥ 100% required"},
+		{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeFail, Reason: "collector CPU increase 10.0% > 5% allowed"},
 	}, res.Verdict.Checks)
 }
 
 func TestAnalyzeSplitSingleAgentCohorts(t *testing.T) {
-	in := splitInput(3, Criteria{},
-		newAgent("b1", VariantBaseline).costMeter(VariantBaseline, 3, baseline).collector(3, 0.02, 1e8),
-		newAgent("c1", VariantCandidate).costMeter(VariantCandidate, 3, candidate).collector(3, 0.01, 1e8),
+	in := splitInput(3, apitypes.Criteria{},
+		newAgent("b1", apitypes.VariantBaseline).costMeter(apitypes.VariantBaseline, 3, baseline).collector(3, 0.02, 1e8),
+		newAgent("c1", apitypes.VariantCandidate).costMeter(apitypes.VariantCandidate, 3, candidate).collector(3, 0.01, 1e8),
 	)
 	res, err := Analyze(in)
 	require.NoError(t, err)
 	assert.InDelta(t, 0.9, res.Derived.SeriesReduction.Value, eps)
 	assert.Nil(t, res.Derived.SeriesReduction.Interval, "no interval from one agent per cohort")
 	assert.InDelta(t, -0.5, res.Derived.CPUIncrease.Value, eps)
-	assert.Equal(t, Check{CriterionCPUIncrease, OutcomeNotJudged, "collector CPU increase -50.0% (not judged: no max_cpu_increase given)"},
+	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged, Reason: "collector CPU increase -50.0% (not judged: no max_cpu_increase given)"},
 		res.Verdict.Checks[2])
 	assert.True(t, res.Verdict.Pass)
 }
@@ -277,7 +276,7 @@ func TestAnalyzeSeriesReductionCriterion(t *testing.T) {
 	res, err := Analyze(in)
 	require.NoError(t, err)
 	assert.False(t, res.Verdict.Pass)
-	assert.Equal(t, Check{CriterionSeriesReduction, OutcomeFail, "series reduction 7.0% < 50% required"}, res.Verdict.Checks[0])
+	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionSeriesReduction, Outcome: apitypes.OutcomeFail, Reason: "series reduction 7.0% < 50% required"}, res.Verdict.Checks[0])
 }
 
 func TestAnalyzeIdenticalVariantsReduceNothing(t *testing.T) {
@@ -288,7 +287,7 @@ func TestAnalyzeIdenticalVariantsReduceNothing(t *testing.T) {
 		n := 2 + rng.IntN(8)
 		var agents []*agent
 		for i := range 1 + rng.IntN(5) {
-			a := newAgent("agent-"+string(rune('a'+i)), VariantBaseline, VariantCandidate)
+			a := newAgent("agent-"+string(rune('a'+i)), apitypes.VariantBaseline, apitypes.VariantCandidate)
 			for _, name := range []string{SeriesDatapoints, SeriesBytes, SeriesProcessResources, SeriesActiveSeries, SeriesCriticalProcesses} {
 				vals := make([]float64, n)
 				acc := rng.Float64() * 1e6
@@ -302,13 +301,13 @@ func TestAnalyzeIdenticalVariantsReduceNothing(t *testing.T) {
 						vals[j] = float64(rng.IntN(5000))
 					}
 				}
-				a.series(name, VariantBaseline, 0, vals...).series(name, VariantCandidate, 0, vals...)
+				a.series(name, apitypes.VariantBaseline, 0, vals...).series(name, apitypes.VariantCandidate, 0, vals...)
 			}
 			agents = append(agents, a)
 		}
 		res, err := Analyze(pairedInput(n, agents...))
 		require.NoError(t, err, "seed %d", seed)
-		for name, e := range map[string]Estimate{"series": res.Derived.SeriesReduction,
+		for name, e := range map[string]apitypes.Estimate{"series": res.Derived.SeriesReduction,
 			"datapoints": res.Derived.DatapointsReduction, "bytes": res.Derived.BytesReduction} {
 			assert.InDelta(t, 0, e.Value, 1e-12, "seed %d %s", seed, name)
 			if e.Interval != nil {
@@ -336,7 +335,7 @@ func TestAnalyzeTotalSuffix(t *testing.T) {
 }
 
 func TestAnalyzeOverflowWarning(t *testing.T) {
-	a := pairedAgent("a1", 3, baseline, candidate).series(SeriesActiveSeriesOverflow, VariantBaseline, 0, 0, 5, 12)
+	a := pairedAgent("a1", 3, baseline, candidate).series(SeriesActiveSeriesOverflow, apitypes.VariantBaseline, 0, 0, 5, 12)
 	res, err := Analyze(pairedInput(3, a))
 	require.NoError(t, err)
 	assert.Equal(t, []string{`agent a1: otelcol_processor_cost_meter_active_series_overflow{variant="baseline"} grew by 12 in the window: its active series are lower bounds`},
@@ -352,11 +351,11 @@ func TestAnalyzeChartSeries(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Series, 2)
 	base := res.Series[0]
-	assert.Equal(t, VariantBaseline, base.Variant)
-	assert.Equal(t, []Point{{minute(0), 8000}, {minute(1), 8000}, {minute(2), 8000}}, base.ActiveSeries)
+	assert.Equal(t, apitypes.VariantBaseline, base.Variant)
+	assert.Equal(t, []apitypes.Point{{Minute: minute(0), Value: 8000}, {Minute: minute(1), Value: 8000}, {Minute: minute(2), Value: 8000}}, base.ActiveSeries)
 	// Rates are stamped with the later minute of each pair.
-	assert.Equal(t, []Point{{minute(1), 7000}, {minute(2), 7000}}, base.DatapointsPerMinute)
-	assert.Equal(t, []Point{{minute(1), 2e6}, {minute(2), 2e6}}, base.BytesPerMinute)
+	assert.Equal(t, []apitypes.Point{{Minute: minute(1), Value: 7000}, {Minute: minute(2), Value: 7000}}, base.DatapointsPerMinute)
+	assert.Equal(t, []apitypes.Point{{Minute: minute(1), Value: 2e6}, {Minute: minute(2), Value: 2e6}}, base.BytesPerMinute)
 	require.Len(t, base.HourlyCostUSD, 2)
 	// Grafana: 8,000 series per host × 2 targets = 16 × $6.50 a month.
 	assert.InDelta(t, 16*6.5/720, base.HourlyCostUSD["grafana_cloud"][0].Value, eps)
@@ -380,12 +379,12 @@ func TestResultsJSON(t *testing.T) {
 	assert.Equal(t, "baseline", v["variant"], "embedded figures are flattened")
 	assert.Contains(t, v, "datapoints_per_minute")
 	assert.NotContains(t, v, "cpu_cores")
-	var back Results
+	var back apitypes.Results
 	require.NoError(t, json.Unmarshal(raw, &back))
 	assert.Equal(t, res.Derived, back.Derived)
 	assert.Equal(t, res.Verdict, back.Verdict)
 
-	got, ok := res.Variant(VariantCandidate)
+	got, ok := res.Variant(apitypes.VariantCandidate)
 	require.True(t, ok)
 	assert.InDelta(t, 700, got.ActiveSeries, eps)
 	_, ok = res.Variant("shadow")
@@ -393,8 +392,8 @@ func TestResultsJSON(t *testing.T) {
 }
 
 // without drops a series' samples.
-func without(samples []store.Sample, name, variant string) []store.Sample {
-	var out []store.Sample
+func without(samples []apitypes.Sample, name, variant string) []apitypes.Sample {
+	var out []apitypes.Sample
 	for _, s := range samples {
 		if s.Name != name || s.Variant != variant {
 			out = append(out, s)
@@ -403,7 +402,7 @@ func without(samples []store.Sample, name, variant string) []store.Sample {
 	return out
 }
 
-func lastValue(samples []store.Sample, name, variant string) float64 {
+func lastValue(samples []apitypes.Sample, name, variant string) float64 {
 	var v float64
 	for _, s := range samples {
 		if s.Name == name && s.Variant == variant {

@@ -3,6 +3,7 @@ package analysis
 import (
 	"testing"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -12,12 +13,12 @@ func TestCosts(t *testing.T) {
 	nr, _ := p.Model("new_relic")
 	gc, _ := p.Model("grafana_cloud")
 	dd, _ := p.Model("datadog")
-	base := Figures{Variant: VariantBaseline, BytesPerMinute: 1e6, ActiveSeries: 7000}
-	cand := Figures{Variant: VariantCandidate, BytesPerMinute: 1.2e5, ActiveSeries: 700}
+	base := apitypes.Figures{Variant: apitypes.VariantBaseline, BytesPerMinute: 1e6, ActiveSeries: 7000}
+	cand := apitypes.Figures{Variant: apitypes.VariantCandidate, BytesPerMinute: 1.2e5, ActiveSeries: 700}
 
 	tests := []struct {
 		name    string
-		model   PriceModel
+		model   apitypes.PriceModel
 		targets int
 		// Per variant, baseline then candidate.
 		usage, perHost, fleet [2]float64
@@ -34,13 +35,13 @@ func TestCosts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := costs([]PriceModel{tt.model}, base, cand, tt.targets)
+			got := costs([]apitypes.PriceModel{tt.model}, base, cand, tt.targets)
 			require.Len(t, got, 1)
 			c := got[0]
 			assert.Equal(t, tt.model, c.Model)
 			require.Len(t, c.Variants, 2)
 			for i, v := range c.Variants {
-				assert.Equal(t, []string{VariantBaseline, VariantCandidate}[i], v.Variant)
+				assert.Equal(t, []string{apitypes.VariantBaseline, apitypes.VariantCandidate}[i], v.Variant)
 				assert.InDelta(t, tt.usage[i], v.UsagePerHost, 1e-9, "usage %s", v.Variant)
 				assert.InDelta(t, tt.perHost[i], v.MonthlyPerHost, 1e-9, "monthly per host %s", v.Variant)
 				assert.InDelta(t, tt.perHost[i]/720, v.HourlyPerHost, 1e-12, "hourly per host %s", v.Variant)
@@ -77,7 +78,7 @@ func TestAnalyzeCostsFollowPriceModels(t *testing.T) {
 
 func TestAnalyzeCustomPriceTable(t *testing.T) {
 	in := pairedInput(3, pairedAgent("a1", 3, baseline, candidate))
-	in.Prices = PriceTable{Models: []PriceModel{{Name: "acme", Unit: UnitActiveSeries, Per: 1000, PriceUSD: 1, AsOf: "2026-01-01", Source: "contract"}}}
+	in.Prices = PriceTable{Models: []apitypes.PriceModel{{Name: "acme", Unit: apitypes.UnitActiveSeries, Per: 1000, PriceUSD: 1, AsOf: "2026-01-01", Source: "contract"}}}
 	res, err := Analyze(in)
 	require.NoError(t, err)
 	require.Len(t, res.Costs, 1)

@@ -3,7 +3,7 @@ package analysis
 import (
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // t0 is minute 0 of every test window.
@@ -21,7 +21,7 @@ func newAgent(uid string, variants ...string) *agent {
 // series sets name{variant} to vals[i] at minute(first+i).
 func (a *agent) series(name, variant string, first int, vals ...float64) *agent {
 	for i, v := range vals {
-		a.in.Samples = append(a.in.Samples, store.Sample{InstanceUID: a.in.InstanceUID, Name: name,
+		a.in.Samples = append(a.in.Samples, apitypes.Sample{InstanceUID: a.in.InstanceUID, Name: name,
 			Variant: variant, Minute: minute(first + i), Value: v})
 	}
 	return a
@@ -71,7 +71,7 @@ var (
 
 // pairedInput is n minutes [0, n) of paired agents.
 func pairedInput(n int, agents ...*agent) Input {
-	in := Input{Mode: ModePaired, From: minute(0), To: minute(n)}
+	in := Input{Mode: apitypes.ModePaired, From: minute(0), To: minute(n)}
 	for _, a := range agents {
 		in.Agents = append(in.Agents, a.in)
 	}
@@ -79,5 +79,5 @@ func pairedInput(n int, agents ...*agent) Input {
 }
 
 func pairedAgent(uid string, n int, b, c meter) *agent {
-	return newAgent(uid, VariantBaseline, VariantCandidate).costMeter(VariantBaseline, n, b).costMeter(VariantCandidate, n, c)
+	return newAgent(uid, apitypes.VariantBaseline, apitypes.VariantCandidate).costMeter(apitypes.VariantBaseline, n, b).costMeter(apitypes.VariantCandidate, n, c)
 }

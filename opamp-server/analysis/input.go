@@ -7,27 +7,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/store"
-)
-
-// Experiment modes.
-const (
-	// ModePaired: every agent runs both variants side by side from one
-	// receiver; reductions are exact, collector CPU and memory are shared.
-	ModePaired = "paired"
-	// ModeSplit: each agent runs one variant; cohorts are compared,
-	// collector CPU and memory included.
-	ModeSplit = "split"
-)
-
-// Variants, as cost_meter labels them.
-const (
-	VariantBaseline  = "baseline"
-	VariantCandidate = "candidate"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // variants is the order variants appear in everywhere in the results.
-var variants = []string{VariantBaseline, VariantCandidate}
+var variants = []string{apitypes.VariantBaseline, apitypes.VariantCandidate}
 
 // Series Analyze reads, named as the control plane stores them (the
 // collector's OTLP names, see processors/costmeter/README.md). A counter
@@ -60,7 +44,7 @@ var (
 // Input is everything an analysis needs. Analyze does no I/O.
 type Input struct {
 	// Mode is ModePaired or ModeSplit.
-	Mode string `json:"mode"`
+	Mode apitypes.Mode `json:"mode"`
 	// From and To bound the measurement window [From, To): a sample belongs
 	// to it when its Minute is within.
 	From time.Time `json:"from"`
@@ -69,7 +53,7 @@ type Input struct {
 	// target counts towards the costs "for all targets".
 	Agents []AgentInput `json:"agents"`
 	// Criteria decide the verdict.
-	Criteria Criteria `json:"criteria"`
+	Criteria apitypes.Criteria `json:"criteria"`
 	// PriceModels name the models of Prices to report; empty reports all.
 	PriceModels []string `json:"price_models,omitempty"`
 	// Prices is the price table; a table without models means
@@ -86,36 +70,21 @@ type AgentInput struct {
 	// Samples may hold any series and any minutes: Analyze picks the series
 	// it reads within the window. A sample's InstanceUID, when set, must be
 	// the agent's.
-	Samples []store.Sample `json:"-"`
-}
-
-// Criteria decide whether the candidate passes. Nil and zero values take the
-// defaults documented per field. The fields mirror the experiment spec's
-// success criteria, so one converts to the other.
-type Criteria struct {
-	// MinSeriesReduction is the least active-series reduction the candidate
-	// must reach, a fraction in [0, 1]. Default 0: it must not add series.
-	MinSeriesReduction float64 `json:"min_series_reduction"`
-	// MinCriticalRetention is the least fraction of the baseline's critical
-	// processes the candidate must keep, in [0, 1]. Nil means 1: all.
-	MinCriticalRetention *float64 `json:"min_critical_retention,omitempty"`
-	// MaxCPUIncrease bounds the collector CPU increase (split mode only),
-	// a fraction ≥ 0 (0.1 = +10%). Nil: the increase is reported, not judged.
-	MaxCPUIncrease *float64 `json:"max_cpu_increase,omitempty"`
+	Samples []apitypes.Sample `json:"-"`
 }
 
 // DefaultMinCriticalRetention applies when Criteria.MinCriticalRetention is nil.
 const DefaultMinCriticalRetention = 1.0
 
 // withDefaults returns the criteria as judged: every default filled in.
-func (c Criteria) withDefaults() Criteria {
+func withDefaults(c apitypes.Criteria) apitypes.Criteria {
 	if c.MinCriticalRetention == nil {
 		c.MinCriticalRetention = ptr(DefaultMinCriticalRetention)
 	}
 	return c
 }
 
-func (c Criteria) validate(mode string) error {
+func validateCriteria(c apitypes.Criteria, mode apitypes.Mode) error {
 	var errs []error
 	if !inUnit(c.MinSeriesReduction) {
 		errs = append(errs, fmt.Errorf("criteria: min_series_reduction: must be a fraction in [0, 1], got %g", c.MinSeriesReduction))
@@ -125,7 +94,7 @@ func (c Criteria) validate(mode string) error {
 	}
 	if c.MaxCPUIncrease != nil {
 		switch {
-		case mode != ModeSplit:
+		case mode != apitypes.ModeSplit:
 			errs = append(errs, errors.New("criteria: max_cpu_increase: collector CPU is only compared in split mode"))
 		case !(*c.MaxCPUIncrease >= 0) || math.IsInf(*c.MaxCPUIncrease, 1):
 			errs = append(errs, fmt.Errorf("criteria: max_cpu_increase: must be a finite fraction ≥ 0, got %g", *c.MaxCPUIncrease))
@@ -140,8 +109,8 @@ func inUnit(v float64) bool { return v >= 0 && v <= 1 }
 func (in Input) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if in.Mode != ModePaired && in.Mode != ModeSplit {
-		add("mode: %q is not %q or %q", in.Mode, ModePaired, ModeSplit)
+	if in.Mode != apitypes.ModePaired && in.Mode != apitypes.ModeSplit {
+		add("mode: %q is not %q or %q", in.Mode, apitypes.ModePaired, apitypes.ModeSplit)
 	}
 	if in.From.IsZero() || in.To.IsZero() || !in.From.Before(in.To) {
 		add("window: from (%s) must be before to (%s)", in.From.Format(time.RFC3339), in.To.Format(time.RFC3339))
@@ -178,14 +147,14 @@ func (in Input) validate() error {
 			}
 		}
 	}
-	if in.Mode == ModeSplit && len(in.Agents) > 0 {
+	if in.Mode == apitypes.ModeSplit && len(in.Agents) > 0 {
 		for _, v := range variants {
 			if cohorts[v] == 0 {
 				add("agents: split mode needs at least one agent running %s", v)
 			}
 		}
 	}
-	if err := in.Criteria.validate(in.Mode); err != nil {
+	if err := validateCriteria(in.Criteria, in.Mode); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -194,18 +163,18 @@ func (in Input) validate() error {
 	return nil
 }
 
-func checkVariants(mode string, got []string) error {
+func checkVariants(mode apitypes.Mode, got []string) error {
 	for _, v := range got {
 		if !slices.Contains(variants, v) {
-			return fmt.Errorf("unknown variant %q (want %s or %s)", v, VariantBaseline, VariantCandidate)
+			return fmt.Errorf("unknown variant %q (want %s or %s)", v, apitypes.VariantBaseline, apitypes.VariantCandidate)
 		}
 	}
 	switch mode {
-	case ModePaired:
+	case apitypes.ModePaired:
 		if len(got) != 2 || got[0] == got[1] {
-			return fmt.Errorf("paired mode runs both %s and %s, got %q", VariantBaseline, VariantCandidate, got)
+			return fmt.Errorf("paired mode runs both %s and %s, got %q", apitypes.VariantBaseline, apitypes.VariantCandidate, got)
 		}
-	case ModeSplit:
+	case apitypes.ModeSplit:
 		if len(got) != 1 {
 			return fmt.Errorf("split mode runs exactly one variant, got %q", got)
 		}

@@ -1,12 +1,15 @@
 package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics exports experiments' results as Prometheus gauges, read at scrape
 // time from a function the server provides, so the server owns storage.
 // Register it on the server's registry.
 type Metrics struct {
-	results func() map[string]Results
+	results func() map[string]apitypes.Results
 
 	reduction, retained, hourlyCost, activeSeries, datapoints *prometheus.Desc
 }
@@ -15,7 +18,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // NewMetrics returns a collector of the results results returns, keyed by
 // experiment ID. It is called once per scrape; a nil map exports nothing.
-func NewMetrics(results func() map[string]Results) *Metrics {
+func NewMetrics(results func() map[string]apitypes.Results) *Metrics {
 	return &Metrics{
 		results: results,
 		reduction: prometheus.NewDesc("phoenix_pipeline_cardinality_reduction_ratio",

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -15,8 +16,8 @@ func TestMetrics(t *testing.T) {
 	in.PriceModels = []string{"grafana_cloud"}
 	res, err := Analyze(in)
 	require.NoError(t, err)
-	current := map[string]Results{"exp-1": res}
-	m := NewMetrics(func() map[string]Results { return current })
+	current := map[string]apitypes.Results{"exp-1": res}
+	m := NewMetrics(func() map[string]apitypes.Results { return current })
 
 	// 7,000 series at $6.50 per 1,000 a month is $45.50, /720 an hour.
 	const want = `
@@ -42,7 +43,7 @@ phoenix_pipeline_datapoints_per_minute{experiment="exp-1",variant="candidate"} 7
 	require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want)))
 
 	// Results change between scrapes; the collector follows.
-	current = map[string]Results{}
+	current = map[string]apitypes.Results{}
 	assert.Equal(t, 0, testutil.CollectAndCount(m))
 	current = nil
 	assert.Equal(t, 0, testutil.CollectAndCount(m))
@@ -50,7 +51,7 @@ phoenix_pipeline_datapoints_per_minute{experiment="exp-1",variant="candidate"} 7
 	// It registers cleanly and passes the linter.
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
-	current = map[string]Results{"exp-1": res, "exp-2": res}
+	current = map[string]apitypes.Results{"exp-1": res, "exp-2": res}
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
 	assert.Empty(t, problems)
@@ -58,7 +59,7 @@ phoenix_pipeline_datapoints_per_minute{experiment="exp-1",variant="candidate"} 7
 }
 
 func TestMetricsInvalidLabel(t *testing.T) {
-	m := NewMetrics(func() map[string]Results { return map[string]Results{"\xff": {}} })
+	m := NewMetrics(func() map[string]apitypes.Results { return map[string]apitypes.Results{"\xff": {}} })
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
 	_, err := reg.Gather()

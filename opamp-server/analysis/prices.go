@@ -14,45 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"go.yaml.in/yaml/v3"
-)
-
-// Units a price model bills by.
-const (
-	// UnitGBIngested bills the bytes exported (cost_meter's bytes figure),
-	// 1 GB = 10^9 bytes, per month.
-	UnitGBIngested = "gb_ingested"
-	// UnitActiveSeries bills the mean active series, per month.
-	UnitActiveSeries = "active_series"
 )
 
 // PriceTable is the set of price models costs are estimated with.
 type PriceTable struct {
-	Models []PriceModel `yaml:"models" json:"models"`
-}
-
-// PriceModel is one vendor price: PriceUSD per Per units of Unit per month,
-// the first FreePerMonth units (of all targets together) free.
-type PriceModel struct {
-	// Name identifies the model in specs, results and metric labels:
-	// lower case letters, digits, '_' and '-'.
-	Name string `yaml:"name" json:"name"`
-	// Title is the human name; defaults to Name.
-	Title string `yaml:"title" json:"title"`
-	// Unit is UnitGBIngested or UnitActiveSeries.
-	Unit string `yaml:"unit" json:"unit"`
-	// Per is the block of units PriceUSD buys (1 per GB, 1000 series, …).
-	Per float64 `yaml:"per" json:"per"`
-	// PriceUSD is the monthly price of Per units.
-	PriceUSD float64 `yaml:"price_usd" json:"price_usd"`
-	// FreePerMonth is the monthly free allowance in units (GB or series).
-	FreePerMonth float64 `yaml:"free_per_month" json:"free_per_month"`
-	// AsOf is the date of the price, YYYY-MM-DD.
-	AsOf string `yaml:"as_of" json:"as_of"`
-	// Source is where the price comes from (a URL or a document).
-	Source string `yaml:"source" json:"source"`
-	// Notes say what the price covers and what the model leaves out.
-	Notes string `yaml:"notes" json:"notes,omitempty"`
+	Models []apitypes.PriceModel `yaml:"models" json:"models"`
 }
 
 //go:embed prices.yaml
@@ -137,8 +105,8 @@ func (t PriceTable) Validate() error {
 			add("name: %q is used by another model", m.Name)
 		}
 		seen[m.Name] = true
-		if m.Unit != UnitGBIngested && m.Unit != UnitActiveSeries {
-			add("unit: %q is not %s or %s (one unit per model)", m.Unit, UnitGBIngested, UnitActiveSeries)
+		if m.Unit != apitypes.UnitGBIngested && m.Unit != apitypes.UnitActiveSeries {
+			add("unit: %q is not %s or %s (one unit per model)", m.Unit, apitypes.UnitGBIngested, apitypes.UnitActiveSeries)
 		}
 		if !positive(m.Per) {
 			add("per: must be a positive number of units (1 per GB, 1000 for per 1,000 series), got %g", m.Per)
@@ -162,21 +130,21 @@ func (t PriceTable) Validate() error {
 func positive(v float64) bool { return v > 0 && !math.IsInf(v, 1) }
 
 // Model returns the named model.
-func (t PriceTable) Model(name string) (PriceModel, bool) {
+func (t PriceTable) Model(name string) (apitypes.PriceModel, bool) {
 	for _, m := range t.Models {
 		if m.Name == name {
 			return m, true
 		}
 	}
-	return PriceModel{}, false
+	return apitypes.PriceModel{}, false
 }
 
 // Select returns the named models in the order given; no names selects all.
-func (t PriceTable) Select(names []string) ([]PriceModel, error) {
+func (t PriceTable) Select(names []string) ([]apitypes.PriceModel, error) {
 	if len(names) == 0 {
 		return slices.Clone(t.Models), nil
 	}
-	out := make([]PriceModel, 0, len(names))
+	out := make([]apitypes.PriceModel, 0, len(names))
 	for _, n := range names {
 		m, ok := t.Model(n)
 		if !ok {
@@ -186,7 +154,7 @@ func (t PriceTable) Select(names []string) ([]PriceModel, error) {
 			}
 			return nil, fmt.Errorf("price_models: unknown model %q (known: %s)", n, strings.Join(known, ", "))
 		}
-		if slices.ContainsFunc(out, func(o PriceModel) bool { return o.Name == n }) {
+		if slices.ContainsFunc(out, func(o apitypes.PriceModel) bool { return o.Name == n }) {
 			return nil, fmt.Errorf("price_models: %q is listed twice", n)
 		}
 		out = append(out, m)

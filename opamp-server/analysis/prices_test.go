@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,12 +15,12 @@ func TestDefaultPrices(t *testing.T) {
 	p := DefaultPrices()
 	require.NoError(t, p.Validate())
 	want := map[string]struct {
-		unit             string
+		unit             apitypes.PriceUnit
 		per, price, free float64
 	}{
-		"new_relic":     {UnitGBIngested, 1, 0.30, 100},
-		"grafana_cloud": {UnitActiveSeries, 1000, 6.50, 0},
-		"datadog":       {UnitActiveSeries, 100, 5.00, 0},
+		"new_relic":     {apitypes.UnitGBIngested, 1, 0.30, 100},
+		"grafana_cloud": {apitypes.UnitActiveSeries, 1000, 6.50, 0},
+		"datadog":       {apitypes.UnitActiveSeries, 100, 5.00, 0},
 	}
 	require.Len(t, p.Models, len(want))
 	for _, m := range p.Models {
@@ -52,7 +53,7 @@ func TestLoadPrices(t *testing.T) {
 	p, err := LoadPrices(strings.NewReader("models:" + validModel))
 	require.NoError(t, err)
 	require.Len(t, p.Models, 1)
-	assert.Equal(t, PriceModel{Name: "acme", Title: "acme", Unit: UnitActiveSeries, Per: 1000, PriceUSD: 2,
+	assert.Equal(t, apitypes.PriceModel{Name: "acme", Title: "acme", Unit: apitypes.UnitActiveSeries, Per: 1000, PriceUSD: 2,
 		AsOf: "2026-01-31", Source: "contract 42"}, p.Models[0], "title defaults to the name")
 
 	// JSON is YAML.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 type seriesKey struct{ name, variant string }
@@ -23,7 +23,7 @@ type point struct {
 // by minute, one point per minute (the last sample given for it wins).
 type sampleIndex map[seriesKey][]point
 
-func indexSamples(samples []store.Sample, from, to time.Time) sampleIndex {
+func indexSamples(samples []apitypes.Sample, from, to time.Time) sampleIndex {
 	byMinute := map[seriesKey]map[int64]float64{}
 	for _, s := range samples {
 		if s.Minute.Before(from) || !s.Minute.Before(to) {
@@ -66,7 +66,7 @@ var counters = map[string]bool{
 // requiredSeries lists the series an agent is read for: the cost_meter
 // figures of each variant it ran, plus, in split mode, the collector's CPU
 // and memory.
-func requiredSeries(mode string, agentVariants []string) []seriesKey {
+func requiredSeries(mode apitypes.Mode, agentVariants []string) []seriesKey {
 	var keys []seriesKey
 	for _, v := range variants {
 		if !slices.Contains(agentVariants, v) {
@@ -76,7 +76,7 @@ func requiredSeries(mode string, agentVariants []string) []seriesKey {
 			keys = append(keys, seriesKey{name, v})
 		}
 	}
-	if mode == ModeSplit {
+	if mode == apitypes.ModeSplit {
 		keys = append(keys, seriesKey{SeriesCPUSeconds, ""}, seriesKey{SeriesMemoryRSS, ""})
 	}
 	return keys
@@ -96,7 +96,7 @@ type agentData struct {
 	overflow map[string]float64
 }
 
-func extractAgent(a AgentInput, mode string, from, to time.Time) (*agentData, error) {
+func extractAgent(a AgentInput, mode apitypes.Mode, from, to time.Time) (*agentData, error) {
 	idx := indexSamples(a.Samples, from, to)
 	keys := requiredSeries(mode, a.Variants)
 	present := map[int64]int{}
@@ -193,8 +193,8 @@ func (d *agentData) perMinute(k seriesKey) float64 {
 func (d *agentData) mean(k seriesKey) float64 { return mean(d.values[k]) }
 
 // figures are the agent's figures for one variant.
-func (d *agentData) figures(mode, variant string) Figures {
-	f := Figures{
+func (d *agentData) figures(mode apitypes.Mode, variant string) apitypes.Figures {
+	f := apitypes.Figures{
 		Variant:                   variant,
 		DatapointsPerMinute:       d.perMinute(seriesKey{SeriesDatapoints, variant}),
 		BytesPerMinute:            d.perMinute(seriesKey{SeriesBytes, variant}),
@@ -202,7 +202,7 @@ func (d *agentData) figures(mode, variant string) Figures {
 		ActiveSeries:              d.mean(seriesKey{SeriesActiveSeries, variant}),
 		CriticalProcesses:         d.mean(seriesKey{SeriesCriticalProcesses, variant}),
 	}
-	if mode == ModeSplit {
+	if mode == apitypes.ModeSplit {
 		f.CPUCores = ptr(d.perMinute(seriesKey{SeriesCPUSeconds, ""}) / 60)
 		f.MemoryRSSBytes = ptr(d.mean(seriesKey{SeriesMemoryRSS, ""}))
 	}

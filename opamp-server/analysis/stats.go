@@ -1,6 +1,10 @@
 package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
 
-import "math"
+import (
+	"math"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+)
 
 // confidence is the level of every interval Analyze reports.
 const confidence = 0.95
@@ -32,16 +36,16 @@ func sampleVariance(xs []float64) float64 {
 
 // pairedEstimate is the mean of per-agent values with the t interval
 // mean ± t(0.975, n−1)·s/√n; no interval for a single agent.
-func pairedEstimate(xs []float64) Estimate {
-	e := Estimate{Value: mean(xs)}
+func pairedEstimate(xs []float64) apitypes.Estimate {
+	e := apitypes.Estimate{Value: mean(xs)}
 	n := len(xs)
 	if n < 2 {
 		return e
 	}
 	df := float64(n - 1)
 	half := studentTQuantile(1-(1-confidence)/2, df) * math.Sqrt(sampleVariance(xs)/float64(n))
-	e.Interval = &Interval{Low: e.Value - half, High: e.Value + half, Confidence: confidence,
-		Method: MethodPairedT, DegreesOfFreedom: df}
+	e.Interval = &apitypes.Interval{Low: e.Value - half, High: e.Value + half, Confidence: confidence,
+		Method: apitypes.MethodPairedT, DegreesOfFreedom: df}
 	return e
 }
 
@@ -55,10 +59,10 @@ func pairedEstimate(xs []float64) Estimate {
 // and a t quantile with Welch–Satterthwaite degrees of freedom on the two
 // relative variance terms; no interval unless both cohorts have two agents.
 // The caller guarantees mean(base) ≠ 0.
-func ratioEstimate(base, cand []float64, sign float64) Estimate {
+func ratioEstimate(base, cand []float64, sign float64) apitypes.Estimate {
 	mb, mc := mean(base), mean(cand)
 	r := mc / mb
-	e := Estimate{Value: sign * (r - 1)}
+	e := apitypes.Estimate{Value: sign * (r - 1)}
 	nb, nc := float64(len(base)), float64(len(cand))
 	if nb < 2 || nc < 2 {
 		return e
@@ -73,8 +77,8 @@ func ratioEstimate(base, cand []float64, sign float64) Estimate {
 		df = sum * sum / (termC*termC/(nc-1) + termB*termB/(nb-1))
 	}
 	half := studentTQuantile(1-(1-confidence)/2, df) * math.Abs(r) * math.Sqrt(termB+termC)
-	e.Interval = &Interval{Low: e.Value - half, High: e.Value + half, Confidence: confidence,
-		Method: MethodDeltaWelch, DegreesOfFreedom: df}
+	e.Interval = &apitypes.Interval{Low: e.Value - half, High: e.Value + half, Confidence: confidence,
+		Method: apitypes.MethodDeltaWelch, DegreesOfFreedom: df}
 	return e
 }
 

@@ -4,52 +4,54 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // judge applies the criteria (defaults filled in) to the derived figures:
 // one check per criterion, and a pass when none fails. Point estimates are
 // judged, not interval bounds.
-func judge(mode string, c Criteria, d Derived) Verdict {
+func judge(mode apitypes.Mode, c apitypes.Criteria, d apitypes.Derived) apitypes.Verdict {
 	criticalNote := ""
 	if d.BaselineSawNoCritical {
 		criticalNote = " (the baseline saw no critical processes)"
 	}
-	checks := []Check{
-		atLeast(CriterionSeriesReduction, "series reduction", d.SeriesReduction.Value, c.MinSeriesReduction, ""),
-		atLeast(CriterionCriticalRetention, "critical retention", d.CriticalRetention, *c.MinCriticalRetention, criticalNote),
+	checks := []apitypes.Check{
+		atLeast(apitypes.CriterionSeriesReduction, "series reduction", d.SeriesReduction.Value, c.MinSeriesReduction, ""),
+		atLeast(apitypes.CriterionCriticalRetention, "critical retention", d.CriticalRetention, *c.MinCriticalRetention, criticalNote),
 		cpuCheck(mode, c.MaxCPUIncrease, d.CPUIncrease),
 	}
-	v := Verdict{Pass: true, Checks: checks}
+	v := apitypes.Verdict{Pass: true, Checks: checks}
 	for _, ch := range checks {
-		if ch.Outcome == OutcomeFail {
+		if ch.Outcome == apitypes.OutcomeFail {
 			v.Pass = false
 		}
 	}
 	return v
 }
 
-func atLeast(criterion, what string, got, least float64, note string) Check {
-	ch := Check{Criterion: criterion, Outcome: OutcomePass}
+func atLeast(criterion apitypes.Criterion, what string, got, least float64, note string) apitypes.Check {
+	ch := apitypes.Check{Criterion: criterion, Outcome: apitypes.OutcomePass}
 	op := "≥"
 	if got < least {
-		ch.Outcome, op = OutcomeFail, "<"
+		ch.Outcome, op = apitypes.OutcomeFail, "<"
 	}
 	ch.Reason = fmt.Sprintf("%s %s %s %s required%s", what, percentAgainst(got, least), op, percent(least), note)
 	return ch
 }
 
-func cpuCheck(mode string, most *float64, inc *Estimate) Check {
-	ch := Check{Criterion: CriterionCPUIncrease, Outcome: OutcomeNotJudged}
+func cpuCheck(mode apitypes.Mode, most *float64, inc *apitypes.Estimate) apitypes.Check {
+	ch := apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged}
 	switch {
-	case mode == ModePaired || inc == nil:
+	case mode == apitypes.ModePaired || inc == nil:
 		ch.Reason = "collector CPU not compared in paired mode"
 	case most == nil:
 		ch.Reason = fmt.Sprintf("collector CPU increase %s (not judged: no max_cpu_increase given)", percentAgainst(inc.Value, 0))
 	case inc.Value > *most:
-		ch.Outcome = OutcomeFail
+		ch.Outcome = apitypes.OutcomeFail
 		ch.Reason = fmt.Sprintf("collector CPU increase %s > %s allowed", percentAgainst(inc.Value, *most), percent(*most))
 	default:
-		ch.Outcome = OutcomePass
+		ch.Outcome = apitypes.OutcomePass
 		ch.Reason = fmt.Sprintf("collector CPU increase %s ≤ %s allowed", percentAgainst(inc.Value, *most), percent(*most))
 	}
 	return ch

@@ -3,6 +3,7 @@ package analysis
 import (
 	"testing"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -31,11 +32,11 @@ func TestPercentAgainst(t *testing.T) {
 }
 
 func TestCPUCheck(t *testing.T) {
-	inc := &Estimate{Value: 0.042}
-	assert.Equal(t, Check{CriterionCPUIncrease, OutcomePass, "collector CPU increase 4.2% ≤ 10% allowed"},
-		cpuCheck(ModeSplit, ptr(0.1), inc))
-	assert.Equal(t, Check{CriterionCPUIncrease, OutcomePass, "collector CPU increase 10.0% ≤ 10% allowed"},
-		cpuCheck(ModeSplit, ptr(0.1), &Estimate{Value: 0.1}))
-	assert.Equal(t, Check{CriterionCPUIncrease, OutcomeNotJudged, "collector CPU not compared in paired mode"},
-		cpuCheck(ModePaired, nil, nil))
+	inc := &apitypes.Estimate{Value: 0.042}
+	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomePass, Reason: "collector CPU increase 4.2% ≤ 10% allowed"},
+		cpuCheck(apitypes.ModeSplit, ptr(0.1), inc))
+	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomePass, Reason: "collector CPU increase 10.0% ≤ 10% allowed"},
+		cpuCheck(apitypes.ModeSplit, ptr(0.1), &apitypes.Estimate{Value: 0.1}))
+	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged, Reason: "collector CPU not compared in paired mode"},
+		cpuCheck(apitypes.ModePaired, nil, nil))
 }

@@ -12,48 +12,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/selector"
 	"github.com/phoenix/platform/opamp-server/store"
 )
-
-// AgentView is an agent as the API shows it: the inventory record, its
-// assignment and whether what it runs matches what it was assigned.
-type AgentView struct {
-	store.Agent
-	Assignment *AssignmentView `json:"assignment,omitempty"`
-	Drift      Drift           `json:"drift"`
-}
-
-// AssignmentView is an assignment without its (long) configuration text
-// unless asked for.
-type AssignmentView struct {
-	Pipeline   string         `json:"pipeline,omitempty"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-	ConfigHash string         `json:"config_hash"`
-	Config     string         `json:"config,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-	AssignedAt time.Time      `json:"assigned_at"`
-	Generation int64          `json:"generation"`
-}
-
-// Drift states.
-const (
-	DriftUnassigned = "unassigned" // nothing assigned
-	DriftPending    = "pending"    // assigned, not yet received by the agent
-	DriftApplying   = "applying"   // the agent is applying it
-	DriftRetrying   = "retrying"   // its apply timed out; the server sends it again
-	DriftFailed     = "failed"     // the agent could not apply it
-	DriftInSync     = "in_sync"    // applied, and the effective config matches
-	DriftDrifted    = "drifted"    // applied, but the effective config differs
-)
-
-// Drift compares an agent's effective configuration with its assignment.
-type Drift struct {
-	State string `json:"state"`
-	// Sections lists the top-level configuration sections that differ.
-	Sections []string `json:"sections,omitempty"`
-	Message  string   `json:"message,omitempty"`
-}
 
 // Drift compares structure, not values: which components are configured
 // and how pipelines wire them. The collector reports its effective
@@ -62,34 +24,34 @@ type Drift struct {
 // comparing values would report drift where there is none, while a different
 // component set or pipeline wiring is exactly what running the wrong
 // configuration looks like.
-func computeDrift(a store.Agent, asg *store.Assignment) Drift {
+func computeDrift(a apitypes.Agent, asg *apitypes.Assignment) apitypes.Drift {
 	switch {
 	case asg == nil:
-		return Drift{State: DriftUnassigned}
+		return apitypes.Drift{State: apitypes.DriftUnassigned}
 	case a.AwaitingRetry(asg.ConfigHash):
 		r := a.ApplyRetry
-		return Drift{State: DriftRetrying, Message: fmt.Sprintf(
+		return apitypes.Drift{State: apitypes.DriftRetrying, Message: fmt.Sprintf(
 			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",
 			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}
-	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusFailed,
+	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusFailed,
 		slices.Contains(a.FailedConfigHashes, asg.ConfigHash):
-		return Drift{State: DriftFailed, Message: a.RemoteConfig.ErrorMessage}
+		return apitypes.Drift{State: apitypes.DriftFailed, Message: a.RemoteConfig.ErrorMessage}
 	case a.RemoteConfig.Hash != asg.ConfigHash:
-		return Drift{State: DriftPending}
-	case a.RemoteConfig.Status != store.ConfigStatusApplied:
-		return Drift{State: DriftApplying}
+		return apitypes.Drift{State: apitypes.DriftPending}
+	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
+		return apitypes.Drift{State: apitypes.DriftApplying}
 	}
 	var want, got configShape
 	if err := yaml.Unmarshal([]byte(asg.Config), &want); err != nil {
-		return Drift{State: DriftDrifted, Message: "assigned configuration unreadable: " + err.Error()}
+		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "assigned configuration unreadable: " + err.Error()}
 	}
 	if err := yaml.Unmarshal([]byte(a.EffectiveConfig), &got); err != nil || a.EffectiveConfig == "" {
-		return Drift{State: DriftDrifted, Message: "effective configuration unreadable or not reported"}
+		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "effective configuration unreadable or not reported"}
 	}
 	if differ := want.diff(got); len(differ) > 0 {
-		return Drift{State: DriftDrifted, Sections: differ}
+		return apitypes.Drift{State: apitypes.DriftDrifted, Sections: differ}
 	}
-	return Drift{State: DriftInSync}
+	return apitypes.Drift{State: apitypes.DriftInSync}
 }
 
 // configShape is the structure of a collector configuration.
@@ -167,8 +129,8 @@ func redact(cfg string) string {
 	return bearerTokens.ReplaceAllString(cfg, "${1}<redacted>")
 }
 
-func (a *API) view(r *http.Request, ag store.Agent, withConfig bool) (AgentView, error) {
-	v := AgentView{Agent: ag}
+func (a *API) view(r *http.Request, ag apitypes.Agent, withConfig bool) (apitypes.AgentView, error) {
+	v := apitypes.AgentView{Agent: ag}
 	v.EffectiveConfig = redact(ag.EffectiveConfig)
 	if !withConfig {
 		v.EffectiveConfig = ""
@@ -186,8 +148,8 @@ func (a *API) view(r *http.Request, ag store.Agent, withConfig bool) (AgentView,
 	return v, nil
 }
 
-func assignmentView(asg store.Assignment, withConfig bool) *AssignmentView {
-	av := &AssignmentView{Pipeline: asg.Pipeline, Parameters: asg.Parameters, ConfigHash: asg.ConfigHash,
+func assignmentView(asg apitypes.Assignment, withConfig bool) *apitypes.Assignment {
+	av := &apitypes.Assignment{Pipeline: asg.Pipeline, Parameters: asg.Parameters, ConfigHash: asg.ConfigHash,
 		Reason: asg.Reason, AssignedAt: asg.AssignedAt, Generation: asg.Generation}
 	if withConfig {
 		av.Config = asg.Config
@@ -200,14 +162,14 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sel, err := selector.Parse(q["selector"]...)
 	if err != nil {
-		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 		return
 	}
 	filter := store.AgentFilter{Labels: sel.Equalities()}
 	if s := q.Get("online"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			fail(w, http.StatusBadRequest, CodeBadRequest, "online: want true or false", nil)
+			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "online: want true or false", nil)
 			return
 		}
 		filter.Online = &b
@@ -215,7 +177,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 1000 {
-			fail(w, http.StatusBadRequest, CodeBadRequest, "limit: want an integer between 1 and 1000", nil)
+			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "limit: want an integer between 1 and 1000", nil)
 			return
 		}
 	}
@@ -224,7 +186,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "agents")
 		return
 	}
-	views := make([]AgentView, 0, len(agents))
+	views := make([]apitypes.AgentView, 0, len(agents))
 	for _, ag := range agents {
 		if !sel.Matches(ag.Labels) {
 			continue
@@ -270,7 +232,7 @@ func (a *API) agentMetrics(w http.ResponseWriter, r *http.Request) {
 		if s := q.Get(p.key); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				fail(w, http.StatusBadRequest, CodeBadRequest, p.key+": want an RFC 3339 time", nil)
+				fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, p.key+": want an RFC 3339 time", nil)
 				return
 			}
 			*p.dst = t

@@ -12,14 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // seedFleet stores ten agents: even ones run in prod, every third is online,
 // host names alternate web-N and db-N.
-func seedFleet(t *testing.T, st store.Store) []store.Agent {
+func seedFleet(t *testing.T, st store.Store) []apitypes.Agent {
 	t.Helper()
-	var agents []store.Agent
+	var agents []apitypes.Agent
 	for i := range 10 {
 		env, host := "staging", fmt.Sprintf("db-%d", i)
 		if i%2 == 0 {
@@ -28,7 +29,7 @@ func seedFleet(t *testing.T, st store.Store) []store.Agent {
 		if i%4 < 2 {
 			host = fmt.Sprintf("web-%d", i)
 		}
-		agents = append(agents, putAgent(t, st, store.Agent{
+		agents = append(agents, putAgent(t, st, apitypes.Agent{
 			InstanceUID: fmt.Sprintf("agent-%02d", i),
 			Labels:      map[string]string{"env": env, "host.name": host},
 			Online:      i%3 == 0,
@@ -42,7 +43,7 @@ func listAll(t *testing.T, env *testEnv, query url.Values, limit int) (uids []st
 	t.Helper()
 	query.Set("limit", fmt.Sprint(limit))
 	for {
-		views, meta := data[[]AgentView](t, env.do(t, http.MethodGet, Prefix+"/agents?"+query.Encode(), nil))
+		views, meta := data[[]apitypes.AgentView](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents?"+query.Encode(), nil))
 		pages++
 		require.LessOrEqual(t, len(views), limit)
 		for _, v := range views {
@@ -59,7 +60,7 @@ func listAll(t *testing.T, env *testEnv, query url.Values, limit int) (uids []st
 func TestListAgentsPaginatesWithFilters(t *testing.T) {
 	env := newTestEnv(t)
 	agents := seedFleet(t, env.store)
-	want := func(keep func(store.Agent) bool) []string {
+	want := func(keep func(apitypes.Agent) bool) []string {
 		var uids []string
 		for _, a := range agents {
 			if keep(a) {
@@ -73,20 +74,20 @@ func TestListAgentsPaginatesWithFilters(t *testing.T) {
 		query url.Values
 		want  []string
 	}{
-		{name: "everything", query: url.Values{}, want: want(func(store.Agent) bool { return true })},
+		{name: "everything", query: url.Values{}, want: want(func(apitypes.Agent) bool { return true })},
 		{name: "equality", query: url.Values{"selector": {"env=prod"}},
-			want: want(func(a store.Agent) bool { return a.Labels["env"] == "prod" })},
+			want: want(func(a apitypes.Agent) bool { return a.Labels["env"] == "prod" })},
 		{name: "regex and equality", query: url.Values{"selector": {"env=prod,host.name=~web-.*"}},
-			want: want(func(a store.Agent) bool {
+			want: want(func(a apitypes.Agent) bool {
 				return a.Labels["env"] == "prod" && a.Labels["host.name"][:3] == "web"
 			})},
 		{name: "repeated selector parameters are a conjunction", query: url.Values{"selector": {"host.name=~db-.*", "env!=prod"}},
-			want: want(func(a store.Agent) bool {
+			want: want(func(a apitypes.Agent) bool {
 				return a.Labels["env"] != "prod" && a.Labels["host.name"][:2] == "db"
 			})},
-		{name: "online", query: url.Values{"online": {"true"}}, want: want(func(a store.Agent) bool { return a.Online })},
+		{name: "online", query: url.Values{"online": {"true"}}, want: want(func(a apitypes.Agent) bool { return a.Online })},
 		{name: "offline in prod", query: url.Values{"online": {"false"}, "selector": {"env=prod"}},
-			want: want(func(a store.Agent) bool { return !a.Online && a.Labels["env"] == "prod" })},
+			want: want(func(a apitypes.Agent) bool { return !a.Online && a.Labels["env"] == "prod" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,17 +101,17 @@ func TestListAgentsPaginatesWithFilters(t *testing.T) {
 
 func TestListAgentsShowsNoConfigurationText(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1", EffectiveConfig: validConfig})
-	_, err := env.store.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1", EffectiveConfig: validConfig})
+	_, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
 	require.NoError(t, err)
 
-	views, _ := data[[]AgentView](t, env.do(t, http.MethodGet, Prefix+"/agents", nil))
+	views, _ := data[[]apitypes.AgentView](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents", nil))
 	require.Len(t, views, 1)
 	assert.Empty(t, views[0].EffectiveConfig)
 	require.NotNil(t, views[0].Assignment)
 	assert.Empty(t, views[0].Assignment.Config)
 	assert.Equal(t, store.HashConfig([]byte(validConfig)), views[0].Assignment.ConfigHash)
-	assert.Equal(t, DriftPending, views[0].Drift.State)
+	assert.Equal(t, apitypes.DriftPending, views[0].Drift.State)
 }
 
 func TestListAgentsRejectsBadQueries(t *testing.T) {
@@ -129,7 +130,7 @@ func TestListAgentsRejectsBadQueries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := apiError(t, env.do(t, http.MethodGet, Prefix+"/agents?"+tt.query, nil), http.StatusBadRequest, CodeBadRequest)
+			e := apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents?"+tt.query, nil), http.StatusBadRequest, apitypes.CodeBadRequest)
 			assert.Contains(t, e.Message, tt.mention)
 		})
 	}
@@ -138,12 +139,12 @@ func TestListAgentsRejectsBadQueries(t *testing.T) {
 func TestGetAgent(t *testing.T) {
 	env := newTestEnv(t)
 	effective := "exporters:\n  otlp_http:\n    headers:\n      Authorization: Bearer s3cr3t-t0ken-value\n"
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1", EffectiveConfig: effective,
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1", EffectiveConfig: effective,
 		Labels: map[string]string{"env": "prod"}})
-	asg, err := env.store.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Config: validConfig, Reason: "test"})
+	asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig, Reason: "test"})
 	require.NoError(t, err)
 
-	v, _ := data[AgentView](t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1", nil))
+	v, _ := data[apitypes.AgentView](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1", nil))
 	assert.Equal(t, "agent-1", v.InstanceUID)
 	assert.Equal(t, map[string]string{"env": "prod"}, v.Labels)
 	assert.Contains(t, v.EffectiveConfig, "Authorization: Bearer <redacted>")
@@ -152,51 +153,51 @@ func TestGetAgent(t *testing.T) {
 	assert.Equal(t, validConfig, v.Assignment.Config)
 	assert.Equal(t, asg.Generation, v.Assignment.Generation)
 	assert.Equal(t, "test", v.Assignment.Reason)
-	assert.Equal(t, DriftPending, v.Drift.State)
+	assert.Equal(t, apitypes.DriftPending, v.Drift.State)
 
-	apiError(t, env.do(t, http.MethodGet, Prefix+"/agents/agent-2", nil), http.StatusNotFound, CodeNotFound)
+	apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-2", nil), http.StatusNotFound, apitypes.CodeNotFound)
 }
 
 func TestGetUnassignedAgent(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	v, _ := data[AgentView](t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1", nil))
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	v, _ := data[apitypes.AgentView](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1", nil))
 	assert.Nil(t, v.Assignment)
-	assert.Equal(t, Drift{State: DriftUnassigned}, v.Drift)
+	assert.Equal(t, apitypes.Drift{State: apitypes.DriftUnassigned}, v.Drift)
 }
 
 func TestAgentMetrics(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	var samples []store.Sample
+	var samples []apitypes.Sample
 	for i := range 3 {
 		for _, variant := range []string{"baseline", "candidate"} {
-			samples = append(samples, store.Sample{InstanceUID: "agent-1", Name: "otelcol_processor_cost_meter_datapoints",
+			samples = append(samples, apitypes.Sample{InstanceUID: "agent-1", Name: "otelcol_processor_cost_meter_datapoints",
 				Variant: variant, Minute: t0.Add(time.Duration(i) * time.Minute), Value: float64(i)})
 		}
-		samples = append(samples, store.Sample{InstanceUID: "agent-1", Name: "otelcol_process_cpu_seconds",
+		samples = append(samples, apitypes.Sample{InstanceUID: "agent-1", Name: "otelcol_process_cpu_seconds",
 			Minute: t0.Add(time.Duration(i) * time.Minute), Value: 1})
 	}
 	require.NoError(t, env.store.PutSamples(t.Context(), samples))
 
 	q := url.Values{"name": {"otelcol_processor_cost_meter_datapoints"}, "variant": {"candidate"},
 		"from": {t0.Add(time.Minute).Format(time.RFC3339)}, "to": {t0.Add(3 * time.Minute).Format(time.RFC3339)}}
-	got, _ := data[[]store.Sample](t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1/metrics?"+q.Encode(), nil))
+	got, _ := data[[]apitypes.Sample](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1/metrics?"+q.Encode(), nil))
 	require.Len(t, got, 2)
 	for i, s := range got {
 		assert.Equal(t, "candidate", s.Variant)
 		assert.Equal(t, t0.Add(time.Duration(i+1)*time.Minute), s.Minute)
 	}
 
-	all, _ := data[[]store.Sample](t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1/metrics", nil))
+	all, _ := data[[]apitypes.Sample](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1/metrics", nil))
 	assert.Len(t, all, len(samples))
 
-	e := apiError(t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1/metrics?from=yesterday", nil), http.StatusBadRequest, CodeBadRequest)
+	e := apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1/metrics?from=yesterday", nil), http.StatusBadRequest, apitypes.CodeBadRequest)
 	assert.Contains(t, e.Message, "from")
-	e = apiError(t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1/metrics?to=1", nil), http.StatusBadRequest, CodeBadRequest)
+	e = apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1/metrics?to=1", nil), http.StatusBadRequest, apitypes.CodeBadRequest)
 	assert.Contains(t, e.Message, "to")
-	apiError(t, env.do(t, http.MethodGet, Prefix+"/agents/agent-9/metrics", nil), http.StatusNotFound, CodeNotFound)
+	apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-9/metrics", nil), http.StatusNotFound, apitypes.CodeNotFound)
 }
 
 func TestRedact(t *testing.T) {
@@ -278,44 +279,44 @@ service:
 
 func TestComputeDrift(t *testing.T) {
 	hash := store.HashConfig([]byte(assignedConfig))
-	asg := &store.Assignment{Config: assignedConfig, ConfigHash: hash}
-	applied := store.RemoteConfigStatus{Hash: hash, Status: store.ConfigStatusApplied}
+	asg := &apitypes.Assignment{Config: assignedConfig, ConfigHash: hash}
+	applied := apitypes.RemoteConfigStatus{Hash: hash, Status: apitypes.ConfigStatusApplied}
 	tests := []struct {
 		name  string
-		agent store.Agent
-		asg   *store.Assignment
-		want  Drift
+		agent apitypes.Agent
+		asg   *apitypes.Assignment
+		want  apitypes.Drift
 	}{
-		{name: "nothing assigned", agent: store.Agent{EffectiveConfig: sameShape}, want: Drift{State: DriftUnassigned}},
+		{name: "nothing assigned", agent: apitypes.Agent{EffectiveConfig: sameShape}, want: apitypes.Drift{State: apitypes.DriftUnassigned}},
 		{name: "agent has not received it", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: "older", Status: store.ConfigStatusApplied}},
-			want:  Drift{State: DriftPending}},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: "older", Status: apitypes.ConfigStatusApplied}},
+			want:  apitypes.Drift{State: apitypes.DriftPending}},
 		{name: "agent is applying it", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: hash, Status: store.ConfigStatusApplying}},
-			want:  Drift{State: DriftApplying}},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: hash, Status: apitypes.ConfigStatusApplying}},
+			want:  apitypes.Drift{State: apitypes.DriftApplying}},
 		{name: "agent failed to apply it", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: hash, Status: store.ConfigStatusFailed, ErrorMessage: "bad"}},
-			want:  Drift{State: DriftFailed, Message: "bad"}},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: hash, Status: apitypes.ConfigStatusFailed, ErrorMessage: "bad"}},
+			want:  apitypes.Drift{State: apitypes.DriftFailed, Message: "bad"}},
 		{name: "agent failed it before and rolled back", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: "older", Status: store.ConfigStatusApplied},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: "older", Status: apitypes.ConfigStatusApplied},
 				FailedConfigHashes: []string{"x", hash}},
-			want: Drift{State: DriftFailed}},
+			want: apitypes.Drift{State: apitypes.DriftFailed}},
 		{name: "apply timed out and rolled back: a retry is planned", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: "older", Status: store.ConfigStatusApplied},
-				ApplyRetry: &store.ApplyRetry{Hash: hash, Attempts: 1, Limit: 3, NextAt: time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)}},
-			want: Drift{State: DriftRetrying, Message: "the collector was not healthy within the supervisor's apply timeout (1 of 3); sending it again at 2026-12-01T12:00:15Z"}},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: "older", Status: apitypes.ConfigStatusApplied},
+				ApplyRetry: &apitypes.ApplyRetry{Hash: hash, Attempts: 1, Limit: 3, NextAt: time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)}},
+			want: apitypes.Drift{State: apitypes.DriftRetrying, Message: "the collector was not healthy within the supervisor's apply timeout (1 of 3); sending it again at 2026-12-01T12:00:15Z"}},
 		{name: "the re-sent copy is being applied", asg: asg,
-			agent: store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: hash, Status: store.ConfigStatusApplying},
-				ApplyRetry: &store.ApplyRetry{Hash: hash, Attempts: 1, Limit: 3}},
-			want: Drift{State: DriftApplying}},
-		{name: "applied with the same structure", asg: asg, agent: store.Agent{RemoteConfig: applied, EffectiveConfig: sameShape},
-			want: Drift{State: DriftInSync}},
-		{name: "applied but running something else", asg: asg, agent: store.Agent{RemoteConfig: applied, EffectiveConfig: otherShape},
-			want: Drift{State: DriftDrifted, Sections: []string{"receivers", "exporters", "service.extensions", "service.pipelines"}}},
-		{name: "applied, effective config not reported", asg: asg, agent: store.Agent{RemoteConfig: applied},
-			want: Drift{State: DriftDrifted, Message: "effective configuration unreadable or not reported"}},
-		{name: "applied, effective config unreadable", asg: asg, agent: store.Agent{RemoteConfig: applied, EffectiveConfig: "receivers: ["},
-			want: Drift{State: DriftDrifted, Message: "effective configuration unreadable or not reported"}},
+			agent: apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: hash, Status: apitypes.ConfigStatusApplying},
+				ApplyRetry: &apitypes.ApplyRetry{Hash: hash, Attempts: 1, Limit: 3}},
+			want: apitypes.Drift{State: apitypes.DriftApplying}},
+		{name: "applied with the same structure", asg: asg, agent: apitypes.Agent{RemoteConfig: applied, EffectiveConfig: sameShape},
+			want: apitypes.Drift{State: apitypes.DriftInSync}},
+		{name: "applied but running something else", asg: asg, agent: apitypes.Agent{RemoteConfig: applied, EffectiveConfig: otherShape},
+			want: apitypes.Drift{State: apitypes.DriftDrifted, Sections: []string{"receivers", "exporters", "service.extensions", "service.pipelines"}}},
+		{name: "applied, effective config not reported", asg: asg, agent: apitypes.Agent{RemoteConfig: applied},
+			want: apitypes.Drift{State: apitypes.DriftDrifted, Message: "effective configuration unreadable or not reported"}},
+		{name: "applied, effective config unreadable", asg: asg, agent: apitypes.Agent{RemoteConfig: applied, EffectiveConfig: "receivers: ["},
+			want: apitypes.Drift{State: apitypes.DriftDrifted, Message: "effective configuration unreadable or not reported"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,9 +324,9 @@ func TestComputeDrift(t *testing.T) {
 		})
 	}
 
-	bad := &store.Assignment{Config: "receivers: [", ConfigHash: "h"}
-	got := computeDrift(store.Agent{RemoteConfig: store.RemoteConfigStatus{Hash: "h", Status: store.ConfigStatusApplied}}, bad)
-	assert.Equal(t, DriftDrifted, got.State)
+	bad := &apitypes.Assignment{Config: "receivers: [", ConfigHash: "h"}
+	got := computeDrift(apitypes.Agent{RemoteConfig: apitypes.RemoteConfigStatus{Hash: "h", Status: apitypes.ConfigStatusApplied}}, bad)
+	assert.Equal(t, apitypes.DriftDrifted, got.State)
 	assert.Contains(t, got.Message, "assigned configuration unreadable")
 }
 

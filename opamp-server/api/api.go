@@ -14,15 +14,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
-
-// Prefix is the API's base path.
-const Prefix = "/api/v1"
 
 // Pusher sends an agent its current assignment without waiting for its next
 // message (the OpAMP endpoint implements it).
@@ -94,17 +92,17 @@ func New(set Settings) (*API, error) {
 // Register mounts every route, and the OpenAPI document, on mux.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range a.routes {
-		pattern := rt.method + " " + Prefix + rt.pattern
+		pattern := rt.method + " " + apitypes.Prefix + rt.pattern
 		mux.Handle(pattern, a.wrap(rt, rt.handler))
 	}
-	mux.Handle("GET "+Prefix+"/openapi.json", a.wrap(route{pattern: "/openapi.json"}, serveOpenAPI))
+	mux.Handle("GET "+apitypes.Prefix+"/openapi.json", a.wrap(route{pattern: "/openapi.json"}, serveOpenAPI))
 }
 
 // Routes lists "METHOD /path" for every route, for the OpenAPI check.
 func (a *API) Routes() []string {
 	out := make([]string, 0, len(a.routes))
 	for _, rt := range a.routes {
-		out = append(out, rt.method+" "+Prefix+rt.pattern)
+		out = append(out, rt.method+" "+apitypes.Prefix+rt.pattern)
 	}
 	return out
 }
@@ -144,7 +142,7 @@ func (a *API) wrap(rt route, h http.HandlerFunc) http.Handler {
 		defer func() {
 			if p := recover(); p != nil {
 				a.set.Logger.Error("api handler panicked", "route", rt.pattern, "panic", p, "request_id", id)
-				fail(rec, http.StatusInternalServerError, CodeInternal, "internal error", nil)
+				fail(rec, http.StatusInternalServerError, apitypes.CodeInternal, "internal error", nil)
 			}
 			a.set.Metrics.APIRequestDuration.WithLabelValues(rt.pattern, r.Method, strconv.Itoa(rec.status)).
 				Observe(time.Since(start).Seconds())
@@ -153,11 +151,11 @@ func (a *API) wrap(rt route, h http.HandlerFunc) http.Handler {
 			p, err := a.set.Auth.Authenticate(r)
 			if err != nil {
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="phoenix"`)
-				fail(rec, http.StatusUnauthorized, CodeUnauthorized, err.Error(), nil)
+				fail(rec, http.StatusUnauthorized, apitypes.CodeUnauthorized, err.Error(), nil)
 				return
 			}
 			if !p.Can(rt.perm) {
-				fail(rec, http.StatusForbidden, CodeForbidden, "this token's roles do not allow "+string(rt.perm), nil)
+				fail(rec, http.StatusForbidden, apitypes.CodeForbidden, "this token's roles do not allow "+string(rt.perm), nil)
 				return
 			}
 			ctx = context.WithValue(ctx, keyPrincipal, p)

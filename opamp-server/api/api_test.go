@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
-	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
@@ -48,7 +48,7 @@ func TestEnvelopeAndRequestID(t *testing.T) {
 			if tt.sent != "" {
 				headers = []string{"X-Request-ID", tt.sent}
 			}
-			resp := env.do(t, http.MethodGet, Prefix+"/pipelines", nil, headers...)
+			resp := env.do(t, http.MethodGet, apitypes.Prefix+"/pipelines", nil, headers...)
 			pipelines, meta := data[[]catalog.Pipeline](t, resp)
 			assert.NotEmpty(t, pipelines)
 			if tt.echoed {
@@ -61,14 +61,14 @@ func TestEnvelopeAndRequestID(t *testing.T) {
 	}
 
 	// Errors carry the request ID in the header too.
-	resp := env.do(t, http.MethodGet, Prefix+"/agents/nobody", nil, "X-Request-ID", "req-err")
-	apiError(t, resp, http.StatusNotFound, CodeNotFound)
+	resp := env.do(t, http.MethodGet, apitypes.Prefix+"/agents/nobody", nil, "X-Request-ID", "req-err")
+	apiError(t, resp, http.StatusNotFound, apitypes.CodeNotFound)
 	assert.Equal(t, "req-err", resp.header.Get("X-Request-ID"))
 }
 
 func TestAuthentication(t *testing.T) {
 	env := newTestEnv(t, withTokens(t))
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	assign := map[string]any{"config": validConfig}
 	tests := []struct {
 		name           string
@@ -76,24 +76,24 @@ func TestAuthentication(t *testing.T) {
 		body           any
 		authorization  string
 		status         int
-		code           string
+		code           apitypes.ErrorCode
 		wantChallenge  bool
 		wantAssignment bool
 	}{
-		{name: "no token", method: http.MethodGet, path: "/agents", status: 401, code: CodeUnauthorized, wantChallenge: true},
+		{name: "no token", method: http.MethodGet, path: "/agents", status: 401, code: apitypes.CodeUnauthorized, wantChallenge: true},
 		{name: "unknown token", method: http.MethodGet, path: "/agents", authorization: "Bearer nope",
-			status: 401, code: CodeUnauthorized, wantChallenge: true},
+			status: 401, code: apitypes.CodeUnauthorized, wantChallenge: true},
 		{name: "not a bearer scheme", method: http.MethodGet, path: "/agents", authorization: "Basic " + viewerToken,
-			status: 401, code: CodeUnauthorized, wantChallenge: true},
+			status: 401, code: apitypes.CodeUnauthorized, wantChallenge: true},
 		{name: "viewer reads", method: http.MethodGet, path: "/agents", authorization: "Bearer " + viewerToken, status: 200},
 		{name: "scheme is case-insensitive", method: http.MethodGet, path: "/pipelines",
 			authorization: "bearer " + viewerToken, status: 200},
 		{name: "viewer may not assign", method: http.MethodPut, path: "/agents/agent-1/config", body: assign,
-			authorization: "Bearer " + viewerToken, status: 403, code: CodeForbidden},
+			authorization: "Bearer " + viewerToken, status: 403, code: apitypes.CodeForbidden},
 		{name: "viewer may not unassign", method: http.MethodDelete, path: "/agents/agent-1/config",
-			authorization: "Bearer " + viewerToken, status: 403, code: CodeForbidden},
+			authorization: "Bearer " + viewerToken, status: 403, code: apitypes.CodeForbidden},
 		{name: "agent token may not read the API", method: http.MethodGet, path: "/agents",
-			authorization: "Bearer " + agentToken, status: 403, code: CodeForbidden},
+			authorization: "Bearer " + agentToken, status: 403, code: apitypes.CodeForbidden},
 		{name: "operator assigns", method: http.MethodPut, path: "/agents/agent-1/config", body: assign,
 			authorization: "Bearer " + operatorToken, status: 200, wantAssignment: true},
 	}
@@ -103,7 +103,7 @@ func TestAuthentication(t *testing.T) {
 			if tt.authorization != "" {
 				headers = []string{"Authorization", tt.authorization}
 			}
-			resp := env.do(t, tt.method, Prefix+tt.path, tt.body, headers...)
+			resp := env.do(t, tt.method, apitypes.Prefix+tt.path, tt.body, headers...)
 			if tt.code != "" {
 				apiError(t, resp, tt.status, tt.code)
 			} else {
@@ -115,7 +115,7 @@ func TestAuthentication(t *testing.T) {
 				assert.Empty(t, resp.header.Get("WWW-Authenticate"))
 			}
 			if tt.wantAssignment {
-				asg, _ := data[AssignmentView](t, resp)
+				asg, _ := data[apitypes.Assignment](t, resp)
 				assert.Equal(t, "assigned by otto", asg.Reason, "the reason names the authenticated caller")
 			}
 		})
@@ -130,20 +130,20 @@ func TestPanickingHandlerBecomesInternalError(t *testing.T) {
 		panic("handler bug")
 	})
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, Prefix+"/boom", nil))
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, apitypes.Prefix+"/boom", nil))
 	e := apiError(t, response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()},
-		http.StatusInternalServerError, CodeInternal)
+		http.StatusInternalServerError, apitypes.CodeInternal)
 	assert.NotContains(t, e.Message, "handler bug", "panic values are logged, not returned")
 	assert.Equal(t, uint64(1), requestCount(t, env, "/boom", http.MethodGet, "500"))
 }
 
 func TestRequestDurationIsLabelledByRoutePattern(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	env.do(t, http.MethodGet, Prefix+"/agents/agent-1", nil)
-	env.do(t, http.MethodGet, Prefix+"/agents/agent-2", nil)
-	env.do(t, http.MethodGet, Prefix+"/agents/agent-1", nil)
-	env.do(t, http.MethodGet, Prefix+"/agents", nil)
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1", nil)
+	env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-2", nil)
+	env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1", nil)
+	env.do(t, http.MethodGet, apitypes.Prefix+"/agents", nil)
 
 	assert.Equal(t, uint64(2), requestCount(t, env, "/agents/{uid}", http.MethodGet, "200"),
 		"requests for different agents share one series, labelled with the pattern")
@@ -189,14 +189,14 @@ func labels(m *dto.Metric) [3]string {
 func TestStoreFailureIsUnavailable(t *testing.T) {
 	env := newTestEnv(t)
 	require.NoError(t, env.store.Close())
-	apiError(t, env.do(t, http.MethodGet, Prefix+"/agents", nil), http.StatusServiceUnavailable, CodeUnavailable)
-	apiError(t, env.do(t, http.MethodGet, Prefix+"/agents/agent-1", nil), http.StatusServiceUnavailable, CodeUnavailable)
+	apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents", nil), http.StatusServiceUnavailable, apitypes.CodeUnavailable)
+	apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1", nil), http.StatusServiceUnavailable, apitypes.CodeUnavailable)
 }
 
 func TestPrincipalWithoutAuthentication(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	resp := env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig})
-	asg, _ := data[AssignmentView](t, resp)
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	resp := env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig})
+	asg, _ := data[apitypes.Assignment](t, resp)
 	assert.Equal(t, "assigned by anonymous", asg.Reason)
 }

@@ -6,23 +6,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/selector"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution"
 )
 
-// Rendered is a validated configuration as the API returns it.
-type Rendered struct {
-	Pipeline string         `json:"pipeline"`
-	Version  string         `json:"version"`
-	Params   map[string]any `json:"parameters"`
-	Config   string         `json:"config"`
-	Hash     string         `json:"config_hash"`
-}
-
-func renderedView(r catalog.Rendered) Rendered {
-	return Rendered{Pipeline: r.Pipeline, Version: r.Version, Params: r.Params, Config: string(r.Config), Hash: r.Hash}
+func renderedView(r catalog.Rendered) apitypes.Rendered {
+	return apitypes.Rendered{Pipeline: r.Pipeline, Version: r.Version, Params: r.Params, Config: string(r.Config), Hash: r.Hash}
 }
 
 // withAgentParams adds the per-agent parameters a pipeline declares (its
@@ -46,36 +38,14 @@ func (a *API) withAgentParams(name, uid string, params map[string]any) map[strin
 	return out
 }
 
-// AssignRequest is the body of an assignment: a catalog pipeline with
-// parameters, or a complete configuration given verbatim.
-type AssignRequest struct {
-	Pipeline   string         `json:"pipeline,omitempty"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-	Config     string         `json:"config,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-}
-
-// BulkAssignRequest assigns to every agent matching a selector.
-type BulkAssignRequest struct {
-	AssignRequest
-	Selector string `json:"selector"`
-}
-
-// AssignResult reports one agent's new assignment.
-type AssignResult struct {
-	InstanceUID string `json:"instance_uid"`
-	ConfigHash  string `json:"config_hash"`
-	Generation  int64  `json:"generation"`
-}
-
 // renderFor produces the assignment an agent would get; a non-nil error has
 // already been written to w.
-func (a *API) renderFor(w http.ResponseWriter, r *http.Request, uid string, req AssignRequest) (*store.Assignment, bool) {
+func (a *API) renderFor(w http.ResponseWriter, r *http.Request, uid string, req apitypes.AssignRequest) (*apitypes.Assignment, bool) {
 	if (req.Pipeline == "") == (req.Config == "") {
-		fail(w, http.StatusBadRequest, CodeBadRequest, "give exactly one of pipeline or config", nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "give exactly one of pipeline or config", nil)
 		return nil, false
 	}
-	asg := &store.Assignment{InstanceUID: uid, Reason: req.Reason}
+	asg := &apitypes.Assignment{InstanceUID: uid, Reason: req.Reason}
 	if asg.Reason == "" {
 		asg.Reason = "assigned by " + principal(r.Context())
 	}
@@ -102,21 +72,21 @@ func (a *API) renderFor(w http.ResponseWriter, r *http.Request, uid string, req 
 func (a *API) renderError(w http.ResponseWriter, err error) {
 	a.set.Metrics.ConfigRejected.Inc()
 	if invalid, ok := distribution.AsInvalid(err); ok {
-		fail(w, http.StatusUnprocessableEntity, CodeInvalid, "the configuration is invalid; nothing was stored or sent", invalid.Problems)
+		fail(w, http.StatusUnprocessableEntity, apitypes.CodeInvalid, "the configuration is invalid; nothing was stored or sent", configProblems(invalid.Problems))
 		return
 	}
 	if invalid, ok := catalog.AsInvalidParams(err); ok {
-		fail(w, http.StatusBadRequest, CodeInvalidParameters, "invalid parameters; nothing was stored or sent", invalid.Problems)
+		fail(w, http.StatusBadRequest, apitypes.CodeInvalidParameters, "invalid parameters; nothing was stored or sent", paramProblems(invalid.Problems))
 		return
 	}
 	if errors.Is(err, catalog.ErrUnknownPipeline) {
-		fail(w, http.StatusNotFound, CodeNotFound, err.Error(), nil)
+		fail(w, http.StatusNotFound, apitypes.CodeNotFound, err.Error(), nil)
 		return
 	}
-	fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+	fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 }
 
-func (a *API) store(w http.ResponseWriter, r *http.Request, asg *store.Assignment) (store.Assignment, bool) {
+func (a *API) store(w http.ResponseWriter, r *http.Request, asg *apitypes.Assignment) (apitypes.Assignment, bool) {
 	stored, err := a.set.Store.SetAssignment(r.Context(), *asg)
 	if err != nil {
 		storeError(w, err, "assignment")
@@ -134,7 +104,7 @@ func (a *API) store(w http.ResponseWriter, r *http.Request, asg *store.Assignmen
 // assignAgent: PUT /agents/{uid}/config
 func (a *API) assignAgent(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
-	var req AssignRequest
+	var req apitypes.AssignRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -165,17 +135,17 @@ func (a *API) unassignAgent(w http.ResponseWriter, r *http.Request) {
 // assignMany: POST /assignments. Every matching agent's configuration is
 // rendered and validated before any is stored: all or nothing.
 func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
-	var req BulkAssignRequest
+	var req apitypes.BulkAssignRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	if strings.TrimSpace(req.Selector) == "" {
-		fail(w, http.StatusBadRequest, CodeBadRequest, "selector is required (use a label such as env=prod)", nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "selector is required (use a label such as env=prod)", nil)
 		return
 	}
 	sel, err := selector.Parse(req.Selector)
 	if err != nil {
-		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 		return
 	}
 	agents, err := a.matchingAgents(r.Context(), sel)
@@ -184,10 +154,10 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(agents) == 0 {
-		fail(w, http.StatusNotFound, CodeNotFound, "no agent matches selector "+sel.String(), nil)
+		fail(w, http.StatusNotFound, apitypes.CodeNotFound, "no agent matches selector "+sel.String(), nil)
 		return
 	}
-	pending := make([]*store.Assignment, 0, len(agents))
+	pending := make([]*apitypes.Assignment, 0, len(agents))
 	for _, ag := range agents {
 		asg, good := a.renderFor(w, r, ag.InstanceUID, req.AssignRequest)
 		if !good {
@@ -195,20 +165,20 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 		}
 		pending = append(pending, asg)
 	}
-	results := make([]AssignResult, 0, len(pending))
+	results := make([]apitypes.AssignResult, 0, len(pending))
 	for _, asg := range pending {
 		stored, good := a.store(w, r, asg)
 		if !good {
 			return
 		}
-		results = append(results, AssignResult{InstanceUID: stored.InstanceUID, ConfigHash: stored.ConfigHash, Generation: stored.Generation})
+		results = append(results, apitypes.AssignResult{InstanceUID: stored.InstanceUID, ConfigHash: stored.ConfigHash, Generation: stored.Generation})
 	}
 	ok(w, r, http.StatusOK, results, "")
 }
 
 // matchingAgents lists every agent a selector matches, across all pages.
-func (a *API) matchingAgents(ctx context.Context, sel selector.Selector) ([]store.Agent, error) {
-	var out []store.Agent
+func (a *API) matchingAgents(ctx context.Context, sel selector.Selector) ([]apitypes.Agent, error) {
+	var out []apitypes.Agent
 	page := store.Page{Limit: 1000}
 	for {
 		agents, next, err := a.set.Store.ListAgents(ctx, store.AgentFilter{Labels: sel.Equalities()}, page)
@@ -229,24 +199,27 @@ func (a *API) matchingAgents(ctx context.Context, sel selector.Selector) ([]stor
 
 // listPipelines: GET /pipelines
 func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) {
-	ok(w, r, http.StatusOK, a.set.Catalog.List(), "")
+	list := a.set.Catalog.List()
+	views := make([]apitypes.Pipeline, len(list))
+	for i, p := range list {
+		views[i] = pipelineView(p)
+	}
+	ok(w, r, http.StatusOK, views, "")
 }
 
 // getPipeline: GET /pipelines/{name}
 func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) {
 	p, err := a.set.Catalog.Get(r.PathValue("name"))
 	if err != nil {
-		fail(w, http.StatusNotFound, CodeNotFound, "pipeline "+r.PathValue("name")+" not found", nil)
+		fail(w, http.StatusNotFound, apitypes.CodeNotFound, "pipeline "+r.PathValue("name")+" not found", nil)
 		return
 	}
-	ok(w, r, http.StatusOK, p, "")
+	ok(w, r, http.StatusOK, pipelineView(p), "")
 }
 
 // renderPipeline: POST /pipelines/{name}/render  {"parameters": {...}}
 func (a *API) renderPipeline(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Parameters map[string]any `json:"parameters"`
-	}
+	var req apitypes.RenderRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -260,9 +233,7 @@ func (a *API) renderPipeline(w http.ResponseWriter, r *http.Request) {
 
 // validateConfig: POST /pipelines/validate  {"config": "..."}
 func (a *API) validateConfig(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Config string `json:"config"`
-	}
+	var req apitypes.ValidateRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -270,5 +241,35 @@ func (a *API) validateConfig(w http.ResponseWriter, r *http.Request) {
 		a.renderError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, map[string]any{"valid": true, "config_hash": store.HashConfig([]byte(req.Config))}, "")
+	ok(w, r, http.StatusOK, apitypes.Validated{Valid: true, ConfigHash: store.HashConfig([]byte(req.Config))}, "")
+}
+
+// configProblems are a refused configuration's problems as the API shows them.
+func configProblems(ps []distribution.Problem) []apitypes.Problem {
+	out := make([]apitypes.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = apitypes.Problem{Path: p.Path, Message: p.Message}
+	}
+	return out
+}
+
+// paramProblems are refused parameters as the API shows them.
+func paramProblems(ps []catalog.ParamError) []apitypes.Problem {
+	out := make([]apitypes.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = apitypes.Problem{Arm: p.Arm, Param: p.Param, Message: p.Message}
+	}
+	return out
+}
+
+// pipelineView is a catalog entry as the API shows it.
+func pipelineView(p catalog.Pipeline) apitypes.Pipeline {
+	v := apitypes.Pipeline{Name: p.Name, Version: p.Version, Title: p.Title, Description: p.Description,
+		Recommended: p.Recommended, Processors: p.Processors, Params: make([]apitypes.PipelineParam, len(p.Params))}
+	for i, q := range p.Params {
+		v.Params[i] = apitypes.PipelineParam{Name: q.Name, Type: apitypes.ParamType(q.Type), Description: q.Description,
+			Default: q.Default, Required: q.Required, RequiredWhen: q.RequiredWhen, Min: q.Min, Max: q.Max, Enum: q.Enum,
+			Pattern: q.Pattern, KeyPattern: q.KeyPattern, MinItems: q.MinItems, Sensitive: q.Sensitive, Scope: apitypes.ParamScope(q.Scope)}
+	}
+	return v
 }

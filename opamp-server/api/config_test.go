@@ -8,16 +8,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
 func TestAssignPipeline(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	body := map[string]any{"pipeline": "topk", "parameters": map[string]any{"memory_limit_mib": 256}, "reason": "rollout"}
 
-	first, _ := data[AssignmentView](t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", body))
+	first, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
 	assert.Equal(t, "topk", first.Pipeline)
 	assert.Equal(t, "rollout", first.Reason)
 	assert.Equal(t, int64(1), first.Generation)
@@ -26,7 +27,7 @@ func TestAssignPipeline(t *testing.T) {
 	require.NotEmpty(t, first.Config)
 	assert.Equal(t, store.HashConfig([]byte(first.Config)), first.ConfigHash)
 
-	second, _ := data[AssignmentView](t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", body))
+	second, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
 	assert.Equal(t, int64(2), second.Generation, "every assignment is a new generation")
 	assert.Equal(t, first.ConfigHash, second.ConfigHash, "rendering is deterministic")
 
@@ -41,8 +42,8 @@ func TestAssignVerbatimConfig(t *testing.T) {
 	env := newTestEnv(t, func(s *Settings) {
 		s.AgentParams = func(string) map[string]any { return map[string]any{"instance_id": "x"} }
 	})
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	asg, _ := data[AssignmentView](t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig}))
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig}))
 	assert.Empty(t, asg.Pipeline)
 	assert.Nil(t, asg.Parameters, "a verbatim configuration has no parameters, per-agent or other")
 	assert.Equal(t, validConfig, asg.Config)
@@ -52,8 +53,8 @@ func TestAssignVerbatimConfig(t *testing.T) {
 func TestAssignSurvivesAFailedPush(t *testing.T) {
 	env := newTestEnv(t)
 	env.pusher.err = errors.New("agent not connected")
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	asg, _ := data[AssignmentView](t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig}))
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig}))
 	assert.Equal(t, int64(1), asg.Generation)
 	_, err := env.store.GetAssignment(t.Context(), "agent-1")
 	assert.NoError(t, err, "stored is what counts: the agent gets it on its next message")
@@ -71,9 +72,9 @@ func TestAgentParams(t *testing.T) {
 			}
 		}
 	})
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"telemetry_endpoint": "https://elsewhere:4318/v1/metrics"}}
-	asg, _ := data[AssignmentView](t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", body))
+	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
 
 	assert.Equal(t, []string{"agent-1"}, asked)
 	assert.Equal(t, "agent-1", asg.Parameters["instance_id"], "per-agent parameters the pipeline declares are added")
@@ -81,38 +82,38 @@ func TestAgentParams(t *testing.T) {
 	assert.NotContains(t, asg.Parameters, "not_declared", "parameters the pipeline does not declare are not added")
 
 	// Rendering a pipeline on its own is for no agent: nothing is added.
-	r, _ := data[Rendered](t, env.do(t, http.MethodPost, Prefix+"/pipelines/baseline/render", map[string]any{}))
+	r, _ := data[apitypes.Rendered](t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render", map[string]any{}))
 	assert.Empty(t, r.Params["instance_id"])
 	assert.Equal(t, []string{"agent-1"}, asked)
 }
 
 func TestAssignRejectsBadRequests(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	tests := []struct {
 		name    string
 		uid     string
 		body    any
 		status  int
-		code    string
+		code    apitypes.ErrorCode
 		mention string
 	}{
 		{name: "both pipeline and config", body: map[string]any{"pipeline": "baseline", "config": validConfig},
-			status: 400, code: CodeBadRequest, mention: "exactly one of pipeline or config"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "exactly one of pipeline or config"},
 		{name: "neither pipeline nor config", body: map[string]any{"reason": "x"},
-			status: 400, code: CodeBadRequest, mention: "exactly one of pipeline or config"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "exactly one of pipeline or config"},
 		{name: "unknown field", body: `{"pipeline": "baseline", "params": {}}`,
-			status: 400, code: CodeBadRequest, mention: "params"},
-		{name: "not JSON", body: `pipeline: baseline`, status: 400, code: CodeBadRequest, mention: "request body"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "params"},
+		{name: "not JSON", body: `pipeline: baseline`, status: 400, code: apitypes.CodeBadRequest, mention: "request body"},
 		{name: "two JSON objects", body: `{"pipeline": "baseline"} {"config": "x"}`,
-			status: 400, code: CodeBadRequest, mention: "after the JSON value"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "after the JSON value"},
 		{name: "trailing garbage", body: `{"pipeline": "baseline"}}`,
-			status: 400, code: CodeBadRequest, mention: "after the JSON value"},
-		{name: "empty body", body: ``, status: 400, code: CodeBadRequest, mention: "request body"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "after the JSON value"},
+		{name: "empty body", body: ``, status: 400, code: apitypes.CodeBadRequest, mention: "request body"},
 		{name: "unknown agent", uid: "agent-9", body: map[string]any{"pipeline": "baseline"},
-			status: 404, code: CodeNotFound, mention: "agent"},
+			status: 404, code: apitypes.CodeNotFound, mention: "agent"},
 		{name: "unknown pipeline", body: map[string]any{"pipeline": "no-such-pipeline"},
-			status: 404, code: CodeNotFound, mention: "no-such-pipeline"},
+			status: 404, code: apitypes.CodeNotFound, mention: "no-such-pipeline"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +121,7 @@ func TestAssignRejectsBadRequests(t *testing.T) {
 			if uid == "" {
 				uid = "agent-1"
 			}
-			e := apiError(t, env.do(t, http.MethodPut, Prefix+"/agents/"+uid+"/config", tt.body), tt.status, tt.code)
+			e := apiError(t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/"+uid+"/config", tt.body), tt.status, tt.code)
 			assert.Contains(t, e.Message, tt.mention)
 		})
 	}
@@ -131,10 +132,10 @@ func TestAssignRejectsBadRequests(t *testing.T) {
 
 func TestAssignRefusesInvalidConfiguration(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 
-	e := apiError(t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", map[string]any{"config": invalidConfig}),
-		http.StatusUnprocessableEntity, CodeInvalid)
+	e := apiError(t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"config": invalidConfig}),
+		http.StatusUnprocessableEntity, apitypes.CodeInvalid)
 	assert.Contains(t, e.Message, "nothing was stored")
 	problems := details(e)
 	require.NotEmpty(t, problems)
@@ -156,10 +157,10 @@ func TestAssignRefusesInvalidConfiguration(t *testing.T) {
 
 func TestAssignRefusesInvalidParameters(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"memory_limit_mib": 1, "colour": "red"}}
 
-	e := apiError(t, env.do(t, http.MethodPut, Prefix+"/agents/agent-1/config", body), http.StatusBadRequest, CodeInvalidParameters)
+	e := apiError(t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body), http.StatusBadRequest, apitypes.CodeInvalidParameters)
 	named := map[string]bool{}
 	for _, p := range details(e) {
 		named[p["param"].(string)] = true
@@ -172,17 +173,17 @@ func TestAssignRefusesInvalidParameters(t *testing.T) {
 
 func TestUnassign(t *testing.T) {
 	env := newTestEnv(t)
-	putAgent(t, env.store, store.Agent{InstanceUID: "agent-1"})
-	_, err := env.store.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	_, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
 	require.NoError(t, err)
 
-	resp := env.do(t, http.MethodDelete, Prefix+"/agents/agent-1/config", nil)
+	resp := env.do(t, http.MethodDelete, apitypes.Prefix+"/agents/agent-1/config", nil)
 	assert.Equal(t, http.StatusNoContent, resp.status)
 	assert.Empty(t, resp.body)
 	_, err = env.store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	resp = env.do(t, http.MethodDelete, Prefix+"/agents/agent-1/config", nil)
+	resp = env.do(t, http.MethodDelete, apitypes.Prefix+"/agents/agent-1/config", nil)
 	assert.Equal(t, http.StatusNoContent, resp.status, "unassigning twice is not an error")
 }
 
@@ -191,7 +192,7 @@ func TestAssignMany(t *testing.T) {
 	agents := seedFleet(t, env.store)
 	body := map[string]any{"pipeline": "baseline", "selector": "env=prod,host.name=~web-.*"}
 
-	results, _ := data[[]AssignResult](t, env.do(t, http.MethodPost, Prefix+"/assignments", body))
+	results, _ := data[[]apitypes.AssignResult](t, env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", body))
 	var want []string
 	for _, a := range agents {
 		if a.Labels["env"] == "prod" && a.Labels["host.name"][:3] == "web" {
@@ -223,10 +224,10 @@ func TestAssignManyIsAllOrNothing(t *testing.T) {
 		}
 	})
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
-		putAgent(t, env.store, store.Agent{InstanceUID: uid, Labels: map[string]string{"env": "prod"}})
+		putAgent(t, env.store, apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": "prod"}})
 	}
-	e := apiError(t, env.do(t, http.MethodPost, Prefix+"/assignments", map[string]any{"pipeline": "baseline", "selector": "env=prod"}),
-		http.StatusBadRequest, CodeInvalidParameters)
+	e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", map[string]any{"pipeline": "baseline", "selector": "env=prod"}),
+		http.StatusBadRequest, apitypes.CodeInvalidParameters)
 	require.Len(t, details(e), 1)
 	assert.Equal(t, "memory_limit_mib", details(e)[0]["param"])
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
@@ -243,22 +244,22 @@ func TestAssignManyRejectsBadRequests(t *testing.T) {
 		name    string
 		body    any
 		status  int
-		code    string
+		code    apitypes.ErrorCode
 		mention string
 	}{
-		{name: "no selector", body: map[string]any{"pipeline": "baseline"}, status: 400, code: CodeBadRequest, mention: "selector is required"},
-		{name: "blank selector", body: map[string]any{"pipeline": "baseline", "selector": "  "}, status: 400, code: CodeBadRequest, mention: "selector is required"},
-		{name: "bad selector", body: map[string]any{"pipeline": "baseline", "selector": "env"}, status: 400, code: CodeBadRequest, mention: "env"},
-		{name: "unknown field", body: `{"pipeline": "baseline", "selector": "env=prod", "agents": []}`, status: 400, code: CodeBadRequest, mention: "agents"},
-		{name: "no match", body: map[string]any{"pipeline": "baseline", "selector": "env=dev"}, status: 404, code: CodeNotFound, mention: "env=dev"},
+		{name: "no selector", body: map[string]any{"pipeline": "baseline"}, status: 400, code: apitypes.CodeBadRequest, mention: "selector is required"},
+		{name: "blank selector", body: map[string]any{"pipeline": "baseline", "selector": "  "}, status: 400, code: apitypes.CodeBadRequest, mention: "selector is required"},
+		{name: "bad selector", body: map[string]any{"pipeline": "baseline", "selector": "env"}, status: 400, code: apitypes.CodeBadRequest, mention: "env"},
+		{name: "unknown field", body: `{"pipeline": "baseline", "selector": "env=prod", "agents": []}`, status: 400, code: apitypes.CodeBadRequest, mention: "agents"},
+		{name: "no match", body: map[string]any{"pipeline": "baseline", "selector": "env=dev"}, status: 404, code: apitypes.CodeNotFound, mention: "env=dev"},
 		{name: "both pipeline and config", body: map[string]any{"pipeline": "baseline", "config": validConfig, "selector": "env=prod"},
-			status: 400, code: CodeBadRequest, mention: "exactly one"},
+			status: 400, code: apitypes.CodeBadRequest, mention: "exactly one"},
 		{name: "invalid config", body: map[string]any{"config": invalidConfig, "selector": "env=prod"},
-			status: 422, code: CodeInvalid, mention: "invalid"},
+			status: 422, code: apitypes.CodeInvalid, mention: "invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := apiError(t, env.do(t, http.MethodPost, Prefix+"/assignments", tt.body), tt.status, tt.code)
+			e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", tt.body), tt.status, tt.code)
 			assert.Contains(t, e.Message, tt.mention)
 		})
 	}
@@ -270,7 +271,7 @@ func TestPipelines(t *testing.T) {
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 
-	list, _ := data[[]catalog.Pipeline](t, env.do(t, http.MethodGet, Prefix+"/pipelines", nil))
+	list, _ := data[[]catalog.Pipeline](t, env.do(t, http.MethodGet, apitypes.Prefix+"/pipelines", nil))
 	var want, got []string
 	for _, p := range cat.List() {
 		want = append(want, p.Name+" "+p.Version)
@@ -280,45 +281,45 @@ func TestPipelines(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 
-	p, _ := data[catalog.Pipeline](t, env.do(t, http.MethodGet, Prefix+"/pipelines/topk", nil))
+	p, _ := data[catalog.Pipeline](t, env.do(t, http.MethodGet, apitypes.Prefix+"/pipelines/topk", nil))
 	assert.Equal(t, "topk", p.Name)
 	assert.NotEmpty(t, p.Params)
-	e := apiError(t, env.do(t, http.MethodGet, Prefix+"/pipelines/nope", nil), http.StatusNotFound, CodeNotFound)
+	e := apiError(t, env.do(t, http.MethodGet, apitypes.Prefix+"/pipelines/nope", nil), http.StatusNotFound, apitypes.CodeNotFound)
 	assert.Contains(t, e.Message, "nope")
 }
 
 func TestRenderPipeline(t *testing.T) {
 	env := newTestEnv(t)
-	r, _ := data[Rendered](t, env.do(t, http.MethodPost, Prefix+"/pipelines/baseline/render",
+	r, _ := data[apitypes.Rendered](t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render",
 		map[string]any{"parameters": map[string]any{"collection_interval": "1m"}}))
 	assert.Equal(t, "baseline", r.Pipeline)
 	assert.NotEmpty(t, r.Version)
 	assert.Equal(t, "1m0s", r.Params["collection_interval"], "parameters come back canonical")
 	assert.Equal(t, store.HashConfig([]byte(r.Config)), r.Hash)
 
-	e := apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/baseline/render",
-		map[string]any{"parameters": map[string]any{"collection_interval": "forever"}}), http.StatusBadRequest, CodeInvalidParameters)
+	e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render",
+		map[string]any{"parameters": map[string]any{"collection_interval": "forever"}}), http.StatusBadRequest, apitypes.CodeInvalidParameters)
 	require.Len(t, details(e), 1)
 	assert.Equal(t, "collection_interval", details(e)[0]["param"])
 
-	resp := env.do(t, http.MethodPost, Prefix+"/pipelines/baseline/render", "{\"parameters\": {}}\n\n")
+	resp := env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render", "{\"parameters\": {}}\n\n")
 	assert.Equal(t, http.StatusOK, resp.status, "whitespace after the body is fine: %s", resp.body)
-	apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/nope/render", map[string]any{}), http.StatusNotFound, CodeNotFound)
-	apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/baseline/render", `{"params": {}}`), http.StatusBadRequest, CodeBadRequest)
+	apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/nope/render", map[string]any{}), http.StatusNotFound, apitypes.CodeNotFound)
+	apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render", `{"params": {}}`), http.StatusBadRequest, apitypes.CodeBadRequest)
 }
 
 func TestValidateConfig(t *testing.T) {
 	env := newTestEnv(t)
-	got, _ := data[map[string]any](t, env.do(t, http.MethodPost, Prefix+"/pipelines/validate", map[string]any{"config": validConfig}))
+	got, _ := data[map[string]any](t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/validate", map[string]any{"config": validConfig}))
 	assert.Equal(t, map[string]any{"valid": true, "config_hash": store.HashConfig([]byte(validConfig))}, got)
 
-	e := apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/validate", map[string]any{"config": invalidConfig}),
-		http.StatusUnprocessableEntity, CodeInvalid)
+	e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/validate", map[string]any{"config": invalidConfig}),
+		http.StatusUnprocessableEntity, apitypes.CodeInvalid)
 	assert.NotEmpty(t, details(e))
-	e = apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/validate", map[string]any{"config": ""}),
-		http.StatusUnprocessableEntity, CodeInvalid)
+	e = apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/validate", map[string]any{"config": ""}),
+		http.StatusUnprocessableEntity, apitypes.CodeInvalid)
 	assert.Equal(t, "configuration is empty", details(e)[0]["message"])
-	apiError(t, env.do(t, http.MethodPost, Prefix+"/pipelines/validate", `{"config": 1}`), http.StatusBadRequest, CodeBadRequest)
+	apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/validate", `{"config": 1}`), http.StatusBadRequest, apitypes.CodeBadRequest)
 	assert.InDelta(t, 2, counterValue(t, env, "phoenix_config_rejected_total"), 0)
 }
 

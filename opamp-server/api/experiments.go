@@ -3,7 +3,6 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/store"
@@ -20,13 +20,6 @@ import (
 
 // ReportFunc writes an experiment's self-contained HTML report.
 type ReportFunc func(ctx context.Context, id string, w io.Writer) error
-
-// ResultsView is what GET /experiments/{id}/results returns.
-type ResultsView struct {
-	// Final is false for an interim analysis of a running experiment.
-	Final   bool            `json:"final"`
-	Results json.RawMessage `json:"results"`
-}
 
 func (a *API) experimentRoutes() []route {
 	return []route{
@@ -45,21 +38,21 @@ func (a *API) experimentRoutes() []route {
 func experimentError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, experiments.ErrInvalidSpec):
-		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
-		fail(w, http.StatusConflict, CodeConflict, err.Error(), nil)
+		fail(w, http.StatusConflict, apitypes.CodeConflict, err.Error(), nil)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
 		storeError(w, err, "experiment")
 	default:
 		if _, invalid := distribution.AsInvalid(err); invalid {
-			fail(w, http.StatusUnprocessableEntity, CodeInvalid, err.Error(), nil)
+			fail(w, http.StatusUnprocessableEntity, apitypes.CodeInvalid, err.Error(), nil)
 			return
 		}
 		if _, invalid := catalog.AsInvalidParams(err); invalid {
-			fail(w, http.StatusBadRequest, CodeInvalidParameters, err.Error(), nil)
+			fail(w, http.StatusBadRequest, apitypes.CodeInvalidParameters, err.Error(), nil)
 			return
 		}
-		fail(w, http.StatusInternalServerError, CodeInternal, err.Error(), nil)
+		fail(w, http.StatusInternalServerError, apitypes.CodeInternal, err.Error(), nil)
 	}
 }
 
@@ -69,18 +62,18 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("start"); s != "" {
 		var err error
 		if start, err = strconv.ParseBool(s); err != nil {
-			fail(w, http.StatusBadRequest, CodeBadRequest, "start: want true or false, got "+strconv.Quote(s), nil)
+			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "start: want true or false, got "+strconv.Quote(s), nil)
 			return
 		}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		fail(w, http.StatusBadRequest, CodeBadRequest, "request body: "+err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "request body: "+err.Error(), nil)
 		return
 	}
 	spec, err := experiments.ParseSpec(raw)
 	if err != nil {
-		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 		return
 	}
 	x, err := a.set.Experiments.Create(r.Context(), spec)
@@ -94,19 +87,21 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ok(w, r, http.StatusCreated, x, "")
+	ok(w, r, http.StatusCreated, x.Experiment, "")
 }
 
 // listExperiments: GET /experiments?status=running,completed&limit=&cursor=
 func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var status []string
+	var status []apitypes.ExperimentStatus
 	if s := q.Get("status"); s != "" {
-		status = strings.Split(s, ",")
+		for v := range strings.SplitSeq(s, ",") {
+			status = append(status, apitypes.ExperimentStatus(v))
+		}
 	}
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		fail(w, http.StatusBadRequest, CodeBadRequest, err.Error(), nil)
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 		return
 	}
 	xs, next, err := a.set.Experiments.List(r.Context(), status, store.Page{After: q.Get("cursor"), Limit: limit})
@@ -114,7 +109,11 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, xs, next)
+	views := make([]apitypes.Experiment, len(xs))
+	for i, x := range xs {
+		views[i] = x.Experiment
+	}
+	ok(w, r, http.StatusOK, views, next)
 }
 
 func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +122,7 @@ func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, x, "")
+	ok(w, r, http.StatusOK, x.Experiment, "")
 }
 
 func (a *API) experimentAction(action func(context.Context, string) (experiments.Experiment, error)) http.HandlerFunc {
@@ -133,17 +132,17 @@ func (a *API) experimentAction(action func(context.Context, string) (experiments
 			experimentError(w, err)
 			return
 		}
-		ok(w, r, http.StatusOK, x, "")
+		ok(w, r, http.StatusOK, x.Experiment, "")
 	}
 }
 
 func (a *API) experimentResults(w http.ResponseWriter, r *http.Request) {
-	results, final, err := a.set.Experiments.Results(r.Context(), r.PathValue("id"))
+	results, err := a.set.Experiments.Results(r.Context(), r.PathValue("id"))
 	if err != nil {
 		experimentError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, ResultsView{Final: final, Results: results}, "")
+	ok(w, r, http.StatusOK, results, "")
 }
 
 func (a *API) experimentReport(w http.ResponseWriter, r *http.Request) {

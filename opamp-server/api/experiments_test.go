@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 const experimenterToken = "experimenter-token-0000000000"
@@ -43,8 +43,8 @@ func newExpEnv(t *testing.T) *expEnv {
 	e.testEnv = newTestEnv(t, func(s *Settings) {
 		s.Auth = authn
 		e.c, err = experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog,
-			Analyze: func(_ context.Context, _ experiments.Experiment, samples map[string][]store.Sample) ([]byte, bool, error) {
-				return fmt.Appendf(nil, `{"targets":%d}`, len(samples)), true, nil
+			Analyze: func(_ context.Context, _ experiments.Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
+				return apitypes.Results{Targets: len(samples), Verdict: apitypes.Verdict{Pass: true}}, nil
 			},
 			Now: func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now },
 		})
@@ -65,7 +65,7 @@ func newExpEnv(t *testing.T) *expEnv {
 // as sends a request with a role's token.
 func (e *expEnv) as(t *testing.T, token, method, path string, body any) response {
 	t.Helper()
-	return e.do(t, method, Prefix+path, body, "Authorization", "Bearer "+token)
+	return e.do(t, method, apitypes.Prefix+path, body, "Authorization", "Bearer "+token)
 }
 
 const specYAML = `name: web topk
@@ -92,18 +92,18 @@ func (e *expEnv) create(t *testing.T, name string) experiments.Experiment {
 func (e *expEnv) completed(t *testing.T) experiments.Experiment {
 	t.Helper()
 	ctx := t.Context()
-	putAgent(t, e.store, store.Agent{InstanceUID: "agent-1", Labels: map[string]string{"env": "test"}, Online: true,
-		Health: &store.Health{Healthy: true}})
-	_, err := e.store.SetAssignment(ctx, store.Assignment{InstanceUID: "agent-1", Config: validConfig, Reason: "before"})
+	putAgent(t, e.store, apitypes.Agent{InstanceUID: "agent-1", Labels: map[string]string{"env": "test"}, Online: true,
+		Health: &apitypes.Health{Healthy: true}})
+	_, err := e.store.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig, Reason: "before"})
 	require.NoError(t, err)
 	x, _ := data[experiments.Experiment](t, e.as(t, experimenterToken, http.MethodPost, "/experiments?start=true", specYAML))
 	e.c.ReconcileAll(ctx)
 	x, err = e.c.Get(ctx, x.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 	a, err := e.store.GetAgent(ctx, "agent-1")
 	require.NoError(t, err)
-	a.RemoteConfig = store.RemoteConfigStatus{Hash: x.State.Targets[0].ConfigHash, Status: store.ConfigStatusApplied}
+	a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: x.State.Targets[0].ConfigHash, Status: apitypes.ConfigStatusApplied}
 	require.NoError(t, e.store.UpsertAgent(ctx, a))
 	e.c.ReconcileAll(ctx)
 	e.mu.Lock()
@@ -113,7 +113,7 @@ func (e *expEnv) completed(t *testing.T) experiments.Experiment {
 	e.c.ReconcileAll(ctx)
 	x, err = e.c.Get(ctx, x.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.ExperimentCompleted, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentCompleted, x.Status, x.State.Error)
 	return x
 }
 
@@ -136,9 +136,9 @@ func TestCreateExperiment(t *testing.T) {
 			x, _ := data[experiments.Experiment](t, r)
 			assert.Equal(t, tt.want, x.Name)
 			assert.True(t, strings.HasPrefix(x.ID, "exp-"), x.ID)
-			assert.Equal(t, experiments.ModePaired, x.Spec.Mode, "defaults are applied")
+			assert.Equal(t, apitypes.ModePaired, x.Spec.Mode, "defaults are applied")
 			assert.Equal(t, experiments.DefaultDeployTimeout, x.Spec.DeployTimeout.D())
-			assert.Equal(t, store.ExperimentPending, x.Status)
+			assert.Equal(t, apitypes.ExperimentPending, x.Status)
 			assert.Equal(t, tt.started, x.State.StartRequested)
 			stored, err := e.c.Get(t.Context(), x.ID)
 			require.NoError(t, err)
@@ -168,7 +168,7 @@ func TestCreateExperimentRejectsBadSpecs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.as(t, experimenterToken, http.MethodPost, "/experiments"+tt.query, tt.body)
-			got := apiError(t, r, http.StatusBadRequest, CodeBadRequest)
+			got := apiError(t, r, http.StatusBadRequest, apitypes.CodeBadRequest)
 			for _, want := range tt.want {
 				assert.Contains(t, got.Message, want)
 			}
@@ -211,7 +211,7 @@ func TestListExperimentsFiltersAndPages(t *testing.T) {
 	assert.Len(t, all, 4)
 
 	for _, bad := range []string{"?limit=0", "?limit=many", "?limit=1001", "?status=sideways", "?cursor=garbage"} {
-		apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments"+bad, nil), http.StatusBadRequest, CodeBadRequest)
+		apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments"+bad, nil), http.StatusBadRequest, apitypes.CodeBadRequest)
 	}
 }
 
@@ -224,7 +224,7 @@ func TestGetExperiment(t *testing.T) {
 	require.Len(t, x.Events, 1)
 	assert.Equal(t, "created", x.Events[0].Cause)
 
-	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none", nil), http.StatusNotFound, CodeNotFound)
+	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none", nil), http.StatusNotFound, apitypes.CodeNotFound)
 	assert.Equal(t, "experiment not found", got.Message)
 }
 
@@ -232,19 +232,19 @@ func TestExperimentActionsInTheWrongStateConflict(t *testing.T) {
 	e := newExpEnv(t)
 	pending := e.create(t, "pending")
 	for _, action := range []string{"promote", "rollback"} {
-		got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+pending.ID+"/"+action, nil), http.StatusConflict, CodeConflict)
+		got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+pending.ID+"/"+action, nil), http.StatusConflict, apitypes.CodeConflict)
 		assert.Contains(t, got.Message, "not allowed in this state", action)
 	}
-	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+pending.ID+"/results", nil), http.StatusConflict, CodeConflict)
+	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+pending.ID+"/results", nil), http.StatusConflict, apitypes.CodeConflict)
 	assert.Contains(t, got.Message, "no results yet (experiment is pending")
 
 	done := e.completed(t)
 	for _, action := range []string{"start", "stop"} {
-		got := apiError(t, e.as(t, experimenterToken, http.MethodPost, "/experiments/"+done.ID+"/"+action, nil), http.StatusConflict, CodeConflict)
+		got := apiError(t, e.as(t, experimenterToken, http.MethodPost, "/experiments/"+done.ID+"/"+action, nil), http.StatusConflict, apitypes.CodeConflict)
 		assert.Contains(t, got.Message, "completed", action)
 	}
 	for _, action := range []string{"start", "stop"} {
-		apiError(t, e.as(t, experimenterToken, http.MethodPost, "/experiments/exp-none/"+action, nil), http.StatusNotFound, CodeNotFound)
+		apiError(t, e.as(t, experimenterToken, http.MethodPost, "/experiments/exp-none/"+action, nil), http.StatusNotFound, apitypes.CodeNotFound)
 	}
 }
 
@@ -252,22 +252,22 @@ func TestExperimentLifecycleOverTheAPI(t *testing.T) {
 	e := newExpEnv(t)
 	x := e.completed(t)
 
-	view, _ := data[ResultsView](t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+"/results", nil))
+	view, _ := data[apitypes.ExperimentResults](t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+"/results", nil))
 	assert.True(t, view.Final)
-	assert.JSONEq(t, `{"targets":1}`, string(view.Results))
+	assert.Equal(t, 1, view.Results.Targets)
 
 	r := e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+"/report", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
 	assert.Equal(t, "<!doctype html><title>web topk</title>", string(r.body))
-	apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none/report", nil), http.StatusNotFound, CodeNotFound)
+	apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none/report", nil), http.StatusNotFound, apitypes.CodeNotFound)
 
 	promoted, _ := data[experiments.Experiment](t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil))
 	assert.True(t, promoted.State.Promoted)
 	asg, err := e.store.GetAssignment(t.Context(), "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
-	got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil), http.StatusConflict, CodeConflict)
+	got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil), http.StatusConflict, apitypes.CodeConflict)
 	assert.Contains(t, got.Message, "already promoted")
 
 	rolled, _ := data[experiments.Experiment](t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/rollback", nil))
@@ -308,7 +308,7 @@ func TestExperimentPermissions(t *testing.T) {
 		r := e.as(t, tt.token, tt.method, tt.path, tt.body)
 		assert.Equal(t, tt.status, r.status, "%s %s as %.8s: %s", tt.method, tt.path, tt.token, r.body)
 		if tt.status == http.StatusForbidden {
-			apiError(t, r, http.StatusForbidden, CodeForbidden)
+			apiError(t, r, http.StatusForbidden, apitypes.CodeForbidden)
 		}
 	}
 	asg, err := e.store.GetAssignment(t.Context(), "agent-1")

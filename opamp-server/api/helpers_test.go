@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
@@ -120,14 +121,14 @@ func (e *testEnv) do(t *testing.T, method, target string, body any, headers ...s
 }
 
 // data decodes a successful response's envelope, checking its shape.
-func data[T any](t *testing.T, r response) (T, Meta) {
+func data[T any](t *testing.T, r response) (T, apitypes.Meta) {
 	t.Helper()
 	var out T
 	require.Less(t, r.status, 300, "status %d: %s", r.status, r.body)
 	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
 	var env struct {
 		Data json.RawMessage `json:"data"`
-		Meta Meta            `json:"meta"`
+		Meta apitypes.Meta   `json:"meta"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
@@ -139,38 +140,29 @@ func data[T any](t *testing.T, r response) (T, Meta) {
 }
 
 // apiError decodes an error response, checking its shape and status.
-func apiError(t *testing.T, r response, status int, code string) Error {
+func apiError(t *testing.T, r response, status int, code apitypes.ErrorCode) apitypes.Error {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
-	var body struct {
-		Error struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Details json.RawMessage `json:"details"`
-		} `json:"error"`
-	}
+	var body apitypes.ErrorBody
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(&body), "the error body is {error{code,message,details}}: %s", r.body)
 	assert.Equal(t, code, body.Error.Code)
 	assert.NotEmpty(t, body.Error.Message)
-	e := Error{Code: body.Error.Code, Message: body.Error.Message}
-	if len(body.Error.Details) > 0 {
-		var details []map[string]any
-		require.NoError(t, json.Unmarshal(body.Error.Details, &details), "details are a list of problems")
-		e.Details = details
-	}
-	return e
+	return body.Error
 }
 
-func details(e Error) []map[string]any {
-	d, _ := e.Details.([]map[string]any)
+// details are an error's problems as JSON objects, as a client sees them.
+func details(e apitypes.Error) []map[string]any {
+	raw, _ := json.Marshal(e.Details)
+	var d []map[string]any
+	_ = json.Unmarshal(raw, &d)
 	return d
 }
 
 // putAgent stores an agent, filling what every agent has.
-func putAgent(t *testing.T, st store.Store, a store.Agent) store.Agent {
+func putAgent(t *testing.T, st store.Store, a apitypes.Agent) apitypes.Agent {
 	t.Helper()
 	if a.FirstSeen.IsZero() {
 		a.FirstSeen = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)

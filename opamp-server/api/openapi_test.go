@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // openAPIDoc is the part of the OpenAPI document the consistency checks read.
@@ -68,7 +68,7 @@ func loadOpenAPI(t *testing.T) (openAPIDoc, any) {
 func TestOpenAPIPathsAreExactlyTheRoutes(t *testing.T) {
 	doc, _ := loadOpenAPI(t)
 	require.Len(t, doc.Servers, 1)
-	require.Equal(t, Prefix, doc.Servers[0].URL, "paths are relative to the server URL, the API prefix")
+	require.Equal(t, apitypes.Prefix, doc.Servers[0].URL, "paths are relative to the server URL, the API prefix")
 
 	var documented []string
 	for path, item := range doc.Paths {
@@ -108,8 +108,8 @@ func withEveryRoute(t *testing.T) func(*Settings) {
 	t.Helper()
 	return func(s *Settings) {
 		exps, err := experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog,
-			Analyze: func(context.Context, experiments.Experiment, map[string][]store.Sample) ([]byte, bool, error) {
-				return nil, false, nil
+			Analyze: func(context.Context, experiments.Experiment, map[string][]apitypes.Sample) (apitypes.Results, error) {
+				return apitypes.Results{}, nil
 			}})
 		require.NoError(t, err)
 		s.Experiments = exps
@@ -217,7 +217,7 @@ func resolvePointer(doc any, ref string) (any, error) {
 
 func TestOpenAPIIsServedWithoutAuthentication(t *testing.T) {
 	env := newTestEnv(t, withTokens(t))
-	resp := env.do(t, http.MethodGet, Prefix+"/openapi.json", nil)
+	resp := env.do(t, http.MethodGet, apitypes.Prefix+"/openapi.json", nil)
 	require.Equal(t, http.StatusOK, resp.status)
 	assert.Equal(t, "application/json", resp.header.Get("Content-Type"))
 	assert.JSONEq(t, string(OpenAPI()), string(resp.body))

@@ -2,14 +2,12 @@ package apiclient // import "github.com/phoenix/platform/opamp-server/apiclient"
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/api"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // ListAgentsOptions filter an agent listing.
@@ -21,7 +19,7 @@ type ListAgentsOptions struct {
 }
 
 // ListAgents returns one page of agents and the next page's cursor.
-func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]api.AgentView, string, error) {
+func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes.AgentView, string, error) {
 	q := url.Values{}
 	if o.Selector != "" {
 		q.Set("selector", o.Selector)
@@ -35,14 +33,14 @@ func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]api.Age
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)
 	}
-	var out []api.AgentView
+	var out []apitypes.AgentView
 	meta, err := c.Do(ctx, http.MethodGet, "/agents", q, nil, &out)
 	return out, meta.NextCursor, err
 }
 
 // AllAgents follows every page of a listing.
-func (c *Client) AllAgents(ctx context.Context, o ListAgentsOptions) ([]api.AgentView, error) {
-	var all []api.AgentView
+func (c *Client) AllAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes.AgentView, error) {
+	var all []apitypes.AgentView
 	for {
 		page, next, err := c.ListAgents(ctx, o)
 		if err != nil {
@@ -57,14 +55,14 @@ func (c *Client) AllAgents(ctx context.Context, o ListAgentsOptions) ([]api.Agen
 }
 
 // GetAgent returns one agent with its effective config and assignment.
-func (c *Client) GetAgent(ctx context.Context, uid string) (api.AgentView, error) {
-	var out api.AgentView
+func (c *Client) GetAgent(ctx context.Context, uid string) (apitypes.AgentView, error) {
+	var out apitypes.AgentView
 	_, err := c.Do(ctx, http.MethodGet, "/agents/"+url.PathEscape(uid), nil, nil, &out)
 	return out, err
 }
 
 // AgentMetrics returns an agent's own-telemetry samples.
-func (c *Client) AgentMetrics(ctx context.Context, uid, name, variant string, from, to time.Time) ([]store.Sample, error) {
+func (c *Client) AgentMetrics(ctx context.Context, uid, name, variant string, from, to time.Time) ([]apitypes.Sample, error) {
 	q := url.Values{}
 	if name != "" {
 		q.Set("name", name)
@@ -78,14 +76,14 @@ func (c *Client) AgentMetrics(ctx context.Context, uid, name, variant string, fr
 	if !to.IsZero() {
 		q.Set("to", to.UTC().Format(time.RFC3339))
 	}
-	var out []store.Sample
+	var out []apitypes.Sample
 	_, err := c.Do(ctx, http.MethodGet, "/agents/"+url.PathEscape(uid)+"/metrics", q, nil, &out)
 	return out, err
 }
 
 // AssignAgent assigns a configuration to one agent.
-func (c *Client) AssignAgent(ctx context.Context, uid string, req api.AssignRequest) (api.AssignmentView, error) {
-	var out api.AssignmentView
+func (c *Client) AssignAgent(ctx context.Context, uid string, req apitypes.AssignRequest) (apitypes.Assignment, error) {
+	var out apitypes.Assignment
 	_, err := c.Do(ctx, http.MethodPut, "/agents/"+url.PathEscape(uid)+"/config", nil, req, &out)
 	return out, err
 }
@@ -97,36 +95,38 @@ func (c *Client) UnassignAgent(ctx context.Context, uid string) error {
 }
 
 // AssignMany assigns a configuration to every agent matching a selector.
-func (c *Client) AssignMany(ctx context.Context, req api.BulkAssignRequest) ([]api.AssignResult, error) {
-	var out []api.AssignResult
+func (c *Client) AssignMany(ctx context.Context, req apitypes.BulkAssignRequest) ([]apitypes.AssignResult, error) {
+	var out []apitypes.AssignResult
 	_, err := c.Do(ctx, http.MethodPost, "/assignments", nil, req, &out)
 	return out, err
 }
 
-// Pipelines lists the catalog, as raw JSON documents.
-func (c *Client) Pipelines(ctx context.Context) ([]json.RawMessage, error) {
-	var out []json.RawMessage
+// Pipelines lists the catalog.
+func (c *Client) Pipelines(ctx context.Context) ([]apitypes.Pipeline, error) {
+	var out []apitypes.Pipeline
 	_, err := c.Do(ctx, http.MethodGet, "/pipelines", nil, nil, &out)
 	return out, err
 }
 
 // Pipeline returns one catalog pipeline.
-func (c *Client) Pipeline(ctx context.Context, name string) (json.RawMessage, error) {
-	var out json.RawMessage
+func (c *Client) Pipeline(ctx context.Context, name string) (apitypes.Pipeline, error) {
+	var out apitypes.Pipeline
 	_, err := c.Do(ctx, http.MethodGet, "/pipelines/"+url.PathEscape(name), nil, nil, &out)
 	return out, err
 }
 
 // RenderPipeline renders and validates a pipeline.
-func (c *Client) RenderPipeline(ctx context.Context, name string, params map[string]any) (api.Rendered, error) {
-	var out api.Rendered
+func (c *Client) RenderPipeline(ctx context.Context, name string, params map[string]any) (apitypes.Rendered, error) {
+	var out apitypes.Rendered
 	_, err := c.Do(ctx, http.MethodPost, "/pipelines/"+url.PathEscape(name)+"/render", nil,
-		map[string]any{"parameters": params}, &out)
+		apitypes.RenderRequest{Parameters: params}, &out)
 	return out, err
 }
 
-// ValidateConfig validates a complete collector configuration.
-func (c *Client) ValidateConfig(ctx context.Context, config string) error {
-	_, err := c.Do(ctx, http.MethodPost, "/pipelines/validate", nil, map[string]string{"config": config}, nil)
-	return err
+// ValidateConfig validates a complete collector configuration; an invalid
+// one is an *Error listing each problem.
+func (c *Client) ValidateConfig(ctx context.Context, config string) (apitypes.Validated, error) {
+	var out apitypes.Validated
+	_, err := c.Do(ctx, http.MethodPost, "/pipelines/validate", nil, apitypes.ValidateRequest{Config: config}, &out)
+	return out, err
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Client calls one server.
@@ -36,41 +36,32 @@ func New(baseURL, token string) *Client {
 
 // Error is an API error response.
 type Error struct {
-	Status  int
-	Code    string
+	Status int
+	// Code is the API's error code, or "http" for a response that was not
+	// an API error body.
+	Code    apitypes.ErrorCode
 	Message string
-	// Details carries validation problems ({path, message}) and the like.
-	Details any
+	// Details lists validation problems.
+	Details []apitypes.Problem
 }
 
 func (e *Error) Error() string {
 	msg := fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
-	if problems, ok := e.Details.([]any); ok {
-		for _, p := range problems {
-			m, ok := p.(map[string]any)
-			if !ok {
-				continue
-			}
-			// Configuration problems name a path, parameter problems a
-			// parameter (of one arm, for paired configurations).
-			switch path, param, arm := str(m["path"]), str(m["param"]), str(m["arm"]); {
-			case path != "":
-				msg += fmt.Sprintf("\n  %s: %v", path, m["message"])
-			case param != "" && arm != "":
-				msg += fmt.Sprintf("\n  %s: parameter %q: %v", arm, param, m["message"])
-			case param != "":
-				msg += fmt.Sprintf("\n  parameter %q: %v", param, m["message"])
-			default:
-				msg += fmt.Sprintf("\n  %v", m["message"])
-			}
+	for _, p := range e.Details {
+		// Configuration problems name a path, parameter problems a
+		// parameter (of one arm, for paired configurations).
+		switch {
+		case p.Path != "":
+			msg += fmt.Sprintf("\n  %s: %s", p.Path, p.Message)
+		case p.Param != "" && p.Arm != "":
+			msg += fmt.Sprintf("\n  %s: parameter %q: %s", p.Arm, p.Param, p.Message)
+		case p.Param != "":
+			msg += fmt.Sprintf("\n  parameter %q: %s", p.Param, p.Message)
+		default:
+			msg += "\n  " + p.Message
 		}
 	}
 	return msg
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
 }
 
 // IsStatus reports whether err is an API error with the given HTTP status.
@@ -81,9 +72,9 @@ func IsStatus(err error, status int) bool {
 
 // Do sends a request and decodes the envelope's data into out (when not
 // nil); it returns the response metadata.
-func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) (api.Meta, error) {
-	var meta api.Meta
-	u := c.base + api.Prefix + path
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) (apitypes.Meta, error) {
+	var meta apitypes.Meta
+	u := c.base + apitypes.Prefix + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -115,7 +106,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return meta, err
 	}
 	if resp.StatusCode >= 400 {
-		var eb api.ErrorBody
+		var eb apitypes.ErrorBody
 		if json.Unmarshal(raw, &eb) != nil || eb.Error.Code == "" {
 			return meta, &Error{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(string(raw))}
 		}
@@ -124,10 +115,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode == http.StatusNoContent {
 		return meta, nil
 	}
-	env := struct {
-		Data json.RawMessage `json:"data"`
-		Meta api.Meta        `json:"meta"`
-	}{}
+	var env apitypes.Envelope[json.RawMessage]
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return meta, fmt.Errorf("decoding response: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
@@ -27,17 +28,14 @@ func TestErrorMessage(t *testing.T) {
 	}{
 		{name: "no details", err: Error{Status: 404, Code: "not_found", Message: "agent not found"},
 			want: "agent not found (HTTP 404, not_found)"},
-		{name: "configuration problems", err: Error{Status: 422, Code: "invalid_config", Message: "invalid", Details: []any{
-			map[string]any{"path": "service::pipelines::metrics", "message": "dangling"},
-			map[string]any{"message": "no path"},
-			"not a problem",
+		{name: "configuration problems", err: Error{Status: 422, Code: "invalid_config", Message: "invalid", Details: []apitypes.Problem{
+			{Path: "service::pipelines::metrics", Message: "dangling"},
+			{Message: "no path"},
 		}}, want: "invalid (HTTP 422, invalid_config)\n  service::pipelines::metrics: dangling\n  no path"},
-		{name: "parameter problems", err: Error{Status: 400, Code: "invalid_parameters", Message: "bad", Details: []any{
-			map[string]any{"param": "k", "message": "too big"},
-			map[string]any{"param": "k", "arm": "candidate", "message": "too big"},
+		{name: "parameter problems", err: Error{Status: 400, Code: "invalid_parameters", Message: "bad", Details: []apitypes.Problem{
+			{Param: "k", Message: "too big"},
+			{Param: "k", Arm: "candidate", Message: "too big"},
 		}}, want: "bad (HTTP 400, invalid_parameters)\n  parameter \"k\": too big\n  candidate: parameter \"k\": too big"},
-		{name: "details not a list", err: Error{Status: 400, Code: "x", Message: "m", Details: map[string]any{"a": 1}},
-			want: "m (HTTP 400, x)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +108,7 @@ func realServer(t *testing.T, token string) (*Client, store.Store) {
 func TestCallsAgainstTheAPI(t *testing.T) {
 	c, st := realServer(t, "tok")
 	for i := range 5 {
-		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: fmt.Sprintf("agent/%d", i),
+		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: fmt.Sprintf("agent/%d", i),
 			Labels: map[string]string{"env": "prod"}, Online: i%2 == 0}))
 	}
 	online := true
@@ -127,7 +125,7 @@ func TestCallsAgainstTheAPI(t *testing.T) {
 	assert.Equal(t, "agent/3", v.InstanceUID)
 
 	minute := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	require.NoError(t, st.PutSamples(t.Context(), []store.Sample{
+	require.NoError(t, st.PutSamples(t.Context(), []apitypes.Sample{
 		{InstanceUID: "agent/3", Name: "n", Variant: "candidate", Minute: minute, Value: 1},
 		{InstanceUID: "agent/3", Name: "n", Variant: "baseline", Minute: minute, Value: 2},
 	}))
@@ -136,10 +134,10 @@ func TestCallsAgainstTheAPI(t *testing.T) {
 	require.Len(t, samples, 1)
 	assert.InDelta(t, 1, samples[0].Value, 0)
 
-	asg, err := c.AssignAgent(t.Context(), "agent/3", api.AssignRequest{Pipeline: "baseline"})
+	asg, err := c.AssignAgent(t.Context(), "agent/3", apitypes.AssignRequest{Pipeline: "baseline"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), asg.Generation)
-	results, err := c.AssignMany(t.Context(), api.BulkAssignRequest{AssignRequest: api.AssignRequest{Pipeline: "baseline"}, Selector: "env=prod"})
+	results, err := c.AssignMany(t.Context(), apitypes.BulkAssignRequest{AssignRequest: apitypes.AssignRequest{Pipeline: "baseline"}, Selector: "env=prod"})
 	require.NoError(t, err)
 	assert.Len(t, results, 5)
 	require.NoError(t, c.UnassignAgent(t.Context(), "agent/3"))
@@ -149,13 +147,16 @@ func TestCallsAgainstTheAPI(t *testing.T) {
 	assert.NotEmpty(t, pipelines)
 	p, err := c.Pipeline(t.Context(), "baseline")
 	require.NoError(t, err)
-	assert.Contains(t, string(p), `"name": "baseline"`)
+	assert.Equal(t, "baseline", p.Name)
+	assert.NotEmpty(t, p.Params)
 	r, err := c.RenderPipeline(t.Context(), "baseline", map[string]any{"memory_limit_mib": 64})
 	require.NoError(t, err)
 	assert.Equal(t, store.HashConfig([]byte(r.Config)), r.Hash)
-	require.NoError(t, c.ValidateConfig(t.Context(), r.Config))
+	valid, err := c.ValidateConfig(t.Context(), r.Config)
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.Validated{Valid: true, ConfigHash: r.Hash}, valid)
 
-	err = c.ValidateConfig(t.Context(), "receivers: {nop: {}}")
+	_, err = c.ValidateConfig(t.Context(), "receivers: {nop: {}}")
 	require.Error(t, err)
 	assert.True(t, IsStatus(err, http.StatusUnprocessableEntity))
 	_, err = c.GetAgent(t.Context(), "agent/9")

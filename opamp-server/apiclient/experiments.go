@@ -8,14 +8,13 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/phoenix/platform/opamp-server/api"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // CreateExperiment stores an experiment from its spec, and starts it when
 // start is set.
-func (c *Client) CreateExperiment(ctx context.Context, spec experiments.Spec, start bool) (experiments.Experiment, error) {
-	var out experiments.Experiment
+func (c *Client) CreateExperiment(ctx context.Context, spec apitypes.ExperimentSpec, start bool) (apitypes.Experiment, error) {
+	var out apitypes.Experiment
 	q := url.Values{}
 	if start {
 		q.Set("start", "true")
@@ -25,14 +24,18 @@ func (c *Client) CreateExperiment(ctx context.Context, spec experiments.Spec, st
 }
 
 // Experiments lists experiments, optionally by status.
-func (c *Client) Experiments(ctx context.Context, status ...string) ([]experiments.Experiment, error) {
-	var all []experiments.Experiment
+func (c *Client) Experiments(ctx context.Context, status ...apitypes.ExperimentStatus) ([]apitypes.Experiment, error) {
+	var all []apitypes.Experiment
 	q := url.Values{}
 	if len(status) > 0 {
-		q.Set("status", strings.Join(status, ","))
+		names := make([]string, len(status))
+		for i, s := range status {
+			names[i] = string(s)
+		}
+		q.Set("status", strings.Join(names, ","))
 	}
 	for {
-		var page []experiments.Experiment
+		var page []apitypes.Experiment
 		meta, err := c.Do(ctx, http.MethodGet, "/experiments", q, nil, &page)
 		if err != nil {
 			return nil, err
@@ -46,29 +49,38 @@ func (c *Client) Experiments(ctx context.Context, status ...string) ([]experimen
 }
 
 // Experiment returns one experiment with its events.
-func (c *Client) Experiment(ctx context.Context, id string) (experiments.Experiment, error) {
-	var out experiments.Experiment
+func (c *Client) Experiment(ctx context.Context, id string) (apitypes.Experiment, error) {
+	var out apitypes.Experiment
 	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
-// ExperimentAction runs start, stop, promote or rollback.
-func (c *Client) ExperimentAction(ctx context.Context, id, action string) (experiments.Experiment, error) {
-	var out experiments.Experiment
+// Experiment actions.
+const (
+	ActionStart    = "start"
+	ActionStop     = "stop"
+	ActionPromote  = "promote"
+	ActionRollback = "rollback"
+)
+
+// ExperimentAction runs an action: ActionStart, ActionStop, ActionPromote or
+// ActionRollback.
+func (c *Client) ExperimentAction(ctx context.Context, id, action string) (apitypes.Experiment, error) {
+	var out apitypes.Experiment
 	_, err := c.Do(ctx, http.MethodPost, "/experiments/"+url.PathEscape(id)+"/"+action, nil, nil, &out)
 	return out, err
 }
 
 // ExperimentResults returns final or interim results.
-func (c *Client) ExperimentResults(ctx context.Context, id string) (api.ResultsView, error) {
-	var out api.ResultsView
+func (c *Client) ExperimentResults(ctx context.Context, id string) (apitypes.ExperimentResults, error) {
+	var out apitypes.ExperimentResults
 	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id)+"/results", nil, nil, &out)
 	return out, err
 }
 
 // ExperimentReport writes the experiment's HTML report to w.
 func (c *Client) ExperimentReport(ctx context.Context, id string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+api.Prefix+"/experiments/"+url.PathEscape(id)+"/report", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+apitypes.Prefix+"/experiments/"+url.PathEscape(id)+"/report", nil)
 	if err != nil {
 		return err
 	}

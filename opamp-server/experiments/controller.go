@@ -9,13 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
 // Analyzer turns an experiment's measurements into results: the JSON
 // document stored and served, and whether the candidate passed.
-type Analyzer func(ctx context.Context, x Experiment, samples map[string][]store.Sample) (results []byte, pass bool, err error)
+type Analyzer func(ctx context.Context, x Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error)
 
 // Settings wire the controller.
 type Settings struct {
@@ -105,7 +106,7 @@ func nextRound(ctx context.Context, tick <-chan time.Time, changes *<-chan store
 }
 
 // active are the statuses the controller moves forward.
-var active = []string{store.ExperimentPending, store.ExperimentDeploying, store.ExperimentRunning, store.ExperimentAnalyzing}
+var active = []apitypes.ExperimentStatus{apitypes.ExperimentPending, apitypes.ExperimentDeploying, apitypes.ExperimentRunning, apitypes.ExperimentAnalyzing}
 
 // ReconcileAll steps every active experiment once.
 func (c *Controller) ReconcileAll(ctx context.Context) {
@@ -141,43 +142,43 @@ func (c *Controller) ReconcileAll(ctx context.Context) {
 func (c *Controller) step(ctx context.Context, x Experiment) error {
 	now := c.set.Now()
 	switch x.Status {
-	case store.ExperimentPending:
+	case apitypes.ExperimentPending:
 		switch {
 		case x.State.StopRequested:
-			return c.transition(ctx, x, store.ExperimentCancelled, "stopped before it started")
+			return c.transition(ctx, x, apitypes.ExperimentCancelled, "stopped before it started")
 		case x.State.StartRequested:
 			return c.deploy(ctx, x)
 		}
-	case store.ExperimentDeploying:
+	case apitypes.ExperimentDeploying:
 		if x.State.StopRequested {
-			return c.finish(ctx, x, store.ExperimentCancelled, "stopped while deploying")
+			return c.finish(ctx, x, apitypes.ExperimentCancelled, "stopped while deploying")
 		}
 		return c.checkDeployment(ctx, x, now)
-	case store.ExperimentRunning:
+	case apitypes.ExperimentRunning:
 		switch {
 		case x.State.StopRequested:
-			return c.finish(ctx, x, store.ExperimentCancelled, "stopped while running")
+			return c.finish(ctx, x, apitypes.ExperimentCancelled, "stopped while running")
 		case !now.Before(x.State.EndsAt):
-			return c.transition(ctx, x, store.ExperimentAnalyzing, "measurement window complete")
+			return c.transition(ctx, x, apitypes.ExperimentAnalyzing, "measurement window complete")
 		}
-	case store.ExperimentAnalyzing:
+	case apitypes.ExperimentAnalyzing:
 		return c.analyze(ctx, x)
 	}
 	return nil
 }
 
 // transition saves a status change with its event.
-func (c *Controller) transition(ctx context.Context, x Experiment, to, cause string) error {
+func (c *Controller) transition(ctx context.Context, x Experiment, to apitypes.ExperimentStatus, cause string) error {
 	from := x.Status
 	x.Status = to
-	if Terminal(to) && x.State.FinishedAt.IsZero() {
+	if to.Terminal() && x.State.FinishedAt.IsZero() {
 		x.State.FinishedAt = c.set.Now()
 	}
 	if err := c.save(ctx, &x); err != nil {
 		return err
 	}
 	c.log.Info("experiment transition", "id", x.ID, "name", x.Name, "from", from, "to", to, "cause", cause)
-	_, err := c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), From: from, To: to, Cause: cause})
+	_, err := c.set.Store.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), From: from, To: to, Cause: cause})
 	return err
 }
 
@@ -198,7 +199,7 @@ func (c *Controller) save(ctx context.Context, x *Experiment) error {
 // finish ends an experiment that may have deployed: targets get their
 // previous configurations back first, so a failure never leaves them on an
 // experiment's configuration.
-func (c *Controller) finish(ctx context.Context, x Experiment, status, cause string) error {
+func (c *Controller) finish(ctx context.Context, x Experiment, status apitypes.ExperimentStatus, cause string) error {
 	if !x.State.Restored && len(x.State.Targets) > 0 {
 		// Claim the step before touching any agent: a replica acting on a
 		// stale read (another one finished the experiment, which may have
@@ -207,10 +208,10 @@ func (c *Controller) finish(ctx context.Context, x Experiment, status, cause str
 			return err
 		}
 	}
-	if err := c.restore(ctx, &x, "restored after experiment "+x.Name+" ("+status+")"); err != nil {
+	if err := c.restore(ctx, &x, "restored after experiment "+x.Name+" ("+string(status)+")"); err != nil {
 		x.State.Error = joinErr(x.State.Error, "restoring configurations: "+err.Error())
 	}
-	if status == store.ExperimentFailed && x.State.Error == "" {
+	if status == apitypes.ExperimentFailed && x.State.Error == "" {
 		x.State.Error = cause
 	}
 	return c.transition(ctx, x, status, cause)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
@@ -40,12 +41,11 @@ func newFixture(t *testing.T) *fixture {
 	f.c, err = New(Settings{
 		Store: st, Catalog: cat,
 		AgentParams: func(uid string) map[string]any { return map[string]any{"instance_id": uid} },
-		Analyze: func(_ context.Context, x Experiment, samples map[string][]store.Sample) ([]byte, bool, error) {
+		Analyze: func(_ context.Context, x Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
 			f.mu.Lock()
 			f.calls++
 			f.mu.Unlock()
-			raw, err := json.Marshal(map[string]any{"targets": len(samples)})
-			return raw, true, err
+			return apitypes.Results{Targets: len(samples), Verdict: apitypes.Verdict{Pass: true}}, nil
 		},
 		Now: func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now },
 	})
@@ -60,23 +60,23 @@ func (f *fixture) advance(d time.Duration) {
 }
 
 // agent registers an online agent with a baseline assignment.
-func (f *fixture) agent(uid string, labels map[string]string) store.Assignment {
+func (f *fixture) agent(uid string, labels map[string]string) apitypes.Assignment {
 	f.t.Helper()
-	require.NoError(f.t, f.st.UpsertAgent(f.t.Context(), store.Agent{InstanceUID: uid, Labels: labels, Online: true,
-		Health: &store.Health{Healthy: true}, FirstSeen: f.now, LastSeen: f.now}))
-	asg, err := f.st.SetAssignment(f.t.Context(), store.Assignment{InstanceUID: uid, Pipeline: "baseline",
+	require.NoError(f.t, f.st.UpsertAgent(f.t.Context(), apitypes.Agent{InstanceUID: uid, Labels: labels, Online: true,
+		Health: &apitypes.Health{Healthy: true}, FirstSeen: f.now, LastSeen: f.now}))
+	asg, err := f.st.SetAssignment(f.t.Context(), apitypes.Assignment{InstanceUID: uid, Pipeline: "baseline",
 		Config: "receivers: {}\n", Reason: "before"})
 	require.NoError(f.t, err)
 	return asg
 }
 
 // report makes an agent report a remote-config status, as its supervisor.
-func (f *fixture) report(uid, hash, status, msg string) {
+func (f *fixture) report(uid, hash string, status apitypes.ConfigStatus, msg string) {
 	f.t.Helper()
 	a, err := f.st.GetAgent(f.t.Context(), uid)
 	require.NoError(f.t, err)
-	a.RemoteConfig = store.RemoteConfigStatus{Hash: hash, Status: status, ErrorMessage: msg}
-	if status == store.ConfigStatusFailed {
+	a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: hash, Status: status, ErrorMessage: msg}
+	if status == apitypes.ConfigStatusFailed {
 		a.FailedConfigHashes = append(a.FailedConfigHashes, hash)
 	}
 	require.NoError(f.t, f.st.UpsertAgent(f.t.Context(), a))
@@ -89,11 +89,11 @@ func (f *fixture) get(id string) Experiment {
 	return x
 }
 
-func validSpec(mode string) Spec {
-	return Spec{Name: "t", Targets: Targets{Selector: "env=test"}, Mode: mode,
-		Baseline: Variant{Pipeline: "baseline"}, Candidate: Variant{Pipeline: "topk-rollup"},
+func validSpec(mode apitypes.Mode) apitypes.ExperimentSpec {
+	return apitypes.ExperimentSpec{Name: "t", Targets: apitypes.Targets{Selector: "env=test"}, Mode: mode,
+		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
 		Parameters: map[string]any{"system_metrics": false},
-		Duration:   Duration(2 * time.Minute), Warmup: Duration(30 * time.Second)}
+		Duration:   apitypes.Duration(2 * time.Minute), Warmup: apitypes.Duration(30 * time.Second)}
 }
 
 func TestPairedLifecycle(t *testing.T) {
@@ -102,17 +102,17 @@ func TestPairedLifecycle(t *testing.T) {
 	before := f.agent("a1", map[string]string{"env": "test"})
 	f.agent("other", map[string]string{"env": "prod"})
 
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
-	assert.Equal(t, store.ExperimentPending, x.Status)
+	assert.Equal(t, apitypes.ExperimentPending, x.Status)
 	f.c.ReconcileAll(ctx)
-	assert.Equal(t, store.ExperimentPending, f.get(x.ID).Status, "not started yet")
+	assert.Equal(t, apitypes.ExperimentPending, f.get(x.ID).Status, "not started yet")
 
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentDeploying, x.Status)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status)
 	require.Len(t, x.State.Targets, 1, "only the selected agent")
 	tg := x.State.Targets[0]
 	assert.Equal(t, "a1", tg.InstanceUID)
@@ -127,38 +127,39 @@ func TestPairedLifecycle(t *testing.T) {
 	assert.Equal(t, "before", untouched.Reason)
 
 	// APPLYING is not enough; APPLIED and healthy is.
-	f.report("a1", tg.ConfigHash, store.ConfigStatusApplying, "")
+	f.report("a1", tg.ConfigHash, apitypes.ConfigStatusApplying, "")
 	f.c.ReconcileAll(ctx)
-	assert.Equal(t, store.ExperimentDeploying, f.get(x.ID).Status)
-	f.report("a1", tg.ConfigHash, store.ConfigStatusApplied, "")
+	assert.Equal(t, apitypes.ExperimentDeploying, f.get(x.ID).Status)
+	f.report("a1", tg.ConfigHash, apitypes.ConfigStatusApplied, "")
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentRunning, x.Status)
+	require.Equal(t, apitypes.ExperimentRunning, x.Status)
 	assert.Equal(t, x.State.RunningSince.Add(30*time.Second), x.State.MeasureFrom)
 	assert.Equal(t, x.State.MeasureFrom.Add(2*time.Minute), x.State.EndsAt)
 
 	f.advance(2*time.Minute + 29*time.Second)
 	f.c.ReconcileAll(ctx)
-	assert.Equal(t, store.ExperimentRunning, f.get(x.ID).Status)
+	assert.Equal(t, apitypes.ExperimentRunning, f.get(x.ID).Status)
 	f.advance(time.Second)
 	f.c.ReconcileAll(ctx) // → analyzing
 	f.c.ReconcileAll(ctx) // → completed
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentCompleted, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentCompleted, x.Status, x.State.Error)
 	assert.Equal(t, "pass", x.State.Verdict)
-	assert.JSONEq(t, `{"targets":1}`, string(x.State.Results))
+	require.NotNil(t, x.State.Results)
+	assert.Equal(t, 1, x.State.Results.Targets)
 	assert.True(t, x.State.Restored)
 	restored, err := f.st.GetAssignment(ctx, "a1")
 	require.NoError(t, err)
 	assert.Equal(t, before.ConfigHash, restored.ConfigHash, "the agent gets its previous configuration back")
 
-	var path []string
+	var path []apitypes.ExperimentStatus
 	for _, e := range x.Events {
 		if e.To != "" {
 			path = append(path, e.To)
 		}
 	}
-	assert.Equal(t, []string{"pending", "deploying", "running", "analyzing", "completed"}, path)
+	assert.Equal(t, []apitypes.ExperimentStatus{"pending", "deploying", "running", "analyzing", "completed"}, path)
 
 	// Promote, then roll back.
 	_, err = f.c.Promote(ctx, x.ID)
@@ -181,25 +182,25 @@ func TestFailedApplyRestoresEveryAgent(t *testing.T) {
 	ctx := t.Context()
 	b1 := f.agent("a1", map[string]string{"env": "test"})
 	b2 := f.agent("a2", map[string]string{"env": "test"})
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentDeploying, x.Status)
-	f.report("a1", x.State.Targets[0].ConfigHash, store.ConfigStatusApplied, "")
-	f.report("a2", x.State.Targets[1].ConfigHash, store.ConfigStatusFailed, "bind: address already in use")
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status)
+	f.report("a1", x.State.Targets[0].ConfigHash, apitypes.ConfigStatusApplied, "")
+	f.report("a2", x.State.Targets[1].ConfigHash, apitypes.ConfigStatusFailed, "bind: address already in use")
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentFailed, x.Status)
+	require.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.Contains(t, x.State.Error, "bind: address already in use")
 	for uid, want := range map[string]string{"a1": b1.ConfigHash, "a2": b2.ConfigHash} {
 		asg, err := f.st.GetAssignment(ctx, uid)
 		require.NoError(t, err)
 		assert.Equal(t, want, asg.ConfigHash, "%s restored", uid)
 	}
-	_, _, err = f.c.Results(ctx, x.ID)
+	_, err = f.c.Results(ctx, x.ID)
 	assert.ErrorIs(t, err, ErrState)
 }
 
@@ -208,7 +209,7 @@ func TestDeployTimeoutAndStop(t *testing.T) {
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
 
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
@@ -216,15 +217,15 @@ func TestDeployTimeoutAndStop(t *testing.T) {
 	f.advance(DefaultDeployTimeout + time.Second)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	assert.Equal(t, store.ExperimentFailed, x.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.Contains(t, x.State.Error, "did not apply")
 
-	y, err := f.c.Create(ctx, validSpec(ModePaired))
+	y, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = f.c.Stop(ctx, y.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
-	assert.Equal(t, store.ExperimentCancelled, f.get(y.ID).Status)
+	assert.Equal(t, apitypes.ExperimentCancelled, f.get(y.ID).Status)
 	_, err = f.c.Start(ctx, y.ID)
 	assert.ErrorIs(t, err, ErrState)
 	_, err = f.c.Stop(ctx, y.ID)
@@ -235,23 +236,23 @@ func TestSplitCohortsAreDeterministicAndNeedTwoAgents(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("solo", map[string]string{"env": "test"})
-	x, err := f.c.Create(ctx, validSpec(ModeSplit))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModeSplit))
 	require.NoError(t, err)
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	assert.Equal(t, store.ExperimentFailed, x.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.Contains(t, x.State.Error, "at least two agents")
 
 	for _, uid := range []string{"a", "b", "c", "d"} {
 		f.agent(uid, map[string]string{"env": "split"})
 	}
-	s := validSpec(ModeSplit)
+	s := validSpec(apitypes.ModeSplit)
 	s.Targets.Selector = "env=split"
-	first, err := f.c.assignVariants(Experiment{Spec: s}, []Target{{InstanceUID: "a"}, {InstanceUID: "b"}, {InstanceUID: "c"}, {InstanceUID: "d"}})
+	first, err := f.c.assignVariants(Experiment{Experiment: apitypes.Experiment{Spec: s}}, []apitypes.ExperimentTarget{{InstanceUID: "a"}, {InstanceUID: "b"}, {InstanceUID: "c"}, {InstanceUID: "d"}})
 	require.NoError(t, err)
-	again, err := f.c.assignVariants(Experiment{Spec: s}, []Target{{InstanceUID: "d"}, {InstanceUID: "c"}, {InstanceUID: "b"}, {InstanceUID: "a"}})
+	again, err := f.c.assignVariants(Experiment{Experiment: apitypes.Experiment{Spec: s}}, []apitypes.ExperimentTarget{{InstanceUID: "d"}, {InstanceUID: "c"}, {InstanceUID: "b"}, {InstanceUID: "a"}})
 	require.NoError(t, err)
 	assert.Equal(t, first, again, "cohorts depend on the UIDs, not their order")
 
@@ -261,7 +262,7 @@ func TestSplitCohortsAreDeterministicAndNeedTwoAgents(t *testing.T) {
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
 	y = f.get(y.ID)
-	require.Equal(t, store.ExperimentDeploying, y.Status, y.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, y.Status, y.State.Error)
 	counts := map[string]int{}
 	for _, tg := range y.State.Targets {
 		counts[tg.Variant]++
@@ -275,14 +276,14 @@ func TestSplitCohortsAreDeterministicAndNeedTwoAgents(t *testing.T) {
 func TestAgentsWithoutAssignmentAreRefused(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	require.NoError(t, f.st.UpsertAgent(ctx, store.Agent{InstanceUID: "bare", Labels: map[string]string{"env": "test"}, Online: true}))
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	require.NoError(t, f.st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "bare", Labels: map[string]string{"env": "test"}, Online: true}))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	assert.Equal(t, store.ExperimentFailed, x.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.Contains(t, x.State.Error, "no assignment to return to")
 	_, err = f.st.GetAssignment(ctx, "bare")
 	assert.ErrorIs(t, err, store.ErrNotFound, "nothing was assigned")
@@ -290,7 +291,7 @@ func TestAgentsWithoutAssignmentAreRefused(t *testing.T) {
 
 func TestCreateRefusesBadSpecs(t *testing.T) {
 	f := newFixture(t)
-	s := validSpec(ModePaired)
+	s := validSpec(apitypes.ModePaired)
 	s.Candidate.Pipeline = "no-such-pipeline"
 	_, err := f.c.Create(t.Context(), s)
 	assert.ErrorIs(t, err, ErrInvalidSpec)
@@ -309,7 +310,7 @@ critical_processes:
 success_criteria: {min_series_reduction: 0.9}
 `))
 	require.NoError(t, err)
-	assert.Equal(t, ModePaired, s.Mode)
+	assert.Equal(t, apitypes.ModePaired, s.Mode)
 	assert.Equal(t, DefaultWarmup, s.Warmup.D())
 	assert.Equal(t, 10*time.Minute, s.Duration.D())
 	assert.True(t, s.Baseline.Current)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/selector"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
@@ -28,7 +29,7 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 	if err != nil {
 		return c.fail(ctx, x, err.Error())
 	}
-	assignments := make([]store.Assignment, len(targets))
+	assignments := make([]apitypes.Assignment, len(targets))
 	x.State.Configs = map[string]string{}
 	for i := range targets {
 		cfg, pipeline, params, err := c.render(ctx, x, targets[i])
@@ -36,7 +37,7 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 			return c.fail(ctx, x, fmt.Sprintf("rendering for agent %s: %v", targets[i].InstanceUID, err))
 		}
 		targets[i].ConfigHash = store.HashConfig([]byte(cfg))
-		assignments[i] = store.Assignment{InstanceUID: targets[i].InstanceUID, Pipeline: pipeline, Parameters: params,
+		assignments[i] = apitypes.Assignment{InstanceUID: targets[i].InstanceUID, Pipeline: pipeline, Parameters: params,
 			Config: cfg, ConfigHash: targets[i].ConfigHash, Reason: "experiment " + x.Name + " (" + x.ID + ")"}
 		if _, seen := x.State.Configs[targets[i].Variant]; !seen {
 			x.State.Configs[targets[i].Variant] = cfg
@@ -46,7 +47,7 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 	x.State.DeployStartedAt = c.set.Now()
 	// Save the targets and their previous assignments before touching any
 	// agent, so a crash from here on can always restore them.
-	if err := c.transition(ctx, x, store.ExperimentDeploying, fmt.Sprintf("deploying to %d agent(s)", len(targets))); err != nil {
+	if err := c.transition(ctx, x, apitypes.ExperimentDeploying, fmt.Sprintf("deploying to %d agent(s)", len(targets))); err != nil {
 		return err
 	}
 	for _, a := range assignments {
@@ -59,18 +60,18 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 
 func (c *Controller) fail(ctx context.Context, x Experiment, cause string) error {
 	x.State.Error = cause
-	return c.finish(ctx, x, store.ExperimentFailed, cause)
+	return c.finish(ctx, x, apitypes.ExperimentFailed, cause)
 }
 
 // resolveTargets lists the online agents matching the selector, with the
 // assignment each will get back, and their variants.
-func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]Target, error) {
+func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]apitypes.ExperimentTarget, error) {
 	sel, err := selector.Parse(x.Spec.Targets.Selector)
 	if err != nil {
 		return nil, err
 	}
 	online := true
-	var targets []Target
+	var targets []apitypes.ExperimentTarget
 	page := store.Page{Limit: 1000}
 	for {
 		agents, next, err := c.set.Store.ListAgents(ctx, store.AgentFilter{Labels: sel.Equalities(), Online: &online}, page)
@@ -89,7 +90,7 @@ func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]Target
 			if err != nil {
 				return nil, err
 			}
-			targets = append(targets, Target{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
+			targets = append(targets, apitypes.ExperimentTarget{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
 		}
 		if next == "" {
 			break
@@ -104,18 +105,18 @@ func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]Target
 
 // assignVariants splits split-mode targets into two cohorts,
 // deterministically by instance UID.
-func (c *Controller) assignVariants(x Experiment, targets []Target) ([]Target, error) {
-	if x.Spec.Mode != ModeSplit {
+func (c *Controller) assignVariants(x Experiment, targets []apitypes.ExperimentTarget) ([]apitypes.ExperimentTarget, error) {
+	if x.Spec.Mode != apitypes.ModeSplit {
 		for i := range targets {
-			targets[i].Variant = variantBoth
+			targets[i].Variant = apitypes.VariantBoth
 		}
 		return targets, nil
 	}
 	sort.Slice(targets, func(i, j int) bool { return cohortKey(targets[i].InstanceUID) < cohortKey(targets[j].InstanceUID) })
 	for i := range targets {
-		targets[i].Variant = VariantBaseline
+		targets[i].Variant = apitypes.VariantBaseline
 		if i%2 == 1 {
-			targets[i].Variant = VariantCandidate
+			targets[i].Variant = apitypes.VariantCandidate
 		}
 	}
 	if len(targets) < 2 {
@@ -131,7 +132,7 @@ func cohortKey(uid string) uint64 {
 }
 
 // render produces one target's configuration.
-func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, pipeline string, params map[string]any, err error) {
+func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.ExperimentTarget) (cfg, pipeline string, params map[string]any, err error) {
 	base, err := c.baseline(x, t)
 	if err != nil {
 		return "", "", nil, err
@@ -141,7 +142,7 @@ func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, p
 		return "", "", nil, err
 	}
 	switch t.Variant {
-	case variantBoth:
+	case apitypes.VariantBoth:
 		p, err := c.set.Catalog.RenderPaired(ctx, catalog.PairedSpec{
 			Baseline: base, Candidate: catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters},
 			Shared: shared, CandidateExports: x.Spec.Candidate.Export,
@@ -150,10 +151,10 @@ func (c *Controller) render(ctx context.Context, x Experiment, t Target) (cfg, p
 			return "", "", nil, err
 		}
 		return string(p.Config), "", nil, nil
-	case VariantBaseline:
-		return c.single(ctx, base, shared, VariantBaseline)
+	case apitypes.VariantBaseline:
+		return c.single(ctx, base, shared, apitypes.VariantBaseline)
 	default:
-		return c.single(ctx, catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}, shared, VariantCandidate)
+		return c.single(ctx, catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}, shared, apitypes.VariantCandidate)
 	}
 }
 
@@ -172,7 +173,7 @@ func (c *Controller) single(ctx context.Context, ref catalog.Ref, shared map[str
 
 // baseline is the baseline reference for a target: the spec's pipeline, or
 // the agent's own previous catalog assignment (its variant parameters).
-func (c *Controller) baseline(x Experiment, t Target) (catalog.Ref, error) {
+func (c *Controller) baseline(x Experiment, t apitypes.ExperimentTarget) (catalog.Ref, error) {
 	if !x.Spec.Baseline.Current {
 		return catalog.Ref{Pipeline: x.Spec.Baseline.Pipeline, Params: x.Spec.Baseline.Parameters}, nil
 	}
@@ -190,7 +191,7 @@ func (c *Controller) baseline(x Experiment, t Target) (catalog.Ref, error) {
 // sharedParams are the collector parameters both variants use: the agent's
 // previous ones when the baseline is its current configuration, then the
 // spec's, the critical rules, and the server's per-agent parameters.
-func (c *Controller) sharedParams(x Experiment, t Target, basePipeline string) (map[string]any, error) {
+func (c *Controller) sharedParams(x Experiment, t apitypes.ExperimentTarget, basePipeline string) (map[string]any, error) {
 	shared := map[string]any{}
 	if x.Spec.Baseline.Current {
 		shared = c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeCollector)
@@ -268,10 +269,10 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 			}
 			pending++
 		case slices.Contains(a.FailedConfigHashes, t.ConfigHash),
-			a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusFailed:
+			a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusFailed:
 			return c.fail(ctx, x, fmt.Sprintf("agent %s (%s) could not apply its configuration: %s",
 				t.InstanceUID, t.Host, a.RemoteConfig.ErrorMessage))
-		case a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == store.ConfigStatusApplied && a.Health != nil && a.Health.Healthy:
+		case a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Health != nil && a.Health.Healthy:
 			t.Applied, progressed = true, true
 		default:
 			pending++
@@ -291,7 +292,7 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 	x.State.RunningSince = now
 	x.State.MeasureFrom = now.Add(x.Spec.Warmup.D())
 	x.State.EndsAt = x.State.MeasureFrom.Add(x.Spec.Duration.D())
-	return c.transition(ctx, x, store.ExperimentRunning, "every target applied its configuration")
+	return c.transition(ctx, x, apitypes.ExperimentRunning, "every target applied its configuration")
 }
 
 // restore gives every target its previous assignment back (idempotent).

@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // analyze is the server's analyzer with the default prices.
@@ -25,7 +25,7 @@ type meter struct {
 // (the collector's start), gauges as they are.
 func (f *fixture) putMinute(uid string, minute time.Time, sinceStart int, meters map[string]meter) {
 	f.t.Helper()
-	var samples []store.Sample
+	var samples []apitypes.Sample
 	n := float64(sinceStart)
 	for variant, m := range meters {
 		for name, v := range map[string]float64{
@@ -36,7 +36,7 @@ func (f *fixture) putMinute(uid string, minute time.Time, sinceStart int, meters
 			analysis.SeriesActiveSeries:            m.series,
 			analysis.SeriesCriticalProcesses:       m.critical,
 		} {
-			samples = append(samples, store.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: minute, Value: v})
+			samples = append(samples, apitypes.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: minute, Value: v})
 		}
 	}
 	require.NoError(f.t, f.st.PutSamples(f.t.Context(), samples))
@@ -44,13 +44,13 @@ func (f *fixture) putMinute(uid string, minute time.Time, sinceStart int, meters
 
 // catalogAgent registers an online agent whose assignment is a catalog
 // pipeline rendered with params, as `phoenix config assign` leaves it.
-func (f *fixture) catalogAgent(uid string, labels map[string]string, pipeline string, params map[string]any) store.Assignment {
+func (f *fixture) catalogAgent(uid string, labels map[string]string, pipeline string, params map[string]any) apitypes.Assignment {
 	f.t.Helper()
-	require.NoError(f.t, f.st.UpsertAgent(f.t.Context(), store.Agent{InstanceUID: uid, Labels: labels, Online: true,
-		Health: &store.Health{Healthy: true}, FirstSeen: f.now, LastSeen: f.now}))
+	require.NoError(f.t, f.st.UpsertAgent(f.t.Context(), apitypes.Agent{InstanceUID: uid, Labels: labels, Online: true,
+		Health: &apitypes.Health{Healthy: true}, FirstSeen: f.now, LastSeen: f.now}))
 	r, err := f.c.set.Catalog.Render(f.t.Context(), pipeline, params)
 	require.NoError(f.t, err)
-	asg, err := f.st.SetAssignment(f.t.Context(), store.Assignment{InstanceUID: uid, Pipeline: r.Pipeline,
+	asg, err := f.st.SetAssignment(f.t.Context(), apitypes.Assignment{InstanceUID: uid, Pipeline: r.Pipeline,
 		Parameters: r.Params, Config: string(r.Config), Reason: "rollout"})
 	require.NoError(f.t, err)
 	return asg
@@ -58,7 +58,7 @@ func (f *fixture) catalogAgent(uid string, labels map[string]string, pipeline st
 
 // deployed creates and starts spec and reconciles once: the experiment is
 // deploying (or failed, which the caller checks).
-func (f *fixture) deployed(spec Spec) Experiment {
+func (f *fixture) deployed(spec apitypes.ExperimentSpec) Experiment {
 	f.t.Helper()
 	x, err := f.c.Create(f.t.Context(), spec)
 	require.NoError(f.t, err)
@@ -69,21 +69,21 @@ func (f *fixture) deployed(spec Spec) Experiment {
 }
 
 // running deploys spec and has every target report it applied.
-func (f *fixture) running(spec Spec) Experiment {
+func (f *fixture) running(spec apitypes.ExperimentSpec) Experiment {
 	f.t.Helper()
 	x := f.deployed(spec)
-	require.Equal(f.t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(f.t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 	for _, tg := range x.State.Targets {
-		f.report(tg.InstanceUID, tg.ConfigHash, store.ConfigStatusApplied, "")
+		f.report(tg.InstanceUID, tg.ConfigHash, apitypes.ConfigStatusApplied, "")
 	}
 	f.c.ReconcileAll(f.t.Context())
 	x = f.get(x.ID)
-	require.Equal(f.t, store.ExperimentRunning, x.Status, x.State.Error)
+	require.Equal(f.t, apitypes.ExperimentRunning, x.Status, x.State.Error)
 	return x
 }
 
 // assigned returns an agent's current assignment.
-func (f *fixture) assigned(uid string) store.Assignment {
+func (f *fixture) assigned(uid string) apitypes.Assignment {
 	f.t.Helper()
 	a, err := f.st.GetAssignment(f.t.Context(), uid)
 	require.NoError(f.t, err)
@@ -95,7 +95,7 @@ func transitions(x Experiment) []string {
 	var out []string
 	for _, e := range x.Events {
 		if e.To != "" {
-			out = append(out, e.From+"→"+e.To)
+			out = append(out, string(e.From)+"→"+string(e.To))
 		}
 	}
 	return out

@@ -7,8 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {
@@ -17,12 +16,12 @@ func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {
 	before := f.catalogAgent("a1", test, "topk", map[string]any{"k": 7, "collection_interval": "15s", "system_metrics": false})
 	f.catalogAgent("a2", test, "critical-only", map[string]any{"memory_limit_mib": 256, "system_metrics": false})
 
-	spec := validSpec(ModePaired)
-	spec.Baseline = Variant{Current: true}
+	spec := validSpec(apitypes.ModePaired)
+	spec.Baseline = apitypes.Variant{Current: true}
 	spec.Parameters = nil
 	spec.Candidate.Parameters = map[string]any{"k": 3}
 	x := f.deployed(spec)
-	require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 
 	a1 := parseConfig(t, f.assigned("a1").Config)
 	assert.Equal(t, 7, a1.at("processors", "process_topk/baseline", "k"), "the baseline arm is a1's topk with its own k")
@@ -39,13 +38,13 @@ func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {
 
 	// Promoted, the candidate keeps each agent's collector parameters.
 	for _, tg := range x.State.Targets {
-		f.report(tg.InstanceUID, tg.ConfigHash, store.ConfigStatusApplied, "")
+		f.report(tg.InstanceUID, tg.ConfigHash, apitypes.ConfigStatusApplied, "")
 	}
 	f.c.ReconcileAll(t.Context())
 	f.advance(3 * time.Minute)
 	f.c.ReconcileAll(t.Context())
 	f.c.ReconcileAll(t.Context())
-	require.Equal(t, store.ExperimentCompleted, f.get(x.ID).Status)
+	require.Equal(t, apitypes.ExperimentCompleted, f.get(x.ID).Status)
 	_, err := f.c.Promote(t.Context(), x.ID)
 	require.NoError(t, err)
 	promoted := f.assigned("a1")
@@ -65,13 +64,13 @@ func TestBaselineCurrentRefusesAVerbatimAssignment(t *testing.T) {
 	f.agent("verbatim", map[string]string{"env": "test"})
 	// f.agent's assignment names a pipeline but is verbatim text; make it
 	// plainly verbatim.
-	before, err := f.st.SetAssignment(t.Context(), store.Assignment{InstanceUID: "verbatim", Config: "receivers: {}\n", Reason: "by hand"})
+	before, err := f.st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "verbatim", Config: "receivers: {}\n", Reason: "by hand"})
 	require.NoError(t, err)
 
-	spec := validSpec(ModePaired)
-	spec.Baseline = Variant{Current: true}
+	spec := validSpec(apitypes.ModePaired)
+	spec.Baseline = apitypes.Variant{Current: true}
 	x := f.deployed(spec)
-	assert.Equal(t, store.ExperimentFailed, x.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.Contains(t, x.State.Error, "agent verbatim")
 	assert.Contains(t, x.State.Error, "verbatim configuration, not a catalog pipeline")
 	assert.Empty(t, x.State.Targets, "nothing was deployed")
@@ -83,11 +82,11 @@ func TestCandidateExport(t *testing.T) {
 	f.agent("a1", map[string]string{"env": "test"})
 	f.agent("a2", map[string]string{"env": "shadow"})
 
-	exported := validSpec(ModePaired)
+	exported := validSpec(apitypes.ModePaired)
 	exported.Parameters["destination"] = "prometheus"
 	exported.Candidate.Export = true
 	x := f.deployed(exported)
-	require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 	cfg := parseConfig(t, f.assigned("a1").Config)
 	assert.Equal(t, []any{"prometheus"}, cfg.at("service", "pipelines", "metrics/candidate", "exporters"))
 	assert.Equal(t, []any{"prometheus"}, cfg.at("service", "pipelines", "metrics/baseline", "exporters"))
@@ -96,27 +95,27 @@ func TestCandidateExport(t *testing.T) {
 	shadow.Targets.Selector = "env=shadow"
 	shadow.Candidate.Export = false
 	y := f.deployed(shadow)
-	require.Equal(t, store.ExperimentDeploying, y.Status, y.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, y.Status, y.State.Error)
 	cfg = parseConfig(t, f.assigned("a2").Config)
 	assert.Equal(t, []any{"nop"}, cfg.at("service", "pipelines", "metrics/candidate", "exporters"), "a shadow exports nothing")
 	assert.Equal(t, []any{"prometheus"}, cfg.at("service", "pipelines", "metrics/baseline", "exporters"))
 }
 
 func TestCriticalProcessesReachBothCostMeters(t *testing.T) {
-	rules := criticalrules.Rules{{Name: "db", ExecutableName: "postgres"}, {Name: "edge", CommandLine: ".*nginx: master.*"}}
+	rules := []apitypes.CriticalRule{{Name: "db", ExecutableName: "postgres"}, {Name: "edge", CommandLine: ".*nginx: master.*"}}
 	want := []any{
 		map[string]any{"name": "db", "executable_name": "postgres"},
 		map[string]any{"name": "edge", "command_line": ".*nginx: master.*"},
 	}
-	for _, mode := range []string{ModePaired, ModeSplit} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []apitypes.Mode{apitypes.ModePaired, apitypes.ModeSplit} {
+		t.Run(string(mode), func(t *testing.T) {
 			f := newFixture(t)
 			f.agent("a1", map[string]string{"env": "test"})
 			f.agent("a2", map[string]string{"env": "test"})
 			spec := validSpec(mode)
 			spec.CriticalProcesses = rules
 			x := f.deployed(spec)
-			require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+			require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 			meters := map[string]bool{}
 			for _, tg := range x.State.Targets {
 				cfg := parseConfig(t, f.assigned(tg.InstanceUID).Config)
@@ -132,7 +131,7 @@ func TestCriticalProcessesReachBothCostMeters(t *testing.T) {
 					assert.Equal(t, want, cfg.at("processors", "process_critical/candidate", "rules"))
 				}
 			}
-			if mode == ModePaired {
+			if mode == apitypes.ModePaired {
 				assert.Equal(t, map[string]bool{"cost_meter/baseline of both": true, "cost_meter/candidate of both": true}, meters)
 			} else {
 				assert.Equal(t, map[string]bool{"cost_meter of baseline": true, "cost_meter of candidate": true}, meters)
@@ -153,10 +152,10 @@ func TestAgentParamsAreAddedOnlyWhenDeclared(t *testing.T) {
 	}
 	f.agent("a1", map[string]string{"env": "test"})
 	f.agent("a2", map[string]string{"env": "test"})
-	for _, mode := range []string{ModePaired, ModeSplit} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []apitypes.Mode{apitypes.ModePaired, apitypes.ModeSplit} {
+		t.Run(string(mode), func(t *testing.T) {
 			x := f.deployed(validSpec(mode))
-			require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+			require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 			for _, tg := range x.State.Targets {
 				cfg := parseConfig(t, f.assigned(tg.InstanceUID).Config)
 				assert.Equal(t, []any{map[string]any{"name": "service.instance.id", "value": tg.InstanceUID}},

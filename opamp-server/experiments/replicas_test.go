@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -43,9 +44,9 @@ func TestTwoReplicasNeverDoubleTransition(t *testing.T) {
 	before := f.agent("a1", map[string]string{"env": "test"})
 	f.agent("a2", map[string]string{"env": "test"})
 
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
-	stopped, err := f.c.Create(ctx, validSpec(ModePaired))
+	stopped, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = other.Start(ctx, x.ID)
 	require.NoError(t, err)
@@ -53,18 +54,18 @@ func TestTwoReplicasNeverDoubleTransition(t *testing.T) {
 	require.NoError(t, err)
 	together(ctx, 4, f.c, other)
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 
 	for _, tg := range x.State.Targets {
-		f.report(tg.InstanceUID, tg.ConfigHash, store.ConfigStatusApplied, "")
+		f.report(tg.InstanceUID, tg.ConfigHash, apitypes.ConfigStatusApplied, "")
 	}
 	together(ctx, 4, f.c, other)
-	require.Equal(t, store.ExperimentRunning, f.get(x.ID).Status)
+	require.Equal(t, apitypes.ExperimentRunning, f.get(x.ID).Status)
 	f.advance(3 * time.Minute)
 	together(ctx, 4, f.c, other)
 
 	x = f.get(x.ID)
-	require.Equal(t, store.ExperimentCompleted, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentCompleted, x.Status, x.State.Error)
 	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→analyzing", "analyzing→completed"},
 		transitions(x), "every transition is recorded once")
 	assert.Equal(t, []string{"→pending", "pending→cancelled"}, transitions(f.get(stopped.ID)))
@@ -75,11 +76,11 @@ func TestAStaleReplicaNeverUndoesAPromotion(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
-	x := f.running(validSpec(ModePaired))
+	x := f.running(validSpec(apitypes.ModePaired))
 	f.advance(3 * time.Minute)
 	f.c.ReconcileAll(ctx)
 	stale := f.get(x.ID)
-	require.Equal(t, store.ExperimentAnalyzing, stale.Status)
+	require.Equal(t, apitypes.ExperimentAnalyzing, stale.Status)
 
 	// This replica completes the experiment and the candidate is promoted
 	// while the other still acts on what it read before.
@@ -92,7 +93,7 @@ func TestAStaleReplicaNeverUndoesAPromotion(t *testing.T) {
 	err = f.replica(f.st).step(ctx, stale)
 	require.ErrorIs(t, err, store.ErrConflict)
 	assert.Equal(t, promoted.Generation, f.assigned("a1").Generation, "the promotion stands")
-	assert.Equal(t, store.ExperimentCompleted, f.get(x.ID).Status)
+	assert.Equal(t, apitypes.ExperimentCompleted, f.get(x.ID).Status)
 }
 
 func TestAReconcileThatLearnsNothingWritesNothing(t *testing.T) {
@@ -100,8 +101,8 @@ func TestAReconcileThatLearnsNothingWritesNothing(t *testing.T) {
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
 	f.agent("a2", map[string]string{"env": "test"})
-	x := f.deployed(validSpec(ModePaired))
-	require.Equal(t, store.ExperimentDeploying, x.Status)
+	x := f.deployed(validSpec(apitypes.ModePaired))
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status)
 	version := func() int64 {
 		e, err := f.st.GetExperiment(ctx, x.ID)
 		require.NoError(t, err)
@@ -112,7 +113,7 @@ func TestAReconcileThatLearnsNothingWritesNothing(t *testing.T) {
 	f.c.ReconcileAll(ctx)
 	assert.Equal(t, v, version(), "no agent applied anything: nothing to save")
 
-	f.report("a1", x.State.Targets[0].ConfigHash, store.ConfigStatusApplied, "")
+	f.report("a1", x.State.Targets[0].ConfigHash, apitypes.ConfigStatusApplied, "")
 	f.c.ReconcileAll(ctx)
 	assert.Equal(t, v+1, version(), "a1's progress is saved")
 	applied := f.get(x.ID).State.Targets
@@ -126,11 +127,11 @@ func TestEventsAreRecordedOnceWhenAnUpdateIsRetried(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
-	x := f.running(validSpec(ModePaired))
+	x := f.running(validSpec(apitypes.ModePaired))
 	f.advance(3 * time.Minute)
 	f.c.ReconcileAll(ctx)
 	f.c.ReconcileAll(ctx)
-	require.Equal(t, store.ExperimentCompleted, f.get(x.ID).Status)
+	require.Equal(t, apitypes.ExperimentCompleted, f.get(x.ID).Status)
 
 	flaky := &conflictingStore{Store: f.st}
 	c := f.replica(flaky)
@@ -191,7 +192,7 @@ func TestRunReactsToExperimentChangesAtOnceAndSkipsAgents(t *testing.T) {
 	set.Store, set.Tick = listing, time.Hour
 	c, err := New(set)
 	require.NoError(t, err)
-	x, err := f.c.Create(t.Context(), validSpec(ModePaired))
+	x, err := f.c.Create(t.Context(), validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -211,9 +212,9 @@ func TestRunReactsToExperimentChangesAtOnceAndSkipsAgents(t *testing.T) {
 
 	// Agents change with every message they send: no reason to reconcile.
 	for range 20 {
-		f.report("a1", "", store.ConfigStatusApplying, "")
+		f.report("a1", "", apitypes.ConfigStatusApplying, "")
 	}
-	y, err := f.c.Create(t.Context(), validSpec(ModePaired))
+	y, err := f.c.Create(t.Context(), validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	assert.Equal(t, []string{x.ID, y.ID}, next(), "a new experiment is the next reason to reconcile")
 
@@ -221,8 +222,8 @@ func TestRunReactsToExperimentChangesAtOnceAndSkipsAgents(t *testing.T) {
 	// controller: only the change can wake Run within the hour's tick.
 	_, err = f.c.update(t.Context(), x.ID, func(x *Experiment) error { x.State.StartRequested = true; return nil })
 	require.NoError(t, err)
-	for f.get(x.ID).Status != store.ExperimentDeploying {
+	for f.get(x.ID).Status != apitypes.ExperimentDeploying {
 		require.NotNil(t, next())
 	}
-	assert.True(t, slices.ContainsFunc(f.get(x.ID).Events, func(e store.ExperimentEvent) bool { return e.To == store.ExperimentDeploying }))
+	assert.True(t, slices.ContainsFunc(f.get(x.ID).Events, func(e apitypes.ExperimentEvent) bool { return e.To == apitypes.ExperimentDeploying }))
 }

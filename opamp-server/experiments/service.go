@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
@@ -23,28 +24,28 @@ var (
 // analyze computes the results from the measurement window and completes
 // the experiment, returning the targets to their previous configurations.
 func (c *Controller) analyze(ctx context.Context, x Experiment) error {
-	results, pass, err := c.measure(ctx, x, x.State.EndsAt)
+	results, err := c.measure(ctx, x, x.State.EndsAt)
 	if err != nil {
 		return c.fail(ctx, x, "analysis: "+err.Error())
 	}
-	x.State.Results = results
+	x.State.Results = &results
 	x.State.Verdict = "fail"
-	if pass {
+	if results.Verdict.Pass {
 		x.State.Verdict = "pass"
 	}
-	return c.finish(ctx, x, store.ExperimentCompleted, "analysed: verdict "+x.State.Verdict)
+	return c.finish(ctx, x, apitypes.ExperimentCompleted, "analysed: verdict "+x.State.Verdict)
 }
 
 // measure analyses the samples of every target from the start of the
 // measurement window to until.
-func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time) ([]byte, bool, error) {
-	samples := make(map[string][]store.Sample, len(x.State.Targets))
+func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time) (apitypes.Results, error) {
+	samples := make(map[string][]apitypes.Sample, len(x.State.Targets))
 	// One minute before the window gives counters a starting point.
 	from := x.State.MeasureFrom.Add(-time.Minute)
 	for _, t := range x.State.Targets {
 		s, err := c.set.Store.QuerySamples(ctx, store.SampleQuery{InstanceUID: t.InstanceUID, From: from, To: until.Add(time.Minute)})
 		if err != nil {
-			return nil, false, err
+			return apitypes.Results{}, err
 		}
 		samples[t.InstanceUID] = s
 	}
@@ -52,9 +53,9 @@ func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time)
 }
 
 // Create stores a new experiment in pending.
-func (c *Controller) Create(ctx context.Context, spec Spec) (Experiment, error) {
-	spec.applyDefaults()
-	if err := spec.Validate(); err != nil {
+func (c *Controller) Create(ctx context.Context, spec apitypes.ExperimentSpec) (Experiment, error) {
+	applyDefaults(&spec)
+	if err := Validate(spec); err != nil {
 		return Experiment{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	for _, p := range []string{spec.Baseline.Pipeline, spec.Candidate.Pipeline} {
@@ -70,7 +71,7 @@ func (c *Controller) Create(ctx context.Context, spec Spec) (Experiment, error) 
 			return Experiment{}, fmt.Errorf("%w: price_models: unknown model %q (known: %s)", ErrInvalidSpec, m, strings.Join(c.set.PriceModels, ", "))
 		}
 	}
-	x := Experiment{ID: newID(), Name: spec.Name, Status: store.ExperimentPending, Spec: spec}
+	x := Experiment{Experiment: apitypes.Experiment{ID: newID(), Name: spec.Name, Status: apitypes.ExperimentPending, Spec: spec}}
 	e, err := x.encode()
 	if err != nil {
 		return Experiment{}, err
@@ -79,7 +80,7 @@ func (c *Controller) Create(ctx context.Context, spec Spec) (Experiment, error) 
 	if err != nil {
 		return Experiment{}, err
 	}
-	_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), To: store.ExperimentPending, Cause: "created"})
+	_, _ = c.set.Store.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), To: apitypes.ExperimentPending, Cause: "created"})
 	return decode(stored)
 }
 
@@ -98,7 +99,7 @@ func (c *Controller) Get(ctx context.Context, id string) (Experiment, error) {
 }
 
 // List returns experiments, optionally by status.
-func (c *Controller) List(ctx context.Context, status []string, p store.Page) ([]Experiment, string, error) {
+func (c *Controller) List(ctx context.Context, status []apitypes.ExperimentStatus, p store.Page) ([]Experiment, string, error) {
 	exps, next, err := c.set.Store.ListExperiments(ctx, store.ExperimentFilter{Status: status}, p)
 	if err != nil {
 		return nil, "", err
@@ -141,7 +142,7 @@ func (c *Controller) update(ctx context.Context, id string, fn func(*Experiment)
 // Start asks for a pending experiment to be deployed.
 func (c *Controller) Start(ctx context.Context, id string) (Experiment, error) {
 	x, err := c.update(ctx, id, func(x *Experiment) error {
-		if x.Status != store.ExperimentPending {
+		if x.Status != apitypes.ExperimentPending {
 			return fmt.Errorf("%w: experiment is %s, only a pending one can start", ErrState, x.Status)
 		}
 		x.State.StartRequested = true
@@ -157,7 +158,7 @@ func (c *Controller) Start(ctx context.Context, id string) (Experiment, error) {
 // previous configurations back.
 func (c *Controller) Stop(ctx context.Context, id string) (Experiment, error) {
 	x, err := c.update(ctx, id, func(x *Experiment) error {
-		if Terminal(x.Status) || x.Status == store.ExperimentAnalyzing {
+		if x.Status.Terminal() || x.Status == apitypes.ExperimentAnalyzing {
 			return fmt.Errorf("%w: experiment is already %s", ErrState, x.Status)
 		}
 		x.State.StopRequested = true
@@ -173,14 +174,14 @@ func (c *Controller) Stop(ctx context.Context, id string) (Experiment, error) {
 // collector parameters, to every target as its new configuration.
 func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error) {
 	x, err := c.update(ctx, id, func(x *Experiment) error {
-		if x.Status != store.ExperimentCompleted {
+		if x.Status != apitypes.ExperimentCompleted {
 			return fmt.Errorf("%w: only a completed experiment can be promoted (it is %s)", ErrState, x.Status)
 		}
 		if x.State.Promoted && !x.State.RolledBack {
 			return fmt.Errorf("%w: already promoted", ErrState)
 		}
 		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
-		pending := make([]store.Assignment, 0, len(x.State.Targets))
+		pending := make([]apitypes.Assignment, 0, len(x.State.Targets))
 		for _, t := range x.State.Targets {
 			base, err := c.baseline(*x, t)
 			if err != nil {
@@ -194,7 +195,7 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 			if err != nil {
 				return fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)
 			}
-			pending = append(pending, store.Assignment{InstanceUID: t.InstanceUID, Pipeline: pipeline, Parameters: params,
+			pending = append(pending, apitypes.Assignment{InstanceUID: t.InstanceUID, Pipeline: pipeline, Parameters: params,
 				Config: cfg, Reason: "promoted from experiment " + x.Name + " (" + x.ID + ")"})
 		}
 		for _, a := range pending {
@@ -214,7 +215,7 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 // Rollback gives every target the assignment it had before the experiment.
 func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error) {
 	x, err := c.update(ctx, id, func(x *Experiment) error {
-		if !Terminal(x.Status) || len(x.State.Targets) == 0 {
+		if !x.Status.Terminal() || len(x.State.Targets) == 0 {
 			return fmt.Errorf("%w: only a finished experiment that deployed can be rolled back (it is %s)", ErrState, x.Status)
 		}
 		x.State.Restored = false
@@ -233,23 +234,23 @@ func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error
 // event records a change that is not a transition, once it is saved: update
 // may run its function more than once.
 func (c *Controller) event(ctx context.Context, id, cause string) {
-	_, _ = c.set.Store.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: id, Time: c.set.Now(), Cause: cause})
+	_, _ = c.set.Store.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: id, Time: c.set.Now(), Cause: cause})
 }
 
 // Results returns an experiment's results: the final ones once analysed, or
 // an interim analysis of what has been measured so far while it runs.
-func (c *Controller) Results(ctx context.Context, id string) (results []byte, final bool, err error) {
+func (c *Controller) Results(ctx context.Context, id string) (apitypes.ExperimentResults, error) {
 	x, err := c.Get(ctx, id)
 	if err != nil {
-		return nil, false, err
+		return apitypes.ExperimentResults{}, err
 	}
-	if len(x.State.Results) > 0 {
-		return x.State.Results, true, nil
+	if x.State.Results != nil {
+		return apitypes.ExperimentResults{Final: true, Results: *x.State.Results}, nil
 	}
 	now := c.set.Now()
-	if x.Status != store.ExperimentRunning || now.Before(x.State.MeasureFrom.Add(time.Minute)) {
-		return nil, false, fmt.Errorf("%w: no results yet (experiment is %s; measurement starts %s)", ErrState, x.Status, x.State.MeasureFrom.Format(time.RFC3339))
+	if x.Status != apitypes.ExperimentRunning || now.Before(x.State.MeasureFrom.Add(time.Minute)) {
+		return apitypes.ExperimentResults{}, fmt.Errorf("%w: no results yet (experiment is %s; measurement starts %s)", ErrState, x.Status, x.State.MeasureFrom.Format(time.RFC3339))
 	}
-	results, _, err = c.measure(ctx, x, now)
-	return results, false, err
+	results, err := c.measure(ctx, x, now)
+	return apitypes.ExperimentResults{Results: results}, err
 }

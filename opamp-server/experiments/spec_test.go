@@ -13,37 +13,37 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
 func TestValidateNamesEveryField(t *testing.T) {
 	ptr := func(v float64) *float64 { return &v }
 	tests := []struct {
 		name  string
-		edit  func(*Spec)
+		edit  func(*apitypes.ExperimentSpec)
 		field string
 	}{
-		{"empty name", func(s *Spec) { s.Name = " " }, "name: required"},
-		{"control character in name", func(s *Spec) { s.Name = "a\nb" }, "name: required"},
-		{"no baseline", func(s *Spec) { s.Baseline = Variant{} }, "baseline: give a pipeline, or current: true"},
-		{"both baselines", func(s *Spec) { s.Baseline.Current = true }, "baseline: pipeline and current contradict"},
-		{"baseline export", func(s *Spec) { s.Baseline.Export = true }, "baseline.export:"},
-		{"candidate current", func(s *Spec) { s.Candidate.Current = true }, "candidate.current:"},
-		{"export in split mode", func(s *Spec) { s.Mode, s.Candidate.Export = ModeSplit, true }, "candidate.export: split mode"},
-		{"negative warm-up", func(s *Spec) { s.Warmup = Duration(-time.Second) }, "warmup: must not be negative"},
-		{"short deploy timeout", func(s *Spec) { s.DeployTimeout = Duration(time.Second) }, "deploy_timeout: must be at least 10s"},
-		{"bad rule", func(s *Spec) { s.CriticalProcesses = criticalrules.Rules{{Name: "db"}} }, "critical_processes:"},
-		{"reduction above 1", func(s *Spec) { s.SuccessCriteria.MinSeriesReduction = 1.5 }, "success_criteria.min_series_reduction:"},
-		{"retention below 0", func(s *Spec) { s.SuccessCriteria.MinCriticalRetention = ptr(-0.1) }, "success_criteria.min_critical_retention:"},
+		{"empty name", func(s *apitypes.ExperimentSpec) { s.Name = " " }, "name: required"},
+		{"control character in name", func(s *apitypes.ExperimentSpec) { s.Name = "a\nb" }, "name: required"},
+		{"no baseline", func(s *apitypes.ExperimentSpec) { s.Baseline = apitypes.Variant{} }, "baseline: give a pipeline, or current: true"},
+		{"both baselines", func(s *apitypes.ExperimentSpec) { s.Baseline.Current = true }, "baseline: pipeline and current contradict"},
+		{"baseline export", func(s *apitypes.ExperimentSpec) { s.Baseline.Export = true }, "baseline.export:"},
+		{"candidate current", func(s *apitypes.ExperimentSpec) { s.Candidate.Current = true }, "candidate.current:"},
+		{"export in split mode", func(s *apitypes.ExperimentSpec) { s.Mode, s.Candidate.Export = apitypes.ModeSplit, true }, "candidate.export: split mode"},
+		{"negative warm-up", func(s *apitypes.ExperimentSpec) { s.Warmup = apitypes.Duration(-time.Second) }, "warmup: must not be negative"},
+		{"short deploy timeout", func(s *apitypes.ExperimentSpec) { s.DeployTimeout = apitypes.Duration(time.Second) }, "deploy_timeout: must be at least 10s"},
+		{"bad rule", func(s *apitypes.ExperimentSpec) { s.CriticalProcesses = []apitypes.CriticalRule{{Name: "db"}} }, "critical_processes:"},
+		{"reduction above 1", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinSeriesReduction = 1.5 }, "success_criteria.min_series_reduction:"},
+		{"retention below 0", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinCriticalRetention = ptr(-0.1) }, "success_criteria.min_critical_retention:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := validSpec(ModePaired)
-			s.applyDefaults()
-			require.NoError(t, s.Validate())
+			s := validSpec(apitypes.ModePaired)
+			applyDefaults(&s)
+			require.NoError(t, Validate(s))
 			tt.edit(&s)
-			err := s.Validate()
+			err := Validate(s)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.field)
 		})
@@ -51,7 +51,7 @@ func TestValidateNamesEveryField(t *testing.T) {
 }
 
 func TestDurationEncodings(t *testing.T) {
-	var d Duration
+	var d apitypes.Duration
 	require.NoError(t, json.Unmarshal([]byte(`"90s"`), &d))
 	assert.Equal(t, 90*time.Second, d.D())
 	require.NoError(t, json.Unmarshal([]byte(`1.5`), &d), "a number is seconds")
@@ -61,32 +61,32 @@ func TestDurationEncodings(t *testing.T) {
 	assert.Contains(t, err.Error(), `want a string such as "10m"`)
 	assert.Error(t, json.Unmarshal([]byte(`"ten minutes"`), &d))
 
-	raw, err := json.Marshal(Duration(10 * time.Minute))
+	raw, err := json.Marshal(apitypes.Duration(10 * time.Minute))
 	require.NoError(t, err)
 	assert.JSONEq(t, `"10m0s"`, string(raw))
-	out, err := yaml.Marshal(struct{ D Duration }{Duration(5 * time.Minute)})
+	out, err := yaml.Marshal(struct{ D apitypes.Duration }{apitypes.Duration(5 * time.Minute)})
 	require.NoError(t, err)
 	assert.Equal(t, "d: 5m0s\n", string(out))
 }
 
 func TestProgress(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	running := Experiment{Status: store.ExperimentRunning, State: State{RunningSince: start, EndsAt: start.Add(10 * time.Minute)}}
+	running := apitypes.Experiment{Status: apitypes.ExperimentRunning, State: apitypes.ExperimentState{RunningSince: start, EndsAt: start.Add(10 * time.Minute)}}
 	for _, tt := range []struct {
 		name string
-		x    Experiment
+		x    apitypes.Experiment
 		now  time.Time
 		want float64
 	}{
-		{"pending", Experiment{Status: store.ExperimentPending}, start, 0},
+		{"pending", apitypes.Experiment{Status: apitypes.ExperimentPending}, start, 0},
 		{"before running", running, start.Add(-time.Minute), 0},
 		{"a quarter", running, start.Add(150 * time.Second), 0.25},
 		{"past the end", running, start.Add(time.Hour), 1},
-		{"analyzing", Experiment{Status: store.ExperimentAnalyzing}, start, 1},
-		{"completed", Experiment{Status: store.ExperimentCompleted}, start, 1},
-		{"no window", Experiment{Status: store.ExperimentRunning, State: State{RunningSince: start, EndsAt: start}}, start, 1},
+		{"analyzing", apitypes.Experiment{Status: apitypes.ExperimentAnalyzing}, start, 1},
+		{"completed", apitypes.Experiment{Status: apitypes.ExperimentCompleted}, start, 1},
+		{"no window", apitypes.Experiment{Status: apitypes.ExperimentRunning, State: apitypes.ExperimentState{RunningSince: start, EndsAt: start}}, start, 1},
 	} {
-		assert.InDelta(t, tt.want, tt.x.progress(tt.now), 1e-9, tt.name)
+		assert.InDelta(t, tt.want, Experiment{Experiment: tt.x}.progress(tt.now), 1e-9, tt.name)
 	}
 }
 
@@ -109,7 +109,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	ctx := t.Context()
 	var ids []string
 	for i := range 5 {
-		s := validSpec(ModePaired)
+		s := validSpec(apitypes.ModePaired)
 		s.Name = strings.Repeat("x", i+1)
 		x, err := f.c.Create(ctx, s)
 		require.NoError(t, err)
@@ -122,12 +122,12 @@ func TestListFiltersAndPages(t *testing.T) {
 	var got []string
 	page := store.Page{Limit: 2}
 	for {
-		xs, next, err := f.c.List(ctx, []string{store.ExperimentPending}, page)
+		xs, next, err := f.c.List(ctx, []apitypes.ExperimentStatus{apitypes.ExperimentPending}, page)
 		require.NoError(t, err)
 		assert.LessOrEqual(t, len(xs), 2)
 		for _, x := range xs {
 			got = append(got, x.ID)
-			assert.Equal(t, store.ExperimentPending, x.Status)
+			assert.Equal(t, apitypes.ExperimentPending, x.Status)
 		}
 		if next == "" {
 			break
@@ -135,7 +135,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		page.After = next
 	}
 	assert.ElementsMatch(t, []string{ids[0], ids[2], ids[3], ids[4]}, got)
-	cancelled, _, err := f.c.List(ctx, []string{store.ExperimentCancelled}, store.Page{})
+	cancelled, _, err := f.c.List(ctx, []apitypes.ExperimentStatus{apitypes.ExperimentCancelled}, store.Page{})
 	require.NoError(t, err)
 	require.Len(t, cancelled, 1)
 	assert.Equal(t, ids[1], cancelled[0].ID)
@@ -147,15 +147,15 @@ func TestAnUnreadableExperimentDoesNotStopTheOthers(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
-	_, err := f.st.CreateExperiment(ctx, store.Experiment{ID: "exp-broken", Name: "broken", Status: store.ExperimentPending,
+	_, err := f.st.CreateExperiment(ctx, store.Experiment{ID: "exp-broken", Name: "broken", Status: apitypes.ExperimentPending,
 		Spec: json.RawMessage(`{"duration": true}`)})
 	require.NoError(t, err)
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	_, err = f.c.Start(ctx, x.ID)
 	require.NoError(t, err)
 	f.c.ReconcileAll(ctx)
-	assert.Equal(t, store.ExperimentDeploying, f.get(x.ID).Status)
+	assert.Equal(t, apitypes.ExperimentDeploying, f.get(x.ID).Status)
 
 	_, err = f.c.Get(ctx, "exp-broken")
 	assert.ErrorContains(t, err, "experiment exp-broken: spec")
@@ -173,23 +173,23 @@ func TestTargetsAreTheOnlineAgentsTheSelectorMatches(t *testing.T) {
 	offline.Online = false
 	require.NoError(t, f.st.UpsertAgent(t.Context(), offline))
 
-	spec := validSpec(ModePaired)
+	spec := validSpec(apitypes.ModePaired)
 	spec.Targets.Selector = "env=test,host.name=~web-.*"
 	x := f.deployed(spec)
-	require.Equal(t, store.ExperimentDeploying, x.Status, x.State.Error)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
 	require.Len(t, x.State.Targets, 1)
 	assert.Equal(t, "web-1", x.State.Targets[0].InstanceUID)
 
 	spec.Targets.Selector = "env=nowhere"
 	y := f.deployed(spec)
-	assert.Equal(t, store.ExperimentFailed, y.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, y.Status)
 	assert.Equal(t, `no online agent matches "env=nowhere"`, y.State.Error)
 }
 
 func TestActionsInTheWrongState(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	x, err := f.c.Create(ctx, validSpec(ModePaired))
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
 	for name, action := range map[string]func(context.Context, string) (Experiment, error){
 		"promote":  f.c.Promote,
@@ -213,9 +213,9 @@ type refusingStore struct {
 	armed atomic.Bool
 }
 
-func (s *refusingStore) SetAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error) {
+func (s *refusingStore) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
 	if s.armed.Load() {
-		return store.Assignment{}, errors.New("disk full")
+		return apitypes.Assignment{}, errors.New("disk full")
 	}
 	return s.Store.SetAssignment(ctx, a)
 }
@@ -226,12 +226,12 @@ func TestAFailedRestoreIsRecorded(t *testing.T) {
 	refusing := &refusingStore{Store: f.st}
 	f.c = f.replica(refusing)
 	f.agent("a1", map[string]string{"env": "test"})
-	x := f.deployed(validSpec(ModePaired))
+	x := f.deployed(validSpec(apitypes.ModePaired))
 	f.advance(DefaultDeployTimeout + time.Second)
 	refusing.armed.Store(true)
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
-	assert.Equal(t, store.ExperimentFailed, x.Status)
+	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.False(t, x.State.Restored)
 	assert.Equal(t, "1 agent(s) did not apply their configuration within 3m0s; restoring configurations: a1: disk full", x.State.Error)
 

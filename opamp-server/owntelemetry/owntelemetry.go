@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
@@ -116,7 +117,7 @@ func decode(r *http.Request) (pmetricotlp.ExportRequest, bool, error) {
 // Extract turns an export into per-minute samples: for every kept metric of
 // a resource with service.instance.id, the values of its points summed over
 // all attributes except the variant, at the minute of the latest point.
-func Extract(md pmetric.Metrics) []store.Sample {
+func Extract(md pmetric.Metrics) []apitypes.Sample {
 	type key struct{ uid, name, variant string }
 	type acc struct {
 		value float64
@@ -172,14 +173,14 @@ func Extract(md pmetric.Metrics) []store.Sample {
 			}
 		}
 	}
-	out := make([]store.Sample, 0, len(order))
+	out := make([]apitypes.Sample, 0, len(order))
 	for _, k := range order {
 		a := sums[k]
 		ts := a.ts.AsTime()
 		if a.ts == 0 {
 			ts = time.Now()
 		}
-		out = append(out, store.Sample{InstanceUID: k.uid, Name: k.name, Variant: k.variant,
+		out = append(out, apitypes.Sample{InstanceUID: k.uid, Name: k.name, Variant: k.variant,
 			Minute: ts.UTC().Truncate(time.Minute), Value: a.value})
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
@@ -95,7 +96,7 @@ func collectorMetrics() pmetric.Metrics {
 }
 
 // wantSamples is what Extract makes of collectorMetrics, in order.
-var wantSamples = []store.Sample{
+var wantSamples = []apitypes.Sample{
 	{InstanceUID: "agent-1", Name: "otelcol_exporter_sent_metric_points", Minute: minute, Value: 13},
 	{InstanceUID: "agent-1", Name: "otelcol_process_memory_rss", Minute: minute, Value: 1.5e6},
 	{InstanceUID: "agent-1", Name: "otelcol_processor_cost_meter_datapoints", Variant: "baseline", Minute: minute, Value: 10},

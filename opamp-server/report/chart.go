@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Chart geometry in SVG user units; the SVG scales to the page width.
@@ -24,8 +24,8 @@ const (
 // variantColors keep each variant's colour the same in every chart (blue
 // and orange stay apart for the common colour-vision deficiencies).
 var variantColors = map[string]string{
-	analysis.VariantBaseline:  "#1f5fbf",
-	analysis.VariantCandidate: "#d9660b",
+	apitypes.VariantBaseline:  "#1f5fbf",
+	apitypes.VariantCandidate: "#d9660b",
 }
 
 // chart is a line chart, laid out for the template.
@@ -57,14 +57,14 @@ type xy struct{ X, Y float64 }
 
 // charts lays out the report's charts: active series, then the hourly cost
 // of each price model.
-func charts(r *analysis.Results) []chart {
-	active := make(map[string][]analysis.Point, len(r.Series))
+func charts(r *apitypes.Results) []chart {
+	active := make(map[string][]apitypes.Point, len(r.Series))
 	for _, s := range r.Series {
 		active[s.Variant] = s.ActiveSeries
 	}
 	out := []chart{newChart("chart-active-series", "Active series per agent", "active series", formatAxisNumber, r.Series, active)}
 	for _, c := range r.Costs {
-		cost := make(map[string][]analysis.Point, len(r.Series))
+		cost := make(map[string][]apitypes.Point, len(r.Series))
 		for _, s := range r.Series {
 			cost[s.Variant] = s.HourlyCostUSD[c.Model.Name]
 		}
@@ -76,7 +76,7 @@ func charts(r *analysis.Results) []chart {
 
 // newChart scales every variant's points into one plot: time on x, values
 // on y from 0 (or the lowest negative value) to a round top.
-func newChart(id, title, yLabel string, format func(float64) string, order []analysis.VariantSeries, points map[string][]analysis.Point) chart {
+func newChart(id, title, yLabel string, format func(float64) string, order []apitypes.VariantSeries, points map[string][]apitypes.Point) chart {
 	c := chart{ID: id, Title: title, YLabel: yLabel, XLabel: "time (UTC)", Width: chartWidth, Height: chartHeight,
 		Left: plotLeft, Right: plotRight, Top: plotTop, Bottom: plotBottom}
 	var t0, t1 time.Time

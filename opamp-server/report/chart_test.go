@@ -8,17 +8,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func minutes(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 
-var order = []analysis.VariantSeries{{Variant: analysis.VariantBaseline}, {Variant: analysis.VariantCandidate}}
+var order = []apitypes.VariantSeries{{Variant: apitypes.VariantBaseline}, {Variant: apitypes.VariantCandidate}}
 
 func TestNewChart(t *testing.T) {
-	c := newChart("c", "Title", "series", formatAxisNumber, order, map[string][]analysis.Point{
-		analysis.VariantBaseline:  {{Minute: minutes(0), Value: 0}, {Minute: minutes(10), Value: 8000}},
-		analysis.VariantCandidate: {{Minute: minutes(5), Value: 4000}},
+	c := newChart("c", "Title", "series", formatAxisNumber, order, map[string][]apitypes.Point{
+		apitypes.VariantBaseline:  {{Minute: minutes(0), Value: 0}, {Minute: minutes(10), Value: 8000}},
+		apitypes.VariantCandidate: {{Minute: minutes(5), Value: 4000}},
 	})
 	// x: 78 + minutes/10 × (740 − 78); y: 240 − value/8000 × (240 − 40),
 	// the top rounded up to a multiple of the 2,000 step.
@@ -34,25 +34,25 @@ func TestNewChart(t *testing.T) {
 
 func TestNewChartEdgeCases(t *testing.T) {
 	// One point is centred; an all-zero series still gets a y scale.
-	one := newChart("c", "T", "y", formatAxisNumber, order[:1], map[string][]analysis.Point{
-		analysis.VariantBaseline: {{Minute: minutes(3), Value: 0}},
+	one := newChart("c", "T", "y", formatAxisNumber, order[:1], map[string][]apitypes.Point{
+		apitypes.VariantBaseline: {{Minute: minutes(3), Value: 0}},
 	})
 	assert.Equal(t, "409,240", one.Lines[0].Points)
 	assert.Equal(t, []tick{{240, "0"}, {40, "1"}}, one.YTicks)
 
 	// A variant without points keeps its legend entry and draws nothing.
-	empty := newChart("c", "T", "y", formatAxisNumber, order, map[string][]analysis.Point{
-		analysis.VariantBaseline: {{Minute: minutes(0), Value: 5}, {Minute: minutes(1), Value: 6}},
+	empty := newChart("c", "T", "y", formatAxisNumber, order, map[string][]apitypes.Point{
+		apitypes.VariantBaseline: {{Minute: minutes(0), Value: 5}, {Minute: minutes(1), Value: 6}},
 	})
 	assert.Empty(t, empty.Lines[1].Points)
 	assert.Equal(t, float64(plotLeft+legendStride), empty.Lines[1].LegendX)
 
 	// Hours of minutes: a line without markers.
-	var many []analysis.Point
+	var many []apitypes.Point
 	for i := range 240 {
-		many = append(many, analysis.Point{Minute: minutes(i), Value: float64(i)})
+		many = append(many, apitypes.Point{Minute: minutes(i), Value: float64(i)})
 	}
-	long := newChart("c", "T", "y", formatAxisNumber, order[:1], map[string][]analysis.Point{analysis.VariantBaseline: many})
+	long := newChart("c", "T", "y", formatAxisNumber, order[:1], map[string][]apitypes.Point{apitypes.VariantBaseline: many})
 	assert.Len(t, strings.Fields(long.Lines[0].Points), 240)
 	assert.Empty(t, long.Lines[0].Markers)
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 var funcs = template.FuncMap{
@@ -27,7 +27,7 @@ var funcs = template.FuncMap{
 	"upper":    strings.ToUpper,
 	"plural":   plural,
 	"failed":   failedChecks,
-	"estimateRow": func(name string, e analysis.Estimate) estimateRow {
+	"estimateRow": func(name string, e apitypes.Estimate) estimateRow {
 		return estimateRow{name, e}
 	},
 }
@@ -35,7 +35,7 @@ var funcs = template.FuncMap{
 // estimateRow is one row of the reductions table.
 type estimateRow struct {
 	Name     string
-	Estimate analysis.Estimate
+	Estimate apitypes.Estimate
 }
 
 // formatNumber writes a figure for people: thousands grouped, decimals only
@@ -114,7 +114,7 @@ func formatBytes(f float64) string {
 // formatPercent writes a fraction as a percentage with one decimal.
 func formatPercent(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
 
-func formatInterval(i *analysis.Interval) string {
+func formatInterval(i *apitypes.Interval) string {
 	if i == nil {
 		return "—"
 	}
@@ -140,38 +140,38 @@ func change(base, cand float64) string {
 	return strings.Replace(s, "-", "−", 1)
 }
 
-func outcomeSymbol(outcome string) string {
+func outcomeSymbol(outcome apitypes.Outcome) string {
 	switch outcome {
-	case analysis.OutcomePass:
+	case apitypes.OutcomePass:
 		return "✓"
-	case analysis.OutcomeFail:
+	case apitypes.OutcomeFail:
 		return "✗"
 	}
 	return "–"
 }
 
-func unitLabel(m analysis.PriceModel) string {
+func unitLabel(m apitypes.PriceModel) string {
 	per := formatNumber(m.Per)
 	switch m.Unit {
-	case analysis.UnitGBIngested:
+	case apitypes.UnitGBIngested:
 		if m.Per == 1 {
 			return "per GB ingested"
 		}
 		return "per " + per + " GB ingested"
-	case analysis.UnitActiveSeries:
+	case apitypes.UnitActiveSeries:
 		return "per " + per + " active series per month"
 	}
-	return "per " + per + " " + m.Unit
+	return "per " + per + " " + string(m.Unit)
 }
 
-func methodLabel(method string) string {
+func methodLabel(method apitypes.IntervalMethod) string {
 	switch method {
-	case analysis.MethodPairedT:
+	case apitypes.MethodPairedT:
 		return "paired t"
-	case analysis.MethodDeltaWelch:
+	case apitypes.MethodDeltaWelch:
 		return "delta method (Welch df)"
 	}
-	return method
+	return string(method)
 }
 
 func plural(n int, one, many string) string {
@@ -181,10 +181,10 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func failedChecks(v analysis.Verdict) int {
+func failedChecks(v apitypes.Verdict) int {
 	n := 0
 	for _, c := range v.Checks {
-		if c.Outcome == analysis.OutcomeFail {
+		if c.Outcome == apitypes.OutcomeFail {
 			n++
 		}
 	}

@@ -10,18 +10,18 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // meter writes n minutes of one variant's cost_meter series on an agent:
 // counters growing by the given rates, gauges constant.
-func meter(samples []store.Sample, uid, variant string, n int, datapoints, byts, active, critical float64) []store.Sample {
+func meter(samples []apitypes.Sample, uid, variant string, n int, datapoints, byts, active, critical float64) []apitypes.Sample {
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		add := func(name string, v float64) {
-			samples = append(samples, store.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: at, Value: v})
+			samples = append(samples, apitypes.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: at, Value: v})
 		}
 		add(analysis.SeriesDatapoints, datapoints*float64(i))
 		add(analysis.SeriesBytes, byts*float64(i))
@@ -32,30 +32,30 @@ func meter(samples []store.Sample, uid, variant string, n int, datapoints, byts,
 	return samples
 }
 
-func collector(samples []store.Sample, uid string, n int, cores, rss float64) []store.Sample {
+func collector(samples []apitypes.Sample, uid string, n int, cores, rss float64) []apitypes.Sample {
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		samples = append(samples,
-			store.Sample{InstanceUID: uid, Name: analysis.SeriesCPUSeconds, Minute: at, Value: cores * 60 * float64(i)},
-			store.Sample{InstanceUID: uid, Name: analysis.SeriesMemoryRSS, Minute: at, Value: rss})
+			apitypes.Sample{InstanceUID: uid, Name: analysis.SeriesCPUSeconds, Minute: at, Value: cores * 60 * float64(i)},
+			apitypes.Sample{InstanceUID: uid, Name: analysis.SeriesMemoryRSS, Minute: at, Value: rss})
 	}
 	return samples
 }
 
 // pairedResults analyses three paired agents over ten minutes.
-func pairedResults(t *testing.T, uids ...string) *analysis.Results {
+func pairedResults(t *testing.T, uids ...string) *apitypes.Results {
 	t.Helper()
 	if len(uids) == 0 {
 		uids = []string{"agent-1", "agent-2", "agent-3"}
 	}
-	in := analysis.Input{Mode: analysis.ModePaired, From: t0, To: t0.Add(10 * time.Minute),
-		Criteria: analysis.Criteria{MinSeriesReduction: 0.5}}
+	in := analysis.Input{Mode: apitypes.ModePaired, From: t0, To: t0.Add(10 * time.Minute),
+		Criteria: apitypes.Criteria{MinSeriesReduction: 0.5}}
 	for i, uid := range uids {
-		var s []store.Sample
-		s = meter(s, uid, analysis.VariantBaseline, 10, 7000, 1e6, 7000+float64(i)*500, 12)
-		s = meter(s, uid, analysis.VariantCandidate, 10, 700, 1.1e5, 650+float64(i)*40, 12)
+		var s []apitypes.Sample
+		s = meter(s, uid, apitypes.VariantBaseline, 10, 7000, 1e6, 7000+float64(i)*500, 12)
+		s = meter(s, uid, apitypes.VariantCandidate, 10, 700, 1.1e5, 650+float64(i)*40, 12)
 		in.Agents = append(in.Agents, analysis.AgentInput{InstanceUID: uid,
-			Variants: []string{analysis.VariantBaseline, analysis.VariantCandidate}, Samples: s})
+			Variants: []string{apitypes.VariantBaseline, apitypes.VariantCandidate}, Samples: s})
 	}
 	res, err := analysis.Analyze(in)
 	require.NoError(t, err)
@@ -63,14 +63,14 @@ func pairedResults(t *testing.T, uids ...string) *analysis.Results {
 }
 
 // splitResults analyses a two-agent cohort per variant over five minutes.
-func splitResults(t *testing.T) *analysis.Results {
+func splitResults(t *testing.T) *apitypes.Results {
 	t.Helper()
-	in := analysis.Input{Mode: analysis.ModeSplit, From: t0, To: t0.Add(5 * time.Minute),
-		Criteria: analysis.Criteria{MinSeriesReduction: 0.5, MaxCPUIncrease: new(0.05)}}
+	in := analysis.Input{Mode: apitypes.ModeSplit, From: t0, To: t0.Add(5 * time.Minute),
+		Criteria: apitypes.Criteria{MinSeriesReduction: 0.5, MaxCPUIncrease: new(0.05)}}
 	for i, uid := range []string{"b-1", "b-2", "c-1", "c-2"} {
-		v, dp, active, cores := analysis.VariantBaseline, 7000.0, 7000.0, 0.02
+		v, dp, active, cores := apitypes.VariantBaseline, 7000.0, 7000.0, 0.02
 		if i >= 2 {
-			v, dp, active, cores = analysis.VariantCandidate, 700, 700, 0.03
+			v, dp, active, cores = apitypes.VariantCandidate, 700, 700, 0.03
 		}
 		s := meter(nil, uid, v, 5, dp, dp*140, active+float64(i)*100, 10)
 		s = collector(s, uid, 5, cores+float64(i)*0.001, 150e6)
@@ -81,11 +81,11 @@ func splitResults(t *testing.T) *analysis.Results {
 	return &res
 }
 
-func fullData(res *analysis.Results) Data {
+func fullData(res *apitypes.Results) Data {
 	return Data{
 		Experiment: Experiment{
 			ID: "exp-7f3a", Name: "Top-k 50 on web tier", Description: "Keep the 50 busiest processes plus critical ones.",
-			Mode: res.Mode, Status: "completed", Selector: "tier=web", Targets: []string{"agent-1", "agent-2", "agent-3"},
+			Mode: string(res.Mode), Status: "completed", Selector: "tier=web", Targets: []string{"agent-1", "agent-2", "agent-3"},
 			BaselinePipeline: "process-baseline", CandidatePipeline: "process-topk",
 			CreatedAt: t0.Add(-5 * time.Minute), StartedAt: t0.Add(-3 * time.Minute),
 			MeasureFrom: res.From, MeasureTo: res.To, FinishedAt: res.To.Add(time.Minute),

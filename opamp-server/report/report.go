@@ -12,7 +12,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Data is everything a report shows. Zero times are shown as "—".
@@ -20,7 +20,7 @@ type Data struct {
 	Experiment Experiment
 	// Results are the analysis; nil when there are none (yet), with
 	// ResultsNote saying why.
-	Results     *analysis.Results
+	Results     *apitypes.Results
 	ResultsNote string
 	// Interim marks results of a running experiment, not final ones.
 	Interim bool

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
-
-	"github.com/phoenix/platform/opamp-server/analysis"
 )
 
 func TestRenderPaired(t *testing.T) {
@@ -185,7 +184,7 @@ func TestRenderInterim(t *testing.T) {
 
 func TestRenderWritesNothingOnError(t *testing.T) {
 	var buf bytes.Buffer
-	err := Render(&buf, Data{Results: &analysis.Results{}})
+	err := Render(&buf, Data{Results: &apitypes.Results{}})
 	require.Error(t, err, "results without variants cannot be shown")
 	assert.Contains(t, err.Error(), "report:")
 	assert.Zero(t, buf.Len())
@@ -251,8 +250,8 @@ func TestFormat(t *testing.T) {
 	assert.Equal(t, "—", change(0, 1))
 	assert.Equal(t, "—", formatTime(time.Time{}))
 	assert.Equal(t, "—", formatInterval(nil))
-	assert.Equal(t, "per GB ingested", unitLabel(analysis.PriceModel{Unit: analysis.UnitGBIngested, Per: 1}))
-	assert.Equal(t, "per 1,000 active series per month", unitLabel(analysis.PriceModel{Unit: analysis.UnitActiveSeries, Per: 1000}))
+	assert.Equal(t, "per GB ingested", unitLabel(apitypes.PriceModel{Unit: apitypes.UnitGBIngested, Per: 1}))
+	assert.Equal(t, "per 1,000 active series per month", unitLabel(apitypes.PriceModel{Unit: apitypes.UnitActiveSeries, Per: 1000}))
 	assert.Equal(t, "1 agent", plural(1, "agent", "agents"))
 	assert.Equal(t, "0 agents", plural(0, "agent", "agents"))
 }

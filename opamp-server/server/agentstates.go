@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -62,9 +63,9 @@ func (c *agentStateCollector) count() (map[[2]string]int, error) {
 			}
 			status := a.RemoteConfig.Status
 			if status == "" {
-				status = store.ConfigStatusUnset
+				status = apitypes.ConfigStatusUnset
 			}
-			counts[[2]string{online, status}]++
+			counts[[2]string{online, string(status)}]++
 		}
 		if next == "" {
 			return counts, nil

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 )
 
@@ -43,28 +43,28 @@ func TestAgentStateCollector(t *testing.T) {
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	put := func(uid string, online bool, status string) {
-		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: uid, Online: online,
-			RemoteConfig: store.RemoteConfigStatus{Status: status}}))
+	put := func(uid string, online bool, status apitypes.ConfigStatus) {
+		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Online: online,
+			RemoteConfig: apitypes.RemoteConfigStatus{Status: status}}))
 	}
-	put("a", true, store.ConfigStatusApplied)
-	put("b", true, store.ConfigStatusApplied)
-	put("c", false, store.ConfigStatusFailed)
+	put("a", true, apitypes.ConfigStatusApplied)
+	put("b", true, apitypes.ConfigStatusApplied)
+	put("c", false, apitypes.ConfigStatusFailed)
 	put("d", true, "")
 
 	c := newAgentStateCollector(st)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(c))
 	want := map[[2]string]float64{
-		{"true", store.ConfigStatusApplied}: 2,
-		{"false", store.ConfigStatusFailed}: 1,
-		{"true", store.ConfigStatusUnset}:   1,
+		{"true", string(apitypes.ConfigStatusApplied)}: 2,
+		{"false", string(apitypes.ConfigStatusFailed)}: 1,
+		{"true", string(apitypes.ConfigStatusUnset)}:   1,
 	}
 	got, err := agentCounts(t, reg)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	put("e", false, store.ConfigStatusApplying)
+	put("e", false, apitypes.ConfigStatusApplying)
 	got, err = agentCounts(t, reg)
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "scrapes in quick succession are served from the cache")
@@ -72,7 +72,7 @@ func TestAgentStateCollector(t *testing.T) {
 	c.mu.Lock()
 	c.at = c.at.Add(-time.Minute) // the cache has expired
 	c.mu.Unlock()
-	want[[2]string{"false", store.ConfigStatusApplying}] = 1
+	want[[2]string{"false", string(apitypes.ConfigStatusApplying)}] = 1
 	got, err = agentCounts(t, reg)
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
@@ -91,11 +91,11 @@ func TestAgentStateCollectorPagesThroughTheInventory(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	const n = 1001 // one more than a page of 1000
 	for i := range n {
-		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: time.Unix(int64(i), 0).UTC().Format(time.RFC3339)}))
+		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: time.Unix(int64(i), 0).UTC().Format(time.RFC3339)}))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newAgentStateCollector(st))
 	got, err := agentCounts(t, reg)
 	require.NoError(t, err)
-	assert.Equal(t, map[[2]string]float64{{"false", store.ConfigStatusUnset}: n}, got)
+	assert.Equal(t, map[[2]string]float64{{"false", string(apitypes.ConfigStatusUnset)}: n}, got)
 }

@@ -6,10 +6,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/open-telemetry/opamp-go/protobufs"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 func describe(uid uuid.UUID, labels map[string]string) *protobufs.AgentToServer {
@@ -46,8 +45,8 @@ func TestNewAgentsGetTheDefaultPipeline(t *testing.T) {
 
 	// An agent that already has an assignment keeps it.
 	other := uuid.New()
-	require.NoError(t, s.Store().UpsertAgent(t.Context(), store.Agent{InstanceUID: other.String()}))
-	kept, err := s.Store().SetAssignment(t.Context(), store.Assignment{InstanceUID: other.String(), Pipeline: "", Config: "receivers: {}\n"})
+	require.NoError(t, s.Store().UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: other.String()}))
+	kept, err := s.Store().SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: other.String(), Pipeline: "", Config: "receivers: {}\n"})
 	require.NoError(t, err)
 	c.poll(s, "", describe(other, nil))
 	after, err := s.Store().GetAssignment(t.Context(), other.String())

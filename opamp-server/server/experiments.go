@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -24,14 +24,14 @@ type experimentCollector struct {
 
 	mu      sync.Mutex
 	at      time.Time
-	counts  map[string]int
-	results map[string]analysis.Results
+	counts  map[apitypes.ExperimentStatus]int
+	results map[string]apitypes.Results
 }
 
 func newExperimentCollector(st store.Store, log *slog.Logger) (*experimentCollector, *analysis.Metrics) {
 	c := &experimentCollector{store: st, log: log, total: prometheus.NewDesc("phoenix_experiment_total",
 		"Experiments by status.", []string{"status"}, nil)}
-	return c, analysis.NewMetrics(func() map[string]analysis.Results {
+	return c, analysis.NewMetrics(func() map[string]apitypes.Results {
 		c.refresh()
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -45,9 +45,8 @@ func (c *experimentCollector) Collect(ch chan<- prometheus.Metric) {
 	c.refresh()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, status := range []string{store.ExperimentPending, store.ExperimentDeploying, store.ExperimentRunning,
-		store.ExperimentAnalyzing, store.ExperimentCompleted, store.ExperimentFailed, store.ExperimentCancelled} {
-		ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(c.counts[status]), status)
+	for _, status := range apitypes.ExperimentStatuses() {
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(c.counts[status]), string(status))
 	}
 }
 
@@ -59,7 +58,7 @@ func (c *experimentCollector) refresh() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counts, results := map[string]int{}, map[string]analysis.Results{}
+	counts, results := map[apitypes.ExperimentStatus]int{}, map[string]apitypes.Results{}
 	page := store.Page{Limit: 1000}
 	for {
 		exps, next, err := c.store.ListExperiments(ctx, store.ExperimentFilter{}, page)
@@ -69,14 +68,11 @@ func (c *experimentCollector) refresh() {
 		}
 		for _, e := range exps {
 			counts[e.Status]++
-			var st experiments.State
-			if e.Status != store.ExperimentCompleted || json.Unmarshal(e.State, &st) != nil || len(st.Results) == 0 {
+			var st apitypes.ExperimentState
+			if e.Status != apitypes.ExperimentCompleted || json.Unmarshal(e.State, &st) != nil || st.Results == nil {
 				continue
 			}
-			var r analysis.Results
-			if err := json.Unmarshal(st.Results, &r); err == nil {
-				results[e.ID] = r
-			}
+			results[e.ID] = *st.Results
 		}
 		if next == "" {
 			break

@@ -2,13 +2,13 @@ package server // import "github.com/phoenix/platform/opamp-server/server"
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"sort"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/report"
 )
@@ -22,7 +22,7 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 	}
 	data := report.Data{
 		Experiment: report.Experiment{
-			ID: x.ID, Name: x.Name, Description: x.Spec.Description, Mode: x.Spec.Mode, Status: x.Status,
+			ID: x.ID, Name: x.Name, Description: x.Spec.Description, Mode: string(x.Spec.Mode), Status: string(x.Status),
 			Selector: x.Spec.Targets.Selector, BaselinePipeline: x.Spec.Baseline.Name(), CandidatePipeline: x.Spec.Candidate.Pipeline,
 			CreatedAt: x.CreatedAt, StartedAt: x.State.RunningSince, MeasureFrom: x.State.MeasureFrom,
 			MeasureTo: x.State.EndsAt, FinishedAt: x.State.FinishedAt,
@@ -43,22 +43,18 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 	sort.Strings(variants)
 	for _, v := range variants {
 		name := v
-		if v == "both" {
+		if v == apitypes.VariantBoth {
 			name = "paired (baseline and candidate)"
 		}
 		data.Configs = append(data.Configs, report.Config{Name: name, YAML: x.State.Configs[v]})
 	}
 	for _, e := range x.Events {
-		data.Events = append(data.Events, report.Event{Time: e.Time, From: e.From, To: e.To, Cause: e.Cause})
+		data.Events = append(data.Events, report.Event{Time: e.Time, From: string(e.From), To: string(e.To), Cause: e.Cause})
 	}
-	raw, final, err := s.exps.Results(ctx, id)
+	res, err := s.exps.Results(ctx, id)
 	switch {
 	case err == nil:
-		var r analysis.Results
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return err
-		}
-		data.Results, data.Interim = &r, !final
+		data.Results, data.Interim = &res.Results, !res.Final
 	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
 		data.ResultsNote = err.Error()
 	default:

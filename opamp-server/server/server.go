@@ -23,6 +23,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/agentserver"
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/owntelemetry"
@@ -265,7 +266,7 @@ func labelValue(s string) any {
 // assignDefault gives a new agent without an assignment the default
 // pipeline. A render the catalog refuses is logged, not fatal: the agent
 // keeps running what it has.
-func (s *Server) assignDefault(ctx context.Context, a store.Agent) {
+func (s *Server) assignDefault(ctx context.Context, a apitypes.Agent) {
 	if s.cfg.DefaultPipeline == "" {
 		return
 	}
@@ -288,7 +289,7 @@ func (s *Server) assignDefault(ctx context.Context, a store.Agent) {
 		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "pipeline", s.cfg.DefaultPipeline, "error", err)
 		return
 	}
-	if _, err := s.store.SetAssignment(ctx, store.Assignment{InstanceUID: a.InstanceUID, Pipeline: r.Pipeline, Parameters: r.Params,
+	if _, err := s.store.SetAssignment(ctx, apitypes.Assignment{InstanceUID: a.InstanceUID, Pipeline: r.Pipeline, Parameters: r.Params,
 		Config: string(r.Config), ConfigHash: r.Hash, Reason: "default pipeline for new agents"}); err != nil {
 		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "error", err)
 		return

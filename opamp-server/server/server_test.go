@@ -29,9 +29,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // testConfig listens on free loopback ports with a fresh data directory.
@@ -147,18 +146,18 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	assert.Equal(t, uid[:], resp.GetInstanceUid())
 
 	// The API sees it, and assigns it a pipeline with its own parameters.
-	status, _, raw := c.do(http.MethodGet, s.APIURL()+api.Prefix+"/agents/"+uid.String(), admin, "", nil)
+	status, _, raw := c.do(http.MethodGet, s.APIURL()+apitypes.Prefix+"/agents/"+uid.String(), admin, "", nil)
 	require.Equal(t, http.StatusOK, status, string(raw))
-	var got struct{ Data api.AgentView }
+	var got struct{ Data apitypes.AgentView }
 	require.NoError(t, json.Unmarshal(raw, &got))
 	assert.Equal(t, "web-1", got.Data.Labels["host.name"])
 	assert.True(t, got.Data.Online)
 	assert.Equal(t, "test-replica", got.Data.ServerID)
 
-	status, _, raw = c.do(http.MethodPut, s.APIURL()+api.Prefix+"/agents/"+uid.String()+"/config", admin, "application/json",
+	status, _, raw = c.do(http.MethodPut, s.APIURL()+apitypes.Prefix+"/agents/"+uid.String()+"/config", admin, "application/json",
 		[]byte(`{"pipeline": "baseline"}`))
 	require.Equal(t, http.StatusOK, status, string(raw))
-	var asg struct{ Data api.AssignmentView }
+	var asg struct{ Data apitypes.Assignment }
 	require.NoError(t, json.Unmarshal(raw, &asg))
 	assert.Equal(t, uid.String(), asg.Data.Parameters["instance_id"])
 	assert.Equal(t, s.OwnTelemetryURL(), asg.Data.Parameters["telemetry_endpoint"])
@@ -208,7 +207,7 @@ func TestReadiness(t *testing.T) {
 
 	// The store going away makes the replica unready, and /metrics keeps
 	// serving everything it can still collect.
-	require.NoError(t, s.Store().UpsertAgent(t.Context(), store.Agent{InstanceUID: "agent-1"}))
+	require.NoError(t, s.Store().UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "agent-1"}))
 	require.NoError(t, s.Store().Close())
 	status, body = readyz()
 	assert.Equal(t, http.StatusServiceUnavailable, status)
@@ -235,7 +234,7 @@ func TestNoAuth(t *testing.T) {
 	_, err := os.Stat(filepath.Join(cfg.DataDir, "tokens.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 
-	status, _ := c.get(s.APIURL()+api.Prefix+"/agents", "")
+	status, _ := c.get(s.APIURL()+apitypes.Prefix+"/agents", "")
 	assert.Equal(t, http.StatusOK, status)
 	export, err := pmetricotlp.NewExportRequest().MarshalProto()
 	require.NoError(t, err)
@@ -250,9 +249,9 @@ func TestTokensFile(t *testing.T) {
 		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n    roles: [viewer]\n"), 0o600))
 	s := startServer(t, cfg)
 	c := newClient(t)
-	status, _ := c.get(s.APIURL()+api.Prefix+"/agents", "abc")
+	status, _ := c.get(s.APIURL()+apitypes.Prefix+"/agents", "abc")
 	assert.Equal(t, http.StatusOK, status)
-	status, _ = c.get(s.APIURL()+api.Prefix+"/agents", "")
+	status, _ = c.get(s.APIURL()+apitypes.Prefix+"/agents", "")
 	assert.Equal(t, http.StatusUnauthorized, status)
 	_, err := os.Stat(filepath.Join(cfg.DataDir, "admin.token"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "a tokens file replaces the generated tokens")
@@ -315,7 +314,7 @@ func TestAgentParams(t *testing.T) {
 	s, err := New(t.Context(), cfg, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, s.Stop(context.Background())) })
-	require.NoError(t, s.Store().UpsertAgent(t.Context(), store.Agent{InstanceUID: "agent-1", Labels: map[string]string{
+	require.NoError(t, s.Store().UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "agent-1", Labels: map[string]string{
 		AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13134",
 		AgentParamLabelPrefix + "memory_limit_mib":      "256",
 		AgentParamLabelPrefix:                           "no name",

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // TimePrecision is the precision stores keep times at: PostgreSQL's.
@@ -25,7 +27,7 @@ func NormalizeTime(t time.Time) time.Time {
 // NormalizeAgent validates a (InstanceUID required; every string valid UTF-8
 // without NUL bytes, every time within years 1 to 9999) and returns its
 // stored form.
-func NormalizeAgent(a Agent) (Agent, error) {
+func NormalizeAgent(a apitypes.Agent) (apitypes.Agent, error) {
 	c := checker{record: "agent"}
 	c.key("instance_uid", a.InstanceUID)
 	d := &a.Description
@@ -39,7 +41,7 @@ func NormalizeAgent(a Agent) (Agent, error) {
 	c.text("effective_config", a.EffectiveConfig)
 	c.text("effective_config_hash", a.EffectiveConfigHash)
 	c.text("remote_config.hash", a.RemoteConfig.Hash)
-	c.text("remote_config.status", a.RemoteConfig.Status)
+	c.text("remote_config.status", string(a.RemoteConfig.Status))
 	c.text("remote_config.error_message", a.RemoteConfig.ErrorMessage)
 	for _, h := range a.FailedConfigHashes {
 		c.text("failed_config_hashes", h)
@@ -48,7 +50,7 @@ func NormalizeAgent(a Agent) (Agent, error) {
 		c.text("apply_retry.hash", a.ApplyRetry.Hash)
 		c.time("apply_retry.next_at", a.ApplyRetry.NextAt)
 	}
-	c.text("connection_type", a.ConnectionType)
+	c.text("connection_type", string(a.ConnectionType))
 	c.text("server_id", a.ServerID)
 	if a.Health != nil {
 		c.text("health.status", a.Health.Status)
@@ -59,7 +61,7 @@ func NormalizeAgent(a Agent) (Agent, error) {
 	c.time("first_seen", a.FirstSeen)
 	c.time("last_seen", a.LastSeen)
 	if c.err != nil {
-		return Agent{}, c.err
+		return apitypes.Agent{}, c.err
 	}
 
 	d.Identifying = cloneMap(d.Identifying)
@@ -91,7 +93,7 @@ func NormalizeAgent(a Agent) (Agent, error) {
 // stored form: ConfigHash filled in when empty, AssignedAt set to now when
 // zero, and Parameters as they read back from JSON (numbers are float64).
 // Generation is the caller's to set.
-func NormalizeAssignment(a Assignment, now time.Time) (Assignment, error) {
+func NormalizeAssignment(a apitypes.Assignment, now time.Time) (apitypes.Assignment, error) {
 	c := checker{record: "assignment"}
 	c.key("instance_uid", a.InstanceUID)
 	c.text("pipeline", a.Pipeline)
@@ -102,18 +104,18 @@ func NormalizeAssignment(a Assignment, now time.Time) (Assignment, error) {
 	c.text("reason", a.Reason)
 	c.time("assigned_at", a.AssignedAt)
 	if c.err != nil {
-		return Assignment{}, c.err
+		return apitypes.Assignment{}, c.err
 	}
 	switch hash := HashConfig([]byte(a.Config)); a.ConfigHash {
 	case "":
 		a.ConfigHash = hash
 	case hash:
 	default:
-		return Assignment{}, fmt.Errorf("%w: assignment config_hash: %q is not the SHA-256 of config (%s)", ErrInvalid, a.ConfigHash, hash)
+		return apitypes.Assignment{}, fmt.Errorf("%w: assignment config_hash: %q is not the SHA-256 of config (%s)", ErrInvalid, a.ConfigHash, hash)
 	}
 	params, err := NormalizeParameters(a.Parameters)
 	if err != nil {
-		return Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	a.Parameters = params
 	if a.AssignedAt.IsZero() {
@@ -156,12 +158,12 @@ func DecodeParameters(doc []byte) (map[string]any, error) {
 // NormalizeSamples validates samples (InstanceUID and Name required, Minute
 // not zero) and returns their stored form: Minute truncated to the minute in
 // UTC, and one sample per key, the last one given winning.
-func NormalizeSamples(samples []Sample) ([]Sample, error) {
+func NormalizeSamples(samples []apitypes.Sample) ([]apitypes.Sample, error) {
 	type key struct {
 		uid, name, variant string
 		minute             time.Time
 	}
-	out := make([]Sample, 0, len(samples))
+	out := make([]apitypes.Sample, 0, len(samples))
 	index := make(map[key]int, len(samples))
 	for i, s := range samples {
 		c := checker{record: fmt.Sprintf("samples[%d]", i)}
@@ -238,18 +240,18 @@ func NormalizeExperiment(e Experiment) (Experiment, error) {
 // NormalizeExperimentEvent validates ev (ExperimentID and Cause required)
 // and returns its stored form, Time set to now when zero. Seq is the
 // caller's to set.
-func NormalizeExperimentEvent(ev ExperimentEvent, now time.Time) (ExperimentEvent, error) {
+func NormalizeExperimentEvent(ev apitypes.ExperimentEvent, now time.Time) (apitypes.ExperimentEvent, error) {
 	c := checker{record: "experiment event"}
 	c.key("experiment_id", ev.ExperimentID)
-	c.text("from", ev.From)
-	c.text("to", ev.To)
+	c.text("from", string(ev.From))
+	c.text("to", string(ev.To))
 	if ev.Cause == "" {
 		c.fail("cause", "must not be empty")
 	}
 	c.text("cause", ev.Cause)
 	c.time("time", ev.Time)
 	if c.err != nil {
-		return ExperimentEvent{}, c.err
+		return apitypes.ExperimentEvent{}, c.err
 	}
 	if ev.Time.IsZero() {
 		ev.Time = now
@@ -276,7 +278,7 @@ func ValidateAgentFilter(f AgentFilter) error {
 }
 
 // MatchAgent reports whether a passes f.
-func MatchAgent(a *Agent, f AgentFilter) bool {
+func MatchAgent(a *apitypes.Agent, f AgentFilter) bool {
 	if f.Online != nil && a.Online != *f.Online {
 		return false
 	}
@@ -288,10 +290,10 @@ func MatchAgent(a *Agent, f AgentFilter) bool {
 	return true
 }
 
-func validStatus(s string) bool {
+func validStatus(s apitypes.ExperimentStatus) bool {
 	switch s {
-	case ExperimentPending, ExperimentDeploying, ExperimentRunning, ExperimentAnalyzing,
-		ExperimentCompleted, ExperimentFailed, ExperimentCancelled:
+	case apitypes.ExperimentPending, apitypes.ExperimentDeploying, apitypes.ExperimentRunning, apitypes.ExperimentAnalyzing,
+		apitypes.ExperimentCompleted, apitypes.ExperimentFailed, apitypes.ExperimentCancelled:
 		return true
 	}
 	return false

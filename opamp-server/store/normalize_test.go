@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,14 +22,14 @@ func TestNormalizeTime(t *testing.T) {
 
 func TestNormalizeAgentErrorsNameTheField(t *testing.T) {
 	tests := []struct {
-		agent Agent
+		agent apitypes.Agent
 		field string
 	}{
-		{Agent{}, "agent instance_uid: must not be empty"},
-		{Agent{InstanceUID: "a", Labels: map[string]string{"k": "\x00"}}, `agent labels["k"]: contains a NUL byte`},
-		{Agent{InstanceUID: "a", Description: AgentDescription{HostName: "\xfe"}}, "agent description.host_name: not valid UTF-8"},
-		{Agent{InstanceUID: "a", FailedConfigHashes: []string{"\x00"}}, "agent failed_config_hashes"},
-		{Agent{InstanceUID: "a", Health: &Health{Status: "\x00"}}, "agent health.status"},
+		{apitypes.Agent{}, "agent instance_uid: must not be empty"},
+		{apitypes.Agent{InstanceUID: "a", Labels: map[string]string{"k": "\x00"}}, `agent labels["k"]: contains a NUL byte`},
+		{apitypes.Agent{InstanceUID: "a", Description: apitypes.AgentDescription{HostName: "\xfe"}}, "agent description.host_name: not valid UTF-8"},
+		{apitypes.Agent{InstanceUID: "a", FailedConfigHashes: []string{"\x00"}}, "agent failed_config_hashes"},
+		{apitypes.Agent{InstanceUID: "a", Health: &apitypes.Health{Status: "\x00"}}, "agent health.status"},
 	}
 	for _, tt := range tests {
 		_, err := NormalizeAgent(tt.agent)
@@ -38,11 +39,11 @@ func TestNormalizeAgentErrorsNameTheField(t *testing.T) {
 }
 
 func TestNormalizeAgentCopies(t *testing.T) {
-	in := Agent{
+	in := apitypes.Agent{
 		InstanceUID:        "a",
 		Labels:             map[string]string{"k": "v"},
-		Description:        AgentDescription{Identifying: map[string]string{}},
-		Health:             &Health{Status: "ok"},
+		Description:        apitypes.AgentDescription{Identifying: map[string]string{}},
+		Health:             &apitypes.Health{Status: "ok"},
 		FailedConfigHashes: []string{"h"},
 	}
 	out, err := NormalizeAgent(in)
@@ -58,39 +59,39 @@ func TestNormalizeAgentCopies(t *testing.T) {
 
 func TestNormalizeAssignment(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 999, time.UTC)
-	a, err := NormalizeAssignment(Assignment{InstanceUID: "a", Config: "x: 1\n", Parameters: map[string]any{}}, now)
+	a, err := NormalizeAssignment(apitypes.Assignment{InstanceUID: "a", Config: "x: 1\n", Parameters: map[string]any{}}, now)
 	require.NoError(t, err)
 	sum := sha256.Sum256([]byte("x: 1\n"))
 	assert.Equal(t, hex.EncodeToString(sum[:]), a.ConfigHash, "the hash is filled in")
 	assert.Equal(t, NormalizeTime(now), a.AssignedAt)
 	assert.Nil(t, a.Parameters)
 
-	_, err = NormalizeAssignment(Assignment{InstanceUID: "a", Config: "x", ConfigHash: "nope"}, now)
+	_, err = NormalizeAssignment(apitypes.Assignment{InstanceUID: "a", Config: "x", ConfigHash: "nope"}, now)
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "config_hash")
 }
 
 func TestNormalizeSamples(t *testing.T) {
 	m := time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
-	in := []Sample{
+	in := []apitypes.Sample{
 		{InstanceUID: "a", Name: "n", Minute: m.Add(59 * time.Second), Value: 1},
 		{InstanceUID: "b", Name: "n", Minute: m, Value: 2},
 		{InstanceUID: "a", Name: "n", Minute: m, Value: 3}, // same key as the first once truncated
 	}
 	out, err := NormalizeSamples(in)
 	require.NoError(t, err)
-	assert.Equal(t, []Sample{
+	assert.Equal(t, []apitypes.Sample{
 		{InstanceUID: "a", Name: "n", Minute: m, Value: 3},
 		{InstanceUID: "b", Name: "n", Minute: m, Value: 2},
 	}, out)
 
-	_, err = NormalizeSamples([]Sample{in[0], {InstanceUID: "a", Minute: m}})
+	_, err = NormalizeSamples([]apitypes.Sample{in[0], {InstanceUID: "a", Minute: m}})
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "samples[1] name")
 }
 
 func TestNormalizeExperiment(t *testing.T) {
-	e, err := NormalizeExperiment(Experiment{ID: "e", Status: ExperimentRunning, Spec: json.RawMessage(`{"b":1, "a":2}`)})
+	e, err := NormalizeExperiment(Experiment{ID: "e", Status: apitypes.ExperimentRunning, Spec: json.RawMessage(`{"b":1, "a":2}`)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"a":2,"b":1}`, string(e.Spec))
 	assert.Equal(t, `{"a":2,"b":1}`, string(e.Spec))
@@ -121,10 +122,10 @@ func TestNormalizeSampleQuery(t *testing.T) {
 
 func TestNormalizeExperimentEvent(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 1001, time.UTC)
-	ev, err := NormalizeExperimentEvent(ExperimentEvent{ExperimentID: "e", Cause: "c"}, now)
+	ev, err := NormalizeExperimentEvent(apitypes.ExperimentEvent{ExperimentID: "e", Cause: "c"}, now)
 	require.NoError(t, err)
 	assert.Equal(t, NormalizeTime(now), ev.Time)
-	_, err = NormalizeExperimentEvent(ExperimentEvent{ExperimentID: "e"}, now)
+	_, err = NormalizeExperimentEvent(apitypes.ExperimentEvent{ExperimentID: "e"}, now)
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "experiment event cause: must not be empty")
 }
@@ -144,14 +145,14 @@ func TestParameters(t *testing.T) {
 
 func TestFilters(t *testing.T) {
 	online := true
-	a := &Agent{InstanceUID: "a", Online: true, Labels: map[string]string{"env": "prod"}}
+	a := &apitypes.Agent{InstanceUID: "a", Online: true, Labels: map[string]string{"env": "prod"}}
 	assert.True(t, MatchAgent(a, AgentFilter{}))
 	assert.True(t, MatchAgent(a, AgentFilter{Online: &online, Labels: map[string]string{"env": "prod"}}))
 	assert.False(t, MatchAgent(a, AgentFilter{Labels: map[string]string{"env": ""}}))
-	assert.False(t, MatchAgent(&Agent{}, AgentFilter{Online: &online}))
+	assert.False(t, MatchAgent(&apitypes.Agent{}, AgentFilter{Online: &online}))
 
-	require.NoError(t, ValidateExperimentFilter(ExperimentFilter{Status: []string{ExperimentCompleted}}))
-	require.ErrorIs(t, ValidateExperimentFilter(ExperimentFilter{Status: []string{"done"}}), ErrInvalid)
+	require.NoError(t, ValidateExperimentFilter(ExperimentFilter{Status: []apitypes.ExperimentStatus{apitypes.ExperimentCompleted}}))
+	require.ErrorIs(t, ValidateExperimentFilter(ExperimentFilter{Status: []apitypes.ExperimentStatus{"done"}}), ErrInvalid)
 	require.ErrorIs(t, ValidateAgentFilter(AgentFilter{Labels: map[string]string{"\x00": ""}}), ErrInvalid)
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Errors every implementation returns (wrapped) so callers can branch with
@@ -19,26 +21,15 @@ var (
 	ErrInvalid = errors.New("invalid")
 )
 
-// Experiment statuses (the experiment controller's lifecycle).
-const (
-	ExperimentPending   = "pending"
-	ExperimentDeploying = "deploying"
-	ExperimentRunning   = "running"
-	ExperimentAnalyzing = "analyzing"
-	ExperimentCompleted = "completed"
-	ExperimentFailed    = "failed"
-	ExperimentCancelled = "cancelled"
-)
-
 // Experiment is an A/B pipeline experiment. The store keeps Spec and State as
 // opaque JSON documents owned by the experiment controller, so the schema
 // stays stable while the controller evolves.
 type Experiment struct {
-	ID     string          `json:"id"`
-	Name   string          `json:"name"`
-	Status string          `json:"status"`
-	Spec   json.RawMessage `json:"spec"`
-	State  json.RawMessage `json:"state,omitempty"`
+	ID     string                    `json:"id"`
+	Name   string                    `json:"name"`
+	Status apitypes.ExperimentStatus `json:"status"`
+	Spec   json.RawMessage           `json:"spec"`
+	State  json.RawMessage           `json:"state,omitempty"`
 	// Version is the optimistic-concurrency version: UpdateExperiment must be
 	// given the version it read and stores version+1.
 	Version   int64     `json:"version"`
@@ -46,32 +37,21 @@ type Experiment struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ExperimentEvent records one lifecycle transition or notable event.
-type ExperimentEvent struct {
-	ExperimentID string `json:"experiment_id"`
-	// Seq is assigned by the store: 1, 2, … per experiment.
-	Seq   int64     `json:"seq"`
-	Time  time.Time `json:"time"`
-	From  string    `json:"from,omitempty"`
-	To    string    `json:"to,omitempty"`
-	Cause string    `json:"cause"`
-}
-
 // ExperimentFilter selects experiments; empty Status selects all.
 type ExperimentFilter struct {
-	Status []string
+	Status []apitypes.ExperimentStatus
 }
 
 // Store is the control plane's persistence. Implementations are safe for
 // concurrent use. Every read returns copies: callers may modify results.
 type Store interface {
 	// UpsertAgent creates or replaces an agent record (keyed by InstanceUID).
-	UpsertAgent(ctx context.Context, a Agent) error
+	UpsertAgent(ctx context.Context, a apitypes.Agent) error
 	// GetAgent returns one agent or ErrNotFound.
-	GetAgent(ctx context.Context, instanceUID string) (Agent, error)
+	GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error)
 	// ListAgents returns agents matching the filter ordered by InstanceUID,
 	// one page at a time; next is "" on the last page.
-	ListAgents(ctx context.Context, f AgentFilter, p Page) (agents []Agent, next string, err error)
+	ListAgents(ctx context.Context, f AgentFilter, p Page) (agents []apitypes.Agent, next string, err error)
 	// MarkServerAgentsOffline marks every agent held by serverID offline (a
 	// replica starting up after a crash).
 	MarkServerAgentsOffline(ctx context.Context, serverID string) error
@@ -79,19 +59,19 @@ type Store interface {
 	// SetAssignment stores the configuration assigned to an agent, setting
 	// AssignedAt when zero and Generation to the previous one plus one, and
 	// returns the stored record. It notifies watchers (ChangeAssignment).
-	SetAssignment(ctx context.Context, a Assignment) (Assignment, error)
+	SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error)
 	// GetAssignment returns an agent's assignment or ErrNotFound.
-	GetAssignment(ctx context.Context, instanceUID string) (Assignment, error)
+	GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error)
 	// DeleteAssignment removes an agent's assignment (it then keeps what it
 	// runs); deleting a missing one is not an error. Notifies watchers.
 	DeleteAssignment(ctx context.Context, instanceUID string) error
 
 	// PutSamples writes own-telemetry samples, replacing values with the
 	// same (InstanceUID, Name, Variant, Minute).
-	PutSamples(ctx context.Context, samples []Sample) error
+	PutSamples(ctx context.Context, samples []apitypes.Sample) error
 	// QuerySamples returns matching samples ordered by InstanceUID, Name,
 	// Variant, Minute.
-	QuerySamples(ctx context.Context, q SampleQuery) ([]Sample, error)
+	QuerySamples(ctx context.Context, q SampleQuery) ([]apitypes.Sample, error)
 	// DeleteSamplesBefore drops samples older than t (retention).
 	DeleteSamplesBefore(ctx context.Context, t time.Time) error
 
@@ -106,9 +86,9 @@ type Store interface {
 	// version, storing Version+1 (ErrConflict otherwise). Notifies watchers.
 	UpdateExperiment(ctx context.Context, e Experiment) (Experiment, error)
 	// AppendExperimentEvent adds an event, assigning its Seq.
-	AppendExperimentEvent(ctx context.Context, ev ExperimentEvent) (ExperimentEvent, error)
+	AppendExperimentEvent(ctx context.Context, ev apitypes.ExperimentEvent) (apitypes.ExperimentEvent, error)
 	// ListExperimentEvents returns an experiment's events in Seq order.
-	ListExperimentEvents(ctx context.Context, experimentID string) ([]ExperimentEvent, error)
+	ListExperimentEvents(ctx context.Context, experimentID string) ([]apitypes.ExperimentEvent, error)
 
 	// Watch delivers changes made through any store instance on the same
 	// backing data (other replicas too, for PostgreSQL) until ctx ends. A

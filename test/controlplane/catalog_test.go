@@ -7,9 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 )
 
@@ -23,7 +22,7 @@ func TestCatalogPipelineRunsAndInvalidRenderIsRefused(t *testing.T) {
 	c := srv.Client()
 	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "catalog"})
 
-	asg, err := c.AssignAgent(ctx, agent.UID, api.AssignRequest{Pipeline: "topk-rollup",
+	asg, err := c.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Pipeline: "topk-rollup",
 		Parameters: map[string]any{"collection_interval": "2s", "system_metrics": false}})
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
@@ -31,9 +30,9 @@ func TestCatalogPipelineRunsAndInvalidRenderIsRefused(t *testing.T) {
 	assert.NotContains(t, asg.Config, srv.AgentToken(), "tokens are referenced from the environment, never inlined")
 	assert.Contains(t, asg.Config, "${env:PHOENIX_AGENT_TOKEN}")
 
-	v := agent.WaitFor(ctx, c, 90*time.Second, "topk-rollup applied", func(v api.AgentView) bool {
-		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied &&
-			v.Drift.State == api.DriftInSync
+	v := agent.WaitFor(ctx, c, 90*time.Second, "topk-rollup applied", func(v apitypes.AgentView) bool {
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied &&
+			v.Drift.State == apitypes.DriftInSync
 	})
 	assert.Contains(t, v.EffectiveConfig, "process_rollup")
 
@@ -52,16 +51,16 @@ func TestCatalogPipelineRunsAndInvalidRenderIsRefused(t *testing.T) {
 	}, func() string { return srv.Log() + agent.Log() })
 
 	// A bad parameter: refused with the parameter named; nothing changes.
-	_, err = c.AssignAgent(ctx, agent.UID, api.AssignRequest{Pipeline: "topk-rollup", Parameters: map[string]any{"k": 0}})
+	_, err = c.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Pipeline: "topk-rollup", Parameters: map[string]any{"k": 0}})
 	require.Error(t, err)
 	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 400, apiErr.Status)
-	assert.Equal(t, api.CodeInvalidParameters, apiErr.Code)
+	assert.Equal(t, apitypes.CodeInvalidParameters, apiErr.Code)
 	assert.Contains(t, apiErr.Error(), `"k"`)
 
 	// A verbatim configuration the distribution rejects: 422 with paths.
-	_, err = c.AssignAgent(ctx, agent.UID, api.AssignRequest{Config: "receivers: {nope: {}}\nexporters: {nop: {}}\nservice: {pipelines: {metrics: {receivers: [nope], exporters: [nop]}}}\n"})
+	_, err = c.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: "receivers: {nope: {}}\nexporters: {nop: {}}\nservice: {pipelines: {metrics: {receivers: [nope], exporters: [nop]}}}\n"})
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 422, apiErr.Status)
 	assert.Contains(t, apiErr.Error(), "receivers::nope")

@@ -14,8 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/api"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/test/harness"
 )
@@ -92,15 +91,15 @@ func TestAssignApplyAndRollback(t *testing.T) {
 	view, err := c.GetAgent(ctx, agent.UID)
 	require.NoError(t, err)
 	assert.Equal(t, "phoenix-collector", view.Description.ServiceName)
-	assert.Equal(t, api.DriftUnassigned, view.Drift.State)
+	assert.Equal(t, apitypes.DriftUnassigned, view.Drift.State)
 
 	// A good configuration is applied and runs as assigned.
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	good := fileConfig(srv, agent, out, "")
-	asg, err := c.AssignAgent(ctx, agent.UID, api.AssignRequest{Config: good, Reason: "e2e"})
+	asg, err := c.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: good, Reason: "e2e"})
 	require.NoError(t, err)
-	agent.WaitFor(ctx, c, 60*time.Second, "good config applied", func(v api.AgentView) bool {
-		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied && v.Drift.State == api.DriftInSync
+	agent.WaitFor(ctx, c, 60*time.Second, "good config applied", func(v apitypes.AgentView) bool {
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied && v.Drift.State == apitypes.DriftInSync
 	})
 	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
 		s, err := filesummary.ReadFile(out, nil)
@@ -114,10 +113,10 @@ func TestAssignApplyAndRollback(t *testing.T) {
 	require.NoError(t, err)
 	defer taken.Close()
 	bad := fileConfig(srv, agent, out, fmt.Sprintf("  prometheus:\n    endpoint: %s", taken.Addr()))
-	badAsg, err := c.AssignAgent(ctx, agent.UID, api.AssignRequest{Config: bad})
+	badAsg, err := c.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: bad})
 	require.NoError(t, err)
-	failed := agent.WaitFor(ctx, c, 60*time.Second, "bad config failed", func(v api.AgentView) bool {
-		return v.Drift.State == api.DriftFailed
+	failed := agent.WaitFor(ctx, c, 60*time.Second, "bad config failed", func(v apitypes.AgentView) bool {
+		return v.Drift.State == apitypes.DriftFailed
 	})
 	assert.Contains(t, failed.FailedConfigHashes, badAsg.ConfigHash)
 	before, err := filesummary.ReadFile(out, nil)
@@ -132,6 +131,6 @@ func TestAssignApplyAndRollback(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	v, err := c.GetAgent(ctx, agent.UID)
 	require.NoError(t, err)
-	assert.Equal(t, api.DriftFailed, v.Drift.State)
+	assert.Equal(t, apitypes.DriftFailed, v.Drift.State)
 	_ = os.Remove(out)
 }

@@ -13,9 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/testenv"
 )
@@ -44,12 +43,12 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 	// its next poll.
 	for _, a := range []*harness.Agent{ws, poll} {
 		out := filepath.Join(t.TempDir(), "out.jsonl")
-		_, err := c.AssignAgent(ctx, a.UID, api.AssignRequest{Config: fileConfig(srv, a, out, "")})
+		_, err := c.AssignAgent(ctx, a.UID, apitypes.AssignRequest{Config: fileConfig(srv, a, out, "")})
 		require.NoError(t, err)
 	}
 	for _, a := range []*harness.Agent{ws, poll} {
-		v := a.WaitFor(ctx, c, 90*time.Second, "applied and healthy", func(v api.AgentView) bool {
-			return v.Drift.State == api.DriftInSync && v.Health != nil && v.Health.Healthy && v.EffectiveConfig != ""
+		v := a.WaitFor(ctx, c, 90*time.Second, "applied and healthy", func(v apitypes.AgentView) bool {
+			return v.Drift.State == apitypes.DriftInSync && v.Health != nil && v.Health.Healthy && v.EffectiveConfig != ""
 		})
 		assert.Contains(t, v.EffectiveConfig, "process_critical")
 	}
@@ -61,13 +60,13 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 	assert.Equal(t, "http", pollView.ConnectionType)
 
 	// `phoenix agent list` shows them, filtered by label.
-	var listed []api.AgentView
+	var listed []apitypes.AgentView
 	require.NoError(t, json.Unmarshal([]byte(phoenixCLI(t, srv, "agent", "list", "--selector", "env=e2e", "-o", "json")), &listed))
 	require.Len(t, listed, 2)
 	for _, a := range listed {
 		assert.True(t, a.Online)
 		require.NotNil(t, a.Health)
-		assert.Equal(t, api.DriftInSync, a.Drift.State)
+		assert.Equal(t, apitypes.DriftInSync, a.Drift.State)
 	}
 	table := phoenixCLI(t, srv, "agent", "list")
 	assert.Contains(t, table, ws.UID)
@@ -96,9 +95,9 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 	assert.Equal(t, before.Assignment.ConfigHash, after.Assignment.ConfigHash)
 	assert.Equal(t, before.Assignment.Generation, after.Assignment.Generation)
 	for _, a := range []*harness.Agent{ws, poll} {
-		a.WaitFor(ctx, c, 120*time.Second, "reconnected in sync", func(v api.AgentView) bool {
-			return v.Online && v.LastSeen.After(after.LastSeen) && v.Drift.State == api.DriftInSync &&
-				v.RemoteConfig.Status == store.ConfigStatusApplied
+		a.WaitFor(ctx, c, 120*time.Second, "reconnected in sync", func(v apitypes.AgentView) bool {
+			return v.Online && v.LastSeen.After(after.LastSeen) && v.Drift.State == apitypes.DriftInSync &&
+				v.RemoteConfig.Status == apitypes.ConfigStatusApplied
 		})
 	}
 }
@@ -143,7 +142,7 @@ func TestAuthRejectsMissingAndUnderprivilegedTokens(t *testing.T) {
 	assert.Empty(t, agents, "a supervisor without the agent role must not register")
 	refused.Stop()
 
-	_, err = viewer.AssignAgent(ctx, agent.UID, api.AssignRequest{Config: fileConfig(srv, agent, filepath.Join(dir, "o"), "")})
+	_, err = viewer.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: fileConfig(srv, agent, filepath.Join(dir, "o"), "")})
 	assert.True(t, apiclient.IsStatus(err, 403), "viewer assigning: %v", err)
 	v, err := admin.GetAgent(ctx, agent.UID)
 	require.NoError(t, err)

@@ -11,9 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/pgtest"
 )
@@ -45,10 +44,10 @@ func TestReplicasShareStateThroughPostgres(t *testing.T) {
 	assert.Equal(t, "replica-a", seen.ServerID)
 
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	asg, err := viaB.AssignAgent(ctx, agent.UID, api.AssignRequest{Config: fileConfig(a, agent, out, ""), Reason: "via replica b"})
+	asg, err := viaB.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: fileConfig(a, agent, out, ""), Reason: "via replica b"})
 	require.NoError(t, err)
-	agent.WaitFor(ctx, viaB, 60*time.Second, "applied through the other replica", func(v api.AgentView) bool {
-		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied
+	agent.WaitFor(ctx, viaB, 60*time.Second, "applied through the other replica", func(v apitypes.AgentView) bool {
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied
 	})
 
 	agents, err := apiclient.New(a.API, admin).AllAgents(ctx, apiclient.ListAgentsOptions{})

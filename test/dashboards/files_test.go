@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -147,13 +148,13 @@ func TestExpandSubstitutesOrRefuses(t *testing.T) {
 // The fleet-cost dashboard prices live figures with the server's built-in
 // list prices unless the user changes the variables.
 func TestPriceVariablesMatchServerPrices(t *testing.T) {
-	models := map[string]analysis.PriceModel{}
+	models := map[string]apitypes.PriceModel{}
 	for _, m := range analysis.DefaultPrices().Models {
 		models[m.Name] = m
 	}
 	nr, gc := models["new_relic"], models["grafana_cloud"]
-	require.Equal(t, analysis.UnitGBIngested, nr.Unit)
-	require.Equal(t, analysis.UnitActiveSeries, gc.Unit)
+	require.Equal(t, apitypes.UnitGBIngested, nr.Unit)
+	require.Equal(t, apitypes.UnitActiveSeries, gc.Unit)
 
 	for _, d := range loadDashboards(t) {
 		if d.UID != "phoenix-fleet-cost" {

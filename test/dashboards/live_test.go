@@ -11,10 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 )
 
@@ -51,30 +49,30 @@ func TestQueriesAndRulesOnLivePhoenix(t *testing.T) {
 	// A paired experiment long enough for two complete minutes of samples
 	// whatever the clock, and one that fails while deploying because its
 	// Prometheus exporter's port is taken: a FAILED configuration.
-	run, err := c.CreateExperiment(ctx, experiments.Spec{
-		Name: "dashboards", Targets: experiments.Targets{Selector: "env=dash-paired"}, Mode: experiments.ModePaired,
-		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
-		Parameters: params, Duration: experiments.Duration(140 * time.Second),
-		Warmup: experiments.Duration(10 * time.Second), DeployTimeout: experiments.Duration(2 * time.Minute),
+	run, err := c.CreateExperiment(ctx, apitypes.ExperimentSpec{
+		Name: "dashboards", Targets: apitypes.Targets{Selector: "env=dash-paired"}, Mode: apitypes.ModePaired,
+		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
+		Parameters: params, Duration: apitypes.Duration(140 * time.Second),
+		Warmup: apitypes.Duration(10 * time.Second), DeployTimeout: apitypes.Duration(2 * time.Minute),
 	}, true)
 	require.NoError(t, err)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer taken.Close()
-	doomed, err := c.CreateExperiment(ctx, experiments.Spec{
-		Name: "dashboards failing", Targets: experiments.Targets{Selector: "env=dash-failing"}, Mode: experiments.ModePaired,
-		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
+	doomed, err := c.CreateExperiment(ctx, apitypes.ExperimentSpec{
+		Name: "dashboards failing", Targets: apitypes.Targets{Selector: "env=dash-failing"}, Mode: apitypes.ModePaired,
+		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
 		Parameters: map[string]any{"collection_interval": "5s", "system_metrics": false,
 			"destination": "prometheus", "prometheus_endpoint": taken.Addr().String()},
-		Duration: experiments.Duration(experiments.MinDuration), DeployTimeout: experiments.Duration(2 * time.Minute),
+		Duration: apitypes.Duration(apitypes.MinDuration), DeployTimeout: apitypes.Duration(2 * time.Minute),
 	}, true)
 	require.NoError(t, err)
 	refuseOpAMPConnection(t, srv.OpAMP)
 
-	waitExperiment(t, c, doomed.ID, 2*time.Minute, store.ExperimentFailed, logs)
+	waitExperiment(t, c, doomed.ID, 2*time.Minute, apitypes.ExperimentFailed, logs)
 	failing.Stop() // goes offline
 	t.Logf("failing experiment done, agent stopped after %s", time.Since(begin).Round(time.Second))
-	waitExperiment(t, c, run.ID, 4*time.Minute, store.ExperimentCompleted, logs)
+	waitExperiment(t, c, run.ID, 4*time.Minute, apitypes.ExperimentCompleted, logs)
 	t.Logf("paired experiment completed after %s", time.Since(begin).Round(time.Second))
 
 	// Prometheus scraped the results and the rules ran on them.
@@ -182,7 +180,7 @@ func assignAndWait(t *testing.T, c *apiclient.Client, logs func() string, assign
 	t.Helper()
 	hashes := make([]string, len(assignments))
 	for i, a := range assignments {
-		asg, err := c.AssignAgent(t.Context(), a.uid, api.AssignRequest{Pipeline: a.pipeline, Parameters: a.params})
+		asg, err := c.AssignAgent(t.Context(), a.uid, apitypes.AssignRequest{Pipeline: a.pipeline, Parameters: a.params})
 		require.NoError(t, err)
 		hashes[i] = asg.ConfigHash
 	}
@@ -192,22 +190,22 @@ func assignAndWait(t *testing.T, c *apiclient.Client, logs func() string, assign
 			if err != nil {
 				return false, err.Error()
 			}
-			return v.RemoteConfig.Hash == hashes[i] && v.RemoteConfig.Status == store.ConfigStatusApplied,
+			return v.RemoteConfig.Hash == hashes[i] && v.RemoteConfig.Status == apitypes.ConfigStatusApplied,
 				fmt.Sprintf("%s: remote config %+v", a.pipeline, v.RemoteConfig)
 		}, logs)
 	}
 }
 
 // waitExperiment waits until an experiment ends, requiring status want.
-func waitExperiment(t *testing.T, c *apiclient.Client, id string, timeout time.Duration, want string, logs func() string) {
+func waitExperiment(t *testing.T, c *apiclient.Client, id string, timeout time.Duration, want apitypes.ExperimentStatus, logs func() string) {
 	t.Helper()
-	var x experiments.Experiment
+	var x apitypes.Experiment
 	harness.Eventually(t, t.Context(), timeout, func() (bool, string) {
 		var err error
 		if x, err = c.Experiment(t.Context(), id); err != nil {
 			return false, err.Error()
 		}
-		return experiments.Terminal(x.Status), fmt.Sprintf("experiment %s is %s", x.Name, x.Status)
+		return x.Status.Terminal(), fmt.Sprintf("experiment %s is %s", x.Name, x.Status)
 	}, logs)
 	require.Equal(t, want, x.Status, "experiment %s: %s", x.Name, x.State.Error)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -39,11 +39,11 @@ func TestDemoRunsTheWholeLoop(t *testing.T) {
 	require.NoError(t, cmd.Run(), "demo failed:\n%s", stderr.String())
 	t.Logf("demo took %s", time.Since(start).Round(time.Second))
 
-	var r analysis.Results
+	var r apitypes.Results
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), "stdout must be the results JSON:\n%s", stdout.String())
-	base, ok := r.Variant(analysis.VariantBaseline)
+	base, ok := r.Variant(apitypes.VariantBaseline)
 	require.True(t, ok)
-	cand, ok := r.Variant(analysis.VariantCandidate)
+	cand, ok := r.Variant(apitypes.VariantCandidate)
 	require.True(t, ok)
 	assert.Positive(t, base.ActiveSeries)
 	assert.Positive(t, cand.ActiveSeries)

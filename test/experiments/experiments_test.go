@@ -3,7 +3,6 @@
 package experiments
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os/exec"
@@ -15,11 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/testenv"
 )
@@ -41,30 +37,30 @@ func startLoad(t *testing.T) {
 }
 
 // assignBaseline gives an agent the baseline pipeline and waits until it runs.
-func assignBaseline(t *testing.T, c *apiclient.Client, a *harness.Agent) api.AssignmentView {
+func assignBaseline(t *testing.T, c *apiclient.Client, a *harness.Agent) apitypes.Assignment {
 	t.Helper()
-	asg, err := c.AssignAgent(t.Context(), a.UID, api.AssignRequest{Pipeline: "baseline", Parameters: shared})
+	asg, err := c.AssignAgent(t.Context(), a.UID, apitypes.AssignRequest{Pipeline: "baseline", Parameters: shared})
 	require.NoError(t, err)
-	a.WaitFor(t.Context(), c, 90*time.Second, "baseline applied", func(v api.AgentView) bool {
-		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied
+	a.WaitFor(t.Context(), c, 90*time.Second, "baseline applied", func(v apitypes.AgentView) bool {
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied
 	})
 	return asg
 }
 
-func spec(name, selector, mode string, duration time.Duration) experiments.Spec {
-	return experiments.Spec{
-		Name: name, Targets: experiments.Targets{Selector: selector}, Mode: mode,
-		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
-		Parameters: shared, Duration: experiments.Duration(duration), Warmup: experiments.Duration(20 * time.Second),
-		DeployTimeout:   experiments.Duration(2 * time.Minute),
-		SuccessCriteria: experiments.Criteria{MinSeriesReduction: 0.5},
+func spec(name, selector string, mode apitypes.Mode, duration time.Duration) apitypes.ExperimentSpec {
+	return apitypes.ExperimentSpec{
+		Name: name, Targets: apitypes.Targets{Selector: selector}, Mode: mode,
+		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
+		Parameters: shared, Duration: apitypes.Duration(duration), Warmup: apitypes.Duration(20 * time.Second),
+		DeployTimeout:   apitypes.Duration(2 * time.Minute),
+		SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
 	}
 }
 
 // waitStatus polls an experiment until it reaches one of the statuses.
-func waitStatus(t *testing.T, c *apiclient.Client, id string, timeout time.Duration, log func() string, statuses ...string) experiments.Experiment {
+func waitStatus(t *testing.T, c *apiclient.Client, id string, timeout time.Duration, log func() string, statuses ...apitypes.ExperimentStatus) apitypes.Experiment {
 	t.Helper()
-	var x experiments.Experiment
+	var x apitypes.Experiment
 	harness.Eventually(t, t.Context(), timeout, func() (bool, string) {
 		var err error
 		if x, err = c.Experiment(t.Context(), id); err != nil {
@@ -80,14 +76,12 @@ func waitStatus(t *testing.T, c *apiclient.Client, id string, timeout time.Durat
 	return x
 }
 
-func results(t *testing.T, c *apiclient.Client, id string) analysis.Results {
+func results(t *testing.T, c *apiclient.Client, id string) apitypes.Results {
 	t.Helper()
 	view, err := c.ExperimentResults(t.Context(), id)
 	require.NoError(t, err)
 	require.True(t, view.Final)
-	var r analysis.Results
-	require.NoError(t, json.Unmarshal(view.Results, &r))
-	return r
+	return view.Results
 }
 
 // TestPairedExperimentSurvivesRestartThenPromoteAndRollback runs the main
@@ -103,9 +97,9 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	before := assignBaseline(t, c, agent)
 	logs := func() string { return srv.Log() + agent.Log() }
 
-	x, err := c.CreateExperiment(ctx, spec("paired e2e", "env=exp", experiments.ModePaired, 2*time.Minute), true)
+	x, err := c.CreateExperiment(ctx, spec("paired e2e", "env=exp", apitypes.ModePaired, 2*time.Minute), true)
 	require.NoError(t, err)
-	running := waitStatus(t, c, x.ID, 2*time.Minute, logs, store.ExperimentRunning)
+	running := waitStatus(t, c, x.ID, 2*time.Minute, logs, apitypes.ExperimentRunning)
 	require.Len(t, running.State.Targets, 1)
 	assert.Equal(t, "both", running.State.Targets[0].Variant)
 
@@ -113,14 +107,14 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	time.Sleep(30 * time.Second)
 	srv.Kill()
 	srv.Restart()
-	done := waitStatus(t, c, x.ID, 4*time.Minute, logs, store.ExperimentCompleted, store.ExperimentFailed)
-	require.Equal(t, store.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
+	done := waitStatus(t, c, x.ID, 4*time.Minute, logs, apitypes.ExperimentCompleted, apitypes.ExperimentFailed)
+	require.Equal(t, apitypes.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
 	assert.True(t, done.State.Restored)
 
 	r := results(t, c, x.ID)
-	base, ok := r.Variant(analysis.VariantBaseline)
+	base, ok := r.Variant(apitypes.VariantBaseline)
 	require.True(t, ok)
-	cand, ok := r.Variant(analysis.VariantCandidate)
+	cand, ok := r.Variant(apitypes.VariantCandidate)
 	require.True(t, ok)
 	assert.Positive(t, base.DatapointsPerMinute)
 	assert.Positive(t, cand.DatapointsPerMinute)
@@ -134,24 +128,24 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	assert.NotEmpty(t, r.Costs)
 
 	// Back on its previous configuration after the experiment.
-	agent.WaitFor(ctx, c, 90*time.Second, "restored to the baseline", func(v api.AgentView) bool {
-		return v.RemoteConfig.Hash == before.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied &&
+	agent.WaitFor(ctx, c, 90*time.Second, "restored to the baseline", func(v apitypes.AgentView) bool {
+		return v.RemoteConfig.Hash == before.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied &&
 			!strings.Contains(v.EffectiveConfig, "process_topk")
 	})
 
 	// Promote: the candidate becomes the configuration.
 	_, err = c.ExperimentAction(ctx, x.ID, "promote")
 	require.NoError(t, err)
-	agent.WaitFor(ctx, c, 90*time.Second, "candidate promoted", func(v api.AgentView) bool {
-		return v.Assignment != nil && v.Assignment.Pipeline == "topk-rollup" && v.Drift.State == api.DriftInSync &&
+	agent.WaitFor(ctx, c, 90*time.Second, "candidate promoted", func(v apitypes.AgentView) bool {
+		return v.Assignment != nil && v.Assignment.Pipeline == "topk-rollup" && v.Drift.State == apitypes.DriftInSync &&
 			strings.Contains(v.EffectiveConfig, "process_topk") && strings.Contains(v.EffectiveConfig, "process_rollup")
 	})
 
 	// Rollback: what it had before the experiment.
 	_, err = c.ExperimentAction(ctx, x.ID, "rollback")
 	require.NoError(t, err)
-	agent.WaitFor(ctx, c, 90*time.Second, "rolled back", func(v api.AgentView) bool {
-		return v.Assignment != nil && v.Assignment.ConfigHash == before.ConfigHash && v.Drift.State == api.DriftInSync &&
+	agent.WaitFor(ctx, c, 90*time.Second, "rolled back", func(v apitypes.AgentView) bool {
+		return v.Assignment != nil && v.Assignment.ConfigHash == before.ConfigHash && v.Drift.State == apitypes.DriftInSync &&
 			!strings.Contains(v.EffectiveConfig, "process_topk")
 	})
 
@@ -174,10 +168,10 @@ func TestSplitExperimentWithTwoAgents(t *testing.T) {
 	assignBaseline(t, c, a2)
 	logs := func() string { return srv.Log() + a1.Log() + a2.Log() }
 
-	x, err := c.CreateExperiment(ctx, spec("split e2e", "env=split", experiments.ModeSplit, 2*time.Minute), true)
+	x, err := c.CreateExperiment(ctx, spec("split e2e", "env=split", apitypes.ModeSplit, 2*time.Minute), true)
 	require.NoError(t, err)
-	done := waitStatus(t, c, x.ID, 6*time.Minute, logs, store.ExperimentCompleted, store.ExperimentFailed)
-	require.Equal(t, store.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
+	done := waitStatus(t, c, x.ID, 6*time.Minute, logs, apitypes.ExperimentCompleted, apitypes.ExperimentFailed)
+	require.Equal(t, apitypes.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
 	variants := map[string]bool{}
 	for _, tg := range done.State.Targets {
 		variants[tg.Variant] = true
@@ -185,8 +179,8 @@ func TestSplitExperimentWithTwoAgents(t *testing.T) {
 	assert.Equal(t, map[string]bool{"baseline": true, "candidate": true}, variants, "one cohort per variant")
 
 	r := results(t, c, x.ID)
-	base, _ := r.Variant(analysis.VariantBaseline)
-	cand, _ := r.Variant(analysis.VariantCandidate)
+	base, _ := r.Variant(apitypes.VariantBaseline)
+	cand, _ := r.Variant(apitypes.VariantCandidate)
 	require.NotNil(t, base.CPUCores, "split mode compares collector CPU")
 	require.NotNil(t, cand.CPUCores)
 	assert.Positive(t, *base.CPUCores)
@@ -207,17 +201,17 @@ func TestCandidateThatCannotApplyFailsAndRestores(t *testing.T) {
 	require.NoError(t, err)
 	defer taken.Close()
 
-	s := spec("failing e2e", "env=fail", experiments.ModePaired, 2*time.Minute)
+	s := spec("failing e2e", "env=fail", apitypes.ModePaired, 2*time.Minute)
 	s.Parameters = map[string]any{"collection_interval": "5s", "system_metrics": false,
 		"destination": "prometheus", "prometheus_endpoint": taken.Addr().String()}
 	x, err := c.CreateExperiment(ctx, s, true)
 	require.NoError(t, err)
 	done := waitStatus(t, c, x.ID, 3*time.Minute, func() string { return srv.Log() + agent.Log() },
-		store.ExperimentFailed, store.ExperimentCompleted)
-	require.Equal(t, store.ExperimentFailed, done.Status)
+		apitypes.ExperimentFailed, apitypes.ExperimentCompleted)
+	require.Equal(t, apitypes.ExperimentFailed, done.Status)
 	assert.Contains(t, done.State.Error, "could not apply")
 	assert.True(t, done.State.Restored)
-	agent.WaitFor(ctx, c, 90*time.Second, "restored", func(v api.AgentView) bool {
+	agent.WaitFor(ctx, c, 90*time.Second, "restored", func(v apitypes.AgentView) bool {
 		return v.Assignment != nil && v.Assignment.ConfigHash == before.ConfigHash
 	})
 	_, err = c.ExperimentResults(ctx, x.ID)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/cli/localrun"
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -109,9 +109,9 @@ func (a *Agent) Restart() {
 
 // WaitRegistered waits until the server lists this agent, records its UID
 // and returns its view.
-func (a *Agent) WaitRegistered(ctx context.Context, c *apiclient.Client) api.AgentView {
+func (a *Agent) WaitRegistered(ctx context.Context, c *apiclient.Client) apitypes.AgentView {
 	a.t.Helper()
-	var found api.AgentView
+	var found apitypes.AgentView
 	Eventually(a.t, ctx, 60*time.Second, func() (bool, string) {
 		agents, err := c.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: "phoenix.test.agent=" + a.opts.Name})
 		if err != nil {
@@ -128,9 +128,9 @@ func (a *Agent) WaitRegistered(ctx context.Context, c *apiclient.Client) api.Age
 }
 
 // WaitFor polls the agent's view until cond holds.
-func (a *Agent) WaitFor(ctx context.Context, c *apiclient.Client, timeout time.Duration, what string, cond func(api.AgentView) bool) api.AgentView {
+func (a *Agent) WaitFor(ctx context.Context, c *apiclient.Client, timeout time.Duration, what string, cond func(apitypes.AgentView) bool) apitypes.AgentView {
 	a.t.Helper()
-	var last api.AgentView
+	var last apitypes.AgentView
 	Eventually(a.t, ctx, timeout, func() (bool, string) {
 		v, err := c.GetAgent(ctx, a.UID)
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // NewCmd returns the agent command group.
@@ -85,10 +85,10 @@ func RunList(ctx context.Context, opts *ListOptions) error {
 	for _, a := range agents {
 		pipeline := "-"
 		if a.Assignment != nil {
-			pipeline = or(a.Assignment.Pipeline, "(verbatim)")
+			pipeline = cmdutil.Or(a.Assignment.Pipeline, "(verbatim)")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", a.InstanceUID, or(a.Description.HostName, "-"),
-			or(a.Description.ServiceVersion, "-"), a.Online, healthy(a), or(a.RemoteConfig.Status, "-"),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", a.InstanceUID, cmdutil.Or(a.Description.HostName, "-"),
+			cmdutil.Or(a.Description.ServiceVersion, "-"), a.Online, healthy(a), cmdutil.Or(a.RemoteConfig.Status, "-"),
 			pipeline, a.Drift.State, ago(a.LastSeen))
 	}
 	return w.Flush()
@@ -136,30 +136,30 @@ func RunShow(ctx context.Context, opts *ShowOptions) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
 	row("Instance UID", a.InstanceUID)
-	row("Host", or(a.Description.HostName, "-"))
-	row("OS", or(a.Description.OS, "-"))
+	row("Host", cmdutil.Or(a.Description.HostName, "-"))
+	row("OS", cmdutil.Or(a.Description.OS, "-"))
 	row("Service", strings.TrimSpace(a.Description.ServiceName+" "+a.Description.ServiceVersion))
 	row("Labels", labels(a.Labels))
-	row("Online", fmt.Sprintf("%t (%s, server %s)", a.Online, or(a.ConnectionType, "-"), or(a.ServerID, "-")))
+	row("Online", fmt.Sprintf("%t (%s, server %s)", a.Online, cmdutil.Or(a.ConnectionType, "-"), cmdutil.Or(a.ServerID, "-")))
 	row("First seen", a.FirstSeen.Format(time.RFC3339))
 	row("Last seen", a.LastSeen.Format(time.RFC3339)+" ("+ago(a.LastSeen)+")")
 	row("Healthy", healthy(a))
 	if a.Health != nil && a.Health.LastError != "" {
 		row("Last error", a.Health.LastError)
 	}
-	row("Remote config", strings.TrimSpace(or(a.RemoteConfig.Status, "-")+" "+short(a.RemoteConfig.Hash)))
+	row("Remote config", strings.TrimSpace(cmdutil.Or(a.RemoteConfig.Status, "-")+" "+short(a.RemoteConfig.Hash)))
 	if a.RemoteConfig.ErrorMessage != "" {
 		row("Config error", a.RemoteConfig.ErrorMessage)
 	}
 	if a.Assignment != nil {
-		assigned := fmt.Sprintf("%s %s (generation %d)", or(a.Assignment.Pipeline, "(verbatim)"),
+		assigned := fmt.Sprintf("%s %s (generation %d)", cmdutil.Or(a.Assignment.Pipeline, "(verbatim)"),
 			short(a.Assignment.ConfigHash), a.Assignment.Generation)
 		if a.Assignment.Reason != "" {
 			assigned += ": " + a.Assignment.Reason
 		}
 		row("Assigned", assigned)
 	}
-	drift := a.Drift.State
+	drift := string(a.Drift.State)
 	if len(a.Drift.Sections) > 0 {
 		drift += " (" + strings.Join(a.Drift.Sections, ", ") + ")"
 	}
@@ -173,7 +173,7 @@ func RunShow(ctx context.Context, opts *ShowOptions) error {
 	return nil
 }
 
-func healthy(a api.AgentView) string {
+func healthy(a apitypes.AgentView) string {
 	if a.Health == nil {
 		return "-"
 	}
@@ -193,7 +193,7 @@ func labels(m map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + m[k]
 	}
-	return or(strings.Join(parts, ", "), "-")
+	return cmdutil.Or(strings.Join(parts, ", "), "-")
 }
 
 func ago(t time.Time) string {
@@ -208,11 +208,4 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
@@ -67,24 +68,24 @@ var seen = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func seed(t *testing.T, st store.Store) {
 	t.Helper()
-	agents := []store.Agent{
+	agents := []apitypes.Agent{
 		{InstanceUID: "agent-1", Labels: map[string]string{"env": "prod", "host.name": "web-1"}, Online: true,
-			Description: store.AgentDescription{HostName: "web-1", OS: "linux", ServiceName: "phoenix-collector", ServiceVersion: "1.2.3"},
-			Health:      &store.Health{Healthy: true}, RemoteConfig: store.RemoteConfigStatus{Status: store.ConfigStatusApplied, Hash: strings.Repeat("ab", 32)},
+			Description: apitypes.AgentDescription{HostName: "web-1", OS: "linux", ServiceName: "phoenix-collector", ServiceVersion: "1.2.3"},
+			Health:      &apitypes.Health{Healthy: true}, RemoteConfig: apitypes.RemoteConfigStatus{Status: apitypes.ConfigStatusApplied, Hash: strings.Repeat("ab", 32)},
 			EffectiveConfig: "receivers: {nop: {}}\n", EffectiveConfigHash: strings.Repeat("cd", 32), ConnectionType: "websocket", ServerID: "r1"},
 		{InstanceUID: "agent-2", Labels: map[string]string{"env": "prod", "host.name": "db-1"},
-			Health:       &store.Health{Healthy: false, LastError: "exporter down"},
-			RemoteConfig: store.RemoteConfigStatus{Status: store.ConfigStatusFailed, ErrorMessage: "bad config"}},
+			Health:       &apitypes.Health{Healthy: false, LastError: "exporter down"},
+			RemoteConfig: apitypes.RemoteConfigStatus{Status: apitypes.ConfigStatusFailed, ErrorMessage: "bad config"}},
 		{InstanceUID: "agent-3", Labels: map[string]string{"env": "staging", "host.name": "web-2"}},
 	}
 	for _, a := range agents {
 		a.FirstSeen, a.LastSeen = seen, seen
 		require.NoError(t, st.UpsertAgent(t.Context(), a))
 	}
-	_, err := st.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Pipeline: "baseline",
+	_, err := st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Pipeline: "baseline",
 		Config: "receivers: {nop: {}}\n", Reason: "rollout"})
 	require.NoError(t, err)
-	_, err = st.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-2", Config: "receivers: {otlp: {}}\n"})
+	_, err = st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-2", Config: "receivers: {otlp: {}}\n"})
 	require.NoError(t, err)
 }
 
@@ -141,11 +142,11 @@ func TestListFollowsEveryPage(t *testing.T) {
 	st := newServer(t)
 	const n = 105 // more than the server's default page of 100
 	for i := range n {
-		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: fmt.Sprintf("agent-%03d", i)}))
+		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: fmt.Sprintf("agent-%03d", i)}))
 	}
 	out, _, err := run(t, "list", "-o", "json")
 	require.NoError(t, err)
-	var views []api.AgentView
+	var views []apitypes.AgentView
 	require.NoError(t, json.Unmarshal([]byte(out), &views))
 	assert.Len(t, views, n)
 }
@@ -232,7 +233,7 @@ func TestShowStructured(t *testing.T) {
 	seed(t, newServer(t))
 	out, _, err := run(t, "show", "agent-1", "-o", "json")
 	require.NoError(t, err)
-	var v api.AgentView
+	var v apitypes.AgentView
 	require.NoError(t, json.Unmarshal([]byte(out), &v))
 	assert.Equal(t, "agent-1", v.InstanceUID)
 	require.NotNil(t, v.Assignment)
@@ -261,6 +262,6 @@ func TestHelpers(t *testing.T) {
 	assert.Equal(t, "abc", short("abc"))
 	assert.Equal(t, "-", labels(nil))
 	assert.Equal(t, "a=1, b=2", labels(map[string]string{"b": "2", "a": "1"}))
-	assert.Equal(t, "-", or("", "-"))
-	assert.Equal(t, "x", or("x", "-"))
+	assert.Equal(t, "-", cmdutil.Or("", "-"))
+	assert.Equal(t, "x", cmdutil.Or("x", "-"))
 }

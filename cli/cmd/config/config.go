@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // NewCmd returns the config command group.
@@ -80,7 +80,7 @@ func RunAssign(ctx context.Context, opts *AssignOptions) error {
 	if (opts.Pipeline == "") == (opts.File == "") {
 		return errors.New("give exactly one of --pipeline or --file")
 	}
-	req := api.AssignRequest{Pipeline: opts.Pipeline, Reason: opts.Reason}
+	req := apitypes.AssignRequest{Pipeline: opts.Pipeline, Reason: opts.Reason}
 	var err error
 	if req.Parameters, err = cmdutil.ParseParams(opts.Params, opts.ParamsFile); err != nil {
 		return err
@@ -99,15 +99,15 @@ func RunAssign(ctx context.Context, opts *AssignOptions) error {
 	if err != nil {
 		return err
 	}
-	var results []api.AssignResult
+	var results []apitypes.AssignResult
 	if opts.Agent != "" {
 		asg, err := c.AssignAgent(ctx, opts.Agent, req)
 		if err != nil {
 			return fmt.Errorf("assigning to %s: %w", opts.Agent, err)
 		}
-		results = []api.AssignResult{{InstanceUID: opts.Agent, ConfigHash: asg.ConfigHash, Generation: asg.Generation}}
+		results = []apitypes.AssignResult{{InstanceUID: opts.Agent, ConfigHash: asg.ConfigHash, Generation: asg.Generation}}
 	} else {
-		results, err = c.AssignMany(ctx, api.BulkAssignRequest{AssignRequest: req, Selector: strings.Join(opts.Selector, ",")})
+		results, err = c.AssignMany(ctx, apitypes.BulkAssignRequest{AssignRequest: req, Selector: strings.Join(opts.Selector, ",")})
 		if err != nil {
 			return fmt.Errorf("assigning to %s: %w", strings.Join(opts.Selector, ","), err)
 		}

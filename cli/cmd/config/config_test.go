@@ -15,6 +15,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
@@ -50,7 +51,7 @@ func newServer(t *testing.T) store.Store {
 	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
 
 	for uid, env := range map[string]string{"agent-1": "prod", "agent-2": "prod", "agent-3": "staging"} {
-		require.NoError(t, st.UpsertAgent(t.Context(), store.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
+		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
 	}
 	return st
 }
@@ -142,9 +143,9 @@ func TestAssignFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
 	out, _, err := run(t, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
 	require.NoError(t, err)
-	var results []api.AssignResult
+	var results []apitypes.AssignResult
 	require.NoError(t, json.Unmarshal([]byte(out), &results))
-	assert.Equal(t, []api.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
+	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
 
 	asg, err := st.GetAssignment(t.Context(), "agent-2")
 	require.NoError(t, err)
@@ -193,7 +194,7 @@ func TestAssignRefused(t *testing.T) {
 
 func TestUnassign(t *testing.T) {
 	st := newServer(t)
-	_, err := st.SetAssignment(t.Context(), store.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	_, err := st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
 	require.NoError(t, err)
 	out, _, err := run(t, "unassign", "agent-1")
 	require.NoError(t, err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/loadsim"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
@@ -82,8 +82,8 @@ the collector's last log lines; --dir keeps every log.`,
 
 // Run executes the demo.
 func Run(ctx context.Context, opts *Options) error {
-	if opts.Duration < experiments.MinDuration {
-		return fmt.Errorf("--duration must be at least %s (rates need two whole minutes of samples), got %s", experiments.MinDuration, opts.Duration)
+	if opts.Duration < apitypes.MinDuration {
+		return fmt.Errorf("--duration must be at least %s (rates need two whole minutes of samples), got %s", apitypes.MinDuration, opts.Duration)
 	}
 	if _, err := profiles.Get(opts.Profile); err != nil {
 		return fmt.Errorf("--profile: %w", err)

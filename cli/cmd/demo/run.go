@@ -2,7 +2,6 @@ package demo // import "github.com/phoenix/platform/cli/cmd/demo"
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +16,9 @@ import (
 	"github.com/phoenix/platform/cli/cmd/experiment"
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/localrun"
-	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/server"
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // demoLabel marks the demo's agent so the experiment targets only it.
@@ -156,7 +152,7 @@ func (d *demo) startLoad() error {
 
 func (d *demo) assignBaseline(ctx context.Context) error {
 	step(d.progress, "Assigning the baseline pipeline: every process, as exported today")
-	asg, err := d.client.AssignAgent(ctx, d.uid, api.AssignRequest{Pipeline: "baseline", Parameters: collectorParams, Reason: "phoenix demo"})
+	asg, err := d.client.AssignAgent(ctx, d.uid, apitypes.AssignRequest{Pipeline: "baseline", Parameters: collectorParams, Reason: "phoenix demo"})
 	if err != nil {
 		return err
 	}
@@ -168,31 +164,31 @@ func (d *demo) assignBaseline(ctx context.Context) error {
 			return false, err
 		}
 		switch v.Drift.State {
-		case api.DriftFailed:
+		case apitypes.DriftFailed:
 			return false, stop(fmt.Errorf("the collector could not apply the baseline: %s", v.RemoteConfig.ErrorMessage))
-		case api.DriftRetrying:
+		case apitypes.DriftRetrying:
 			if v.Drift.Message != retrying {
 				retrying = v.Drift.Message
 				fmt.Fprintf(d.progress, "    %s\n", retrying)
 			}
 		}
-		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == store.ConfigStatusApplied, nil
+		return v.RemoteConfig.Hash == asg.ConfigHash && v.RemoteConfig.Status == apitypes.ConfigStatusApplied, nil
 	})
 }
 
-func (d *demo) experiment(ctx context.Context) (experiments.Experiment, error) {
+func (d *demo) experiment(ctx context.Context) (apitypes.Experiment, error) {
 	step(d.progress, "Running a paired experiment: baseline vs %s (warm-up %s, measuring %s)", d.opts.Candidate, d.opts.Warmup, d.opts.Duration)
-	spec := experiments.Spec{
+	spec := apitypes.ExperimentSpec{
 		Name:            "demo: baseline vs " + d.opts.Candidate,
 		Description:     "phoenix demo on this host with the " + d.opts.Profile + " load profile",
-		Targets:         experiments.Targets{Selector: demoLabel + "=true"},
-		Mode:            experiments.ModePaired,
-		Baseline:        experiments.Variant{Pipeline: "baseline"},
-		Candidate:       experiments.Variant{Pipeline: d.opts.Candidate},
+		Targets:         apitypes.Targets{Selector: demoLabel + "=true"},
+		Mode:            apitypes.ModePaired,
+		Baseline:        apitypes.Variant{Pipeline: "baseline"},
+		Candidate:       apitypes.Variant{Pipeline: d.opts.Candidate},
 		Parameters:      collectorParams,
-		Duration:        experiments.Duration(d.opts.Duration),
-		Warmup:          experiments.Duration(d.opts.Warmup),
-		SuccessCriteria: experiments.Criteria{MinSeriesReduction: 0.5},
+		Duration:        apitypes.Duration(d.opts.Duration),
+		Warmup:          apitypes.Duration(d.opts.Warmup),
+		SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
 	}
 	x, err := d.client.CreateExperiment(ctx, spec, true)
 	if err != nil {
@@ -203,18 +199,15 @@ func (d *demo) experiment(ctx context.Context) (experiments.Experiment, error) {
 	return experiment.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
 }
 
-func (d *demo) results(ctx context.Context, x experiments.Experiment) error {
-	if x.Status != store.ExperimentCompleted {
+func (d *demo) results(ctx context.Context, x apitypes.Experiment) error {
+	if x.Status != apitypes.ExperimentCompleted {
 		return fmt.Errorf("experiment %s ended %s: %s", x.ID, x.Status, x.State.Error)
 	}
 	view, err := d.client.ExperimentResults(ctx, x.ID)
 	if err != nil {
 		return err
 	}
-	var r analysis.Results
-	if err := json.Unmarshal(view.Results, &r); err != nil {
-		return err
-	}
+	r := view.Results
 	report, err := os.Create(d.opts.Report)
 	if err != nil {
 		return err

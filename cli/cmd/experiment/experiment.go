@@ -3,16 +3,22 @@
 package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // NewCmd returns the experiment command group.
@@ -101,13 +107,13 @@ one from flags. Flags given with -f override the file's values.`,
 
 // RunCreate builds the spec and creates the experiment.
 func RunCreate(ctx context.Context, opts *CreateOptions, changed func(string) bool) error {
-	var spec experiments.Spec
+	var spec apitypes.ExperimentSpec
 	if opts.File != "" {
 		raw, err := os.ReadFile(opts.File)
 		if err != nil {
 			return err
 		}
-		if spec, err = experiments.ParseSpec(raw); err != nil {
+		if spec, err = decodeSpec(raw); err != nil {
 			return fmt.Errorf("%s: %w", opts.File, err)
 		}
 	}
@@ -135,7 +141,7 @@ func RunCreate(ctx context.Context, opts *CreateOptions, changed func(string) bo
 }
 
 // overlay applies flags onto the spec.
-func (o *CreateOptions) overlay(s *experiments.Spec, changed func(string) bool) error {
+func (o *CreateOptions) overlay(s *apitypes.ExperimentSpec, changed func(string) bool) error {
 	set := func(flag string, apply func()) {
 		if changed(flag) {
 			apply()
@@ -143,7 +149,7 @@ func (o *CreateOptions) overlay(s *experiments.Spec, changed func(string) bool) 
 	}
 	set("name", func() { s.Name = o.Name })
 	set("selector", func() { s.Targets.Selector = o.Selector })
-	set("mode", func() { s.Mode = o.Mode })
+	set("mode", func() { s.Mode = apitypes.Mode(o.Mode) })
 	set("baseline", func() {
 		s.Baseline.Pipeline, s.Baseline.Current = o.Baseline, false
 		if o.Baseline == "current" {
@@ -151,8 +157,8 @@ func (o *CreateOptions) overlay(s *experiments.Spec, changed func(string) bool) 
 		}
 	})
 	set("candidate", func() { s.Candidate.Pipeline = o.Candidate })
-	set("duration", func() { s.Duration = experiments.Duration(o.Duration) })
-	set("warmup", func() { s.Warmup = experiments.Duration(o.Warmup) })
+	set("duration", func() { s.Duration = apitypes.Duration(o.Duration) })
+	set("warmup", func() { s.Warmup = apitypes.Duration(o.Warmup) })
 	set("min-series-reduction", func() { s.SuccessCriteria.MinSeriesReduction = o.MinReduction })
 	for _, p := range []struct {
 		flags []string
@@ -207,7 +213,7 @@ func newCmdAction(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, action,
 
 func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
 	var format cmdutil.Format
-	var status []string
+	var status []apitypes.ExperimentStatus
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List experiments",
@@ -224,7 +230,7 @@ func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 			}
 			if format != cmdutil.FormatTable {
 				if xs == nil {
-					xs = []experiments.Experiment{} // [], not null, for jq and friends
+					xs = []apitypes.Experiment{} // [], not null, for jq and friends
 				}
 				return cmdutil.WriteStructured(ios.Out, format, xs)
 			}
@@ -236,19 +242,56 @@ func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 			fmt.Fprintln(w, "ID\tNAME\tMODE\tSTATUS\tPROGRESS\tTARGETS\tVERDICT\tCREATED")
 			for _, x := range xs {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%3.0f%%\t%d\t%s\t%s\n", x.ID, x.Name, x.Spec.Mode, x.Status, 100*x.Progress,
-					len(x.State.Targets), or(x.State.Verdict, "-"), x.CreatedAt.Local().Format(time.DateTime))
+					len(x.State.Targets), cmdutil.Or(x.State.Verdict, "-"), x.CreatedAt.Local().Format(time.DateTime))
 			}
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringSliceVar(&status, "status", nil, "only experiments with these statuses")
+	cmd.Flags().Var((*statusList)(&status), "status", "only experiments with these statuses, comma-separated ("+statusNames()+")")
 	cmdutil.AddFormatFlag(cmd, &format)
 	return cmd
 }
 
-func or(s, def string) string {
-	if s == "" {
-		return def
+// decodeSpec reads a spec file strictly, so a misspelt key is reported here
+// with its line; the server fills in defaults and validates the values.
+func decodeSpec(raw []byte) (apitypes.ExperimentSpec, error) {
+	var s apitypes.ExperimentSpec
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return apitypes.ExperimentSpec{}, fmt.Errorf("experiment spec: %w", err)
 	}
-	return s
+	return s, nil
+}
+
+// statusList is the --status flag: known lifecycle statuses only.
+type statusList []apitypes.ExperimentStatus
+
+func (l *statusList) String() string {
+	names := make([]string, len(*l))
+	for i, s := range *l {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ",")
+}
+
+func (l *statusList) Set(v string) error {
+	for name := range strings.SplitSeq(v, ",") {
+		s := apitypes.ExperimentStatus(strings.TrimSpace(name))
+		if !slices.Contains(apitypes.ExperimentStatuses(), s) {
+			return fmt.Errorf("unknown status %q (valid: %s)", s, statusNames())
+		}
+		*l = append(*l, s)
+	}
+	return nil
+}
+
+func (l *statusList) Type() string { return "statuses" }
+
+func statusNames() string {
+	var names []string
+	for _, s := range apitypes.ExperimentStatuses() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
 )
 
 const specFile = `name: from-file
@@ -39,7 +39,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // created runs `create args...` and returns the stored experiment.
-func created(t *testing.T, e *env, args ...string) (experiments.Experiment, string) {
+func created(t *testing.T, e *env, args ...string) (apitypes.Experiment, string) {
 	t.Helper()
 	out, errOut, err := run(t, append([]string{"create"}, args...)...)
 	require.NoError(t, err)
@@ -52,9 +52,9 @@ func TestCreateFromFile(t *testing.T) {
 	e := newEnv(t)
 	x, errOut := created(t, e, "-f", writeFile(t, "exp.yaml", specFile))
 	assert.Equal(t, "from-file", x.Name)
-	assert.Equal(t, store.ExperimentPending, x.Status)
+	assert.Equal(t, apitypes.ExperimentPending, x.Status)
 	assert.False(t, x.State.StartRequested)
-	assert.Equal(t, experiments.Variant{Pipeline: "topk", Parameters: map[string]any{"k": float64(20)}}, x.Spec.Baseline)
+	assert.Equal(t, apitypes.Variant{Pipeline: "topk", Parameters: map[string]any{"k": float64(20)}}, x.Spec.Baseline)
 	assert.Equal(t, 10*time.Minute, x.Spec.Duration.D())
 	assert.Equal(t, 2*time.Minute, x.Spec.Warmup.D())
 	assert.InDelta(t, 0.5, x.Spec.SuccessCriteria.MinSeriesReduction, 1e-9)
@@ -73,8 +73,8 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 	assert.Equal(t, "from-flags", s.Name)
 	assert.Equal(t, "top-k on the test hosts", s.Description, "what no flag sets stays as the file has it")
 	assert.Equal(t, "env=test,host.name=~web-.*", s.Targets.Selector)
-	assert.Equal(t, experiments.ModeSplit, s.Mode)
-	assert.Equal(t, experiments.Variant{Current: true, Parameters: map[string]any{"k": float64(20)}}, s.Baseline,
+	assert.Equal(t, apitypes.ModeSplit, s.Mode)
+	assert.Equal(t, apitypes.Variant{Current: true, Parameters: map[string]any{"k": float64(20)}}, s.Baseline,
 		"--baseline current replaces the file's pipeline")
 	assert.Equal(t, "topk", s.Candidate.Pipeline)
 	assert.Equal(t, map[string]any{"k": float64(15), "rank_by": []any{"cpu", "memory"}, "group_by": "10"}, s.Candidate.Parameters,
@@ -91,20 +91,20 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 		"--baseline-param", "k=5", "--duration", "2m", "--start")
 	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
 	assert.Equal(t, map[string]any{"k": float64(5)}, x.Spec.Baseline.Parameters)
-	assert.Equal(t, experiments.ModePaired, x.Spec.Mode)
+	assert.Equal(t, apitypes.ModePaired, x.Spec.Mode)
 	assert.Equal(t, experiments.DefaultWarmup, x.Spec.Warmup.D())
 	assert.True(t, x.State.StartRequested, "--start starts it")
 	assert.Contains(t, errOut, "next: phoenix experiment watch "+x.ID)
 
 	again, _ := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk", "--baseline", "topk", "--duration", "2m")
-	assert.Equal(t, experiments.Variant{Pipeline: "topk"}, again.Spec.Baseline)
+	assert.Equal(t, apitypes.Variant{Pipeline: "topk"}, again.Spec.Baseline)
 }
 
 func TestCreateStructuredOutput(t *testing.T) {
 	newEnv(t)
 	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
 	require.NoError(t, err)
-	var x experiments.Experiment
+	var x apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &x))
 	assert.Equal(t, "json", x.Name)
 	assert.Equal(t, "topk", x.Spec.Candidate.Pipeline)
@@ -164,7 +164,7 @@ func TestActions(t *testing.T) {
 
 	out, _, err = run(t, "promote", x.ID, "-o", "json")
 	require.NoError(t, err)
-	var promoted experiments.Experiment
+	var promoted apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &promoted))
 	assert.True(t, promoted.State.Promoted)
 	asg, err := e.st.GetAssignment(t.Context(), "a1")
@@ -208,7 +208,7 @@ func TestList(t *testing.T) {
 
 	out, _, err = run(t, "list", "--status", "pending,running", "-o", "json")
 	require.NoError(t, err)
-	var xs []experiments.Experiment
+	var xs []apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &xs))
 	require.Len(t, xs, 1)
 	assert.Equal(t, pending.ID, xs[0].ID)
@@ -222,7 +222,8 @@ func TestList(t *testing.T) {
 
 	_, _, err = run(t, "list", "--status", "sideways")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "listing experiments")
+	assert.Contains(t, err.Error(), `unknown status "sideways" (valid: pending, deploying, running, analyzing, completed, failed, cancelled)`,
+		"an unknown status is refused before any request, naming the valid ones")
 }
 
 func TestStatusCommand(t *testing.T) {
@@ -238,7 +239,7 @@ func TestStatusCommand(t *testing.T) {
 
 	out, _, err = run(t, "status", x.ID, "-o", "json")
 	require.NoError(t, err)
-	var got experiments.Experiment
+	var got apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, x.ID, got.ID)
 	assert.Len(t, got.Events, len(x.Events))
@@ -250,14 +251,14 @@ func TestStatusCommand(t *testing.T) {
 
 func TestPrintStatus(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := experiments.Experiment{
-		ID: "exp-1", Name: "web", Status: store.ExperimentRunning, Progress: 0.5,
-		Spec: experiments.Spec{Description: "web hosts", Mode: "split", Baseline: experiments.Variant{Current: true},
-			Candidate: experiments.Variant{Pipeline: "topk"}, Targets: experiments.Targets{Selector: "env=prod"}},
-		State: experiments.State{RunningSince: start, MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(11 * time.Minute),
-			Targets: []experiments.Target{{InstanceUID: "a1", Host: "web-1", Variant: "baseline", Applied: true}, {InstanceUID: "a2", Variant: "candidate"}},
+	x := apitypes.Experiment{
+		ID: "exp-1", Name: "web", Status: apitypes.ExperimentRunning, Progress: 0.5,
+		Spec: apitypes.ExperimentSpec{Description: "web hosts", Mode: "split", Baseline: apitypes.Variant{Current: true},
+			Candidate: apitypes.Variant{Pipeline: "topk"}, Targets: apitypes.Targets{Selector: "env=prod"}},
+		State: apitypes.ExperimentState{RunningSince: start, MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(11 * time.Minute),
+			Targets: []apitypes.ExperimentTarget{{InstanceUID: "a1", Host: "web-1", Variant: "baseline", Applied: true}, {InstanceUID: "a2", Variant: "candidate"}},
 			Error:   "agent a2 is slow", Promoted: true},
-		Events: []store.ExperimentEvent{
+		Events: []apitypes.ExperimentEvent{
 			{Time: start.Add(-time.Minute), To: "pending", Cause: "created"},
 			{Time: start, From: "deploying", To: "running", Cause: "every target applied its configuration"},
 			{Time: start.Add(2 * time.Minute), Cause: "promoted: candidate assigned to every target"},
@@ -288,12 +289,12 @@ EVENTS
 
 func TestRemaining(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := experiments.Experiment{Status: store.ExperimentRunning,
-		State: experiments.State{MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(3 * time.Minute)}}
+	x := apitypes.Experiment{Status: apitypes.ExperimentRunning,
+		State: apitypes.ExperimentState{MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(3 * time.Minute)}}
 	assert.Equal(t, "warming up, 45s to go", remaining(x, start.Add(15*time.Second)))
 	assert.Equal(t, "1m30s left", remaining(x, start.Add(90*time.Second)))
 	assert.Equal(t, "analysing", remaining(x, start.Add(3*time.Minute)))
-	x.Status = store.ExperimentFailed
+	x.Status = apitypes.ExperimentFailed
 	assert.Equal(t, "done", remaining(x, start))
 }
 

@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -18,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
@@ -32,29 +31,29 @@ import (
 const adminToken = "admin-token-for-tests"
 
 // canned are the results the test analyzer reports, interim or final.
-var canned = analysis.Results{
+var canned = apitypes.Results{
 	Mode: "paired", Targets: 2,
-	Variants: []analysis.VariantFigures{
-		{Agents: 2, Figures: analysis.Figures{Variant: "baseline", ActiveSeries: 450, DatapointsPerMinute: 900,
+	Variants: []apitypes.VariantFigures{
+		{Agents: 2, Figures: apitypes.Figures{Variant: "baseline", ActiveSeries: 450, DatapointsPerMinute: 900,
 			BytesPerMinute: 54_000, ProcessResourcesPerMinute: 180, CriticalProcesses: 3}},
-		{Agents: 2, Figures: analysis.Figures{Variant: "candidate", ActiveSeries: 50, DatapointsPerMinute: 110,
+		{Agents: 2, Figures: apitypes.Figures{Variant: "candidate", ActiveSeries: 50, DatapointsPerMinute: 110,
 			BytesPerMinute: 6_600, ProcessResourcesPerMinute: 180, CriticalProcesses: 3}},
 	},
-	Derived: analysis.Derived{
-		SeriesReduction:     analysis.Estimate{Value: 0.885, Interval: &analysis.Interval{Low: 0.8, High: 0.97, Confidence: 0.95, Method: analysis.MethodPairedT}},
-		DatapointsReduction: analysis.Estimate{Value: 0.875},
-		BytesReduction:      analysis.Estimate{Value: 0.8778},
+	Derived: apitypes.Derived{
+		SeriesReduction:     apitypes.Estimate{Value: 0.885, Interval: &apitypes.Interval{Low: 0.8, High: 0.97, Confidence: 0.95, Method: apitypes.MethodPairedT}},
+		DatapointsReduction: apitypes.Estimate{Value: 0.875},
+		BytesReduction:      apitypes.Estimate{Value: 0.8778},
 		CriticalRetention:   1,
 	},
-	Costs: []analysis.ModelCost{{
-		Model:         analysis.PriceModel{Name: "newrelic", Title: "New Relic"},
-		Variants:      []analysis.VariantCost{{Variant: "baseline", MonthlyPerHost: 12.5}, {Variant: "candidate", MonthlyPerHost: 1.5}},
+	Costs: []apitypes.ModelCost{{
+		Model:         apitypes.PriceModel{Name: "newrelic", Title: "New Relic"},
+		Variants:      []apitypes.VariantCost{{Variant: "baseline", MonthlyPerHost: 12.5}, {Variant: "candidate", MonthlyPerHost: 1.5}},
 		MonthlySaving: 22, SavingFraction: 0.88,
 	}},
-	Verdict: analysis.Verdict{Pass: true, Checks: []analysis.Check{
-		{Criterion: analysis.CriterionSeriesReduction, Outcome: analysis.OutcomePass, Reason: "series reduction 88.5% ≥ 80% required"},
-		{Criterion: analysis.CriterionCriticalRetention, Outcome: analysis.OutcomeFail, Reason: "critical retention 90% < 100% required"},
-		{Criterion: analysis.CriterionCPUIncrease, Outcome: analysis.OutcomeNotJudged, Reason: "collector CPU is compared in split mode only"},
+	Verdict: apitypes.Verdict{Pass: true, Checks: []apitypes.Check{
+		{Criterion: apitypes.CriterionSeriesReduction, Outcome: apitypes.OutcomePass, Reason: "series reduction 88.5% ≥ 80% required"},
+		{Criterion: apitypes.CriterionCriticalRetention, Outcome: apitypes.OutcomeFail, Reason: "critical retention 90% < 100% required"},
+		{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged, Reason: "collector CPU is compared in split mode only"},
 	}},
 	Warnings: []string{"agent a1: counters restarted at 2026-03-02T09:02:00Z (collector restart)"},
 }
@@ -84,9 +83,8 @@ func newEnv(t *testing.T) *env {
 	cat, err := catalog.Load()
 	require.NoError(t, err)
 	e.c, err = experiments.New(experiments.Settings{Store: st, Catalog: cat,
-		Analyze: func(context.Context, experiments.Experiment, map[string][]store.Sample) ([]byte, bool, error) {
-			raw, err := json.Marshal(canned)
-			return raw, canned.Verdict.Pass, err
+		Analyze: func(context.Context, experiments.Experiment, map[string][]apitypes.Sample) (apitypes.Results, error) {
+			return canned, nil
 		},
 		Now: e.clock,
 	})
@@ -106,7 +104,7 @@ func newEnv(t *testing.T) *env {
 	mux := http.NewServeMux()
 	a.Register(mux)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, _ := strings.CutPrefix(r.URL.Path, api.Prefix+"/experiments/")
+		rest, _ := strings.CutPrefix(r.URL.Path, apitypes.Prefix+"/experiments/")
 		if r.Method == http.MethodGet && rest != r.URL.Path && !strings.Contains(rest, "/") {
 			e.mu.Lock()
 			hook := e.beforeGet
@@ -158,24 +156,24 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 // assignment to return to.
 func (e *env) agent(uid string) {
 	e.t.Helper()
-	require.NoError(e.t, e.st.UpsertAgent(e.t.Context(), store.Agent{InstanceUID: uid, Labels: map[string]string{"env": "test"},
-		Online: true, Health: &store.Health{Healthy: true}, Description: store.AgentDescription{HostName: "host-" + uid}}))
-	_, err := e.st.SetAssignment(e.t.Context(), store.Assignment{InstanceUID: uid, Pipeline: "baseline",
+	require.NoError(e.t, e.st.UpsertAgent(e.t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": "test"},
+		Online: true, Health: &apitypes.Health{Healthy: true}, Description: apitypes.AgentDescription{HostName: "host-" + uid}}))
+	_, err := e.st.SetAssignment(e.t.Context(), apitypes.Assignment{InstanceUID: uid, Pipeline: "baseline",
 		Config: "receivers: {}\n", Reason: "before"})
 	require.NoError(e.t, err)
 }
 
-func (e *env) spec(name string) experiments.Spec {
-	return experiments.Spec{Name: name, Targets: experiments.Targets{Selector: "env=test"},
-		Baseline: experiments.Variant{Pipeline: "baseline"}, Candidate: experiments.Variant{Pipeline: "topk-rollup"},
-		Duration: experiments.Duration(2 * time.Minute), Warmup: experiments.Duration(30 * time.Second)}
+func (e *env) spec(name string) apitypes.ExperimentSpec {
+	return apitypes.ExperimentSpec{Name: name, Targets: apitypes.Targets{Selector: "env=test"},
+		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
+		Duration: apitypes.Duration(2 * time.Minute), Warmup: apitypes.Duration(30 * time.Second)}
 }
 
-func (e *env) get(id string) experiments.Experiment {
+func (e *env) get(id string) apitypes.Experiment {
 	e.t.Helper()
 	x, err := e.c.Get(e.t.Context(), id)
 	require.NoError(e.t, err)
-	return x
+	return x.Experiment
 }
 
 // Steps that move an experiment along, as the controller and the agents
@@ -186,7 +184,7 @@ func (e *env) deploy(id string) {
 	_, err := e.c.Start(e.t.Context(), id)
 	require.NoError(e.t, err)
 	e.c.ReconcileAll(e.t.Context())
-	require.Equal(e.t, store.ExperimentDeploying, e.get(id).Status)
+	require.Equal(e.t, apitypes.ExperimentDeploying, e.get(id).Status)
 }
 
 func (e *env) apply(id string) {
@@ -194,11 +192,11 @@ func (e *env) apply(id string) {
 	for _, tg := range e.get(id).State.Targets {
 		a, err := e.st.GetAgent(e.t.Context(), tg.InstanceUID)
 		require.NoError(e.t, err)
-		a.RemoteConfig = store.RemoteConfigStatus{Hash: tg.ConfigHash, Status: store.ConfigStatusApplied}
+		a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: tg.ConfigHash, Status: apitypes.ConfigStatusApplied}
 		require.NoError(e.t, e.st.UpsertAgent(e.t.Context(), a))
 	}
 	e.c.ReconcileAll(e.t.Context())
-	require.Equal(e.t, store.ExperimentRunning, e.get(id).Status)
+	require.Equal(e.t, apitypes.ExperimentRunning, e.get(id).Status)
 }
 
 func (e *env) finish(id string) {
@@ -206,11 +204,11 @@ func (e *env) finish(id string) {
 	e.advance(3 * time.Minute)
 	e.c.ReconcileAll(e.t.Context())
 	e.c.ReconcileAll(e.t.Context())
-	require.Equal(e.t, store.ExperimentCompleted, e.get(id).Status)
+	require.Equal(e.t, apitypes.ExperimentCompleted, e.get(id).Status)
 }
 
 // completed is a completed experiment on two agents.
-func (e *env) completed(name string) experiments.Experiment {
+func (e *env) completed(name string) apitypes.Experiment {
 	e.t.Helper()
 	e.agent("a1")
 	e.agent("a2")

@@ -1,7 +1,6 @@
 package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -9,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/analysis"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func newCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
@@ -30,10 +29,7 @@ running one has measured so far (marked as interim).`,
 			if err != nil {
 				return fmt.Errorf("results %s: %w", args[0], err)
 			}
-			var r analysis.Results
-			if err := json.Unmarshal(view.Results, &r); err != nil {
-				return fmt.Errorf("decoding results: %w", err)
-			}
+			r := view.Results
 			if format != cmdutil.FormatTable {
 				return cmdutil.WriteStructured(ios.Out, format, r)
 			}
@@ -49,7 +45,7 @@ running one has measured so far (marked as interim).`,
 
 // PrintResults writes results as tables: per-variant figures, reductions,
 // costs per price model and the verdict with its reasons.
-func PrintResults(out io.Writer, r analysis.Results) error {
+func PrintResults(out io.Writer, r apitypes.Results) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "VARIANT\tAGENTS\tACTIVE SERIES\tDATAPOINTS/MIN\tBYTES/MIN\tPROCESSES/MIN\tCRITICAL\t")
 	for _, v := range r.Variants {
@@ -76,9 +72,9 @@ func PrintResults(out io.Writer, r analysis.Results) error {
 			var base, cand float64
 			for _, vc := range mc.Variants {
 				switch vc.Variant {
-				case analysis.VariantBaseline:
+				case apitypes.VariantBaseline:
 					base = vc.MonthlyPerHost
-				case analysis.VariantCandidate:
+				case apitypes.VariantCandidate:
 					cand = vc.MonthlyPerHost
 				}
 			}
@@ -98,7 +94,7 @@ func PrintResults(out io.Writer, r analysis.Results) error {
 	}
 	fmt.Fprintf(out, "\nVerdict: %s\n", verdict)
 	for _, c := range r.Verdict.Checks {
-		mark := map[string]string{analysis.OutcomePass: "✓", analysis.OutcomeFail: "✗"}[c.Outcome]
+		mark := map[apitypes.Outcome]string{apitypes.OutcomePass: "✓", apitypes.OutcomeFail: "✗"}[c.Outcome]
 		if mark == "" {
 			mark = "·"
 		}
@@ -110,7 +106,7 @@ func PrintResults(out io.Writer, r analysis.Results) error {
 	return nil
 }
 
-func estimate(e analysis.Estimate) string {
+func estimate(e apitypes.Estimate) string {
 	s := fmt.Sprintf("%.1f%%", 100*e.Value)
 	if e.Interval != nil {
 		s += fmt.Sprintf(" (95%% CI %.1f%% to %.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)
@@ -118,7 +114,7 @@ func estimate(e analysis.Estimate) string {
 	return s
 }
 
-func signedEstimate(e analysis.Estimate) string {
+func signedEstimate(e apitypes.Estimate) string {
 	s := fmt.Sprintf("%+.1f%%", 100*e.Value)
 	if e.Interval != nil {
 		s += fmt.Sprintf(" (95%% CI %+.1f%% to %+.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)

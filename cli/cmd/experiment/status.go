@@ -13,7 +13,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func newCmdStatus(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
@@ -42,7 +42,7 @@ func newCmdStatus(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.
 	return cmd
 }
 
-func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
+func printStatus(out io.Writer, x apitypes.Experiment, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Experiment:\t%s (%s)\n", x.Name, x.ID)
 	if x.Spec.Description != "" {
@@ -71,7 +71,7 @@ func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "INSTANCE UID\tHOST\tVARIANT\tAPPLIED")
 		for _, t := range x.State.Targets {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%t\n", t.InstanceUID, or(t.Host, "-"), t.Variant, t.Applied)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%t\n", t.InstanceUID, cmdutil.Or(t.Host, "-"), t.Variant, t.Applied)
 		}
 		if err := w.Flush(); err != nil {
 			return err
@@ -82,7 +82,7 @@ func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
 		for _, e := range x.Events {
 			arrow := ""
 			if e.To != "" {
-				arrow = or(e.From, "∅") + " → " + e.To + ": "
+				arrow = cmdutil.Or(e.From, "∅") + " → " + string(e.To) + ": "
 			}
 			fmt.Fprintf(out, "  %s  %s%s\n", e.Time.Local().Format(time.TimeOnly), arrow, e.Cause)
 		}
@@ -90,9 +90,9 @@ func printStatus(out io.Writer, x experiments.Experiment, now time.Time) error {
 	return nil
 }
 
-func remaining(x experiments.Experiment, now time.Time) string {
+func remaining(x apitypes.Experiment, now time.Time) string {
 	switch {
-	case experiments.Terminal(x.Status):
+	case x.Status.Terminal():
 		return "done"
 	case now.Before(x.State.MeasureFrom):
 		return "warming up, " + x.State.MeasureFrom.Sub(now).Round(time.Second).String() + " to go"

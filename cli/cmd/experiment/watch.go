@@ -2,7 +2,6 @@ package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,9 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/apiclient"
-	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // WatchOptions are the inputs of `phoenix experiment watch`.
@@ -59,7 +57,7 @@ func RunWatch(ctx context.Context, opts *WatchOptions) error {
 
 // Follow polls the experiment, drawing its live view on out, until it is
 // terminal, and returns its final state. The demo uses it too.
-func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool) (experiments.Experiment, error) {
+func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool) (apitypes.Experiment, error) {
 	return follow(ctx, c, id, every, out, redraw, time.Now)
 }
 
@@ -68,8 +66,8 @@ const heartbeat = 15 * time.Second
 
 func follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool,
 	clock func() time.Time,
-) (experiments.Experiment, error) {
-	var lastStatus string
+) (apitypes.Experiment, error) {
+	var lastStatus apitypes.ExperimentStatus
 	var lastPrinted time.Time
 	notesSeen := 0
 	for {
@@ -78,13 +76,10 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 			return x, fmt.Errorf("experiment %s: %w", id, err)
 		}
 		notesSeen = printNotes(out, x, notesSeen, redraw)
-		var interim *analysis.Results
-		if x.Status == "running" {
+		var interim *apitypes.Results
+		if x.Status == apitypes.ExperimentRunning {
 			if view, err := c.ExperimentResults(ctx, id); err == nil {
-				var r analysis.Results
-				if json.Unmarshal(view.Results, &r) == nil {
-					interim = &r
-				}
+				interim = &view.Results
 			}
 		}
 		now := clock()
@@ -99,7 +94,7 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 			lastPrinted = now
 		}
 		lastStatus = x.Status
-		if experiments.Terminal(x.Status) {
+		if x.Status.Terminal() {
 			if redraw {
 				fmt.Fprintln(out)
 			}
@@ -116,7 +111,7 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 // printNotes prints the experiment's events that are not phase changes (an
 // apply retry, a promote) beyond the first seen, each on its own line above
 // the live view, and returns how many there are now.
-func printNotes(out io.Writer, x experiments.Experiment, seen int, redraw bool) int {
+func printNotes(out io.Writer, x apitypes.Experiment, seen int, redraw bool) int {
 	n := 0
 	for _, e := range x.Events {
 		if e.From != "" || e.To != "" {
@@ -134,7 +129,7 @@ func printNotes(out io.Writer, x experiments.Experiment, seen int, redraw bool) 
 }
 
 // liveLine is the one-line live view.
-func liveLine(x experiments.Experiment, r *analysis.Results, now time.Time) string {
+func liveLine(x apitypes.Experiment, r *apitypes.Results, now time.Time) string {
 	line := fmt.Sprintf("%s %-9s %s", x.ID, x.Status, bar(x.Progress))
 	if x.Status == "running" {
 		line += "  " + remaining(x, now)
@@ -153,20 +148,16 @@ func liveLine(x experiments.Experiment, r *analysis.Results, now time.Time) stri
 
 // Summarise prints how an experiment ended: results when it completed, the
 // error when it failed (as a non-zero exit).
-func Summarise(ctx context.Context, c *apiclient.Client, x experiments.Experiment, out io.Writer) error {
+func Summarise(ctx context.Context, c *apiclient.Client, x apitypes.Experiment, out io.Writer) error {
 	switch x.Status {
-	case "completed":
+	case apitypes.ExperimentCompleted:
 		view, err := c.ExperimentResults(ctx, x.ID)
 		if err != nil {
 			return err
 		}
-		var r analysis.Results
-		if err := json.Unmarshal(view.Results, &r); err != nil {
-			return err
-		}
 		fmt.Fprintln(out)
-		return PrintResults(out, r)
-	case "failed":
+		return PrintResults(out, view.Results)
+	case apitypes.ExperimentFailed:
 		return fmt.Errorf("experiment %s failed: %s", x.ID, x.State.Error)
 	default:
 		fmt.Fprintf(out, "experiment %s was %s\n", x.ID, x.Status)

@@ -14,9 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/opamp-server/analysis"
-	"github.com/phoenix/platform/opamp-server/experiments"
-	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // scripted makes each poll of the experiment take the next step, then hold
@@ -101,7 +99,7 @@ func TestFollowHeartbeatAndInterimFigures(t *testing.T) {
 	var out bytes.Buffer
 	final, err := follow(t.Context(), e.client(), x.ID, time.Millisecond, &out, false, clock)
 	require.NoError(t, err)
-	assert.Equal(t, store.ExperimentCompleted, final.Status)
+	assert.Equal(t, apitypes.ExperimentCompleted, final.Status)
 	assert.Equal(t, 7, polls)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	assert.Equal(t, []string{"running", "running", "completed"}, statuses(t, x.ID, out.String()),
@@ -140,7 +138,7 @@ func TestWatchEndsOnFailureAndCancellation(t *testing.T) {
 	_, err = e.c.Start(t.Context(), x.ID)
 	require.NoError(t, err)
 	e.c.ReconcileAll(t.Context())
-	require.Equal(t, store.ExperimentFailed, e.get(x.ID).Status)
+	require.Equal(t, apitypes.ExperimentFailed, e.get(x.ID).Status)
 	out, _, err := run(t, "watch", x.ID, "--interval", "1ms")
 	require.Error(t, err, "a failed experiment is a failed watch")
 	assert.Equal(t, "experiment "+x.ID+` failed: no online agent matches "env=test"`, err.Error())
@@ -166,12 +164,12 @@ func TestSummarise(t *testing.T) {
 	assert.Equal(t, "\n"+want.String(), out.String())
 
 	out.Reset()
-	err := Summarise(t.Context(), e.client(), experiments.Experiment{ID: "exp-x", Status: store.ExperimentFailed,
-		State: experiments.State{Error: "agent a1 could not apply its configuration"}}, &out)
+	err := Summarise(t.Context(), e.client(), apitypes.Experiment{ID: "exp-x", Status: apitypes.ExperimentFailed,
+		State: apitypes.ExperimentState{Error: "agent a1 could not apply its configuration"}}, &out)
 	assert.EqualError(t, err, "experiment exp-x failed: agent a1 could not apply its configuration")
-	require.NoError(t, Summarise(t.Context(), e.client(), experiments.Experiment{ID: "exp-y", Status: store.ExperimentCancelled}, &out))
+	require.NoError(t, Summarise(t.Context(), e.client(), apitypes.Experiment{ID: "exp-y", Status: apitypes.ExperimentCancelled}, &out))
 	assert.Equal(t, "experiment exp-y was cancelled\n", out.String())
-	err = Summarise(t.Context(), e.client(), experiments.Experiment{ID: "exp-none", Status: store.ExperimentCompleted}, &out)
+	err = Summarise(t.Context(), e.client(), apitypes.Experiment{ID: "exp-none", Status: apitypes.ExperimentCompleted}, &out)
 	assert.Error(t, err, "the results must be there")
 }
 
@@ -209,7 +207,7 @@ func TestResultsCommand(t *testing.T) {
 
 	out, _, err = run(t, "results", x.ID, "-o", "json")
 	require.NoError(t, err)
-	var got analysis.Results
+	var got apitypes.Results
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, canned, got)
 
@@ -241,14 +239,14 @@ func TestPrintResultsOfASplitExperiment(t *testing.T) {
 	r := canned
 	r.Costs = nil
 	r.Warnings = nil
-	r.Verdict = analysis.Verdict{}
-	r.Derived.CPUIncrease = &analysis.Estimate{Value: 0.052, Interval: &analysis.Interval{Low: -0.01, High: 0.11}}
+	r.Verdict = apitypes.Verdict{}
+	r.Derived.CPUIncrease = &apitypes.Estimate{Value: 0.052, Interval: &apitypes.Interval{Low: -0.01, High: 0.11}}
 	var out bytes.Buffer
 	require.NoError(t, PrintResults(&out, r))
 	assert.Contains(t, out.String(), "Collector CPU change:  +5.2% (95% CI -1.0% to +11.0%)\n")
 	assert.NotContains(t, out.String(), "PRICE MODEL")
 	assert.True(t, strings.HasSuffix(out.String(), "\nVerdict: FAIL\n"), out.String())
-	assert.Equal(t, "+5.2%", signedEstimate(analysis.Estimate{Value: 0.052}))
+	assert.Equal(t, "+5.2%", signedEstimate(apitypes.Estimate{Value: 0.052}))
 }
 
 func TestBytesHuman(t *testing.T) {
@@ -273,8 +271,8 @@ func TestBar(t *testing.T) {
 
 func TestLiveLine(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := experiments.Experiment{ID: "exp-1", Status: store.ExperimentRunning, Progress: 0.25,
-		State: experiments.State{MeasureFrom: start, EndsAt: start.Add(4 * time.Minute)}}
+	x := apitypes.Experiment{ID: "exp-1", Status: apitypes.ExperimentRunning, Progress: 0.25,
+		State: apitypes.ExperimentState{MeasureFrom: start, EndsAt: start.Add(4 * time.Minute)}}
 	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left", liveLine(x, nil, start.Add(time.Minute)))
 	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left  baseline: 450 series  candidate: 50 series  newrelic $12.50→$1.50/host/mo",
 		liveLine(x, &canned, start.Add(time.Minute)))
@@ -282,7 +280,7 @@ func TestLiveLine(t *testing.T) {
 	noCosts.Costs = nil
 	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left  baseline: 450 series  candidate: 50 series",
 		liveLine(x, &noCosts, start.Add(time.Minute)))
-	x.Status, x.Progress = store.ExperimentDeploying, 0
+	x.Status, x.Progress = apitypes.ExperimentDeploying, 0
 	assert.Equal(t, "exp-1 deploying [····················]   0%", liveLine(x, nil, start))
 }
 
@@ -310,8 +308,8 @@ func TestWatchShowsApplyRetries(t *testing.T) {
 		tg := e.get(id).State.Targets[0]
 		a, err := e.st.GetAgent(t.Context(), tg.InstanceUID)
 		require.NoError(t, err)
-		a.RemoteConfig = store.RemoteConfigStatus{Hash: tg.ConfigHash, Status: store.ConfigStatusFailed, ErrorMessage: "Config apply timeout exceeded"}
-		a.ApplyRetry = &store.ApplyRetry{Hash: tg.ConfigHash, Attempts: 1, Limit: 3, NextAt: time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)}
+		a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: tg.ConfigHash, Status: apitypes.ConfigStatusFailed, ErrorMessage: "Config apply timeout exceeded"}
+		a.ApplyRetry = &apitypes.ApplyRetry{Hash: tg.ConfigHash, Attempts: 1, Limit: 3, NextAt: time.Date(2026, 12, 1, 12, 0, 15, 0, time.UTC)}
 		require.NoError(t, e.st.UpsertAgent(t.Context(), a))
 		e.c.ReconcileAll(t.Context())
 	}

@@ -4,7 +4,6 @@ package pipeline // import "github.com/phoenix/platform/cli/cmd/pipeline"
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -27,13 +26,6 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 }
 
 // summary is the part of a catalog pipeline the table shows.
-type summary struct {
-	Name        string `json:"name"`
-	Version     string `json:"version"`
-	Description string `json:"description"`
-	Recommended bool   `json:"recommended"`
-}
-
 func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
 	var format cmdutil.Format
 	cmd := &cobra.Command{
@@ -55,11 +47,7 @@ func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 			}
 			w := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tVERSION\tRECOMMENDED\tDESCRIPTION")
-			for _, r := range raw {
-				var s summary
-				if err := json.Unmarshal(r, &s); err != nil {
-					return err
-				}
+			for _, s := range raw {
 				rec := ""
 				if s.Recommended {
 					rec = "yes"
@@ -85,13 +73,9 @@ func newCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 			if err != nil {
 				return err
 			}
-			raw, err := c.Pipeline(cmd.Context(), args[0])
+			doc, err := c.Pipeline(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("pipeline %s: %w", args[0], err)
-			}
-			var doc any
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				return err
 			}
 			if format == cmdutil.FormatTable {
 				format = cmdutil.FormatYAML
@@ -171,7 +155,7 @@ server, use "phoenix collector-config validate".`,
 			if err != nil {
 				return err
 			}
-			if err := c.ValidateConfig(cmd.Context(), string(raw)); err != nil {
+			if _, err := c.ValidateConfig(cmd.Context(), string(raw)); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			_, err = fmt.Fprintf(ios.Out, "%s: valid\n", args[0])

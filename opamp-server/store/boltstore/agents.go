@@ -8,11 +8,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // UpsertAgent creates or replaces an agent and notifies watchers.
-func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
+func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	a, err := store.NormalizeAgent(a)
 	if err != nil {
 		return err
@@ -30,11 +31,11 @@ func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
 }
 
 // GetAgent returns one agent or store.ErrNotFound.
-func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, error) {
+func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return store.Agent{}, err
+		return apitypes.Agent{}, err
 	}
-	var a store.Agent
+	var a apitypes.Agent
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketAgents).Get([]byte(instanceUID))
 		if v == nil {
@@ -46,7 +47,7 @@ func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, 
 }
 
 // ListAgents returns one page of the agents matching f, by instance UID.
-func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, string, error) {
+func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]apitypes.Agent, string, error) {
 	limit, err := store.PageLimit(p)
 	if err != nil {
 		return nil, "", err
@@ -58,7 +59,7 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Pag
 	if err := store.ValidateAgentFilter(f); err != nil {
 		return nil, "", err
 	}
-	agents := make([]store.Agent, 0, min(limit, 64))
+	agents := make([]apitypes.Agent, 0, min(limit, 64))
 	more := false
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAgents).Cursor()
@@ -71,7 +72,7 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Pag
 			if n++; n%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var a store.Agent
+			var a apitypes.Agent
 			if err := json.Unmarshal(v, &a); err != nil {
 				return fmt.Errorf("agent %q: %w", k, err)
 			}
@@ -104,9 +105,9 @@ func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) er
 	}
 	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
 		b := tx.Bucket(bucketAgents)
-		var changed []store.Agent
+		var changed []apitypes.Agent
 		err := b.ForEach(func(k, v []byte) error {
-			var a store.Agent
+			var a apitypes.Agent
 			if err := json.Unmarshal(v, &a); err != nil {
 				return fmt.Errorf("agent %q: %w", k, err)
 			}
@@ -136,10 +137,10 @@ func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) er
 }
 
 // SetAssignment stores an agent's assignment with the next generation.
-func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error) {
+func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
 	a, err := store.NormalizeAssignment(a, s.now())
 	if err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	key := []byte(a.InstanceUID)
 	err = s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
@@ -158,17 +159,17 @@ func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.As
 		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
 	})
 	if err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	return a, nil
 }
 
 // GetAssignment returns an agent's assignment or store.ErrNotFound.
-func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (store.Assignment, error) {
+func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
-	var a store.Assignment
+	var a apitypes.Assignment
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketAssignments).Get([]byte(instanceUID))
 		if v == nil {

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -147,10 +148,10 @@ func (s *Store) UpdateExperiment(ctx context.Context, e store.Experiment) (store
 }
 
 // AppendExperimentEvent adds an event with the experiment's next Seq.
-func (s *Store) AppendExperimentEvent(ctx context.Context, ev store.ExperimentEvent) (store.ExperimentEvent, error) {
+func (s *Store) AppendExperimentEvent(ctx context.Context, ev apitypes.ExperimentEvent) (apitypes.ExperimentEvent, error) {
 	ev, err := store.NormalizeExperimentEvent(ev, s.now())
 	if err != nil {
-		return store.ExperimentEvent{}, err
+		return apitypes.ExperimentEvent{}, err
 	}
 	err = s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
 		if tx.Bucket(bucketExperiments).Get([]byte(ev.ExperimentID)) == nil {
@@ -172,18 +173,18 @@ func (s *Store) AppendExperimentEvent(ctx context.Context, ev store.ExperimentEv
 		return nil, b.Put(encodeUint(seq), v)
 	})
 	if err != nil {
-		return store.ExperimentEvent{}, err
+		return apitypes.ExperimentEvent{}, err
 	}
 	return ev, nil
 }
 
 // ListExperimentEvents returns an experiment's events in Seq order, or
 // store.ErrNotFound for an unknown experiment.
-func (s *Store) ListExperimentEvents(ctx context.Context, experimentID string) ([]store.ExperimentEvent, error) {
+func (s *Store) ListExperimentEvents(ctx context.Context, experimentID string) ([]apitypes.ExperimentEvent, error) {
 	if err := store.ValidateKey("experiment id", experimentID); err != nil {
 		return nil, err
 	}
-	events := []store.ExperimentEvent{}
+	events := []apitypes.ExperimentEvent{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketExperiments).Get([]byte(experimentID)) == nil {
 			return fmt.Errorf("experiment %q: %w", experimentID, store.ErrNotFound)
@@ -193,7 +194,7 @@ func (s *Store) ListExperimentEvents(ctx context.Context, experimentID string) (
 			return nil
 		}
 		return b.ForEach(func(_, v []byte) error {
-			var ev store.ExperimentEvent
+			var ev apitypes.ExperimentEvent
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return err
 			}

@@ -10,11 +10,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // PutSamples writes samples, replacing values with the same key.
-func (s *Store) PutSamples(ctx context.Context, samples []store.Sample) error {
+func (s *Store) PutSamples(ctx context.Context, samples []apitypes.Sample) error {
 	samples, err := store.NormalizeSamples(samples)
 	if err != nil || len(samples) == 0 {
 		return err
@@ -36,7 +37,7 @@ func (s *Store) PutSamples(ctx context.Context, samples []store.Sample) error {
 
 // QuerySamples returns matching samples by uid, name, variant and minute:
 // a scan of the narrowest key prefix the query fixes.
-func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]store.Sample, error) {
+func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apitypes.Sample, error) {
 	q, err := store.NormalizeSampleQuery(q)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]store.
 		start = appendTime(bytes.Clone(prefix), q.From)
 	}
 
-	out := []store.Sample{}
+	out := []apitypes.Sample{}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSamples).Cursor()
 		n := 0
@@ -76,7 +77,7 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]store.
 			if !matchSample(q, name, variant, minute) {
 				continue
 			}
-			out = append(out, store.Sample{
+			out = append(out, apitypes.Sample{
 				InstanceUID: uid, Name: name, Variant: variant, Minute: minute,
 				Value: math.Float64frombits(binary.BigEndian.Uint64(v)),
 			})

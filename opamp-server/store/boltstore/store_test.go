@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 )
@@ -53,14 +54,14 @@ func TestSecondOpenIsLocked(t *testing.T) {
 func fill(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := t.Context()
-	require.NoError(t, s.UpsertAgent(ctx, store.Agent{InstanceUID: "a1", Labels: map[string]string{"env": "prod"}}))
-	_, err := s.SetAssignment(ctx, store.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
+	require.NoError(t, s.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "a1", Labels: map[string]string{"env": "prod"}}))
+	_, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
 	require.NoError(t, err)
 	minute := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	require.NoError(t, s.PutSamples(ctx, []store.Sample{{InstanceUID: "a1", Name: "cpu", Minute: minute, Value: 0.25}}))
-	_, err = s.CreateExperiment(ctx, store.Experiment{ID: "e1", Status: store.ExperimentPending, Spec: json.RawMessage(`{}`)})
+	require.NoError(t, s.PutSamples(ctx, []apitypes.Sample{{InstanceUID: "a1", Name: "cpu", Minute: minute, Value: 0.25}}))
+	_, err = s.CreateExperiment(ctx, store.Experiment{ID: "e1", Status: apitypes.ExperimentPending, Spec: json.RawMessage(`{}`)})
 	require.NoError(t, err)
-	_, err = s.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: "e1", Cause: "created"})
+	_, err = s.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: "e1", Cause: "created"})
 	require.NoError(t, err)
 }
 
@@ -78,10 +79,10 @@ func checkFilled(t *testing.T, s store.Store) {
 	_, err = s.GetExperiment(ctx, "e1")
 	require.NoError(t, err)
 
-	as, err := s.SetAssignment(ctx, store.Assignment{InstanceUID: "a1", Config: "x: 2\n"})
+	as, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: "x: 2\n"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), as.Generation, "generations continue")
-	ev, err := s.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: "e1", Cause: "again"})
+	ev, err := s.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: "e1", Cause: "again"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), ev.Seq, "event sequences continue")
 }

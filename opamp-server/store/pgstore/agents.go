@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -18,7 +19,7 @@ const agentColumns = `instance_uid, description, labels, capabilities, health, e
 	sequence_num, first_seen, last_seen, apply_retry`
 
 // UpsertAgent creates or replaces an agent and notifies watchers.
-func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
+func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	a, err := store.NormalizeAgent(a)
 	if err != nil {
 		return err
@@ -76,9 +77,9 @@ func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
 }
 
 // scanAgent reads one row of agentColumns.
-func scanAgent(row pgx.Row) (store.Agent, error) {
+func scanAgent(row pgx.Row) (apitypes.Agent, error) {
 	var (
-		a                                  store.Agent
+		a                                  apitypes.Agent
 		desc, labels, health, remot, retry []byte
 		caps, seq                          int64
 	)
@@ -86,39 +87,39 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 		&a.EffectiveConfigHash, &remot, &a.FailedConfigHashes, &a.ConnectionType, &a.Online, &a.ServerID,
 		&seq, &a.FirstSeen, &a.LastSeen, &retry)
 	if err != nil {
-		return store.Agent{}, err
+		return apitypes.Agent{}, err
 	}
 	a.Capabilities, a.SequenceNum = uint64(caps), uint64(seq)
 	if err := json.Unmarshal(desc, &a.Description); err != nil {
-		return store.Agent{}, fmt.Errorf("agent %q description: %w", a.InstanceUID, err)
+		return apitypes.Agent{}, fmt.Errorf("agent %q description: %w", a.InstanceUID, err)
 	}
 	if err := json.Unmarshal(labels, &a.Labels); err != nil {
-		return store.Agent{}, fmt.Errorf("agent %q labels: %w", a.InstanceUID, err)
+		return apitypes.Agent{}, fmt.Errorf("agent %q labels: %w", a.InstanceUID, err)
 	}
 	if health != nil {
-		a.Health = new(store.Health)
+		a.Health = new(apitypes.Health)
 		if err := json.Unmarshal(health, a.Health); err != nil {
-			return store.Agent{}, fmt.Errorf("agent %q health: %w", a.InstanceUID, err)
+			return apitypes.Agent{}, fmt.Errorf("agent %q health: %w", a.InstanceUID, err)
 		}
 	}
 	if err := json.Unmarshal(remot, &a.RemoteConfig); err != nil {
-		return store.Agent{}, fmt.Errorf("agent %q remote_config: %w", a.InstanceUID, err)
+		return apitypes.Agent{}, fmt.Errorf("agent %q remote_config: %w", a.InstanceUID, err)
 	}
 	if retry != nil {
-		a.ApplyRetry = new(store.ApplyRetry)
+		a.ApplyRetry = new(apitypes.ApplyRetry)
 		if err := json.Unmarshal(retry, a.ApplyRetry); err != nil {
-			return store.Agent{}, fmt.Errorf("agent %q apply_retry: %w", a.InstanceUID, err)
+			return apitypes.Agent{}, fmt.Errorf("agent %q apply_retry: %w", a.InstanceUID, err)
 		}
 	}
 	return store.NormalizeAgent(a)
 }
 
 // GetAgent returns one agent or store.ErrNotFound.
-func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, error) {
+func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return store.Agent{}, err
+		return apitypes.Agent{}, err
 	}
-	var a store.Agent
+	var a apitypes.Agent
 	err := s.read(ctx, func() error {
 		var err error
 		a, err = scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents WHERE instance_uid = $1`, instanceUID))
@@ -131,7 +132,7 @@ func (s *Store) GetAgent(ctx context.Context, instanceUID string) (store.Agent, 
 }
 
 // ListAgents returns one page of the agents matching f, by instance UID.
-func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, string, error) {
+func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]apitypes.Agent, string, error) {
 	limit, err := store.PageLimit(p)
 	if err != nil {
 		return nil, "", err
@@ -157,7 +158,7 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Pag
 	}
 	sql := `SELECT ` + agentColumns + ` FROM agents` + q.clause() +
 		` ORDER BY instance_uid LIMIT ` + q.arg(limit+1)
-	agents := make([]store.Agent, 0, min(limit, 64))
+	agents := make([]apitypes.Agent, 0, min(limit, 64))
 	err = s.read(ctx, func() error {
 		rows, err := s.pool.Query(ctx, sql, q.args...)
 		if err != nil {

@@ -8,20 +8,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // SetAssignment stores an agent's assignment with the next generation. The
 // generation row's lock serializes concurrent sets for one agent.
-func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error) {
+func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
 	a, err := store.NormalizeAssignment(a, s.now())
 	if err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	var params []byte // NULL when there are none
 	if a.Parameters != nil {
 		if params, err = json.Marshal(a.Parameters); err != nil {
-			return store.Assignment{}, err
+			return apitypes.Assignment{}, err
 		}
 	}
 	err = s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
@@ -45,18 +46,18 @@ func (s *Store) SetAssignment(ctx context.Context, a store.Assignment) (store.As
 		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
 	})
 	if err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	return a, nil
 }
 
 // GetAssignment returns an agent's assignment or store.ErrNotFound.
-func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (store.Assignment, error) {
+func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	var (
-		a      store.Assignment
+		a      apitypes.Assignment
 		params []byte
 	)
 	err := s.read(ctx, func() error {
@@ -70,10 +71,10 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (store.As
 		return err
 	})
 	if err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	if a.Parameters, err = store.DecodeParameters(params); err != nil {
-		return store.Assignment{}, err
+		return apitypes.Assignment{}, err
 	}
 	a.AssignedAt = store.NormalizeTime(a.AssignedAt)
 	return a, nil

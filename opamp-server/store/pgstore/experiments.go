@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -174,10 +175,10 @@ func (s *Store) versionConflict(ctx context.Context, tx pgx.Tx, e store.Experime
 }
 
 // AppendExperimentEvent adds an event with the experiment's next Seq.
-func (s *Store) AppendExperimentEvent(ctx context.Context, ev store.ExperimentEvent) (store.ExperimentEvent, error) {
+func (s *Store) AppendExperimentEvent(ctx context.Context, ev apitypes.ExperimentEvent) (apitypes.ExperimentEvent, error) {
 	ev, err := store.NormalizeExperimentEvent(ev, s.now())
 	if err != nil {
-		return store.ExperimentEvent{}, err
+		return apitypes.ExperimentEvent{}, err
 	}
 	err = s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
 		err := tx.QueryRow(ctx, `UPDATE experiments SET last_event_seq = last_event_seq + 1
@@ -193,26 +194,26 @@ func (s *Store) AppendExperimentEvent(ctx context.Context, ev store.ExperimentEv
 		return nil, err
 	})
 	if err != nil {
-		return store.ExperimentEvent{}, err
+		return apitypes.ExperimentEvent{}, err
 	}
 	return ev, nil
 }
 
 // ListExperimentEvents returns an experiment's events in Seq order, or
 // store.ErrNotFound for an unknown experiment.
-func (s *Store) ListExperimentEvents(ctx context.Context, experimentID string) ([]store.ExperimentEvent, error) {
+func (s *Store) ListExperimentEvents(ctx context.Context, experimentID string) ([]apitypes.ExperimentEvent, error) {
 	if err := store.ValidateKey("experiment id", experimentID); err != nil {
 		return nil, err
 	}
-	var events []store.ExperimentEvent
+	var events []apitypes.ExperimentEvent
 	err := s.read(ctx, func() error {
 		rows, err := s.pool.Query(ctx, `SELECT experiment_id, seq, time, from_status, to_status, cause
 			FROM experiment_events WHERE experiment_id = $1 ORDER BY seq`, experimentID)
 		if err != nil {
 			return err
 		}
-		events, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.ExperimentEvent, error) {
-			var ev store.ExperimentEvent
+		events, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (apitypes.ExperimentEvent, error) {
+			var ev apitypes.ExperimentEvent
 			err := row.Scan(&ev.ExperimentID, &ev.Seq, &ev.Time, &ev.From, &ev.To, &ev.Cause)
 			ev.Time = ev.Time.UTC()
 			return ev, err

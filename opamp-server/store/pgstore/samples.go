@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -14,7 +15,7 @@ const sampleChunk = 5000
 
 // PutSamples writes samples in one transaction, replacing values with the
 // same key.
-func (s *Store) PutSamples(ctx context.Context, samples []store.Sample) error {
+func (s *Store) PutSamples(ctx context.Context, samples []apitypes.Sample) error {
 	// Normalizing also de-duplicates: ON CONFLICT DO UPDATE refuses to touch
 	// one row twice in a statement.
 	samples, err := store.NormalizeSamples(samples)
@@ -42,7 +43,7 @@ func (s *Store) PutSamples(ctx context.Context, samples []store.Sample) error {
 }
 
 // QuerySamples returns matching samples by uid, name, variant and minute.
-func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]store.Sample, error) {
+func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apitypes.Sample, error) {
 	sq, err := store.NormalizeSampleQuery(sq)
 	if err != nil {
 		return nil, err
@@ -65,7 +66,7 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]store
 	}
 	sql := `SELECT instance_uid, name, variant, minute, value FROM samples` + q.clause() +
 		` ORDER BY instance_uid, name, variant, minute`
-	out := []store.Sample{}
+	out := []apitypes.Sample{}
 	err = s.read(ctx, func() error {
 		rows, err := s.pool.Query(ctx, sql, q.args...)
 		if err != nil {
@@ -73,7 +74,7 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]store
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var sm store.Sample
+			var sm apitypes.Sample
 			if err := rows.Scan(&sm.InstanceUID, &sm.Name, &sm.Variant, &sm.Minute, &sm.Value); err != nil {
 				return err
 			}

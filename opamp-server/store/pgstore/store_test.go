@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/pgstore"
 	"github.com/phoenix/platform/test/pgtest"
@@ -62,7 +63,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.StartShared(t)
 	first := open(t, dsn)
-	require.NoError(t, first.UpsertAgent(t.Context(), store.Agent{InstanceUID: "a1"}))
+	require.NoError(t, first.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1"}))
 	require.NoError(t, first.Close())
 
 	second := open(t, dsn)
@@ -122,11 +123,11 @@ func TestWatchAcrossReplicas(t *testing.T) {
 	w2, err := replica2.Watch(t.Context())
 	require.NoError(t, err)
 
-	_, err = replica1.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
+	_, err = replica1.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
 	require.NoError(t, err)
 	waitChange(t, w2, store.Change{Kind: store.ChangeAssignment, ID: "a1"})
 
-	_, err = replica2.CreateExperiment(t.Context(), store.Experiment{ID: "e1", Status: store.ExperimentPending, Spec: []byte(`{}`)})
+	_, err = replica2.CreateExperiment(t.Context(), store.Experiment{ID: "e1", Status: apitypes.ExperimentPending, Spec: []byte(`{}`)})
 	require.NoError(t, err)
 	waitChange(t, w1, store.Change{Kind: store.ChangeExperiment, ID: "e1"})
 }
@@ -158,7 +159,7 @@ func TestWatchSurvivesTerminatedConnection(t *testing.T) {
 
 	terminateListener(t, dsn)
 	waitChange(t, w, store.Change{Kind: store.ChangeResync})
-	_, err = s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
+	_, err = s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: "x: 1\n"})
 	require.NoError(t, err)
 	waitChange(t, w, store.Change{Kind: store.ChangeAssignment, ID: "a1"})
 }
@@ -179,7 +180,7 @@ func TestWatchRetriesWhileDatabaseRefuses(t *testing.T) {
 
 	waitChange(t, w, store.Change{Kind: store.ChangeResync})
 	waitLog(t, logs, "store change notifications restored; watchers resync")
-	require.NoError(t, s.UpsertAgent(t.Context(), store.Agent{InstanceUID: "a1"}))
+	require.NoError(t, s.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1"}))
 	waitChange(t, w, store.Change{Kind: store.ChangeAgent, ID: "a1"})
 }
 

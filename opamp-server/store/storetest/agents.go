@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -33,16 +34,16 @@ func testAgentRoundTrip(t *testing.T, s store.Store) {
 	assert.Equal(t, storedAgent("a1"), got)
 
 	// Empty maps and slices read back nil; a nil Health stays nil.
-	sparse := store.Agent{InstanceUID: "a2", Labels: map[string]string{}, FailedConfigHashes: []string{}}
+	sparse := apitypes.Agent{InstanceUID: "a2", Labels: map[string]string{}, FailedConfigHashes: []string{}}
 	require.NoError(t, s.UpsertAgent(t.Context(), sparse))
 	got, err = s.GetAgent(t.Context(), "a2")
 	require.NoError(t, err)
-	assert.Equal(t, store.Agent{InstanceUID: "a2"}, got)
+	assert.Equal(t, apitypes.Agent{InstanceUID: "a2"}, got)
 }
 
 func testAgentUpsertReplaces(t *testing.T, s store.Store) {
 	require.NoError(t, s.UpsertAgent(t.Context(), fullAgent("a1")))
-	replacement := store.Agent{
+	replacement := apitypes.Agent{
 		InstanceUID: "a1",
 		Labels:      map[string]string{"env": "dev"},
 		LastSeen:    base,
@@ -61,14 +62,14 @@ func testAgentNotFound(t *testing.T, s store.Store) {
 
 func testAgentInvalid(t *testing.T, s store.Store) {
 	long := strings.Repeat("x", store.MaxKeyLength+1)
-	for name, a := range map[string]store.Agent{
+	for name, a := range map[string]apitypes.Agent{
 		"empty uid":        {},
 		"long uid":         {InstanceUID: long},
 		"NUL in uid":       {InstanceUID: "a\x00b"},
 		"bad UTF-8 label":  {InstanceUID: "a1", Labels: map[string]string{"k": "\xff"}},
 		"NUL in label key": {InstanceUID: "a1", Labels: map[string]string{"k\x00": "v"}},
 		"NUL in config":    {InstanceUID: "a1", EffectiveConfig: "a\x00"},
-		"NUL in health":    {InstanceUID: "a1", Health: &store.Health{LastError: "\x00"}},
+		"NUL in health":    {InstanceUID: "a1", Health: &apitypes.Health{LastError: "\x00"}},
 		"year 10000":       {InstanceUID: "a1", LastSeen: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"before year 1":    {InstanceUID: "a1", FirstSeen: time.Time{}.Add(-time.Second)},
 	} {
@@ -162,7 +163,7 @@ func testAgentPagination(t *testing.T, s store.Store) {
 func testAgentPageLimits(t *testing.T, s store.Store) {
 	const n = store.MaxPageLimit + 1
 	for i := range n {
-		upsertAgents(t, s, store.Agent{InstanceUID: fmt.Sprintf("agent-%04d", i)})
+		upsertAgents(t, s, apitypes.Agent{InstanceUID: fmt.Sprintf("agent-%04d", i)})
 	}
 	page, next, err := s.ListAgents(t.Context(), store.AgentFilter{}, store.Page{})
 	require.NoError(t, err)

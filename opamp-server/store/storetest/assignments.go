@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -29,7 +30,7 @@ func sha(s string) string {
 
 func testAssignmentRoundTrip(t *testing.T, s store.Store) {
 	before := time.Now()
-	set, err := s.SetAssignment(t.Context(), store.Assignment{
+	set, err := s.SetAssignment(t.Context(), apitypes.Assignment{
 		InstanceUID: "a1",
 		Pipeline:    "process-topk",
 		Parameters: map[string]any{
@@ -41,7 +42,7 @@ func testAssignmentRoundTrip(t *testing.T, s store.Store) {
 		Generation: 42, // ignored: the store sets it
 	})
 	require.NoError(t, err)
-	want := store.Assignment{
+	want := apitypes.Assignment{
 		InstanceUID: "a1",
 		Pipeline:    "process-topk",
 		// Parameters read back as JSON decodes them: numbers are float64.
@@ -64,14 +65,14 @@ func testAssignmentRoundTrip(t *testing.T, s store.Store) {
 	assert.Equal(t, set, got)
 
 	// A given AssignedAt and a correct ConfigHash are kept.
-	set, err = s.SetAssignment(t.Context(), store.Assignment{
+	set, err = s.SetAssignment(t.Context(), apitypes.Assignment{
 		InstanceUID: "a1", Config: "other: {}\n", ConfigHash: sha("other: {}\n"), AssignedAt: base,
 	})
 	require.NoError(t, err)
 	assert.Equal(t, normTime(base), set.AssignedAt)
 	got, err = s.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
-	assert.Equal(t, store.Assignment{
+	assert.Equal(t, apitypes.Assignment{
 		InstanceUID: "a1", Config: "other: {}\n", ConfigHash: sha("other: {}\n"), AssignedAt: normTime(base), Generation: 2,
 	}, got, "a set replaces the whole assignment")
 
@@ -81,22 +82,22 @@ func testAssignmentRoundTrip(t *testing.T, s store.Store) {
 
 func testAssignmentGenerations(t *testing.T, s store.Store) {
 	for want := int64(1); want <= 3; want++ {
-		got, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+		got, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 		require.NoError(t, err)
 		assert.Equal(t, want, got.Generation)
 	}
-	other, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a2", Config: testConfig})
+	other, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a2", Config: testConfig})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), other.Generation, "generations are per agent")
 
 	require.NoError(t, s.DeleteAssignment(t.Context(), "a1"))
-	got, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+	got, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), got.Generation, "a deletion does not reset the generation")
 }
 
 func testAssignmentDelete(t *testing.T, s store.Store) {
-	_, err := s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+	_, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteAssignment(t.Context(), "a1"))
 	_, err = s.GetAssignment(t.Context(), "a1")
@@ -107,7 +108,7 @@ func testAssignmentDelete(t *testing.T, s store.Store) {
 }
 
 func testAssignmentInvalid(t *testing.T, s store.Store) {
-	for name, a := range map[string]store.Assignment{
+	for name, a := range map[string]apitypes.Assignment{
 		"empty uid":        {Config: testConfig},
 		"empty config":     {InstanceUID: "a1"},
 		"wrong hash":       {InstanceUID: "a1", Config: testConfig, ConfigHash: sha("something else")},
@@ -127,7 +128,7 @@ func testAssignmentInvalid(t *testing.T, s store.Store) {
 }
 
 func testAssignmentResultsAreCopies(t *testing.T, s store.Store) {
-	in := store.Assignment{InstanceUID: "a1", Config: testConfig, Parameters: map[string]any{"k": 1.0}}
+	in := apitypes.Assignment{InstanceUID: "a1", Config: testConfig, Parameters: map[string]any{"k": 1.0}}
 	set, err := s.SetAssignment(t.Context(), in)
 	require.NoError(t, err)
 	in.Parameters["k"] = 2.0

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -29,10 +30,10 @@ func testEventsAppendAndList(t *testing.T, s store.Store) {
 	assert.NotNil(t, events, "an empty result is an empty slice")
 
 	before := normTime(time.Now())
-	var appended []store.ExperimentEvent
-	for i, ev := range []store.ExperimentEvent{
-		{ExperimentID: "e1", Time: base, To: store.ExperimentPending, Cause: "created by alice"},
-		{ExperimentID: "e1", From: store.ExperimentPending, To: store.ExperimentDeploying, Cause: "started", Seq: 99},
+	var appended []apitypes.ExperimentEvent
+	for i, ev := range []apitypes.ExperimentEvent{
+		{ExperimentID: "e1", Time: base, To: apitypes.ExperimentPending, Cause: "created by alice"},
+		{ExperimentID: "e1", From: apitypes.ExperimentPending, To: apitypes.ExperimentDeploying, Cause: "started", Seq: 99},
 		{ExperimentID: "e1", Cause: "agent a1 applied the candidate"},
 	} {
 		got, err := s.AppendExperimentEvent(t.Context(), ev)
@@ -42,12 +43,12 @@ func testEventsAppendAndList(t *testing.T, s store.Store) {
 	}
 	assert.Equal(t, normTime(base), appended[0].Time)
 	assert.False(t, appended[1].Time.Before(before), "a zero Time is set to now")
-	assert.Equal(t, store.ExperimentEvent{
+	assert.Equal(t, apitypes.ExperimentEvent{
 		ExperimentID: "e1", Seq: 2, Time: appended[1].Time,
-		From: store.ExperimentPending, To: store.ExperimentDeploying, Cause: "started",
+		From: apitypes.ExperimentPending, To: apitypes.ExperimentDeploying, Cause: "started",
 	}, appended[1])
 
-	other, err := s.AppendExperimentEvent(t.Context(), store.ExperimentEvent{ExperimentID: "e2", Cause: "created"})
+	other, err := s.AppendExperimentEvent(t.Context(), apitypes.ExperimentEvent{ExperimentID: "e2", Cause: "created"})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), other.Seq, "sequences are per experiment")
 
@@ -57,7 +58,7 @@ func testEventsAppendAndList(t *testing.T, s store.Store) {
 }
 
 func testEventsInvalid(t *testing.T, s store.Store) {
-	_, err := s.AppendExperimentEvent(t.Context(), store.ExperimentEvent{ExperimentID: "missing", Cause: "x"})
+	_, err := s.AppendExperimentEvent(t.Context(), apitypes.ExperimentEvent{ExperimentID: "missing", Cause: "x"})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.ListExperimentEvents(t.Context(), "missing")
 	assert.ErrorIs(t, err, store.ErrNotFound)
@@ -66,7 +67,7 @@ func testEventsInvalid(t *testing.T, s store.Store) {
 
 	_, err = s.CreateExperiment(t.Context(), newExperiment("e1"))
 	require.NoError(t, err)
-	for name, ev := range map[string]store.ExperimentEvent{
+	for name, ev := range map[string]apitypes.ExperimentEvent{
 		"empty experiment": {Cause: "x"},
 		"empty cause":      {ExperimentID: "e1"},
 		"NUL in cause":     {ExperimentID: "e1", Cause: "\x00"},
@@ -93,7 +94,7 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	for range writers {
 		wg.Go(func() {
 			for range perWriter {
-				ev, err := s.AppendExperimentEvent(t.Context(), store.ExperimentEvent{ExperimentID: "e1", Cause: "tick"})
+				ev, err := s.AppendExperimentEvent(t.Context(), apitypes.ExperimentEvent{ExperimentID: "e1", Cause: "tick"})
 				if !assert.NoError(t, err) {
 					return
 				}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -25,7 +26,7 @@ func newExperiment(id string) store.Experiment {
 	return store.Experiment{
 		ID:     id,
 		Name:   "topk vs baseline",
-		Status: store.ExperimentPending,
+		Status: apitypes.ExperimentPending,
 		Spec:   json.RawMessage(`{"baseline":"process-baseline","candidate":"process-topk"}`),
 	}
 }
@@ -86,7 +87,7 @@ func testExperimentCAS(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 
 	update := created
-	update.Status = store.ExperimentRunning
+	update.Status = apitypes.ExperimentRunning
 	update.State = json.RawMessage(`{"phase":"warmup"}`)
 	update.CreatedAt = base // ignored: creation time is immutable
 	updated, err := s.UpdateExperiment(t.Context(), update)
@@ -99,7 +100,7 @@ func testExperimentCAS(t *testing.T, s store.Store) {
 	assert.Equal(t, updated, got)
 
 	stale := created // version 1
-	stale.Status = store.ExperimentCancelled
+	stale.Status = apitypes.ExperimentCancelled
 	_, err = s.UpdateExperiment(t.Context(), stale)
 	assert.ErrorIs(t, err, store.ErrConflict)
 	got, err = s.GetExperiment(t.Context(), "e1")
@@ -147,7 +148,7 @@ func testExperimentInvalid(t *testing.T, s store.Store) {
 	assert.Empty(t, exps, "nothing was written")
 	assert.NotNil(t, exps, "an empty result is an empty slice")
 
-	_, _, err = s.ListExperiments(t.Context(), store.ExperimentFilter{Status: []string{"bogus"}}, store.Page{})
+	_, _, err = s.ListExperiments(t.Context(), store.ExperimentFilter{Status: []apitypes.ExperimentStatus{"bogus"}}, store.Page{})
 	assert.ErrorIs(t, err, store.ErrInvalid)
 	_, _, err = s.ListExperiments(t.Context(), store.ExperimentFilter{}, store.Page{Limit: -5})
 	assert.ErrorIs(t, err, store.ErrInvalid)
@@ -156,20 +157,20 @@ func testExperimentInvalid(t *testing.T, s store.Store) {
 }
 
 func testExperimentList(t *testing.T, s store.Store) {
-	create := func(id string, created time.Time, status string) {
+	create := func(id string, created time.Time, status apitypes.ExperimentStatus) {
 		e := newExperiment(id)
 		e.CreatedAt, e.Status = created, status
 		_, err := s.CreateExperiment(t.Context(), e)
 		require.NoError(t, err)
 	}
 	// Created out of order; b and a share a creation time, so ID breaks the tie.
-	create("now", time.Time{}, store.ExperimentRunning)
-	create("c", base.Add(time.Hour), store.ExperimentCompleted)
-	create("b", base, store.ExperimentRunning)
-	create("z", base.Add(-time.Hour), store.ExperimentFailed)
-	create("a", base, store.ExperimentPending)
+	create("now", time.Time{}, apitypes.ExperimentRunning)
+	create("c", base.Add(time.Hour), apitypes.ExperimentCompleted)
+	create("b", base, apitypes.ExperimentRunning)
+	create("z", base.Add(-time.Hour), apitypes.ExperimentFailed)
+	create("a", base, apitypes.ExperimentPending)
 	for i := range 7 {
-		create(fmt.Sprintf("old-%d", i), base.Add(-48*time.Hour), store.ExperimentCancelled)
+		create(fmt.Sprintf("old-%d", i), base.Add(-48*time.Hour), apitypes.ExperimentCancelled)
 	}
 
 	var all []string
@@ -192,7 +193,7 @@ func testExperimentList(t *testing.T, s store.Store) {
 	assert.Equal(t, 4, pages)
 
 	exps, next, err := s.ListExperiments(t.Context(),
-		store.ExperimentFilter{Status: []string{store.ExperimentRunning, store.ExperimentFailed}}, store.Page{})
+		store.ExperimentFilter{Status: []apitypes.ExperimentStatus{apitypes.ExperimentRunning, apitypes.ExperimentFailed}}, store.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, next)
 	var ids []string
@@ -202,12 +203,12 @@ func testExperimentList(t *testing.T, s store.Store) {
 	assert.Equal(t, []string{"z", "b", "now"}, ids)
 
 	exps, next, err = s.ListExperiments(t.Context(),
-		store.ExperimentFilter{Status: []string{store.ExperimentRunning}}, store.Page{Limit: 1})
+		store.ExperimentFilter{Status: []apitypes.ExperimentStatus{apitypes.ExperimentRunning}}, store.Page{Limit: 1})
 	require.NoError(t, err)
 	require.Len(t, exps, 1)
 	assert.Equal(t, "b", exps[0].ID)
 	exps, next, err = s.ListExperiments(t.Context(),
-		store.ExperimentFilter{Status: []string{store.ExperimentRunning}}, store.Page{After: next, Limit: 1})
+		store.ExperimentFilter{Status: []apitypes.ExperimentStatus{apitypes.ExperimentRunning}}, store.Page{After: next, Limit: 1})
 	require.NoError(t, err)
 	require.Len(t, exps, 1)
 	assert.Equal(t, "now", exps[0].ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -29,7 +30,7 @@ func testPing(t *testing.T, s store.Store) {
 func testCancelledContext(t *testing.T, s store.Store) {
 	ctx := cancelled(t)
 	assert.ErrorIs(t, s.UpsertAgent(ctx, fullAgent("a1")), context.Canceled)
-	_, err := s.SetAssignment(ctx, store.Assignment{InstanceUID: "a1", Config: testConfig})
+	_, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, s.PutSamples(ctx, sampleFixture), context.Canceled)
 	_, err = s.CreateExperiment(ctx, newExperiment("e1"))
@@ -70,14 +71,14 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 				if !assert.NoError(t, s.UpsertAgent(ctx, fullAgent(uid))) {
 					return
 				}
-				a, err := s.SetAssignment(ctx, store.Assignment{InstanceUID: "shared", Config: testConfig})
+				a, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "shared", Config: testConfig})
 				if !assert.NoError(t, err) {
 					return
 				}
 				mu.Lock()
 				generations = append(generations, a.Generation)
 				mu.Unlock()
-				err = s.PutSamples(ctx, []store.Sample{sample(uid, "cpu", "", i, float64(w))})
+				err = s.PutSamples(ctx, []apitypes.Sample{sample(uid, "cpu", "", i, float64(w))})
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -125,14 +126,14 @@ func testUseAfterClose(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, getErr := s.GetAgent(ctx, "a1")
 	_, _, listErr := s.ListAgents(ctx, store.AgentFilter{}, store.Page{})
-	_, setErr := s.SetAssignment(ctx, store.Assignment{InstanceUID: "a1", Config: testConfig})
+	_, setErr := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	_, getAssignErr := s.GetAssignment(ctx, "a1")
 	_, queryErr := s.QuerySamples(ctx, store.SampleQuery{})
 	_, createErr := s.CreateExperiment(ctx, newExperiment("e1"))
 	_, getExpErr := s.GetExperiment(ctx, "e1")
 	_, _, listExpErr := s.ListExperiments(ctx, store.ExperimentFilter{}, store.Page{})
 	_, updateErr := s.UpdateExperiment(ctx, newExperiment("e1"))
-	_, appendErr := s.AppendExperimentEvent(ctx, store.ExperimentEvent{ExperimentID: "e1", Cause: "x"})
+	_, appendErr := s.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: "e1", Cause: "x"})
 	_, eventsErr := s.ListExperimentEvents(ctx, "e1")
 	_, watchErr := s.Watch(ctx)
 	for name, err := range map[string]error{

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -22,12 +23,12 @@ var m0 = time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)
 
 func mi(i int) time.Time { return m0.Add(time.Duration(i) * time.Minute) }
 
-func sample(uid, name, variant string, minute int, v float64) store.Sample {
-	return store.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: mi(minute), Value: v}
+func sample(uid, name, variant string, minute int, v float64) apitypes.Sample {
+	return apitypes.Sample{InstanceUID: uid, Name: name, Variant: variant, Minute: mi(minute), Value: v}
 }
 
 // sampleFixture is in key order.
-var sampleFixture = []store.Sample{
+var sampleFixture = []apitypes.Sample{
 	sample("A", "cpu", "", 0, 1),
 	sample("a", "cost_meter.datapoints", "topk", 0, 2),
 	sample("a", "cost_meter.datapoints", "topk", 1, 3),
@@ -43,15 +44,15 @@ var sampleFixture = []store.Sample{
 
 func testSampleQueries(t *testing.T, s store.Store) {
 	// Written out of order, one minute with seconds to be truncated.
-	in := make([]store.Sample, 0, len(sampleFixture))
+	in := make([]apitypes.Sample, 0, len(sampleFixture))
 	for i := len(sampleFixture) - 1; i >= 0; i-- {
 		in = append(in, sampleFixture[i])
 	}
 	in[0].Minute = in[0].Minute.Add(42*time.Second + 7).In(time.FixedZone("UTC-5", -5*3600))
 	require.NoError(t, s.PutSamples(t.Context(), in))
 
-	pick := func(idx ...int) []store.Sample {
-		out := []store.Sample{}
+	pick := func(idx ...int) []apitypes.Sample {
+		out := []apitypes.Sample{}
 		for _, i := range idx {
 			out = append(out, sampleFixture[i])
 		}
@@ -60,7 +61,7 @@ func testSampleQueries(t *testing.T, s store.Store) {
 	tests := []struct {
 		name string
 		q    store.SampleQuery
-		want []store.Sample
+		want []apitypes.Sample
 	}{
 		{"all", store.SampleQuery{}, sampleFixture},
 		{"agent", store.SampleQuery{InstanceUID: "a"}, pick(1, 2, 3, 4, 5, 6, 7, 8)},
@@ -91,16 +92,16 @@ func testSampleQueries(t *testing.T, s store.Store) {
 }
 
 func testSampleReplace(t *testing.T, s store.Store) {
-	require.NoError(t, s.PutSamples(t.Context(), []store.Sample{sample("a", "cpu", "", 0, 1), sample("a", "cpu", "", 1, 2)}))
+	require.NoError(t, s.PutSamples(t.Context(), []apitypes.Sample{sample("a", "cpu", "", 0, 1), sample("a", "cpu", "", 1, 2)}))
 	// A later write replaces; within one batch the last value wins.
-	require.NoError(t, s.PutSamples(t.Context(), []store.Sample{
+	require.NoError(t, s.PutSamples(t.Context(), []apitypes.Sample{
 		sample("a", "cpu", "", 0, 10),
 		sample("a", "cpu", "", 0, 20),
 	}))
 	require.NoError(t, s.PutSamples(t.Context(), nil), "an empty batch is fine")
 	got, err := s.QuerySamples(t.Context(), store.SampleQuery{InstanceUID: "a"})
 	require.NoError(t, err)
-	assert.Equal(t, []store.Sample{sample("a", "cpu", "", 0, 20), sample("a", "cpu", "", 1, 2)}, got)
+	assert.Equal(t, []apitypes.Sample{sample("a", "cpu", "", 0, 20), sample("a", "cpu", "", 1, 2)}, got)
 }
 
 func testSampleDeleteBefore(t *testing.T, s store.Store) {
@@ -108,7 +109,7 @@ func testSampleDeleteBefore(t *testing.T, s store.Store) {
 	require.NoError(t, s.DeleteSamplesBefore(t.Context(), mi(2)))
 	got, err := s.QuerySamples(t.Context(), store.SampleQuery{})
 	require.NoError(t, err)
-	assert.Equal(t, []store.Sample{sampleFixture[3], sampleFixture[4], sampleFixture[10]}, got, "samples at t are kept")
+	assert.Equal(t, []apitypes.Sample{sampleFixture[3], sampleFixture[4], sampleFixture[10]}, got, "samples at t are kept")
 
 	require.NoError(t, s.DeleteSamplesBefore(t.Context(), mi(100)))
 	got, err = s.QuerySamples(t.Context(), store.SampleQuery{})
@@ -119,7 +120,7 @@ func testSampleDeleteBefore(t *testing.T, s store.Store) {
 
 func testSampleInvalid(t *testing.T, s store.Store) {
 	valid := sample("a", "cpu", "", 0, 1)
-	for name, bad := range map[string]store.Sample{
+	for name, bad := range map[string]apitypes.Sample{
 		"empty uid":      {Name: "cpu", Minute: m0},
 		"empty name":     {InstanceUID: "a", Minute: m0},
 		"zero minute":    {InstanceUID: "a", Name: "cpu"},
@@ -127,7 +128,7 @@ func testSampleInvalid(t *testing.T, s store.Store) {
 		"year 10000":     {InstanceUID: "a", Name: "cpu", Minute: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := s.PutSamples(t.Context(), []store.Sample{valid, bad})
+			err := s.PutSamples(t.Context(), []apitypes.Sample{valid, bad})
 			assert.ErrorIs(t, err, store.ErrInvalid)
 		})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -63,10 +64,10 @@ func normTime(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC()
 
 // fullAgent sets every field, with values that probe the edges: the top
 // bit of uint64 fields, nanosecond times, nested maps.
-func fullAgent(uid string) store.Agent {
-	return store.Agent{
+func fullAgent(uid string) apitypes.Agent {
+	return apitypes.Agent{
 		InstanceUID: uid,
-		Description: store.AgentDescription{
+		Description: apitypes.AgentDescription{
 			HostName:       "host-" + uid,
 			OS:             "linux",
 			ServiceName:    "phoenix-collector",
@@ -76,16 +77,16 @@ func fullAgent(uid string) store.Agent {
 		},
 		Labels:       map[string]string{"env": "prod", "region": "eu-west"},
 		Capabilities: 1<<63 | 0x3f,
-		Health: &store.Health{
+		Health: &apitypes.Health{
 			Healthy: true, Status: "StatusOK", LastError: "none <&> \"quoted\"", StartTime: base,
 		},
 		EffectiveConfig:     "receivers:\n  hostmetrics: {}\n",
 		EffectiveConfigHash: "3f1c",
-		RemoteConfig: store.RemoteConfigStatus{
-			Hash: "9a8b", Status: store.ConfigStatusFailed, ErrorMessage: "bad pipeline", UpdatedAt: base.Add(time.Second),
+		RemoteConfig: apitypes.RemoteConfigStatus{
+			Hash: "9a8b", Status: apitypes.ConfigStatusFailed, ErrorMessage: "bad pipeline", UpdatedAt: base.Add(time.Second),
 		},
 		FailedConfigHashes: []string{"dead", "beef"},
-		ApplyRetry:         &store.ApplyRetry{Hash: "9a8c", Attempts: 2, Limit: 3, NextAt: base.Add(2 * time.Second)},
+		ApplyRetry:         &apitypes.ApplyRetry{Hash: "9a8c", Attempts: 2, Limit: 3, NextAt: base.Add(2 * time.Second)},
 		ConnectionType:     "websocket",
 		Online:             true,
 		ServerID:           "replica-1",
@@ -96,7 +97,7 @@ func fullAgent(uid string) store.Agent {
 }
 
 // storedAgent is fullAgent as a store returns it.
-func storedAgent(uid string) store.Agent {
+func storedAgent(uid string) apitypes.Agent {
 	a := fullAgent(uid)
 	a.Health.StartTime = normTime(a.Health.StartTime)
 	a.ApplyRetry.NextAt = normTime(a.ApplyRetry.NextAt)
@@ -106,11 +107,11 @@ func storedAgent(uid string) store.Agent {
 }
 
 // minimalAgent is an agent with only what a filter test needs.
-func minimalAgent(uid string, online bool, labels map[string]string) store.Agent {
-	return store.Agent{InstanceUID: uid, Online: online, Labels: labels, ServerID: "replica-1"}
+func minimalAgent(uid string, online bool, labels map[string]string) apitypes.Agent {
+	return apitypes.Agent{InstanceUID: uid, Online: online, Labels: labels, ServerID: "replica-1"}
 }
 
-func upsertAgents(t *testing.T, s store.Store, agents ...store.Agent) {
+func upsertAgents(t *testing.T, s store.Store, agents ...apitypes.Agent) {
 	t.Helper()
 	for _, a := range agents {
 		require.NoError(t, s.UpsertAgent(t.Context(), a))

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -24,7 +25,7 @@ func testWatchDelivers(t *testing.T, s store.Store) {
 
 	ctx := t.Context()
 	require.NoError(t, s.UpsertAgent(ctx, fullAgent("a1")))
-	_, err = s.SetAssignment(ctx, store.Assignment{InstanceUID: "a1", Config: testConfig})
+	_, err = s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteAssignment(ctx, "a1"))
 	e, err := s.CreateExperiment(ctx, newExperiment("e1"))
@@ -61,7 +62,7 @@ func testWatchEndsWithContext(t *testing.T, s store.Store) {
 	// Other watchers are unaffected.
 	live, err := s.Watch(t.Context())
 	require.NoError(t, err)
-	_, err = s.SetAssignment(t.Context(), store.Assignment{InstanceUID: "a1", Config: testConfig})
+	_, err = s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	require.NoError(t, err)
 	waitChange(t, live, store.Change{Kind: store.ChangeAssignment, ID: "a1"})
 

@@ -1,4 +1,4 @@
-package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
+package apitypes // import "github.com/phoenix/platform/opamp-server/apitypes"
 
 import "time"
 
@@ -6,7 +6,7 @@ import "time"
 // estimates and verdict. Every number is finite, so Results always encode to
 // JSON. Slices by variant list the baseline first.
 type Results struct {
-	Mode string    `json:"mode"`
+	Mode Mode      `json:"mode"`
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 	// Targets is the number of agents in the experiment.
@@ -93,22 +93,25 @@ type Estimate struct {
 	Interval *Interval `json:"interval,omitempty"`
 }
 
+// IntervalMethod is how a confidence interval was computed.
+type IntervalMethod string
+
 // Interval methods.
 const (
 	// MethodPairedT: mean of per-agent values ± t(0.975, n−1)·s/√n.
-	MethodPairedT = "paired_t"
+	MethodPairedT IntervalMethod = "paired_t"
 	// MethodDeltaWelch: ratio of cohort means, delta-method standard error,
 	// t quantile with Welch–Satterthwaite degrees of freedom.
-	MethodDeltaWelch = "delta_method_welch"
+	MethodDeltaWelch IntervalMethod = "delta_method_welch"
 )
 
 // Interval is a two-sided confidence interval.
 type Interval struct {
-	Low              float64 `json:"low"`
-	High             float64 `json:"high"`
-	Confidence       float64 `json:"confidence"`
-	Method           string  `json:"method"`
-	DegreesOfFreedom float64 `json:"degrees_of_freedom"`
+	Low              float64        `json:"low"`
+	High             float64        `json:"high"`
+	Confidence       float64        `json:"confidence"`
+	Method           IntervalMethod `json:"method"`
+	DegreesOfFreedom float64        `json:"degrees_of_freedom"`
 }
 
 // ModelCost is one price model's estimate for both variants.
@@ -140,11 +143,14 @@ type VariantCost struct {
 	Hourly  float64 `json:"hourly_usd"`
 }
 
+// Outcome is how a criterion was judged.
+type Outcome string
+
 // Check outcomes.
 const (
-	OutcomePass      = "pass"
-	OutcomeFail      = "fail"
-	OutcomeNotJudged = "not_judged"
+	OutcomePass      Outcome = "pass"
+	OutcomeFail      Outcome = "fail"
+	OutcomeNotJudged Outcome = "not_judged"
 )
 
 // Verdict says whether the candidate met every criterion.
@@ -157,16 +163,19 @@ type Verdict struct {
 // Check is one criterion's outcome with a human-readable reason, e.g.
 // "series reduction 93.1% ≥ 50% required".
 type Check struct {
-	Criterion string `json:"criterion"`
-	Outcome   string `json:"outcome"`
-	Reason    string `json:"reason"`
+	Criterion Criterion `json:"criterion"`
+	Outcome   Outcome   `json:"outcome"`
+	Reason    string    `json:"reason"`
 }
+
+// Criterion names a success criterion.
+type Criterion string
 
 // Criterion names.
 const (
-	CriterionSeriesReduction   = "min_series_reduction"
-	CriterionCriticalRetention = "min_critical_retention"
-	CriterionCPUIncrease       = "max_cpu_increase"
+	CriterionSeriesReduction   Criterion = "min_series_reduction"
+	CriterionCriticalRetention Criterion = "min_critical_retention"
+	CriterionCPUIncrease       Criterion = "max_cpu_increase"
 )
 
 // VariantSeries are one variant's per-minute figures for charts: means per
@@ -195,4 +204,55 @@ func (r Results) Variant(name string) (VariantFigures, bool) {
 		}
 	}
 	return VariantFigures{}, false
+}
+
+// Criteria decide whether the candidate passes. Nil and zero values take the
+// defaults documented per field; results show them as judged, defaults
+// filled in.
+type Criteria struct {
+	// MinSeriesReduction is the least active-series reduction the candidate
+	// must reach, a fraction in [0, 1]. Default 0: it must not add series.
+	MinSeriesReduction float64 `json:"min_series_reduction,omitempty" yaml:"min_series_reduction"`
+	// MinCriticalRetention is the least fraction of the baseline's critical
+	// processes the candidate must keep, in [0, 1]. Nil means 1: all.
+	MinCriticalRetention *float64 `json:"min_critical_retention,omitempty" yaml:"min_critical_retention"`
+	// MaxCPUIncrease bounds the collector CPU increase (split mode only),
+	// a fraction ≥ 0 (0.1 = +10%). Nil: the increase is reported, not judged.
+	MaxCPUIncrease *float64 `json:"max_cpu_increase,omitempty" yaml:"max_cpu_increase"`
+}
+
+// PriceUnit is what a price model bills by.
+type PriceUnit string
+
+// Units a price model bills by.
+const (
+	// UnitGBIngested bills the bytes exported (cost_meter's bytes figure),
+	// 1 GB = 10^9 bytes, per month.
+	UnitGBIngested PriceUnit = "gb_ingested"
+	// UnitActiveSeries bills the mean active series, per month.
+	UnitActiveSeries PriceUnit = "active_series"
+)
+
+// PriceModel is one vendor price: PriceUSD per Per units of Unit per month,
+// the first FreePerMonth units (of all targets together) free.
+type PriceModel struct {
+	// Name identifies the model in specs, results and metric labels:
+	// lower case letters, digits, '_' and '-'.
+	Name string `yaml:"name" json:"name"`
+	// Title is the human name; defaults to Name.
+	Title string `yaml:"title" json:"title"`
+	// Unit is what the model bills by.
+	Unit PriceUnit `yaml:"unit" json:"unit"`
+	// Per is the block of units PriceUSD buys (1 per GB, 1000 series, …).
+	Per float64 `yaml:"per" json:"per"`
+	// PriceUSD is the monthly price of Per units.
+	PriceUSD float64 `yaml:"price_usd" json:"price_usd"`
+	// FreePerMonth is the monthly free allowance in units (GB or series).
+	FreePerMonth float64 `yaml:"free_per_month" json:"free_per_month"`
+	// AsOf is the date of the price, YYYY-MM-DD.
+	AsOf string `yaml:"as_of" json:"as_of"`
+	// Source is where the price comes from (a URL or a document).
+	Source string `yaml:"source" json:"source"`
+	// Notes say what the price covers and what the model leaves out.
+	Notes string `yaml:"notes" json:"notes,omitempty"`
 }
