@@ -91,7 +91,10 @@ func TestAnalyzeInvalidInput(t *testing.T) {
 			`agent a1: variants: paired mode runs both baseline and candidate, got ["baseline"]`},
 		{"unknown variant", func(in *Input) { in.Agents[0].Variants = []string{"baseline", "shadow"} },
 			`agent a1: variants: unknown variant "shadow"`},
-		{"split cohort empty", func(in *Input) { in.Mode = apitypes.ModeSplit; in.Agents[0].Variants = []string{apitypes.VariantBaseline} },
+		{"split cohort empty", func(in *Input) {
+			in.Mode = apitypes.ModeSplit
+			in.Agents[0].Variants = []string{apitypes.VariantBaseline}
+		},
 			"agents: split mode needs at least one agent running candidate"},
 		{"split agent with both", func(in *Input) { in.Mode = apitypes.ModeSplit },
 			"split mode runs exactly one variant"},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -334,4 +335,19 @@ func counterValue(t *testing.T, env *testEnv, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestPipelineViewLosesNothing holds the API's pipeline type to the
+// catalog's: every field the catalog describes reaches clients unchanged.
+func TestPipelineViewLosesNothing(t *testing.T) {
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	require.NotEmpty(t, cat.List())
+	for _, p := range cat.List() {
+		want, err := json.Marshal(p)
+		require.NoError(t, err)
+		got, err := json.Marshal(pipelineView(p))
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), p.Name)
+	}
 }

@@ -223,3 +223,55 @@ func TestOpenAPIIsServedWithoutAuthentication(t *testing.T) {
 	assert.JSONEq(t, string(OpenAPI()), string(resp.body))
 	assert.NotEmpty(t, resp.header.Get("X-Request-ID"))
 }
+
+// TestOpenAPIBodiesAreTheSharedTypes holds the paths to the generated
+// schemas: a request body or response data written inline would be a second
+// copy of the contract, free to drift from the Go types.
+func TestOpenAPIBodiesAreTheSharedTypes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody *struct {
+				Content map[string]struct {
+					Schema map[string]any `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]map[string]any `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	isRef := func(s map[string]any) bool {
+		if items, ok := s["items"].(map[string]any); ok && s["type"] == "array" {
+			s = items
+		}
+		ref, _ := s["$ref"].(string)
+		return strings.HasPrefix(ref, "#/components/schemas/")
+	}
+	checked := 0
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Content {
+					if ct == "application/json" {
+						assert.True(t, isRef(mt.Schema), "%s %s: request body is written inline", method, path)
+						checked++
+					}
+				}
+			}
+			for status, resp := range op.Responses {
+				for _, mt := range resp.Content {
+					if data, ok := mt.Schema.Properties["data"]; ok {
+						assert.True(t, isRef(data), "%s %s %s: response data is written inline", method, path, status)
+						checked++
+					}
+				}
+			}
+		}
+	}
+	assert.Greater(t, checked, 20, "the check reached the operations")
+}

@@ -36,8 +36,9 @@ type Agent struct {
 	Capabilities uint64 `json:"capabilities"`
 	// Health is the agent's last reported health; nil before any report.
 	Health *Health `json:"health,omitempty"`
-	// EffectiveConfig is the configuration the collector reports running,
-	// and its hash (hex SHA-256 of the text).
+	// EffectiveConfig is the configuration the collector reports running
+	// (only on GET /agents/{uid}; bearer credentials redacted), and its
+	// hash (hex SHA-256 of the text).
 	EffectiveConfig     string `json:"effective_config,omitempty"`
 	EffectiveConfigHash string `json:"effective_config_hash,omitempty"`
 	// RemoteConfig is the status of the last remote configuration.
@@ -181,7 +182,8 @@ type Drift struct {
 }
 
 // AssignRequest is the body of an assignment: a catalog pipeline with
-// parameters, or a complete configuration given verbatim.
+// parameters, or a complete configuration given verbatim; exactly one of
+// pipeline or config.
 type AssignRequest struct {
 	Pipeline   string         `json:"pipeline,omitempty"`
 	Parameters map[string]any `json:"parameters,omitempty"`

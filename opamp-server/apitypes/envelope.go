@@ -54,6 +54,7 @@ const (
 // pipeline parameter (named by Param, and by Arm for one arm of a paired
 // configuration).
 type Problem struct {
+	// Path is a configuration key, e.g. processors::process_topk::k.
 	Path    string `json:"path,omitempty"`
 	Arm     string `json:"arm,omitempty"`
 	Param   string `json:"param,omitempty"`

@@ -28,8 +28,8 @@ const (
 	VariantBoth = "both"
 )
 
-// ExperimentSpec is what an experiment is asked to do. It is given as YAML
-// or JSON; the server fills in defaults and validates it.
+// ExperimentSpec is what an experiment is asked to do (docs/experiments.md).
+// It is given as YAML or JSON; the server fills in defaults and validates it.
 type ExperimentSpec struct {
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description"`

@@ -3,8 +3,9 @@ package apitypes // import "github.com/phoenix/platform/opamp-server/apitypes"
 import "time"
 
 // Results are an experiment's measured figures, derived comparisons, cost
-// estimates and verdict. Every number is finite, so Results always encode to
-// JSON. Slices by variant list the baseline first.
+// estimates and verdict (docs/experiment-results.md). Every number is
+// finite, so Results always encode to JSON. Slices by variant list the
+// baseline first.
 type Results struct {
 	Mode Mode      `json:"mode"`
 	From time.Time `json:"from"`

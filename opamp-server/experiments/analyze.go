@@ -14,7 +14,7 @@ func Analysis(prices analysis.PriceTable) Analyzer {
 	return func(_ context.Context, x Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
 		in := analysis.Input{
 			Mode: x.Spec.Mode, From: x.State.MeasureFrom, To: x.State.EndsAt,
-			Criteria: x.Spec.SuccessCriteria,
+			Criteria:    x.Spec.SuccessCriteria,
 			PriceModels: x.Spec.PriceModels,
 			Prices:      prices,
 		}

@@ -18,6 +18,9 @@ func (r *renderer) typeOf(s *schema) string {
 		return r.link(name, schemaKey(name))
 	}
 	combine := func(word, sep string, parts []*schema) string {
+		if len(parts) == 1 { // a reference with a description of its own
+			return r.typeOf(parts[0])
+		}
 		names := make([]string, len(parts))
 		for i, p := range parts {
 			names[i] = r.typeOf(p)
@@ -212,4 +215,24 @@ func slug(heading string) string {
 		}
 	}
 	return b.String()
+}
+
+// target follows a schema's reference, or its only allOf part, to the
+// schema it stands for; nil when there is none.
+func (r *renderer) target(s *schema) *schema {
+	for s != nil {
+		switch {
+		case s.Ref != "":
+			name, err := r.doc.schemaRef(s.Ref)
+			if err != nil {
+				return nil
+			}
+			s = r.doc.Components.Schemas[name]
+		case len(s.AllOf) == 1 && len(s.Properties) == 0:
+			s = s.AllOf[0]
+		default:
+			return s
+		}
+	}
+	return nil
 }

@@ -272,10 +272,18 @@ func (r *renderer) errorCodes(names []string) string {
 	var codes []string
 	for _, name := range names {
 		s := r.doc.Components.Schemas[name]
-		if s == nil || s.Properties["error"] == nil || s.Properties["error"].Properties["code"] == nil {
+		if s == nil {
 			continue
 		}
-		for _, v := range s.Properties["error"].Properties["code"].Enum {
+		errSchema := r.target(s.Properties["error"])
+		if errSchema == nil {
+			continue
+		}
+		code := r.target(errSchema.Properties["code"])
+		if code == nil {
+			continue
+		}
+		for _, v := range code.Enum {
 			if c := "`" + literal(v) + "`"; !slices.Contains(codes, c) {
 				codes = append(codes, c)
 			}
