@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
@@ -22,24 +23,17 @@ import (
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
-// Pusher sends an agent its current assignment without waiting for its next
-// message (the OpAMP endpoint implements it).
-type Pusher interface {
-	Push(ctx context.Context, instanceUID string) error
-}
-
 // Settings wire the API to the rest of the server.
 type Settings struct {
-	Store   store.Store
-	Catalog *catalog.Catalog
-	Pusher  Pusher
+	Store store.Store
+	// Catalog describes the pipelines; Assignments renders, validates and
+	// stores every configuration.
+	Catalog     *catalog.Catalog
+	Assignments *assignment.Service
 	// Auth authenticates callers; nil disables authentication.
 	Auth    *auth.Authenticator
 	Metrics *servermetrics.Metrics
 	Logger  *slog.Logger
-	// AgentParams adds per-agent parameters (instance ID, own-telemetry
-	// endpoint) to an assignment; nil adds none.
-	AgentParams func(instanceUID string) map[string]any
 	// Experiments serves the /experiments routes and Report their HTML
 	// reports; nil leaves the routes out.
 	Experiments *experiments.Controller
@@ -61,8 +55,8 @@ type route struct {
 
 // New creates the API.
 func New(set Settings) (*API, error) {
-	if set.Store == nil || set.Catalog == nil || set.Metrics == nil {
-		return nil, errors.New("api: Store, Catalog and Metrics are required")
+	if set.Store == nil || set.Catalog == nil || set.Assignments == nil || set.Metrics == nil {
+		return nil, errors.New("api: Store, Catalog, Assignments and Metrics are required")
 	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)

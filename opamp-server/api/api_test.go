@@ -14,11 +14,12 @@ import (
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 func TestNewRequiresStoreCatalogAndMetrics(t *testing.T) {
 	env := newTestEnv(t)
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	for name, set := range map[string]Settings{
 		"no store":   {Catalog: cat, Metrics: servermetrics.New()},

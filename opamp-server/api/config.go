@@ -1,13 +1,12 @@
 package api // import "github.com/phoenix/platform/opamp-server/api"
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/selector"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution"
@@ -15,56 +14,6 @@ import (
 
 func renderedView(r catalog.Rendered) apitypes.Rendered {
 	return apitypes.Rendered{Pipeline: r.Pipeline, Version: r.Version, Params: r.Params, Config: string(r.Config), Hash: r.Hash}
-}
-
-// withAgentParams adds the per-agent parameters a pipeline declares (its
-// identity and own-telemetry destination) unless the caller set them.
-func (a *API) withAgentParams(name, uid string, params map[string]any) map[string]any {
-	if a.set.AgentParams == nil || uid == "" {
-		return params
-	}
-	out := make(map[string]any, len(params)+4)
-	for k, v := range params {
-		out[k] = v
-	}
-	for k, v := range a.set.AgentParams(uid) {
-		if _, given := out[k]; given {
-			continue
-		}
-		if _, declared := a.set.Catalog.Declares(name, k); declared {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// renderFor produces the assignment an agent would get; a non-nil error has
-// already been written to w.
-func (a *API) renderFor(w http.ResponseWriter, r *http.Request, uid string, req apitypes.AssignRequest) (*apitypes.Assignment, bool) {
-	if (req.Pipeline == "") == (req.Config == "") {
-		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "give exactly one of pipeline or config", nil)
-		return nil, false
-	}
-	asg := &apitypes.Assignment{InstanceUID: uid, Reason: req.Reason}
-	if asg.Reason == "" {
-		asg.Reason = "assigned by " + principal(r.Context())
-	}
-	if req.Config != "" {
-		if err := distribution.ValidateYAML(r.Context(), []byte(req.Config)); err != nil {
-			a.renderError(w, err)
-			return nil, false
-		}
-		asg.Config = req.Config
-		asg.ConfigHash = store.HashConfig([]byte(req.Config))
-		return asg, true
-	}
-	rendered, err := a.set.Catalog.Render(r.Context(), req.Pipeline, a.withAgentParams(req.Pipeline, uid, req.Parameters))
-	if err != nil {
-		a.renderError(w, err)
-		return nil, false
-	}
-	asg.Pipeline, asg.Parameters, asg.Config, asg.ConfigHash = rendered.Pipeline, rendered.Params, string(rendered.Config), rendered.Hash
-	return asg, true
 }
 
 // renderError reports a refused configuration: validation problems with
@@ -86,46 +35,31 @@ func (a *API) renderError(w http.ResponseWriter, err error) {
 	fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 }
 
-func (a *API) store(w http.ResponseWriter, r *http.Request, asg *apitypes.Assignment) (apitypes.Assignment, bool) {
-	stored, err := a.set.Store.SetAssignment(r.Context(), *asg)
-	if err != nil {
-		storeError(w, err, "assignment")
-		return stored, false
-	}
-	if a.set.Pusher != nil {
-		if err := a.set.Pusher.Push(r.Context(), stored.InstanceUID); err != nil {
-			// Stored is what counts: the agent receives it on its next message.
-			a.set.Logger.Warn("immediate push failed", "agent", stored.InstanceUID, "error", err)
-		}
-	}
-	return stored, true
-}
-
 // assignAgent: PUT /agents/{uid}/config
 func (a *API) assignAgent(w http.ResponseWriter, r *http.Request) {
-	uid := r.PathValue("uid")
 	var req apitypes.AssignRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if _, err := a.set.Store.GetAgent(r.Context(), uid); err != nil {
-		storeError(w, err, "agent")
-		return
-	}
-	asg, good := a.renderFor(w, r, uid, req)
-	if !good {
-		return
-	}
-	stored, good := a.store(w, r, asg)
-	if !good {
+	stored, err := a.set.Assignments.Assign(r.Context(), r.PathValue("uid"), withReason(r, req))
+	if err != nil {
+		a.assignError(w, err)
 		return
 	}
 	ok(w, r, http.StatusOK, assignmentView(stored, true), "")
 }
 
+// withReason records who assigned, when the request does not say why.
+func withReason(r *http.Request, req apitypes.AssignRequest) apitypes.AssignRequest {
+	if req.Reason == "" {
+		req.Reason = "assigned by " + principal(r.Context())
+	}
+	return req
+}
+
 // unassignAgent: DELETE /agents/{uid}/config
 func (a *API) unassignAgent(w http.ResponseWriter, r *http.Request) {
-	if err := a.set.Store.DeleteAssignment(r.Context(), r.PathValue("uid")); err != nil {
+	if err := a.set.Assignments.Unassign(r.Context(), r.PathValue("uid")); err != nil {
 		storeError(w, err, "assignment")
 		return
 	}
@@ -139,61 +73,27 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Selector) == "" {
-		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "selector is required (use a label such as env=prod)", nil)
-		return
-	}
-	sel, err := selector.Parse(req.Selector)
+	results, err := a.set.Assignments.AssignMatching(r.Context(), req.Selector, withReason(r, req.AssignRequest))
 	if err != nil {
-		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
+		a.assignError(w, err)
 		return
-	}
-	agents, err := a.matchingAgents(r.Context(), sel)
-	if err != nil {
-		storeError(w, err, "agents")
-		return
-	}
-	if len(agents) == 0 {
-		fail(w, http.StatusNotFound, apitypes.CodeNotFound, "no agent matches selector "+sel.String(), nil)
-		return
-	}
-	pending := make([]*apitypes.Assignment, 0, len(agents))
-	for _, ag := range agents {
-		asg, good := a.renderFor(w, r, ag.InstanceUID, req.AssignRequest)
-		if !good {
-			return
-		}
-		pending = append(pending, asg)
-	}
-	results := make([]apitypes.AssignResult, 0, len(pending))
-	for _, asg := range pending {
-		stored, good := a.store(w, r, asg)
-		if !good {
-			return
-		}
-		results = append(results, apitypes.AssignResult{InstanceUID: stored.InstanceUID, ConfigHash: stored.ConfigHash, Generation: stored.Generation})
 	}
 	ok(w, r, http.StatusOK, results, "")
 }
 
-// matchingAgents lists every agent a selector matches, across all pages.
-func (a *API) matchingAgents(ctx context.Context, sel selector.Selector) ([]apitypes.Agent, error) {
-	var out []apitypes.Agent
-	page := store.Page{Limit: 1000}
-	for {
-		agents, next, err := a.set.Store.ListAgents(ctx, store.AgentFilter{Labels: sel.Equalities()}, page)
-		if err != nil {
-			return nil, err
-		}
-		for _, ag := range agents {
-			if sel.Matches(ag.Labels) {
-				out = append(out, ag)
-			}
-		}
-		if next == "" {
-			return out, nil
-		}
-		page.After = next
+// assignError reports a refused assignment.
+func (a *API) assignError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, assignment.ErrRequest):
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, strings.TrimPrefix(err.Error(), assignment.ErrRequest.Error()+": "), nil)
+	case errors.Is(err, assignment.ErrNoMatch):
+		fail(w, http.StatusNotFound, apitypes.CodeNotFound, err.Error(), nil)
+	case assignment.IsRenderFailure(err):
+		a.renderError(w, err)
+	case errors.Is(err, store.ErrNotFound):
+		storeError(w, err, "agent")
+	default:
+		storeError(w, err, "assignment")
 	}
 }
 
@@ -223,7 +123,7 @@ func (a *API) renderPipeline(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	rendered, err := a.set.Catalog.Render(r.Context(), r.PathValue("name"), req.Parameters)
+	rendered, err := a.set.Assignments.Preview(r.Context(), r.PathValue("name"), req.Parameters)
 	if err != nil {
 		a.renderError(w, err)
 		return
@@ -237,11 +137,12 @@ func (a *API) validateConfig(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if err := distribution.ValidateYAML(r.Context(), []byte(req.Config)); err != nil {
+	hash, err := a.set.Assignments.Validate(r.Context(), req.Config)
+	if err != nil {
 		a.renderError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, apitypes.Validated{Valid: true, ConfigHash: store.HashConfig([]byte(req.Config))}, "")
+	ok(w, r, http.StatusOK, apitypes.Validated{Valid: true, ConfigHash: hash}, "")
 }
 
 // configProblems are a refused configuration's problems as the API shows them.

@@ -12,6 +12,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 func TestAssignPipeline(t *testing.T) {
@@ -40,9 +41,7 @@ func TestAssignPipeline(t *testing.T) {
 }
 
 func TestAssignVerbatimConfig(t *testing.T) {
-	env := newTestEnv(t, func(s *Settings) {
-		s.AgentParams = func(string) map[string]any { return map[string]any{"instance_id": "x"} }
-	})
+	env := newTestEnv(t)
 	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
 	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"config": validConfig}))
 	assert.Empty(t, asg.Pipeline)
@@ -62,30 +61,23 @@ func TestAssignSurvivesAFailedPush(t *testing.T) {
 }
 
 func TestAgentParams(t *testing.T) {
-	var asked []string
-	env := newTestEnv(t, func(s *Settings) {
-		s.AgentParams = func(uid string) map[string]any {
-			asked = append(asked, uid)
-			return map[string]any{
-				"instance_id":        uid,
-				"telemetry_endpoint": "http://127.0.0.1:8080/v1/metrics",
-				"not_declared":       "dropped",
-			}
-		}
-	})
-	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	env := newTestEnv(t)
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1", Labels: map[string]string{
+		apitypes.AgentParamLabelPrefix + "memory_limit_mib": "96",
+		apitypes.AgentParamLabelPrefix + "not_declared":     "dropped",
+	}})
 	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"telemetry_endpoint": "https://elsewhere:4318/v1/metrics"}}
 	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
 
-	assert.Equal(t, []string{"agent-1"}, asked)
 	assert.Equal(t, "agent-1", asg.Parameters["instance_id"], "per-agent parameters the pipeline declares are added")
+	assert.Equal(t, apitypes.AgentTokenEnv, asg.Parameters["telemetry_token_env"])
 	assert.Equal(t, "https://elsewhere:4318/v1/metrics", asg.Parameters["telemetry_endpoint"], "the caller's parameters win")
+	assert.EqualValues(t, 96, asg.Parameters["memory_limit_mib"], "an agent's phoenix.param.* label sets a parameter, typed")
 	assert.NotContains(t, asg.Parameters, "not_declared", "parameters the pipeline does not declare are not added")
 
 	// Rendering a pipeline on its own is for no agent: nothing is added.
 	r, _ := data[apitypes.Rendered](t, env.do(t, http.MethodPost, apitypes.Prefix+"/pipelines/baseline/render", map[string]any{}))
 	assert.Empty(t, r.Params["instance_id"])
-	assert.Equal(t, []string{"agent-1"}, asked)
 }
 
 func TestAssignRejectsBadRequests(t *testing.T) {
@@ -216,16 +208,13 @@ func TestAssignMany(t *testing.T) {
 
 func TestAssignManyIsAllOrNothing(t *testing.T) {
 	// agent-2's own parameters make its configuration invalid.
-	env := newTestEnv(t, func(s *Settings) {
-		s.AgentParams = func(uid string) map[string]any {
-			if uid == "agent-2" {
-				return map[string]any{"memory_limit_mib": 1}
-			}
-			return nil
-		}
-	})
+	env := newTestEnv(t)
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
-		putAgent(t, env.store, apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": "prod"}})
+		labels := map[string]string{"env": "prod"}
+		if uid == "agent-2" {
+			labels[apitypes.AgentParamLabelPrefix+"memory_limit_mib"] = "1"
+		}
+		putAgent(t, env.store, apitypes.Agent{InstanceUID: uid, Labels: labels})
 	}
 	e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", map[string]any{"pipeline": "baseline", "selector": "env=prod"}),
 		http.StatusBadRequest, apitypes.CodeInvalidParameters)
@@ -269,7 +258,7 @@ func TestAssignManyRejectsBadRequests(t *testing.T) {
 
 func TestPipelines(t *testing.T) {
 	env := newTestEnv(t)
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 
 	list, _ := data[[]catalog.Pipeline](t, env.do(t, http.MethodGet, apitypes.Prefix+"/pipelines", nil))
@@ -340,7 +329,7 @@ func counterValue(t *testing.T, env *testEnv, name string) float64 {
 // TestPipelineViewLosesNothing holds the API's pipeline type to the
 // catalog's: every field the catalog describes reaches clients unchanged.
 func TestPipelineViewLosesNothing(t *testing.T) {
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	require.NotEmpty(t, cat.List())
 	for _, p := range cat.List() {

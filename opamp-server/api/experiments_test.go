@@ -42,7 +42,7 @@ func newExpEnv(t *testing.T) *expEnv {
 	require.NoError(t, err)
 	e.testEnv = newTestEnv(t, func(s *Settings) {
 		s.Auth = authn
-		e.c, err = experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog,
+		e.c, err = experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog, Assignments: s.Assignments,
 			Analyze: func(_ context.Context, _ experiments.Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
 				return apitypes.Results{Targets: len(samples), Verdict: apitypes.Verdict{Pass: true}}, nil
 			},
@@ -318,6 +318,6 @@ func TestExperimentPermissions(t *testing.T) {
 
 func TestExperimentsNeedAReport(t *testing.T) {
 	e := newExpEnv(t)
-	_, err := New(Settings{Store: e.store, Catalog: e.api.set.Catalog, Metrics: e.metrics, Experiments: e.c})
+	_, err := New(Settings{Store: e.store, Catalog: e.api.set.Catalog, Assignments: e.api.set.Assignments, Metrics: e.metrics, Experiments: e.c})
 	assert.ErrorContains(t, err, "Report is required")
 }

@@ -16,11 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // Tokens withTokens accepts, one per role the tests need.
@@ -60,15 +62,21 @@ type testEnv struct {
 	mux     *http.ServeMux
 }
 
+// ownTelemetryURL is where the test server's collectors would report.
+const ownTelemetryURL = "http://127.0.0.1:8080/v1/metrics"
+
 func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	env := &testEnv{store: st, pusher: &recordingPusher{}, metrics: servermetrics.New(), mux: http.NewServeMux()}
-	set := Settings{Store: st, Catalog: cat, Pusher: env.pusher, Metrics: env.metrics}
+	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML,
+		Pusher: env.pusher, OwnTelemetryURL: ownTelemetryURL})
+	require.NoError(t, err)
+	set := Settings{Store: st, Catalog: cat, Assignments: assign, Metrics: env.metrics}
 	for _, o := range opts {
 		o(&set)
 	}

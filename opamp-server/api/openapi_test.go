@@ -107,7 +107,7 @@ func TestOpenAPIPathsAreExactlyTheRoutes(t *testing.T) {
 func withEveryRoute(t *testing.T) func(*Settings) {
 	t.Helper()
 	return func(s *Settings) {
-		exps, err := experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog,
+		exps, err := experiments.New(experiments.Settings{Store: s.Store, Catalog: s.Catalog, Assignments: s.Assignments,
 			Analyze: func(context.Context, experiments.Experiment, map[string][]apitypes.Sample) (apitypes.Results, error) {
 				return apitypes.Results{}, nil
 			}})

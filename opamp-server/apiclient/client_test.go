@@ -14,10 +14,12 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 func TestErrorMessage(t *testing.T) {
@@ -88,9 +90,11 @@ func realServer(t *testing.T, token string) (*Client, store.Store) {
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Metrics: servermetrics.New()})
+	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
+	require.NoError(t, err)
+	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Metrics: servermetrics.New()})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	a.Register(mux)
@@ -134,10 +138,13 @@ func TestCallsAgainstTheAPI(t *testing.T) {
 	require.Len(t, samples, 1)
 	assert.InDelta(t, 1, samples[0].Value, 0)
 
-	asg, err := c.AssignAgent(t.Context(), "agent/3", apitypes.AssignRequest{Pipeline: "baseline"})
+	// Instance UIDs here are not valid collector instance IDs (real ones are
+	// UUIDs), so the requests set the parameter the server would derive.
+	baseline := apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"instance_id": "agent-3"}}
+	asg, err := c.AssignAgent(t.Context(), "agent/3", baseline)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), asg.Generation)
-	results, err := c.AssignMany(t.Context(), apitypes.BulkAssignRequest{AssignRequest: apitypes.AssignRequest{Pipeline: "baseline"}, Selector: "env=prod"})
+	results, err := c.AssignMany(t.Context(), apitypes.BulkAssignRequest{AssignRequest: baseline, Selector: "env=prod"})
 	require.NoError(t, err)
 	assert.Len(t, results, 5)
 	require.NoError(t, c.UnassignAgent(t.Context(), "agent/3"))

@@ -205,3 +205,16 @@ type AssignResult struct {
 	ConfigHash  string `json:"config_hash"`
 	Generation  int64  `json:"generation"`
 }
+
+// AgentTokenEnv is the environment variable collectors find their agent
+// token in: rendered configurations reference it for own telemetry, so the
+// token is never written into a configuration. Deployments set it in the
+// supervisor's environment, which the collector inherits.
+const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
+
+// AgentParamLabelPrefix marks agent labels that set pipeline parameters for
+// that agent: a supervisor describing itself with
+// "phoenix.param.health_check_endpoint: 127.0.0.1:13134" gets that endpoint
+// in every configuration rendered for it (for example several agents on a
+// host).
+const AgentParamLabelPrefix = "phoenix.param."

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
@@ -20,11 +21,11 @@ type Analyzer func(ctx context.Context, x Experiment, samples map[string][]apity
 
 // Settings wire the controller.
 type Settings struct {
-	Store   store.Store
-	Catalog *catalog.Catalog
-	// AgentParams are the per-agent parameters the server adds to every
-	// configuration it renders (identity, own-telemetry destination).
-	AgentParams func(instanceUID string) map[string]any
+	Store store.Store
+	// Catalog tells parameters' scopes; Assignments renders, validates and
+	// assigns every configuration.
+	Catalog     *catalog.Catalog
+	Assignments *assignment.Service
 	// Analyze computes results. Required.
 	Analyze Analyzer
 	// PriceModels are the price models specs may name; empty accepts any.
@@ -47,8 +48,8 @@ type Controller struct {
 
 // New creates a controller.
 func New(set Settings) (*Controller, error) {
-	if set.Store == nil || set.Catalog == nil || set.Analyze == nil {
-		return nil, errors.New("experiments: Store, Catalog and Analyze are required")
+	if set.Store == nil || set.Catalog == nil || set.Assignments == nil || set.Analyze == nil {
+		return nil, errors.New("experiments: Store, Catalog, Assignments and Analyze are required")
 	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)
@@ -58,9 +59,6 @@ func New(set Settings) (*Controller, error) {
 	}
 	if set.Now == nil {
 		set.Now = time.Now
-	}
-	if set.AgentParams == nil {
-		set.AgentParams = func(string) map[string]any { return nil }
 	}
 	return &Controller{set: set, log: set.Logger.With("component", "experiments")}, nil
 }

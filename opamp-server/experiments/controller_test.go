@@ -13,9 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // fixture is a controller over a real embedded store and the real catalog,
@@ -30,17 +32,26 @@ type fixture struct {
 	calls int
 }
 
+// assignments is the assignment service over st.
+func assignments(t *testing.T, st store.Store, cat *catalog.Catalog) *assignment.Service {
+	t.Helper()
+	a, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML,
+		OwnTelemetryURL: "http://127.0.0.1:8080/v1/metrics"})
+	require.NoError(t, err)
+	return a
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	f := &fixture{t: t, st: st, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	f.c, err = New(Settings{
 		Store: st, Catalog: cat,
-		AgentParams: func(uid string) map[string]any { return map[string]any{"instance_id": uid} },
+		Assignments: assignments(t, st, cat),
 		Analyze: func(_ context.Context, x Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
 			f.mu.Lock()
 			f.calls++

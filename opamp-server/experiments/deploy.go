@@ -32,15 +32,15 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 	assignments := make([]apitypes.Assignment, len(targets))
 	x.State.Configs = map[string]string{}
 	for i := range targets {
-		cfg, pipeline, params, err := c.render(ctx, x, targets[i])
+		asg, err := c.render(ctx, x, targets[i])
 		if err != nil {
 			return c.fail(ctx, x, fmt.Sprintf("rendering for agent %s: %v", targets[i].InstanceUID, err))
 		}
-		targets[i].ConfigHash = store.HashConfig([]byte(cfg))
-		assignments[i] = apitypes.Assignment{InstanceUID: targets[i].InstanceUID, Pipeline: pipeline, Parameters: params,
-			Config: cfg, ConfigHash: targets[i].ConfigHash, Reason: "experiment " + x.Name + " (" + x.ID + ")"}
+		asg.Reason = "experiment " + x.Name + " (" + x.ID + ")"
+		targets[i].ConfigHash = asg.ConfigHash
+		assignments[i] = asg
 		if _, seen := x.State.Configs[targets[i].Variant]; !seen {
-			x.State.Configs[targets[i].Variant] = cfg
+			x.State.Configs[targets[i].Variant] = asg.Config
 		}
 	}
 	x.State.Targets = targets
@@ -50,10 +50,8 @@ func (c *Controller) deploy(ctx context.Context, x Experiment) error {
 	if err := c.transition(ctx, x, apitypes.ExperimentDeploying, fmt.Sprintf("deploying to %d agent(s)", len(targets))); err != nil {
 		return err
 	}
-	for _, a := range assignments {
-		if _, err := c.set.Store.SetAssignment(ctx, a); err != nil {
-			return fmt.Errorf("assigning to %s: %w", a.InstanceUID, err)
-		}
+	if _, err := c.set.Assignments.Store(ctx, assignments...); err != nil {
+		return fmt.Errorf("assigning: %w", err)
 	}
 	return nil
 }
@@ -70,32 +68,21 @@ func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]apityp
 	if err != nil {
 		return nil, err
 	}
-	online := true
-	var targets []apitypes.ExperimentTarget
-	page := store.Page{Limit: 1000}
-	for {
-		agents, next, err := c.set.Store.ListAgents(ctx, store.AgentFilter{Labels: sel.Equalities(), Online: &online}, page)
+	agents, err := c.set.Assignments.Matching(ctx, sel, true)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]apitypes.ExperimentTarget, 0, len(agents))
+	for _, a := range agents {
+		prev, err := c.set.Store.GetAssignment(ctx, a.InstanceUID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("agent %s (%s) has no assignment to return to after the experiment: assign it its current pipeline first (phoenix config assign)",
+				a.InstanceUID, a.Description.HostName)
+		}
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range agents {
-			if !sel.Matches(a.Labels) {
-				continue
-			}
-			prev, err := c.set.Store.GetAssignment(ctx, a.InstanceUID)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("agent %s (%s) has no assignment to return to after the experiment: assign it its current pipeline first (phoenix config assign)",
-					a.InstanceUID, a.Description.HostName)
-			}
-			if err != nil {
-				return nil, err
-			}
-			targets = append(targets, apitypes.ExperimentTarget{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
-		}
-		if next == "" {
-			break
-		}
-		page.After = next
+		targets = append(targets, apitypes.ExperimentTarget{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no online agent matches %q", x.Spec.Targets.Selector)
@@ -132,43 +119,36 @@ func cohortKey(uid string) uint64 {
 }
 
 // render produces one target's configuration.
-func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.ExperimentTarget) (cfg, pipeline string, params map[string]any, err error) {
+func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.ExperimentTarget) (apitypes.Assignment, error) {
 	base, err := c.baseline(x, t)
 	if err != nil {
-		return "", "", nil, err
+		return apitypes.Assignment{}, err
 	}
-	shared, err := c.sharedParams(x, t, base.Pipeline)
+	shared, err := c.sharedParams(x, t)
 	if err != nil {
-		return "", "", nil, err
+		return apitypes.Assignment{}, err
 	}
+	cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
 	switch t.Variant {
 	case apitypes.VariantBoth:
-		p, err := c.set.Catalog.RenderPaired(ctx, catalog.PairedSpec{
-			Baseline: base, Candidate: catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters},
-			Shared: shared, CandidateExports: x.Spec.Candidate.Export,
+		return c.set.Assignments.RenderPaired(ctx, t.InstanceUID, catalog.PairedSpec{
+			Baseline: base, Candidate: cand, Shared: shared, CandidateExports: x.Spec.Candidate.Export,
 		})
-		if err != nil {
-			return "", "", nil, err
-		}
-		return string(p.Config), "", nil, nil
 	case apitypes.VariantBaseline:
-		return c.single(ctx, base, shared, apitypes.VariantBaseline)
+		return c.single(ctx, t.InstanceUID, base, shared, apitypes.VariantBaseline)
 	default:
-		return c.single(ctx, catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}, shared, apitypes.VariantCandidate)
+		return c.single(ctx, t.InstanceUID, cand, shared, apitypes.VariantCandidate)
 	}
 }
 
-// single renders one pipeline on its own, labelled with a variant.
-func (c *Controller) single(ctx context.Context, ref catalog.Ref, shared map[string]any, variant string) (string, string, map[string]any, error) {
+// single renders one pipeline on its own, labelled with a variant ("" for
+// none: a promoted candidate is no longer a variant).
+func (c *Controller) single(ctx context.Context, uid string, ref catalog.Ref, shared map[string]any, variant string) (apitypes.Assignment, error) {
 	params := merged(shared, ref.Params)
 	if _, ok := c.set.Catalog.Declares(ref.Pipeline, catalog.VariantParam); ok && variant != "" {
 		params[catalog.VariantParam] = variant
 	}
-	r, err := c.set.Catalog.Render(ctx, ref.Pipeline, params)
-	if err != nil {
-		return "", "", nil, err
-	}
-	return string(r.Config), r.Pipeline, r.Params, nil
+	return c.set.Assignments.Render(ctx, uid, ref.Pipeline, params)
 }
 
 // baseline is the baseline reference for a target: the spec's pipeline, or
@@ -190,8 +170,9 @@ func (c *Controller) baseline(x Experiment, t apitypes.ExperimentTarget) (catalo
 
 // sharedParams are the collector parameters both variants use: the agent's
 // previous ones when the baseline is its current configuration, then the
-// spec's, the critical rules, and the server's per-agent parameters.
-func (c *Controller) sharedParams(x Experiment, t apitypes.ExperimentTarget, basePipeline string) (map[string]any, error) {
+// spec's and the critical rules. (The assignment service adds the server's
+// per-agent parameters.)
+func (c *Controller) sharedParams(x Experiment, t apitypes.ExperimentTarget) (map[string]any, error) {
 	shared := map[string]any{}
 	if x.Spec.Baseline.Current {
 		shared = c.scoped(t.Previous.Pipeline, t.Previous.Parameters, catalog.ScopeCollector)
@@ -205,11 +186,6 @@ func (c *Controller) sharedParams(x Experiment, t apitypes.ExperimentTarget, bas
 			return nil, err
 		}
 		shared[criticalRulesParam] = rules
-	}
-	for k, v := range c.set.AgentParams(t.InstanceUID) {
-		if scope, ok := c.set.Catalog.Declares(basePipeline, k); ok && scope == catalog.ScopeCollector {
-			shared[k] = v
-		}
 	}
 	return shared, nil
 }
@@ -304,7 +280,7 @@ func (c *Controller) restore(ctx context.Context, x *Experiment, reason string) 
 	for _, t := range x.State.Targets {
 		prev := t.Previous
 		prev.Reason, prev.AssignedAt, prev.Generation = reason, time.Time{}, 0
-		if _, err := c.set.Store.SetAssignment(ctx, prev); err != nil {
+		if _, err := c.set.Assignments.Store(ctx, prev); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.InstanceUID, err))
 		}
 	}

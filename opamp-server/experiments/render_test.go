@@ -142,16 +142,12 @@ func TestCriticalProcessesReachBothCostMeters(t *testing.T) {
 
 func TestAgentParamsAreAddedOnlyWhenDeclared(t *testing.T) {
 	f := newFixture(t)
-	f.c.set.AgentParams = func(uid string) map[string]any {
-		return map[string]any{
-			"instance_id":        uid,
-			"telemetry_endpoint": "http://127.0.0.1:8080/v1/metrics",
-			"not_a_parameter":    "would make rendering fail",
-			"k":                  99, // declared, but a variant parameter: not the server's to set
-		}
+	labels := map[string]string{"env": "test",
+		apitypes.AgentParamLabelPrefix + "not_a_parameter": "would make rendering fail",
+		apitypes.AgentParamLabelPrefix + "k":               "99", // declared, but a variant parameter: not the agent's to set
 	}
-	f.agent("a1", map[string]string{"env": "test"})
-	f.agent("a2", map[string]string{"env": "test"})
+	f.agent("a1", labels)
+	f.agent("a2", labels)
 	for _, mode := range []apitypes.Mode{apitypes.ModePaired, apitypes.ModeSplit} {
 		t.Run(string(mode), func(t *testing.T) {
 			x := f.deployed(validSpec(mode))

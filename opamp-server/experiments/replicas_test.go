@@ -21,6 +21,7 @@ func (f *fixture) replica(st store.Store) *Controller {
 	f.t.Helper()
 	set := f.c.set
 	set.Store = st
+	set.Assignments = assignments(f.t, st, set.Catalog)
 	c, err := New(set)
 	require.NoError(f.t, err)
 	return c

@@ -183,25 +183,23 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
 		pending := make([]apitypes.Assignment, 0, len(x.State.Targets))
 		for _, t := range x.State.Targets {
-			base, err := c.baseline(*x, t)
+			// The shared parameters of a current baseline come from it.
+			if _, err := c.baseline(*x, t); err != nil {
+				return err
+			}
+			shared, err := c.sharedParams(*x, t)
 			if err != nil {
 				return err
 			}
-			shared, err := c.sharedParams(*x, t, base.Pipeline)
-			if err != nil {
-				return err
-			}
-			cfg, pipeline, params, err := c.single(ctx, cand, shared, "")
+			asg, err := c.single(ctx, t.InstanceUID, cand, shared, "")
 			if err != nil {
 				return fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)
 			}
-			pending = append(pending, apitypes.Assignment{InstanceUID: t.InstanceUID, Pipeline: pipeline, Parameters: params,
-				Config: cfg, Reason: "promoted from experiment " + x.Name + " (" + x.ID + ")"})
+			asg.Reason = "promoted from experiment " + x.Name + " (" + x.ID + ")"
+			pending = append(pending, asg)
 		}
-		for _, a := range pending {
-			if _, err := c.set.Store.SetAssignment(ctx, a); err != nil {
-				return err
-			}
+		if _, err := c.set.Assignments.Store(ctx, pending...); err != nil {
+			return err
 		}
 		x.State.Promoted, x.State.RolledBack = true, false
 		return nil

@@ -90,17 +90,18 @@ func TestProgress(t *testing.T) {
 	}
 }
 
-func TestNewNeedsStoreCatalogAndAnalyzer(t *testing.T) {
+func TestNewNeedsItsSettings(t *testing.T) {
 	f := newFixture(t)
 	for _, edit := range []func(*Settings){
 		func(s *Settings) { s.Store = nil },
 		func(s *Settings) { s.Catalog = nil },
+		func(s *Settings) { s.Assignments = nil },
 		func(s *Settings) { s.Analyze = nil },
 	} {
 		set := f.c.set
 		edit(&set)
 		_, err := New(set)
-		assert.ErrorContains(t, err, "Store, Catalog and Analyze are required")
+		assert.ErrorContains(t, err, "Store, Catalog, Assignments and Analyze are required")
 	}
 }
 

@@ -4,10 +4,11 @@ import (
 	"fmt"
 
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 func newCatalog() (*catalog.Catalog, error) {
-	c, err := catalog.Load()
+	c, err := catalog.Load(distribution.ValidateYAML)
 	if err != nil {
 		return nil, fmt.Errorf("loading the pipelines catalog: %w", err)
 	}

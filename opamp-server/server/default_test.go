@@ -6,9 +6,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/open-telemetry/opamp-go/protobufs"
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func describe(uid uuid.UUID, labels map[string]string) *protobufs.AgentToServer {
@@ -32,7 +33,7 @@ func TestNewAgentsGetTheDefaultPipeline(t *testing.T) {
 	c := newClient(t)
 
 	uid := uuid.New()
-	status, resp := c.poll(s, "", describe(uid, map[string]string{AgentParamLabelPrefix + "memory_limit_mib": "400"}))
+	status, resp := c.poll(s, "", describe(uid, map[string]string{apitypes.AgentParamLabelPrefix + "memory_limit_mib": "400"}))
 	require.Equal(t, http.StatusOK, status)
 	require.NotNil(t, resp)
 	asg, err := s.Store().GetAssignment(t.Context(), uid.String())

@@ -18,19 +18,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/opamp-server/agentserver"
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/owntelemetry"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/storeopen"
-	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // OpAMPPath is where supervisors connect.
@@ -44,7 +44,7 @@ type Server struct {
 	metrics *servermetrics.Metrics
 	agents  *agentserver.Server
 	exps    *experiments.Controller
-	catalog *catalog.Catalog
+	assign  *assignment.Service
 	auth    *auth.Authenticator
 	tokens  auth.Generated
 
@@ -149,7 +149,8 @@ func (s *Server) closeListeners() {
 func (s *Server) build() error {
 	agents, err := agentserver.New(agentserver.Settings{
 		Store: s.store, Logger: s.log, Metrics: s.metrics, ServerID: s.cfg.ServerID, Auth: s.auth,
-		OwnMetricsEndpoint: s.OwnTelemetryURL(), OnNewAgent: s.assignDefault,
+		OwnMetricsEndpoint: s.OwnTelemetryURL(),
+		OnNewAgent:         func(ctx context.Context, a apitypes.Agent) { s.assign.AssignDefault(ctx, a.InstanceUID) },
 	})
 	if err != nil {
 		return err
@@ -167,11 +168,12 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
-	s.catalog = cat
-	if s.cfg.DefaultPipeline != "" {
-		if _, err := cat.Get(s.cfg.DefaultPipeline); err != nil {
-			return fmt.Errorf("default_pipeline: %w", err)
-		}
+	s.assign, err = assignment.New(assignment.Settings{
+		Store: s.store, Catalog: cat, Validate: distribution.ValidateYAML, Pusher: agents, OwnTelemetryURL: s.OwnTelemetryURL(),
+		DefaultPipeline: s.cfg.DefaultPipeline, DefaultParameters: s.cfg.DefaultParameters, Logger: s.log,
+	})
+	if err != nil {
+		return err
 	}
 	prices := analysis.DefaultPrices()
 	if s.cfg.PricesFile != "" {
@@ -180,7 +182,7 @@ func (s *Server) build() error {
 		}
 	}
 	s.exps, err = experiments.New(experiments.Settings{
-		Store: s.store, Catalog: cat, AgentParams: s.agentParams, Analyze: experiments.Analysis(prices), Logger: s.log,
+		Store: s.store, Catalog: cat, Assignments: s.assign, Analyze: experiments.Analysis(prices), Logger: s.log,
 		PriceModels: modelNames(prices),
 	})
 	if err != nil {
@@ -189,8 +191,8 @@ func (s *Server) build() error {
 	expCollector, resultsCollector := newExperimentCollector(s.store, s.log)
 	s.metrics.Registry.MustRegister(expCollector, resultsCollector)
 	restAPI, err := api.New(api.Settings{
-		Store: s.store, Catalog: cat, Pusher: agents, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
-		AgentParams: s.agentParams, Experiments: s.exps, Report: s.report,
+		Store: s.store, Catalog: cat, Assignments: s.assign, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
+		Experiments: s.exps, Report: s.report,
 	})
 	if err != nil {
 		return err
@@ -212,18 +214,6 @@ func (s *Server) build() error {
 	return nil
 }
 
-// AgentTokenEnv is the environment variable collectors find their agent token
-// in: rendered configurations reference it for own telemetry, so the token is
-// never written into a configuration. Deployments set it in the supervisor's
-// environment, which the collector inherits.
-const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
-
-// AgentParamLabelPrefix marks agent labels that set pipeline parameters for
-// that agent: a supervisor describing itself with
-// "phoenix.param.health_check_endpoint: 127.0.0.1:13134" gets that endpoint in
-// every configuration rendered for it (for example several agents on a host).
-const AgentParamLabelPrefix = "phoenix.param."
-
 func modelNames(t analysis.PriceTable) []string {
 	names := make([]string, len(t.Models))
 	for i, m := range t.Models {
@@ -232,72 +222,6 @@ func modelNames(t analysis.PriceTable) []string {
 	return names
 }
 
-// agentParams are the per-agent parameters every assignment gets: the
-// collector reports its own telemetry to this server as itself, plus what the
-// agent's own labels ask for.
-func (s *Server) agentParams(uid string) map[string]any {
-	params := map[string]any{"instance_id": uid, "telemetry_endpoint": s.OwnTelemetryURL(), "telemetry_token_env": AgentTokenEnv}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if a, err := s.store.GetAgent(ctx, uid); err == nil {
-		for k, v := range a.Labels {
-			if name, ok := strings.CutPrefix(k, AgentParamLabelPrefix); ok && name != "" {
-				params[name] = labelValue(v)
-			}
-		}
-	}
-	return params
-}
-
-// labelValue reads a label as a YAML scalar, as `--param` values are read:
-// "400" is a number, "true" a boolean; anything else stays a string.
-func labelValue(s string) any {
-	var v any
-	if err := yaml.Unmarshal([]byte(s), &v); err != nil || v == nil {
-		return s
-	}
-	switch v.(type) {
-	case int, float64, bool:
-		return v
-	}
-	return s
-}
-
-// assignDefault gives a new agent without an assignment the default
-// pipeline. A render the catalog refuses is logged, not fatal: the agent
-// keeps running what it has.
-func (s *Server) assignDefault(ctx context.Context, a apitypes.Agent) {
-	if s.cfg.DefaultPipeline == "" {
-		return
-	}
-	if _, err := s.store.GetAssignment(ctx, a.InstanceUID); err == nil {
-		return
-	}
-	params := map[string]any{}
-	for k, v := range s.cfg.DefaultParameters {
-		params[k] = v
-	}
-	for k, v := range s.agentParams(a.InstanceUID) {
-		if _, given := params[k]; !given {
-			if _, declared := s.catalog.Declares(s.cfg.DefaultPipeline, k); declared {
-				params[k] = v
-			}
-		}
-	}
-	r, err := s.catalog.Render(ctx, s.cfg.DefaultPipeline, params)
-	if err != nil {
-		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "pipeline", s.cfg.DefaultPipeline, "error", err)
-		return
-	}
-	if _, err := s.store.SetAssignment(ctx, apitypes.Assignment{InstanceUID: a.InstanceUID, Pipeline: r.Pipeline, Parameters: r.Params,
-		Config: string(r.Config), ConfigHash: r.Hash, Reason: "default pipeline for new agents"}); err != nil {
-		s.log.Error("default pipeline not assigned", "agent", a.InstanceUID, "error", err)
-		return
-	}
-	s.log.Info("assigned the default pipeline", "agent", a.InstanceUID, "pipeline", r.Pipeline)
-}
-
-// requireAgent admits own-telemetry exports from agent tokens only.
 func (s *Server) requireAgent(h http.Handler) http.Handler {
 	if s.auth == nil {
 		return h

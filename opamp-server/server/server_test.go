@@ -140,7 +140,7 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, status, "OpAMP needs the agent role")
 	status, resp := c.poll(s, agent, &protobufs.AgentToServer{InstanceUid: uid[:], AgentDescription: &protobufs.AgentDescription{
 		IdentifyingAttributes:    []*protobufs.KeyValue{kv("service.name", "phoenix-collector")},
-		NonIdentifyingAttributes: []*protobufs.KeyValue{kv("host.name", "web-1"), kv(AgentParamLabelPrefix+"health_check_endpoint", "127.0.0.1:13134")},
+		NonIdentifyingAttributes: []*protobufs.KeyValue{kv("host.name", "web-1"), kv(apitypes.AgentParamLabelPrefix+"health_check_endpoint", "127.0.0.1:13134")},
 	}})
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, uid[:], resp.GetInstanceUid())
@@ -161,7 +161,7 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &asg))
 	assert.Equal(t, uid.String(), asg.Data.Parameters["instance_id"])
 	assert.Equal(t, s.OwnTelemetryURL(), asg.Data.Parameters["telemetry_endpoint"])
-	assert.Equal(t, AgentTokenEnv, asg.Data.Parameters["telemetry_token_env"])
+	assert.Equal(t, apitypes.AgentTokenEnv, asg.Data.Parameters["telemetry_token_env"])
 	assert.Equal(t, "127.0.0.1:13134", asg.Data.Parameters["health_check_endpoint"], "from the agent's phoenix.param.* label")
 
 	// Its collector reports its own telemetry, with the agent token only.
@@ -315,13 +315,13 @@ func TestAgentParams(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, s.Stop(context.Background())) })
 	require.NoError(t, s.Store().UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "agent-1", Labels: map[string]string{
-		AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13134",
-		AgentParamLabelPrefix + "memory_limit_mib":      "256",
-		AgentParamLabelPrefix:                           "no name",
-		"env":                                           "prod",
+		apitypes.AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13134",
+		apitypes.AgentParamLabelPrefix + "memory_limit_mib":      "256",
+		apitypes.AgentParamLabelPrefix:                           "no name",
+		"env":                                                    "prod",
 	}}))
 
-	base := map[string]any{"telemetry_endpoint": "https://phoenix.example.com/v1/metrics", "telemetry_token_env": AgentTokenEnv}
+	base := map[string]any{"telemetry_endpoint": "https://phoenix.example.com/v1/metrics", "telemetry_token_env": apitypes.AgentTokenEnv}
 	withID := func(uid string, extra map[string]any) map[string]any {
 		out := map[string]any{"instance_id": uid}
 		for k, v := range base {
@@ -333,8 +333,8 @@ func TestAgentParams(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, withID("agent-1", map[string]any{"health_check_endpoint": "127.0.0.1:13134", "memory_limit_mib": 256}),
-		s.agentParams("agent-1"))
-	assert.Equal(t, withID("agent-2", nil), s.agentParams("agent-2"), "an unknown agent gets the server's parameters")
+		s.assign.AgentParams(t.Context(), "agent-1"))
+	assert.Equal(t, withID("agent-2", nil), s.assign.AgentParams(t.Context(), "agent-2"), "an unknown agent gets the server's parameters")
 }
 
 // addrListener is a listener that was bound to addr, for URL tests.

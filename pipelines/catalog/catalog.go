@@ -3,6 +3,7 @@ package catalog // import "github.com/phoenix/platform/pipelines/catalog"
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -13,8 +14,6 @@ import (
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 //go:embed templates
@@ -43,10 +42,15 @@ type Catalog struct {
 	frame     *frame
 	pipelines map[string]*pipeline
 	names     []string // sorted
-	// validate checks a rendered configuration: the distribution's
-	// factories, exactly as the collector validates at startup.
-	validate func(context.Context, []byte) error
+	// validate checks a rendered configuration.
+	validate Validator
 }
+
+// Validator checks a complete collector configuration. The server and CLI
+// give distribution.ValidateYAML, which validates with the distribution's
+// own factories exactly as the collector does at startup; the catalog does
+// not link the collector itself.
+type Validator func(ctx context.Context, config []byte) error
 
 // pipeline is a Pipeline with what rendering needs.
 type pipeline struct {
@@ -71,8 +75,20 @@ var loadEmbedded = sync.OnceValues(func() (*Catalog, error) {
 	return load(sub)
 })
 
-// Load returns the catalog shipped in the binary. Tests guarantee it loads.
-func Load() (*Catalog, error) { return loadEmbedded() }
+// Load returns the catalog shipped in the binary, validating what it renders
+// with validate. Tests guarantee it loads.
+func Load(validate Validator) (*Catalog, error) {
+	if validate == nil {
+		return nil, errors.New("catalog: a validator is required: rendered configurations are always validated")
+	}
+	shared, err := loadEmbedded()
+	if err != nil {
+		return nil, err
+	}
+	c := *shared
+	c.validate = validate
+	return &c, nil
+}
 
 // List returns every pipeline, sorted by name.
 func (c *Catalog) List() []Pipeline {
@@ -177,7 +193,7 @@ func load(fsys fs.FS) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Catalog{frame: fr, pipelines: map[string]*pipeline{}, validate: distribution.ValidateYAML}
+	c := &Catalog{frame: fr, pipelines: map[string]*pipeline{}}
 	for _, file := range files {
 		p, err := loadPipeline(fsys, file, fr, components)
 		if err != nil {

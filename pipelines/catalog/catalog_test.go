@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phoenix/platform/pipelines/distribution"
 	"github.com/phoenix/platform/processors/processcritical"
 )
 
@@ -43,9 +44,12 @@ func TestShippedCatalog(t *testing.T) {
 		"topk-rollup":   {"process_critical", "process_topk", "process_rollup"},
 	}, chains)
 
-	again, err := Load()
+	again, err := Load(distribution.ValidateYAML)
 	require.NoError(t, err)
-	assert.Same(t, c, again, "the embedded catalog is parsed once")
+	assert.Same(t, c.frame, again.frame, "the embedded catalog is parsed once")
+
+	_, err = Load(nil)
+	assert.ErrorContains(t, err, "a validator is required", "nothing renders unvalidated")
 }
 
 func TestPipelinesServeAsJSON(t *testing.T) {

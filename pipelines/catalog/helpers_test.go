@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/phoenix/platform/pipelines/distribution"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 )
 
 func shipped(t *testing.T) *Catalog {
 	t.Helper()
-	c, err := Load()
+	c, err := Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	return c
 }

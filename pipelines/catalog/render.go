@@ -36,7 +36,8 @@ const (
 // Render renders the named pipeline with params (missing ones take their
 // defaults) into a complete configuration and validates it. Invalid
 // parameters give an *InvalidParamsError naming each; a configuration the
-// distribution refuses gives an error wrapping *distribution.InvalidConfigError.
+// validator refuses gives its error (distribution.ValidateYAML's wraps
+// *distribution.InvalidConfigError).
 func (c *Catalog) Render(ctx context.Context, name string, params map[string]any) (Rendered, error) {
 	p, err := c.lookup(name)
 	if err != nil {

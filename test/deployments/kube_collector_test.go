@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // fallbackConfig is the part of a collector configuration the manifests
@@ -82,7 +82,7 @@ func TestCollectorDaemonSet(t *testing.T) {
 			assert.Less(t, nodeAt, resAt, "$(NODE_NAME) expands only when defined earlier")
 
 			// The agent token: from a Secret, never a literal.
-			tok, _ := envVar(t, c, server.AgentTokenEnv)
+			tok, _ := envVar(t, c, apitypes.AgentTokenEnv)
 			require.NotNil(t, tok.ValueFrom)
 			require.NotNil(t, tok.ValueFrom.SecretKeyRef)
 			assert.Empty(t, tok.Value)
@@ -92,7 +92,7 @@ func TestCollectorDaemonSet(t *testing.T) {
 			// and in the fragment merged into all but the fallback.
 			healthPort := namedPort(t, c, "health")
 			for _, endpoint := range []string{
-				sup.Agent.Description.NonIdentifyingAttributes[server.AgentParamLabelPrefix+"health_check_endpoint"],
+				sup.Agent.Description.NonIdentifyingAttributes[apitypes.AgentParamLabelPrefix+"health_check_endpoint"],
 				fallback.Extensions.HealthCheck.Endpoint,
 				health.Extensions.HealthCheck.Endpoint,
 			} {

@@ -11,8 +11,9 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // renderedTelemetry is what a deployment needs of a rendered configuration:
@@ -53,10 +54,10 @@ func agentParams(labels map[string]string) map[string]any {
 	params := map[string]any{
 		"instance_id":         "0190f5c2-7f3a-7c1e-9a55-2b1f3c4d5e6f",
 		"telemetry_endpoint":  "http://phoenix-server:8080/v1/metrics",
-		"telemetry_token_env": server.AgentTokenEnv,
+		"telemetry_token_env": apitypes.AgentTokenEnv,
 	}
 	for k, v := range labels {
-		if name, ok := strings.CutPrefix(k, server.AgentParamLabelPrefix); ok {
+		if name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix); ok {
 			params[name] = v
 		}
 	}
@@ -68,7 +69,7 @@ func agentParams(labels map[string]string) map[string]any {
 // the distribution's factories.
 func renderForAgent(t *testing.T, labels map[string]string) map[string]renderedTelemetry {
 	t.Helper()
-	c, err := catalog.Load()
+	c, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	out := map[string]renderedTelemetry{}
 	for _, p := range c.List() {
@@ -122,7 +123,7 @@ func TestDaemonSetRenderings(t *testing.T) {
 
 			// The root is the node's "/", mounted read-only where root_path
 			// says, with the node's later mounts propagated.
-			root := labels[server.AgentParamLabelPrefix+"root_path"]
+			root := labels[apitypes.AgentParamLabelPrefix+"root_path"]
 			require.NotEmpty(t, root, "the DaemonSet's agents set phoenix.param.root_path")
 			src := resolveFile(t, spec, c, root)
 			assert.Equal(t, "/", src.HostPath, "root_path is the node's root")
@@ -136,7 +137,7 @@ func TestDaemonSetRenderings(t *testing.T) {
 				assert.False(t, strings.HasPrefix(e.Name, "HOST_"), "%s overrides root_path", e.Name)
 			}
 
-			endpoint := labels[server.AgentParamLabelPrefix+"telemetry_prometheus_endpoint"]
+			endpoint := labels[apitypes.AgentParamLabelPrefix+"telemetry_prometheus_endpoint"]
 			host, port, err := net.SplitHostPort(endpoint)
 			require.NoError(t, err, "phoenix.param.telemetry_prometheus_endpoint %q", endpoint)
 			assert.Equal(t, "0.0.0.0", host, "Prometheus scrapes the pod's address")
@@ -165,9 +166,9 @@ func TestDaemonSetRenderings(t *testing.T) {
 func TestSystemdRenderings(t *testing.T) {
 	sup := loadSupervisor(t, string(readFile(t, repoPath(t, "deployments", "systemd", "supervisor.yaml"))))
 	labels := sup.Agent.Description.NonIdentifyingAttributes
-	_, hasRoot := labels[server.AgentParamLabelPrefix+"root_path"]
+	_, hasRoot := labels[apitypes.AgentParamLabelPrefix+"root_path"]
 	assert.False(t, hasRoot, "a VM's collector sees the host's root itself")
-	endpoint := labels[server.AgentParamLabelPrefix+"telemetry_prometheus_endpoint"]
+	endpoint := labels[apitypes.AgentParamLabelPrefix+"telemetry_prometheus_endpoint"]
 	host, port, err := net.SplitHostPort(endpoint)
 	require.NoError(t, err, "phoenix.param.telemetry_prometheus_endpoint %q", endpoint)
 	assert.Equal(t, "8888", port, "the port deployments/prometheus/prometheus.yml scrapes")

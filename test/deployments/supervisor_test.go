@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/localrun"
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -28,8 +28,8 @@ const (
 // agent token and node name set to the test values.
 func loadSupervisor(t *testing.T, content string) supconfig.Supervisor {
 	t.Helper()
-	require.Equal(t, server.AgentTokenEnv, localrun.AgentTokenEnv)
-	t.Setenv(server.AgentTokenEnv, testAgentToken)
+	require.Equal(t, apitypes.AgentTokenEnv, localrun.AgentTokenEnv)
+	t.Setenv(apitypes.AgentTokenEnv, testAgentToken)
 	t.Setenv("NODE_NAME", testNodeName)
 	p := testenv.WriteFile(t, t.TempDir(), "supervisor.yaml", content)
 	cfg, err := supconfig.Load(p)
@@ -59,7 +59,7 @@ func checkPhoenixSupervisor(t assert.TestingT, cfg supconfig.Supervisor) {
 	assert.Equal(t, "/usr/local/bin/phoenix-collector", a.Executable)
 
 	assert.Equal(t, "Bearer "+testAgentToken, cfg.Server.Headers.Get("Authorization"),
-		"the agent token, from $%s", server.AgentTokenEnv)
+		"the agent token, from $%s", apitypes.AgentTokenEnv)
 	assert.NotEmpty(t, cfg.Storage.Directory)
 }
 

@@ -17,11 +17,13 @@ import (
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 const token = "viewer-token-for-tests"
@@ -33,11 +35,13 @@ func newServer(t *testing.T) store.Store {
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	authn, err := auth.New([]auth.TokenEntry{{Name: "vera", TokenSHA256: auth.Digest(token), Roles: []auth.Role{auth.RoleViewer}}})
 	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Auth: authn, Metrics: servermetrics.New()})
+	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
+	require.NoError(t, err)
+	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Auth: authn, Metrics: servermetrics.New()})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	a.Register(mux)

@@ -115,7 +115,7 @@ func (d *demo) startAgent(ctx context.Context) error {
 	d.sup, err = localrun.StartSupervisor(localrun.SupervisorOptions{
 		Binary: d.bins.supervisor, Collector: d.bins.collector, Server: d.srv.OpAMPURL(),
 		Token: strings.TrimSpace(string(agentToken)), Dir: filepath.Join(d.dir, "agent"), TelemetryPort: telemetryPort,
-		Labels: map[string]string{demoLabel: "true", server.AgentParamLabelPrefix + "health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
+		Labels: map[string]string{demoLabel: "true", apitypes.AgentParamLabelPrefix + "health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
 	})
 	if err != nil {
 		return err

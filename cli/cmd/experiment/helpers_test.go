@@ -20,12 +20,14 @@ import (
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 const adminToken = "admin-token-for-tests"
@@ -80,9 +82,11 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	e.st = st
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
-	e.c, err = experiments.New(experiments.Settings{Store: st, Catalog: cat,
+	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
+	require.NoError(t, err)
+	e.c, err = experiments.New(experiments.Settings{Store: st, Catalog: cat, Assignments: assign,
 		Analyze: func(context.Context, experiments.Experiment, map[string][]apitypes.Sample) (apitypes.Results, error) {
 			return canned, nil
 		},
@@ -91,7 +95,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	authn, err := auth.New([]auth.TokenEntry{{Name: "ada", TokenSHA256: auth.Digest(adminToken), Roles: []auth.Role{auth.RoleAdmin}}})
 	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Auth: authn, Metrics: servermetrics.New(), Experiments: e.c,
+	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Auth: authn, Metrics: servermetrics.New(), Experiments: e.c,
 		Report: func(ctx context.Context, id string, w io.Writer) error {
 			x, err := e.c.Get(ctx, id)
 			if err != nil {

@@ -16,10 +16,12 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/boltstore"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 // newServer serves the real REST API (no authentication) over an embedded
@@ -29,9 +31,11 @@ func newServer(t *testing.T) {
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Metrics: servermetrics.New()})
+	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
+	require.NoError(t, err)
+	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Metrics: servermetrics.New()})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	a.Register(mux)
@@ -58,7 +62,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 func catalogNames(t *testing.T) []string {
 	t.Helper()
-	cat, err := catalog.Load()
+	cat, err := catalog.Load(distribution.ValidateYAML)
 	require.NoError(t, err)
 	var names []string
 	for _, p := range cat.List() {

@@ -1,0 +1,325 @@
+// Package assignment owns what each agent is told to run: it renders a
+// catalog pipeline with the agent's own parameters (or takes a complete
+// configuration), validates it, stores it, tells the agent, and judges
+// whether the agent runs it (Drift). The REST API, the default pipeline for
+// new agents and the experiment controller all assign through it.
+package assignment // import "github.com/phoenix/platform/opamp-server/assignment"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/selector"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+// ErrRequest marks a request that cannot be rendered as asked (both or
+// neither of pipeline and config, an empty or malformed selector).
+var ErrRequest = errors.New("invalid assignment request")
+
+// ErrNoMatch is returned when a selector matches no agent.
+var ErrNoMatch = errors.New("no agent matches")
+
+// renderFailure marks an error of rendering or validating a configuration,
+// as opposed to one of storing it, without changing its message.
+type renderFailure struct{ err error }
+
+func (e renderFailure) Error() string { return e.err.Error() }
+func (e renderFailure) Unwrap() error { return e.err }
+
+// IsRenderFailure reports whether err is a configuration that could not be
+// rendered or did not validate (the caller's to fix) rather than a store
+// failure.
+func IsRenderFailure(err error) bool {
+	var r renderFailure
+	return errors.As(err, &r)
+}
+
+// Pusher sends an agent its current assignment without waiting for its next
+// message (the OpAMP server).
+type Pusher interface {
+	Push(ctx context.Context, instanceUID string) error
+}
+
+// Settings wire the service to the rest of the server.
+type Settings struct {
+	Store   store.Store
+	Catalog *catalog.Catalog
+	// Validate checks a configuration given verbatim, as the collector
+	// would at startup (the catalog validates what it renders itself).
+	Validate catalog.Validator
+	// Pusher, when set, is told of every stored assignment; agents also
+	// get it on their next message without it.
+	Pusher Pusher
+	// OwnTelemetryURL is where collectors report their own telemetry.
+	OwnTelemetryURL string
+	// DefaultPipeline, when set, is assigned (with DefaultParameters) to
+	// every new agent that has no assignment.
+	DefaultPipeline   string
+	DefaultParameters map[string]any
+	Logger            *slog.Logger
+}
+
+// Service assigns configurations. It is safe for concurrent use.
+type Service struct {
+	set Settings
+	log *slog.Logger
+}
+
+// New returns a service; the default pipeline, when set, must exist.
+func New(set Settings) (*Service, error) {
+	if set.Store == nil || set.Catalog == nil || set.Validate == nil {
+		return nil, errors.New("assignment: Store, Catalog and Validate are required")
+	}
+	if set.DefaultPipeline != "" {
+		if _, err := set.Catalog.Get(set.DefaultPipeline); err != nil {
+			return nil, fmt.Errorf("default_pipeline: %w", err)
+		}
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{set: set, log: log}, nil
+}
+
+// AgentParams are the parameters every configuration rendered for the agent
+// gets unless the caller sets them: the collector reports its own telemetry
+// to this server as itself, plus what the agent's phoenix.param.* labels ask
+// for.
+func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
+	params := map[string]any{"instance_id": uid, "telemetry_endpoint": s.set.OwnTelemetryURL, "telemetry_token_env": apitypes.AgentTokenEnv}
+	if a, err := s.set.Store.GetAgent(ctx, uid); err == nil {
+		for k, v := range a.Labels {
+			if name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix); ok && name != "" {
+				params[name] = labelValue(v)
+			}
+		}
+	}
+	return params
+}
+
+// labelValue reads a label as a YAML scalar, as `--param` values are read:
+// "400" is a number, "true" a boolean; anything else stays a string.
+func labelValue(s string) any {
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err != nil || v == nil {
+		return s
+	}
+	switch v.(type) {
+	case int, float64, bool:
+		return v
+	}
+	return s
+}
+
+// withAgentParams adds the per-agent parameters that params does not set
+// and the pipeline declares as collector parameters: they describe where and
+// how the collector runs, while a pipeline's processor (variant) parameters
+// are always the assigner's.
+func (s *Service) withAgentParams(ctx context.Context, pipeline, uid string, params map[string]any) map[string]any {
+	out := make(map[string]any, len(params)+4)
+	for k, v := range params {
+		out[k] = v
+	}
+	for k, v := range s.AgentParams(ctx, uid) {
+		if _, given := out[k]; given {
+			continue
+		}
+		if scope, declared := s.set.Catalog.Declares(pipeline, k); declared && scope == catalog.ScopeCollector {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Render renders a catalog pipeline for one agent: params, then the
+// per-agent collector parameters. The result is validated.
+func (s *Service) Render(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, error) {
+	r, err := s.set.Catalog.Render(ctx, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
+	if err != nil {
+		return apitypes.Assignment{}, renderFailure{err}
+	}
+	return apitypes.Assignment{InstanceUID: uid, Pipeline: r.Pipeline, Parameters: r.Params, Config: string(r.Config), ConfigHash: r.Hash}, nil
+}
+
+// RenderPaired renders two pipelines side by side in one configuration for
+// one agent; the per-agent parameters join the shared collector parameters.
+func (s *Service) RenderPaired(ctx context.Context, uid string, spec catalog.PairedSpec) (apitypes.Assignment, error) {
+	spec.Shared = s.withAgentParams(ctx, spec.Baseline.Pipeline, uid, spec.Shared)
+	r, err := s.set.Catalog.RenderPaired(ctx, spec)
+	if err != nil {
+		return apitypes.Assignment{}, renderFailure{err}
+	}
+	return apitypes.Assignment{InstanceUID: uid, Config: string(r.Config), ConfigHash: r.Hash}, nil
+}
+
+// Preview renders a pipeline for no agent in particular (what the catalog
+// page and `phoenix pipeline render` show).
+func (s *Service) Preview(ctx context.Context, pipeline string, params map[string]any) (catalog.Rendered, error) {
+	return s.set.Catalog.Render(ctx, pipeline, params)
+}
+
+// Validate checks a complete configuration and returns its hash.
+func (s *Service) Validate(ctx context.Context, config string) (string, error) {
+	if err := s.set.Validate(ctx, []byte(config)); err != nil {
+		return "", renderFailure{err}
+	}
+	return store.HashConfig([]byte(config)), nil
+}
+
+// FromRequest renders what an API request asks for one agent: a catalog
+// pipeline with parameters, or a configuration given verbatim.
+func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.AssignRequest) (apitypes.Assignment, error) {
+	if (req.Pipeline == "") == (req.Config == "") {
+		return apitypes.Assignment{}, fmt.Errorf("%w: give exactly one of pipeline or config", ErrRequest)
+	}
+	var asg apitypes.Assignment
+	if req.Config != "" {
+		hash, err := s.Validate(ctx, req.Config)
+		if err != nil {
+			return asg, err
+		}
+		asg = apitypes.Assignment{InstanceUID: uid, Config: req.Config, ConfigHash: hash}
+	} else {
+		var err error
+		if asg, err = s.Render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
+			return asg, err
+		}
+	}
+	asg.Reason = req.Reason
+	return asg, nil
+}
+
+// Store stores assignments, in order, and tells their agents. It stops at
+// the first store error: the ones before it are stored.
+func (s *Service) Store(ctx context.Context, asgs ...apitypes.Assignment) ([]apitypes.Assignment, error) {
+	out := make([]apitypes.Assignment, 0, len(asgs))
+	for _, a := range asgs {
+		stored, err := s.set.Store.SetAssignment(ctx, a)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, stored)
+		if s.set.Pusher != nil {
+			if err := s.set.Pusher.Push(ctx, stored.InstanceUID); err != nil {
+				// Stored is what counts: the agent receives it on its next message.
+				s.log.Warn("immediate push failed", "agent", stored.InstanceUID, "error", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Assign renders a request for one existing agent and stores it.
+func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignRequest) (apitypes.Assignment, error) {
+	if _, err := s.set.Store.GetAgent(ctx, uid); err != nil {
+		return apitypes.Assignment{}, fmt.Errorf("agent %s: %w", uid, err)
+	}
+	asg, err := s.FromRequest(ctx, uid, req)
+	if err != nil {
+		return asg, err
+	}
+	stored, err := s.Store(ctx, asg)
+	if err != nil {
+		return apitypes.Assignment{}, err
+	}
+	return stored[0], nil
+}
+
+// AssignMatching renders the request for every agent the selector matches
+// and, only when every one renders and validates, stores them all.
+func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest) ([]apitypes.AssignResult, error) {
+	if strings.TrimSpace(sel) == "" {
+		return nil, fmt.Errorf("%w: selector is required (use a label such as env=prod)", ErrRequest)
+	}
+	parsed, err := selector.Parse(sel)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	agents, err := s.Matching(ctx, parsed, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(agents) == 0 {
+		return nil, fmt.Errorf("%w selector %s", ErrNoMatch, parsed)
+	}
+	pending := make([]apitypes.Assignment, 0, len(agents))
+	for _, a := range agents {
+		asg, err := s.FromRequest(ctx, a.InstanceUID, req)
+		if err != nil {
+			return nil, err
+		}
+		pending = append(pending, asg)
+	}
+	stored, err := s.Store(ctx, pending...)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]apitypes.AssignResult, len(stored))
+	for i, a := range stored {
+		results[i] = apitypes.AssignResult{InstanceUID: a.InstanceUID, ConfigHash: a.ConfigHash, Generation: a.Generation}
+	}
+	return results, nil
+}
+
+// Unassign removes an agent's assignment.
+func (s *Service) Unassign(ctx context.Context, uid string) error {
+	return s.set.Store.DeleteAssignment(ctx, uid)
+}
+
+// Matching lists every agent the selector matches (online ones only when
+// asked), across all pages, ordered by instance UID.
+func (s *Service) Matching(ctx context.Context, sel selector.Selector, onlineOnly bool) ([]apitypes.Agent, error) {
+	filter := store.AgentFilter{Labels: sel.Equalities()}
+	if onlineOnly {
+		online := true
+		filter.Online = &online
+	}
+	var out []apitypes.Agent
+	page := store.Page{Limit: 1000}
+	for {
+		agents, next, err := s.set.Store.ListAgents(ctx, filter, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range agents {
+			if sel.Matches(a.Labels) {
+				out = append(out, a)
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.After = next
+	}
+}
+
+// AssignDefault gives a new agent without an assignment the default
+// pipeline, when one is configured. Failures are logged: the agent stays
+// unassigned and can be assigned by hand.
+func (s *Service) AssignDefault(ctx context.Context, uid string) {
+	if s.set.DefaultPipeline == "" {
+		return
+	}
+	if _, err := s.set.Store.GetAssignment(ctx, uid); err == nil {
+		return
+	}
+	asg, err := s.Render(ctx, uid, s.set.DefaultPipeline, s.set.DefaultParameters)
+	if err == nil {
+		asg.Reason = "default pipeline for new agents"
+		_, err = s.Store(ctx, asg)
+	}
+	if err != nil {
+		s.log.Error("default pipeline not assigned", "agent", uid, "pipeline", s.set.DefaultPipeline, "error", err)
+		return
+	}
+	s.log.Info("assigned the default pipeline", "agent", uid, "pipeline", s.set.DefaultPipeline)
+}
