@@ -3,9 +3,10 @@ package analysis
 import (
 	"testing"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestCosts(t *testing.T) {

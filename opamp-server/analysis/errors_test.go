@@ -4,9 +4,10 @@ import (
 	"math"
 	"testing"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestAnalyzeInsufficientData(t *testing.T) {

@@ -1,8 +1,9 @@
 package analysis // import "github.com/phoenix/platform/opamp-server/analysis"
 
 import (
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // Metrics exports experiments' results as Prometheus gauges, read at scrape

@@ -4,11 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestMetrics(t *testing.T) {

@@ -14,8 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // PriceTable is the set of price models costs are estimated with.

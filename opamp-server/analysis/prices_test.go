@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestDefaultPrices(t *testing.T) {

@@ -3,8 +3,9 @@ package analysis
 import (
 	"testing"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestPercent(t *testing.T) {

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestRenderPaired(t *testing.T) {

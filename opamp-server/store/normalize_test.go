@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 func TestNormalizeTime(t *testing.T) {

@@ -6,9 +6,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/phoenix/platform/pipelines/distribution"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/phoenix/platform/pipelines/distribution"
 )
 
 func shipped(t *testing.T) *Catalog {
