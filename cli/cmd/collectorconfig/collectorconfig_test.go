@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/pipelines/distribution"
 )
 
@@ -28,16 +29,10 @@ service: {pipelines: {metrics: {receivers: [host_metrics], processors: [process_
 `
 )
 
+// run executes `phoenix collector-config validate args...`.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(append([]string{"validate"}, args...))
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
+	return clitest.Run(t, NewCmd, append([]string{"validate"}, args...)...)
 }
 
 func files(t *testing.T) (good, bad string) {

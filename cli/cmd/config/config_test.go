@@ -2,8 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,58 +12,20 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
-	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/opamp-server/store/boltstore"
-	"github.com/phoenix/platform/pipelines/catalog"
 )
 
-const operatorToken = "operator-token-for-tests"
-
-// newServer serves the real REST API over an embedded store with three
-// agents, and points the CLI at it with an operator token in a token file.
-func newServer(t *testing.T) store.Store {
+// newServer serves the real REST API to an operator, with three agents.
+func newServer(t *testing.T) *clitest.Server {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load()
-	require.NoError(t, err)
-	authn, err := auth.New([]auth.TokenEntry{{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}}})
-	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Auth: authn, Metrics: servermetrics.New()})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	tokenFile := filepath.Join(t.TempDir(), "operator.token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(operatorToken+"\n"), 0o600))
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(cmdutil.EnvServer, srv.URL)
-	t.Setenv(cmdutil.EnvToken, "")
-	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
-
+	srv := clitest.NewServer(t, auth.RoleOperator)
 	for uid, env := range map[string]string{"agent-1": "prod", "agent-2": "prod", "agent-3": "staging"} {
-		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
+		require.NoError(t, srv.Store.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
 	}
-	return st
-}
-
-func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
+	return srv
 }
 
 const validConfig = `receivers: {host_metrics: {scrapers: {process: {}}}}
@@ -74,7 +34,7 @@ service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
 `
 
 func TestAssignFlagValidation(t *testing.T) {
-	st := newServer(t)
+	srv := newServer(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "collector.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
@@ -106,24 +66,24 @@ func TestAssignFlagValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := run(t, append([]string{"assign"}, tt.args...)...)
+			_, _, err := srv.Run(t, NewCmd, append([]string{"assign"}, tt.args...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.mention)
 		})
 	}
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
-		_, err := st.GetAssignment(t.Context(), uid)
+		_, err := srv.Store.GetAssignment(t.Context(), uid)
 		assert.ErrorIs(t, err, store.ErrNotFound, "refused flags assign nothing")
 	}
 }
 
 func TestAssignOneAgent(t *testing.T) {
-	st := newServer(t)
-	out, errOut, err := run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline",
+	srv := newServer(t)
+	out, errOut, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--pipeline", "baseline",
 		"--param", "memory_limit_mib=256", "-p", "system_metrics=false", "--reason", "trial")
 	require.NoError(t, err)
 
-	asg, err := st.GetAssignment(t.Context(), "agent-1")
+	asg, err := srv.Store.GetAssignment(t.Context(), "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "baseline", asg.Pipeline)
 	assert.Equal(t, "trial", asg.Reason)
@@ -138,24 +98,24 @@ func TestAssignOneAgent(t *testing.T) {
 }
 
 func TestAssignFile(t *testing.T) {
-	st := newServer(t)
+	srv := newServer(t)
 	cfgFile := filepath.Join(t.TempDir(), "collector.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
-	out, _, err := run(t, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
+	out, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
 	require.NoError(t, err)
 	var results []apitypes.AssignResult
 	require.NoError(t, json.Unmarshal([]byte(out), &results))
 	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
 
-	asg, err := st.GetAssignment(t.Context(), "agent-2")
+	asg, err := srv.Store.GetAssignment(t.Context(), "agent-2")
 	require.NoError(t, err)
 	assert.Equal(t, validConfig, asg.Config)
 	assert.Equal(t, "assigned by otto", asg.Reason)
 }
 
 func TestAssignSelector(t *testing.T) {
-	st := newServer(t)
-	out, errOut, err := run(t, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
+	srv := newServer(t)
+	out, errOut, err := srv.Run(t, NewCmd, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
 	require.NoError(t, err)
 	var results []map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(out), &results))
@@ -165,43 +125,60 @@ func TestAssignSelector(t *testing.T) {
 		assert.Equal(t, 1, results[i]["generation"])
 	}
 	assert.Empty(t, errOut, "structured output only")
-	_, err = st.GetAssignment(t.Context(), "agent-3")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-3")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	_, _, err = run(t, "assign", "-l", "env=dev", "--pipeline", "baseline")
+	_, _, err = srv.Run(t, NewCmd, "assign", "-l", "env=dev", "--pipeline", "baseline")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "assigning to env=dev")
 	assert.Contains(t, err.Error(), "HTTP 404")
 }
 
 func TestAssignRefused(t *testing.T) {
-	st := newServer(t)
+	srv := newServer(t)
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(validConfig, "exporters: [nop]", "exporters: [debug]", 1)), 0o600))
-	_, _, err := run(t, "assign", "--agent", "agent-1", "--file", bad)
+	_, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--file", bad)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "assigning to agent-1")
 	assert.Contains(t, err.Error(), "HTTP 422")
 	assert.Contains(t, err.Error(), "\n  service::pipelines::metrics: ", "every problem with its path")
-	_, err = st.GetAssignment(t.Context(), "agent-1")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// The server and token can come from the environment instead of flags: an
+// operator token in a token file, then none at all.
+func TestAssignWithTheEnvironmentsServerAndToken(t *testing.T) {
+	srv := newServer(t)
+	tokenFile := filepath.Join(t.TempDir(), "operator.token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600))
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(cmdutil.EnvServer, srv.URL)
+	t.Setenv(cmdutil.EnvToken, "")
+	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
+	_, errOut, err := clitest.Run(t, NewCmd, "assign", "--agent", "agent-1", "--pipeline", "baseline")
+	require.NoError(t, err)
+	assert.Equal(t, "assigned to 1 agent(s); follow with: phoenix agent list\n", errOut)
 
 	t.Setenv(cmdutil.EnvTokenFile, "")
-	_, _, err = run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline")
+	_, _, err = clitest.Run(t, NewCmd, "assign", "--agent", "agent-3", "--pipeline", "baseline")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 401", "no token")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-3")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestUnassign(t *testing.T) {
-	st := newServer(t)
-	_, err := st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	srv := newServer(t)
+	_, err := srv.Store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
 	require.NoError(t, err)
-	out, _, err := run(t, "unassign", "agent-1")
+	out, _, err := srv.Run(t, NewCmd, "unassign", "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "unassigned agent-1\n", out)
-	_, err = st.GetAssignment(t.Context(), "agent-1")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	_, _, err = run(t, "unassign")
+	_, _, err = srv.Run(t, NewCmd, "unassign")
 	assert.Error(t, err, "unassign needs an instance UID")
 }

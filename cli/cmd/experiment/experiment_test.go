@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
@@ -39,17 +40,17 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // created runs `create args...` and returns the stored experiment.
-func created(t *testing.T, e *env, args ...string) (apitypes.Experiment, string) {
+func created(t *testing.T, e *clitest.ExperimentServer, args ...string) (apitypes.Experiment, string) {
 	t.Helper()
-	out, errOut, err := run(t, append([]string{"create"}, args...)...)
+	out, errOut, err := e.Run(t, NewCmd, append([]string{"create"}, args...)...)
 	require.NoError(t, err)
 	id := strings.TrimSpace(out)
 	require.True(t, strings.HasPrefix(id, "exp-"), "create prints the ID alone: %q", out)
-	return e.get(id), errOut
+	return e.Get(id), errOut
 }
 
 func TestCreateFromFile(t *testing.T) {
-	e := newEnv(t)
+	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "-f", writeFile(t, "exp.yaml", specFile))
 	assert.Equal(t, "from-file", x.Name)
 	assert.Equal(t, apitypes.ExperimentPending, x.Status)
@@ -62,7 +63,7 @@ func TestCreateFromFile(t *testing.T) {
 }
 
 func TestCreateFlagsOverrideTheFile(t *testing.T) {
-	e := newEnv(t)
+	e := clitest.NewExperimentServer(t)
 	x, _ := created(t, e, "-f", writeFile(t, "exp.yaml", specFile),
 		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
 		"--baseline", "current", "--candidate", "topk",
@@ -86,7 +87,7 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 }
 
 func TestCreateFromFlagsAlone(t *testing.T) {
-	e := newEnv(t)
+	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
 		"--baseline-param", "k=5", "--duration", "2m", "--start")
 	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
@@ -101,8 +102,8 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 }
 
 func TestCreateStructuredOutput(t *testing.T) {
-	newEnv(t)
-	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
+	e := clitest.NewExperimentServer(t)
+	out, _, err := e.Run(t, NewCmd, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
 	require.NoError(t, err)
 	var x apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &x))
@@ -111,7 +112,7 @@ func TestCreateStructuredOutput(t *testing.T) {
 }
 
 func TestCreateErrors(t *testing.T) {
-	newEnv(t)
+	e := clitest.NewExperimentServer(t)
 	bad := writeFile(t, "bad.yaml", "name: x\ncolour: red\n")
 	for _, tt := range []struct {
 		name string
@@ -131,73 +132,70 @@ func TestCreateErrors(t *testing.T) {
 		{"an argument", []string{"extra"}, []string{"unknown command"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := run(t, append([]string{"create"}, tt.args...)...)
+			_, _, err := e.Run(t, NewCmd, append([]string{"create"}, tt.args...)...)
 			require.Error(t, err)
 			for _, want := range tt.want {
 				assert.Contains(t, err.Error(), want)
 			}
 		})
 	}
-	out, _, err := run(t, "list", "-o", "json")
+	out, _, err := e.Run(t, NewCmd, "list", "-o", "json")
 	require.NoError(t, err)
 	assert.JSONEq(t, "[]", out, "nothing was created")
 }
 
 func TestActions(t *testing.T) {
-	e := newEnv(t)
-	e.agent("a1")
-	x, err := e.c.Create(t.Context(), e.spec("actions"))
-	require.NoError(t, err)
+	e := clitest.NewExperimentServer(t)
+	e.Agent("a1")
+	x := e.Create("actions")
 
-	out, _, err := run(t, "promote", x.ID)
+	out, _, err := e.Run(t, NewCmd, "promote", x.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "promote "+x.ID+":")
 	assert.Contains(t, err.Error(), "HTTP 409")
 	assert.Empty(t, out)
 
-	out, _, err = run(t, "start", x.ID)
+	out, _, err = e.Run(t, NewCmd, "start", x.ID)
 	require.NoError(t, err)
 	assert.Equal(t, x.ID+": start (pending)\n", out)
-	e.c.ReconcileAll(t.Context())
-	e.apply(x.ID)
-	e.finish(x.ID)
+	e.Controller.ReconcileAll(t.Context())
+	e.Apply(x.ID)
+	e.Finish(x.ID)
 
-	out, _, err = run(t, "promote", x.ID, "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "promote", x.ID, "-o", "json")
 	require.NoError(t, err)
 	var promoted apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &promoted))
 	assert.True(t, promoted.State.Promoted)
-	asg, err := e.st.GetAssignment(t.Context(), "a1")
+	asg, err := e.Store.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
 
-	out, _, err = run(t, "rollback", x.ID)
+	out, _, err = e.Run(t, NewCmd, "rollback", x.ID)
 	require.NoError(t, err)
 	assert.Equal(t, x.ID+": rollback (completed)\n", out)
-	asg, err = e.st.GetAssignment(t.Context(), "a1")
+	asg, err = e.Store.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, "baseline", asg.Pipeline)
 
-	y, err := e.c.Create(t.Context(), e.spec("stopped"))
-	require.NoError(t, err)
-	out, _, err = run(t, "stop", y.ID)
+	y := e.Create("stopped")
+	out, _, err = e.Run(t, NewCmd, "stop", y.ID)
 	require.NoError(t, err)
 	assert.Equal(t, y.ID+": stop (pending)\n", out)
 
-	_, _, err = run(t, "start", "exp-none")
+	_, _, err = e.Run(t, NewCmd, "start", "exp-none")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 404")
-	_, _, err = run(t, "start")
+	_, _, err = e.Run(t, NewCmd, "start")
 	assert.Error(t, err, "an ID is required")
 }
 
 func TestList(t *testing.T) {
-	e := newEnv(t)
-	done := e.completed("done")
-	pending, err := e.c.Create(t.Context(), e.spec("waiting"))
-	require.NoError(t, err)
+	e := clitest.NewExperimentServer(t)
+	done := e.Completed("done")
+	pending := e.Create("waiting")
 
-	out, _, err := run(t, "list")
+	out, _, err := e.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 3)
@@ -206,30 +204,30 @@ func TestList(t *testing.T) {
 	assert.Equal(t, []string{pending.ID, "waiting", "paired", "pending", "0%", "0", "-"}, strings.Fields(lines[2])[:7])
 	assert.Contains(t, lines[1], done.CreatedAt.Local().Format(time.DateTime))
 
-	out, _, err = run(t, "list", "--status", "pending,running", "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "list", "--status", "pending,running", "-o", "json")
 	require.NoError(t, err)
 	var xs []apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &xs))
 	require.Len(t, xs, 1)
 	assert.Equal(t, pending.ID, xs[0].ID)
 
-	out, _, err = run(t, "list", "-o", "yaml", "--status", "completed")
+	out, _, err = e.Run(t, NewCmd, "list", "-o", "yaml", "--status", "completed")
 	require.NoError(t, err)
 	var docs []map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(out), &docs))
 	require.Len(t, docs, 1)
 	assert.Equal(t, done.ID, docs[0]["id"])
 
-	_, _, err = run(t, "list", "--status", "sideways")
+	_, _, err = e.Run(t, NewCmd, "list", "--status", "sideways")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown status "sideways" (valid: pending, deploying, running, analyzing, completed, failed, cancelled)`,
 		"an unknown status is refused before any request, naming the valid ones")
 }
 
 func TestStatusCommand(t *testing.T) {
-	e := newEnv(t)
-	x := e.completed("status")
-	out, _, err := run(t, "status", x.ID)
+	e := clitest.NewExperimentServer(t)
+	x := e.Completed("status")
+	out, _, err := e.Run(t, NewCmd, "status", x.ID)
 	require.NoError(t, err)
 	assert.Contains(t, out, "Experiment:  status ("+x.ID+")")
 	assert.Contains(t, out, "Status:      completed  [████████████████████] 100%")
@@ -237,14 +235,14 @@ func TestStatusCommand(t *testing.T) {
 	assert.Contains(t, out, "(done)")
 	assert.Contains(t, out, "running → analyzing: measurement window complete")
 
-	out, _, err = run(t, "status", x.ID, "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "status", x.ID, "-o", "json")
 	require.NoError(t, err)
 	var got apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, x.ID, got.ID)
 	assert.Len(t, got.Events, len(x.Events))
 
-	_, _, err = run(t, "status", "exp-none")
+	_, _, err = e.Run(t, NewCmd, "status", "exp-none")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "experiment exp-none")
 }
@@ -299,13 +297,13 @@ func TestRemaining(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	e := newEnv(t)
-	x := e.completed("report <1>")
+	e := clitest.NewExperimentServer(t)
+	x := e.Completed("report <1>")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	require.NoError(t, os.WriteFile(file, []byte("the previous report"), 0o600))
 
-	_, _, err := run(t, "report", "exp-none", "--html", file)
+	_, _, err := e.Run(t, NewCmd, "report", "exp-none", "--html", file)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "report exp-none")
 	assert.Contains(t, err.Error(), "HTTP 404")
@@ -316,7 +314,7 @@ func TestReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "and no temporary file behind")
 
-	_, errOut, err := run(t, "report", x.ID, "--html", file)
+	_, errOut, err := e.Run(t, NewCmd, "report", x.ID, "--html", file)
 	require.NoError(t, err)
 	assert.Equal(t, "wrote "+file+"\n", errOut)
 	got, err := os.ReadFile(file)
@@ -326,10 +324,10 @@ func TestReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "readable like any file written in place")
 
-	_, _, err = run(t, "report", x.ID)
+	_, _, err = e.Run(t, NewCmd, "report", x.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--html FILE is required")
-	_, _, err = run(t, "report", x.ID, "--html", filepath.Join(dir, "missing", "r.html"))
+	_, _, err = e.Run(t, NewCmd, "report", x.ID, "--html", filepath.Join(dir, "missing", "r.html"))
 	assert.Error(t, err, "the directory must exist")
 }
 
@@ -352,13 +350,13 @@ func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
 }
 
 func TestListNothing(t *testing.T) {
-	newEnv(t)
-	out, errOut, err := run(t, "list")
+	e := clitest.NewExperimentServer(t)
+	out, errOut, err := e.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	assert.Empty(t, out)
 	assert.Equal(t, "no experiments\n", errOut)
 	for _, format := range []string{"json", "yaml"} {
-		out, _, err = run(t, "list", "-o", format)
+		out, _, err = e.Run(t, NewCmd, "list", "-o", format)
 		require.NoError(t, err)
 		assert.Equal(t, "[]\n", out, format)
 	}

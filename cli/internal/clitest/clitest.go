@@ -1,0 +1,142 @@
+// Package clitest runs phoenix commands in tests: with their output
+// captured, and against the real REST API served in process over an
+// embedded store, with real authentication. Nothing is mocked.
+//
+// Commands reach a Server through --server and --token flags rather than the
+// environment, so the tests that use one can run in parallel.
+package clitest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
+	"github.com/phoenix/platform/opamp-server/store"
+	"github.com/phoenix/platform/opamp-server/store/boltstore"
+	"github.com/phoenix/platform/pipelines/catalog"
+)
+
+// Run executes the command tree newCmd builds with args, as the root
+// command would (the test's context; errors returned, not printed), and
+// returns what it wrote on stdout and stderr.
+func Run(t *testing.T, newCmd func(*cmdutil.IOStreams) *cobra.Command, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ios, out, errOut := cmdutil.Test()
+	cmd := newCmd(ios)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(t.Context())
+	return out.String(), errOut.String(), err
+}
+
+// Server is the real REST API over a boltstore in the test's temporary
+// directory, with the real pipelines catalog.
+type Server struct {
+	URL     string
+	Store   store.Store
+	Catalog *catalog.Catalog
+	// Token is the bearer token of the server's one caller; empty when the
+	// server runs without authentication.
+	Token string
+	// flags point a command at the server.
+	flags []string
+}
+
+// principals name each role's caller, as the server records them (an
+// assignment's default reason is "assigned by NAME").
+var principals = map[auth.Role]string{auth.RoleViewer: "vera", auth.RoleOperator: "otto", auth.RoleAdmin: "ada"}
+
+// NewServer serves the API with one token of the given role, or without
+// authentication when role is empty. It stops when the test ends.
+func NewServer(t *testing.T, role auth.Role) *Server {
+	t.Helper()
+	return newServer(t, role, nil, nil)
+}
+
+// newServer is NewServer with the settings extended (an experiment
+// controller, say) and a hook that runs before the API answers each request.
+func newServer(t *testing.T, role auth.Role, extend func(*api.Settings), before func(*http.Request)) *Server {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, st.Close()) })
+	cat, err := catalog.Load()
+	require.NoError(t, err)
+	s := &Server{Store: st, Catalog: cat}
+
+	set := api.Settings{Store: st, Catalog: cat, Metrics: servermetrics.New()}
+	if role != "" {
+		name, ok := principals[role]
+		require.True(t, ok, "no test caller for role %q", role)
+		s.Token = string(role) + "-token-for-tests"
+		set.Auth, err = auth.New([]auth.TokenEntry{{Name: name, TokenSHA256: auth.Digest(s.Token), Roles: []auth.Role{role}}})
+		require.NoError(t, err)
+	}
+	if extend != nil {
+		extend(&set)
+	}
+	a, err := api.New(set)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	var h http.Handler = mux
+	if before != nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before(r)
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+
+	s.flags = []string{"--server=" + srv.URL}
+	if s.Token != "" {
+		// --token beats every other source of a token.
+		s.flags = append(s.flags, "--token="+s.Token)
+	} else {
+		// An explicit, empty token file: no token, and no look at the
+		// caller's home directory.
+		empty := filepath.Join(t.TempDir(), "no.token")
+		require.NoError(t, os.WriteFile(empty, nil, 0o600))
+		s.flags = append(s.flags, "--token-file="+empty)
+	}
+	return s
+}
+
+// Run runs a command group that talks to the API (agent, config, pipeline,
+// experiment) against this server; args may override the server's flags.
+func (s *Server) Run(t *testing.T, newCmd func(*cmdutil.IOStreams) *cobra.Command, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return Run(t, newCmd, append(append([]string(nil), s.flags...), args...)...)
+}
+
+// Client is an API client of the server's caller.
+func (s *Server) Client() *apiclient.Client { return apiclient.New(s.URL, s.Token) }
+
+// ClientOptions are the options that point a command's run function at
+// the server.
+func (s *Server) ClientOptions() *cmdutil.ClientOptions {
+	return &cmdutil.ClientOptions{Server: s.URL, Token: s.Token}
+}
+
+// Unreachable is the URL of a server that has stopped: calls to it fail.
+func Unreachable(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	return srv.URL
+}
