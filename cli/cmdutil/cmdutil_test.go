@@ -291,3 +291,15 @@ func TestIOStreams(t *testing.T) {
 	assert.Equal(t, os.Stdout, sys.Out)
 	assert.Equal(t, os.Stderr, sys.ErrOut)
 }
+
+func TestIsTerminal(t *testing.T) {
+	assert.False(t, IsTerminal(&bytes.Buffer{}))
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, IsTerminal(f), "a regular file")
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer devNull.Close()
+	assert.True(t, IsTerminal(devNull), "a character device")
+}

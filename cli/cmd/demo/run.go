@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/phoenix/platform/cli/cmd/experiment"
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/experimentview"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -196,7 +196,7 @@ func (d *demo) experiment(ctx context.Context) (apitypes.Experiment, error) {
 	}
 	fmt.Fprintf(d.progress, "    experiment %s; follow it from another terminal with:\n    phoenix experiment watch %s --server %s --token-file %s\n",
 		x.ID, x.ID, d.srv.APIURL(), d.srv.Tokens().AdminToken)
-	return experiment.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
+	return experimentview.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
 }
 
 func (d *demo) results(ctx context.Context, x apitypes.Experiment) error {
@@ -225,7 +225,7 @@ func (d *demo) results(ctx context.Context, x apitypes.Experiment) error {
 		return cmdutil.WriteStructured(d.opts.IO.Out, d.opts.Format, r)
 	}
 	fmt.Fprintln(d.opts.IO.Out)
-	return experiment.PrintResults(d.opts.IO.Out, r)
+	return experimentview.PrintResults(d.opts.IO.Out, r)
 }
 
 // stopError marks a condition error that waiting longer cannot fix.

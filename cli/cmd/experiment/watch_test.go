@@ -1,11 +1,7 @@
 package experiment
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,58 +43,6 @@ func TestWatchPrintsALinePerPhaseUntilTheEnd(t *testing.T) {
 	assert.Contains(t, summary, "Series reduction:      88.5% (95% CI 80.0% to 97.0%)")
 }
 
-func TestFollowHeartbeatAndInterimFigures(t *testing.T) {
-	e := clitest.NewExperimentServer(t)
-	e.Agent("a1")
-	e.Agent("a2")
-	x := e.Create("heartbeat")
-	e.Deploy(x.ID)
-	e.Apply(x.ID)
-	e.Advance(2 * time.Minute) // measuring
-	polls := 0
-	e.Scripted(func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, func() {
-		e.Advance(time.Minute)
-		e.Controller.ReconcileAll(t.Context())
-		e.Controller.ReconcileAll(t.Context())
-	})
-
-	// Each poll takes 6s of the watcher's clock: a heartbeat every third.
-	var at time.Time
-	clock := func() time.Time { polls++; at = at.Add(6 * time.Second); return at }
-	var out bytes.Buffer
-	final, err := follow(t.Context(), e.Client(), x.ID, time.Millisecond, &out, false, clock)
-	require.NoError(t, err)
-	assert.Equal(t, apitypes.ExperimentCompleted, final.Status)
-	assert.Equal(t, 7, polls)
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	assert.Equal(t, []string{"running", "running", "completed"}, clitest.LiveStatuses(t, x.ID, out.String()),
-		"polls 1 and 7 change the phase; poll 4, 18s after poll 1, is a heartbeat; the others print nothing")
-	assert.Contains(t, lines[0], "baseline: 450 series  candidate: 50 series  newrelic $12.50→$1.50/host/mo")
-}
-
-func TestFollowRedrawsInPlaceOnATerminal(t *testing.T) {
-	e := clitest.NewExperimentServer(t)
-	x := e.Completed("redrawn")
-	var out bytes.Buffer
-	_, err := Follow(t.Context(), e.Client(), x.ID, time.Millisecond, &out, true)
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(out.String(), "\r\033[K"+x.ID+" completed"), "%q", out.String())
-	assert.True(t, strings.HasSuffix(out.String(), "100%\n"), "the last view stays: %q", out.String())
-
-	_, err = Follow(t.Context(), e.Client(), "exp-none", time.Millisecond, &out, true)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "experiment exp-none")
-}
-
-func TestFollowStopsWithItsContext(t *testing.T) {
-	e := clitest.NewExperimentServer(t)
-	x := e.Create("forever")
-	ctx, cancel := context.WithCancel(t.Context())
-	e.Scripted(cancel) // Ctrl-C during the first poll
-	_, err := Follow(ctx, e.Client(), x.ID, time.Hour, &bytes.Buffer{}, false)
-	require.ErrorIs(t, err, context.Canceled, "no waiting out the hour")
-}
-
 func TestWatchEndsOnFailureAndCancellation(t *testing.T) {
 	e := clitest.NewExperimentServer(t)
 	x := e.Create("no agents")
@@ -118,25 +62,6 @@ func TestWatchEndsOnFailureAndCancellation(t *testing.T) {
 	out, _, err = e.Run(t, NewCmd, "watch", y.ID)
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(out, "experiment "+y.ID+" was cancelled\n"), out)
-}
-
-func TestSummarise(t *testing.T) {
-	e := clitest.NewExperimentServer(t)
-	x := e.Completed("summary")
-	var out bytes.Buffer
-	require.NoError(t, Summarise(t.Context(), e.Client(), x, &out))
-	var want bytes.Buffer
-	require.NoError(t, PrintResults(&want, clitest.Results()))
-	assert.Equal(t, "\n"+want.String(), out.String())
-
-	out.Reset()
-	err := Summarise(t.Context(), e.Client(), apitypes.Experiment{ID: "exp-x", Status: apitypes.ExperimentFailed,
-		State: apitypes.ExperimentState{Error: "agent a1 could not apply its configuration"}}, &out)
-	assert.EqualError(t, err, "experiment exp-x failed: agent a1 could not apply its configuration")
-	require.NoError(t, Summarise(t.Context(), e.Client(), apitypes.Experiment{ID: "exp-y", Status: apitypes.ExperimentCancelled}, &out))
-	assert.Equal(t, "experiment exp-y was cancelled\n", out.String())
-	err = Summarise(t.Context(), e.Client(), apitypes.Experiment{ID: "exp-none", Status: apitypes.ExperimentCompleted}, &out)
-	assert.Error(t, err, "the results must be there")
 }
 
 func TestResultsCommand(t *testing.T) {
@@ -198,68 +123,6 @@ func TestInterimResults(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(out, "Interim results: the experiment is still running.\n"), out)
 	assert.Contains(t, out, "Verdict: PASS")
-}
-
-func TestPrintResultsOfASplitExperiment(t *testing.T) {
-	r := clitest.Results()
-	r.Costs = nil
-	r.Warnings = nil
-	r.Verdict = apitypes.Verdict{}
-	r.Derived.CPUIncrease = &apitypes.Estimate{Value: 0.052, Interval: &apitypes.Interval{Low: -0.01, High: 0.11}}
-	var out bytes.Buffer
-	require.NoError(t, PrintResults(&out, r))
-	assert.Contains(t, out.String(), "Collector CPU change:  +5.2% (95% CI -1.0% to +11.0%)\n")
-	assert.NotContains(t, out.String(), "PRICE MODEL")
-	assert.True(t, strings.HasSuffix(out.String(), "\nVerdict: FAIL\n"), out.String())
-	assert.Equal(t, "+5.2%", signedEstimate(apitypes.Estimate{Value: 0.052}))
-}
-
-func TestBytesHuman(t *testing.T) {
-	for in, want := range map[float64]string{
-		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB",
-	} {
-		assert.Equal(t, want, bytesHuman(in), "%g", in)
-	}
-}
-
-func TestBar(t *testing.T) {
-	for p, want := range map[float64]string{
-		0:     "[····················]   0%",
-		0.5:   "[██████████··········]  50%",
-		0.024: "[····················]   2%",
-		0.026: "[█···················]   3%",
-		1:     "[████████████████████] 100%",
-	} {
-		assert.Equal(t, want, bar(p), "%g", p)
-	}
-}
-
-func TestLiveLine(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := apitypes.Experiment{ID: "exp-1", Status: apitypes.ExperimentRunning, Progress: 0.25,
-		State: apitypes.ExperimentState{MeasureFrom: start, EndsAt: start.Add(4 * time.Minute)}}
-	r := clitest.Results()
-	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left", liveLine(x, nil, start.Add(time.Minute)))
-	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left  baseline: 450 series  candidate: 50 series  newrelic $12.50→$1.50/host/mo",
-		liveLine(x, &r, start.Add(time.Minute)))
-	noCosts := r
-	noCosts.Costs = nil
-	assert.Equal(t, "exp-1 running   [█████···············]  25%  3m0s left  baseline: 450 series  candidate: 50 series",
-		liveLine(x, &noCosts, start.Add(time.Minute)))
-	x.Status, x.Progress = apitypes.ExperimentDeploying, 0
-	assert.Equal(t, "exp-1 deploying [····················]   0%", liveLine(x, nil, start))
-}
-
-func TestIsTerminal(t *testing.T) {
-	assert.False(t, isTerminal(&bytes.Buffer{}))
-	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
-	require.NoError(t, err)
-	defer f.Close()
-	assert.False(t, isTerminal(f), "a regular file")
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	require.NoError(t, err)
-	defer devNull.Close()
-	assert.True(t, isTerminal(devNull), "a character device")
 }
 
 // An apply timeout during deployment is not a failure: watch says the
