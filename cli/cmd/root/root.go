@@ -39,7 +39,7 @@ its pipelines, and the control plane that runs A/B pipeline experiments.`,
 	cmd.AddCommand(
 		version.NewCmd(ios),
 		collectorconfig.NewCmd(ios),
-		demo.NewCmd(ios),
+		demo.NewCmd(ios, nil),
 		loadsim.NewCmd(ios),
 		server.NewCmd(ios),
 		agent.NewCmd(ios),
