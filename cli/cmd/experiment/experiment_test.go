@@ -16,7 +16,6 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/internal/clitest"
-	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
 )
@@ -283,6 +282,7 @@ func TestReport(t *testing.T) {
 }
 
 func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
+	// A server that breaks off mid-report.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "1000")
 		_, _ = w.Write([]byte("<!doctype html><p>the first part"))
@@ -291,7 +291,8 @@ func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	ios, _, errOut := cmdutil.Test()
-	err := writeReport(t.Context(), apiclient.New(srv.URL, ""), "exp-1", file, ios)
+	err := runReport(t.Context(), &ReportOptions{IO: ios, Client: &cmdutil.ClientOptions{Server: srv.URL, Token: "t"},
+		ID: "exp-1", HTML: file})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "report exp-1")
 	assert.Empty(t, errOut.String())

@@ -1,6 +1,7 @@
 package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -9,8 +10,18 @@ import (
 	"github.com/phoenix/platform/cli/experimentview"
 )
 
-func newCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
-	var format cmdutil.Format
+// ResultsOptions are the inputs of `phoenix experiment results`.
+type ResultsOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	ID     string
+	Format cmdutil.Format
+}
+
+// NewCmdResults returns `phoenix experiment results`. runF, when not nil,
+// runs instead of runResults.
+func NewCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ResultsOptions) error) *cobra.Command {
+	opts := &ResultsOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "results ID",
 		Short: "Show an experiment's results: figures per variant, reductions, cost and verdict",
@@ -19,24 +30,33 @@ running one has measured so far (marked as interim).`,
 		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.Client()
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			view, err := c.ExperimentResults(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("results %s: %w", args[0], err)
-			}
-			r := view.Results
-			if format != cmdutil.FormatTable {
-				return cmdutil.WriteStructured(ios.Out, format, r)
-			}
-			if !view.Final {
-				fmt.Fprintln(ios.Out, "Interim results: the experiment is still running.")
-			}
-			return experimentview.PrintResults(ios.Out, r)
+			return runResults(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AddFormatFlag(cmd, &format)
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
+}
+
+// runResults prints the results, saying so when they are interim.
+func runResults(ctx context.Context, opts *ResultsOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	view, err := c.ExperimentResults(ctx, opts.ID)
+	if err != nil {
+		return fmt.Errorf("results %s: %w", opts.ID, err)
+	}
+	r := view.Results
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, r)
+	}
+	if !view.Final {
+		fmt.Fprintln(opts.IO.Out, "Interim results: the experiment is still running.")
+	}
+	return experimentview.PrintResults(opts.IO.Out, r)
 }

@@ -18,7 +18,9 @@ type WatchOptions struct {
 	Interval time.Duration
 }
 
-func newCmdWatch(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// NewCmdWatch returns `phoenix experiment watch`. runF, when not nil, runs
+// instead of runWatch.
+func NewCmdWatch(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *WatchOptions) error) *cobra.Command {
 	opts := &WatchOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "watch ID",
@@ -31,15 +33,19 @@ the final results; the exit status is 1 when the experiment failed.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
-			return RunWatch(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runWatch(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "refresh interval")
 	return cmd
 }
 
-// RunWatch follows the experiment until it is terminal.
-func RunWatch(ctx context.Context, opts *WatchOptions) error {
+// runWatch follows the experiment until it is terminal, redrawing in place
+// on a terminal, then prints how it ended.
+func runWatch(ctx context.Context, opts *WatchOptions) error {
 	c, err := opts.Client.Client()
 	if err != nil {
 		return err
