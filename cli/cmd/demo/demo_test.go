@@ -1,11 +1,9 @@
 package demo
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,12 +15,9 @@ import (
 // parsed returns the options the flags make, without running the demo.
 func parsed(t *testing.T, args ...string) *Options {
 	t.Helper()
-	var got *Options
-	_, _, err := clitest.Run(t, func(ios *cmdutil.IOStreams) *cobra.Command {
-		return NewCmd(ios, func(_ context.Context, opts *Options) error { got = opts; return nil })
-	}, args...)
+	opts, err := clitest.Parse(t, NewCmd, args...)
 	require.NoError(t, err)
-	return got
+	return opts
 }
 
 func TestFlagsFillTheOptions(t *testing.T) {
@@ -40,13 +35,12 @@ func TestFlagsFillTheOptions(t *testing.T) {
 
 func TestRunDemoReportsBadFlags(t *testing.T) {
 	t.Parallel()
-	newCmd := func(ios *cmdutil.IOStreams) *cobra.Command { return NewCmd(ios, nil) }
-	out, errOut, err := clitest.Run(t, newCmd, "--duration", "1m")
+	out, errOut, err := clitest.Run(t, clitest.Real(NewCmd), "--duration", "1m")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--duration must be at least")
 	assert.Empty(t, out)
 	assert.Empty(t, errOut)
 
-	_, _, err = clitest.Run(t, newCmd, "extra")
+	_, _, err = clitest.Run(t, clitest.Real(NewCmd), "extra")
 	assert.Error(t, err, "demo takes no arguments")
 }

@@ -11,23 +11,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/server"
 )
 
-// parse reads args with the command's own flags, as `phoenix server` does.
+// parse returns the options `phoenix server args...` makes, without
+// starting anything.
 func parse(t *testing.T, args ...string) *Options {
 	t.Helper()
-	opts := &Options{Config: server.DefaultConfig()}
-	f := pflag.NewFlagSet("server", pflag.ContinueOnError)
-	f.StringVar(&opts.ConfigFile, "config", "", "")
-	bindConfigFlags(f, &opts.Config)
-	require.NoError(t, f.Parse(args))
-	opts.changed = f.Changed
+	opts, err := clitest.Parse(t, NewCmd, args...)
+	require.NoError(t, err)
 	return opts
 }
 
@@ -148,7 +145,7 @@ func TestRunStartsAndStopsOnCancel(t *testing.T) {
 	seen := make(chan struct{})
 	errOut := &signalWriter{want: "Created tokens", seen: seen}
 	ios := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, ErrOut: errOut}
-	cmd := NewCmd(ios)
+	cmd := NewCmd(ios, nil)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs([]string{"--data-dir", dataDir, "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
 		"--server-id", "test", "--log-format", "json"})
@@ -186,12 +183,8 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _ := cmdutil.Test()
-			cmd := NewCmd(ios)
-			cmd.SilenceUsage, cmd.SilenceErrors = true, true
-			cmd.SetArgs(append([]string{"--data-dir", t.TempDir(), "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"},
-				tt.args...))
-			err := cmd.ExecuteContext(t.Context())
+			_, _, err := clitest.Run(t, clitest.Real(NewCmd), append([]string{"--data-dir", t.TempDir(),
+				"--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}, tt.args...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.mention)
 		})

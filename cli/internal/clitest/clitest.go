@@ -7,6 +7,7 @@
 package clitest
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +41,27 @@ func Run(t *testing.T, newCmd func(*cmdutil.IOStreams) *cobra.Command, args ...s
 	cmd.SetArgs(args)
 	err = cmd.ExecuteContext(t.Context())
 	return out.String(), errOut.String(), err
+}
+
+// NewCmdFunc builds a command whose run function runF replaces when not nil,
+// as every phoenix leaf command's constructor does.
+type NewCmdFunc[O any] func(ios *cmdutil.IOStreams, runF func(context.Context, *O) error) *cobra.Command
+
+// Real is the command newCmd builds with its own run function, for Run.
+func Real[O any](newCmd NewCmdFunc[O]) func(*cmdutil.IOStreams) *cobra.Command {
+	return func(ios *cmdutil.IOStreams) *cobra.Command { return newCmd(ios, nil) }
+}
+
+// Parse executes the command newCmd builds with args, with a run function
+// that only keeps its options: what the arguments and flags make of them.
+// The options are nil when the command failed before running.
+func Parse[O any](t *testing.T, newCmd NewCmdFunc[O], args ...string) (*O, error) {
+	t.Helper()
+	var got *O
+	_, _, err := Run(t, func(ios *cmdutil.IOStreams) *cobra.Command {
+		return newCmd(ios, func(_ context.Context, opts *O) error { got = opts; return nil })
+	}, args...)
+	return got, err
 }
 
 // Server is the real REST API over a boltstore in the test's temporary
