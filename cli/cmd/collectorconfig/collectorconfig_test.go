@@ -2,7 +2,6 @@ package collectorconfig
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -37,11 +36,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 func files(t *testing.T) (good, bad string) {
 	t.Helper()
-	dir := t.TempDir()
-	good, bad = filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(validConfig), 0o600))
-	require.NoError(t, os.WriteFile(bad, []byte(invalidConfig), 0o600))
-	return good, bad
+	return clitest.WriteFile(t, "good.yaml", validConfig), clitest.WriteFile(t, "bad.yaml", invalidConfig)
 }
 
 func TestValidateValidFile(t *testing.T) {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,18 +27,10 @@ func newServer(t *testing.T) *clitest.Server {
 	return srv
 }
 
-const validConfig = `receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
-`
-
 func TestAssignFlagValidation(t *testing.T) {
 	srv := newServer(t)
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "collector.yaml")
-	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
-	paramsFile := filepath.Join(dir, "params.yaml")
-	require.NoError(t, os.WriteFile(paramsFile, []byte("memory_limit_mib: 256\n"), 0o600))
+	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
+	paramsFile := clitest.WriteFile(t, "params.yaml", "memory_limit_mib: 256\n")
 
 	tests := []struct {
 		name    string
@@ -58,7 +49,7 @@ func TestAssignFlagValidation(t *testing.T) {
 			mention: "--param and --params-file apply to --pipeline only"},
 		{name: "malformed param", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "--param", "k"},
 			mention: "want key=value"},
-		{name: "missing file", args: []string{"--agent", "agent-1", "--file", filepath.Join(dir, "missing.yaml")},
+		{name: "missing file", args: []string{"--agent", "agent-1", "--file", filepath.Join(t.TempDir(), "missing.yaml")},
 			mention: "missing.yaml"},
 		{name: "unknown format", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "-o", "csv"},
 			mention: "unknown output format"},
@@ -99,17 +90,16 @@ func TestAssignOneAgent(t *testing.T) {
 
 func TestAssignFile(t *testing.T) {
 	srv := newServer(t)
-	cfgFile := filepath.Join(t.TempDir(), "collector.yaml")
-	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
+	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
 	out, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
 	require.NoError(t, err)
 	var results []apitypes.AssignResult
 	require.NoError(t, json.Unmarshal([]byte(out), &results))
-	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
+	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(clitest.CollectorConfig)), Generation: 1}}, results)
 
 	asg, err := srv.Store.GetAssignment(t.Context(), "agent-2")
 	require.NoError(t, err)
-	assert.Equal(t, validConfig, asg.Config)
+	assert.Equal(t, clitest.CollectorConfig, asg.Config)
 	assert.Equal(t, "assigned by otto", asg.Reason)
 }
 
@@ -136,8 +126,7 @@ func TestAssignSelector(t *testing.T) {
 
 func TestAssignRefused(t *testing.T) {
 	srv := newServer(t)
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(validConfig, "exporters: [nop]", "exporters: [debug]", 1)), 0o600))
+	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "exporters: [debug]", 1))
 	_, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--file", bad)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "assigning to agent-1")
@@ -151,8 +140,7 @@ func TestAssignRefused(t *testing.T) {
 // operator token in a token file, then none at all.
 func TestAssignWithTheEnvironmentsServerAndToken(t *testing.T) {
 	srv := newServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "operator.token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(srv.Token+"\n"), 0o600))
+	tokenFile := clitest.WriteFile(t, "operator.token", srv.Token+"\n")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv(cmdutil.EnvServer, srv.URL)
 	t.Setenv(cmdutil.EnvToken, "")
@@ -171,7 +159,7 @@ func TestAssignWithTheEnvironmentsServerAndToken(t *testing.T) {
 
 func TestUnassign(t *testing.T) {
 	srv := newServer(t)
-	_, err := srv.Store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	_, err := srv.Store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: clitest.CollectorConfig})
 	require.NoError(t, err)
 	out, _, err := srv.Run(t, NewCmd, "unassign", "agent-1")
 	require.NoError(t, err)

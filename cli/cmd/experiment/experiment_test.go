@@ -31,13 +31,6 @@ warmup: 2m
 success_criteria: {min_series_reduction: 0.5}
 `
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	return path
-}
-
 // created runs `create args...` and returns the stored experiment.
 func created(t *testing.T, e *clitest.ExperimentServer, args ...string) (apitypes.Experiment, string) {
 	t.Helper()
@@ -50,7 +43,7 @@ func created(t *testing.T, e *clitest.ExperimentServer, args ...string) (apitype
 
 func TestCreateFromFile(t *testing.T) {
 	e := clitest.NewExperimentServer(t)
-	x, errOut := created(t, e, "-f", writeFile(t, "exp.yaml", specFile))
+	x, errOut := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile))
 	assert.Equal(t, "from-file", x.Name)
 	assert.Equal(t, apitypes.ExperimentPending, x.Status)
 	assert.False(t, x.State.StartRequested)
@@ -63,7 +56,7 @@ func TestCreateFromFile(t *testing.T) {
 
 func TestCreateFlagsOverrideTheFile(t *testing.T) {
 	e := clitest.NewExperimentServer(t)
-	x, _ := created(t, e, "-f", writeFile(t, "exp.yaml", specFile),
+	x, _ := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile),
 		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
 		"--baseline", "current", "--candidate", "topk",
 		"--param", "collection_interval=15s", "-p", "system_metrics=false",
@@ -112,7 +105,7 @@ func TestCreateStructuredOutput(t *testing.T) {
 
 func TestCreateErrors(t *testing.T) {
 	e := clitest.NewExperimentServer(t)
-	bad := writeFile(t, "bad.yaml", "name: x\ncolour: red\n")
+	bad := clitest.WriteFile(t, "bad.yaml", "name: x\ncolour: red\n")
 	for _, tt := range []struct {
 		name string
 		args []string

@@ -81,8 +81,7 @@ func TestShow(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	srv := clitest.NewServer(t, "")
-	params := filepath.Join(t.TempDir(), "params.yaml")
-	require.NoError(t, os.WriteFile(params, []byte("collection_interval: 1m\nmemory_limit_mib: 128\n"), 0o600))
+	params := clitest.WriteFile(t, "params.yaml", "collection_interval: 1m\nmemory_limit_mib: 128\n")
 
 	out, errOut, err := srv.Run(t, NewCmd, "render", "baseline", "--params-file", params, "-p", "memory_limit_mib=256")
 	require.NoError(t, err)
@@ -109,17 +108,8 @@ func TestRender(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	srv := clitest.NewServer(t, "")
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(`receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
-`), 0o600))
-	bad := filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte(`receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], processors: [batch], exporters: [nop]}}}
-`), 0o600))
+	good := clitest.WriteFile(t, "good.yaml", clitest.CollectorConfig)
+	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "processors: [batch], exporters: [nop]", 1))
 
 	out, _, err := srv.Run(t, NewCmd, "validate", good)
 	require.NoError(t, err)
@@ -131,7 +121,7 @@ service: {pipelines: {metrics: {receivers: [host_metrics], processors: [batch], 
 	assert.Contains(t, err.Error(), bad)
 	assert.Contains(t, err.Error(), "\n  service::pipelines::metrics: ", "each problem with its path")
 
-	_, _, err = srv.Run(t, NewCmd, "validate", filepath.Join(dir, "missing.yaml"))
+	_, _, err = srv.Run(t, NewCmd, "validate", filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 

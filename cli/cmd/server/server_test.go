@@ -28,13 +28,6 @@ func parse(t *testing.T, args ...string) *Options {
 	return opts
 }
 
-func writeConfig(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "server.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	return path
-}
-
 func TestResolveWithoutConfigFile(t *testing.T) {
 	opts := parse(t, "--api-listen", "127.0.0.1:9000", "--no-auth")
 	cfg, err := opts.resolve()
@@ -45,7 +38,7 @@ func TestResolveWithoutConfigFile(t *testing.T) {
 }
 
 func TestResolveFlagsOverrideTheFile(t *testing.T) {
-	file := writeConfig(t, `api_listen: 127.0.0.1:9000
+	file := clitest.WriteFile(t, "server.yaml", `api_listen: 127.0.0.1:9000
 data_dir: /from/file
 public_url: https://phoenix.example.com
 no_auth: true
@@ -78,7 +71,7 @@ func TestResolveRejectsBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			file := writeConfig(t, tt.content)
+			file := clitest.WriteFile(t, "server.yaml", tt.content)
 			_, err := parse(t, "--config", file).resolve()
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), file, "the error names the file")
@@ -178,7 +171,7 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 	}{
 		{name: "invalid setting", args: []string{"--server-id", ""}, mention: "server_id"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, mention: "--log-level"},
-		{name: "bad config file", args: []string{"--config", writeConfig(t, "nope: 1\n")}, mention: "field nope not found"},
+		{name: "bad config file", args: []string{"--config", clitest.WriteFile(t, "server.yaml", "nope: 1\n")}, mention: "field nope not found"},
 		{name: "arguments", args: []string{"now"}, mention: "unknown command"},
 	}
 	for _, tt := range tests {

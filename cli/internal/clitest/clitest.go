@@ -162,3 +162,19 @@ func Unreachable(t *testing.T) string {
 	srv.Close()
 	return srv.URL
 }
+
+// WriteFile writes content to a file called name in a directory of its
+// own, removed when the test ends, and returns the file's path.
+func WriteFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// CollectorConfig is a complete, valid collector configuration: the
+// process scraper into the nop exporter.
+const CollectorConfig = `receivers: {host_metrics: {scrapers: {process: {}}}}
+exporters: {nop: {}}
+service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
+`
