@@ -15,6 +15,7 @@ import (
 )
 
 func TestFollowHeartbeatAndInterimFigures(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	e.Agent("a1")
 	e.Agent("a2")
@@ -44,6 +45,7 @@ func TestFollowHeartbeatAndInterimFigures(t *testing.T) {
 }
 
 func TestFollowRedrawsInPlaceOnATerminal(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Completed("redrawn")
 	var out bytes.Buffer
@@ -58,6 +60,7 @@ func TestFollowRedrawsInPlaceOnATerminal(t *testing.T) {
 }
 
 func TestFollowStopsWithItsContext(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Create("forever")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -67,6 +70,7 @@ func TestFollowStopsWithItsContext(t *testing.T) {
 }
 
 func TestSummarise(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Completed("summary")
 	var out bytes.Buffer
@@ -86,6 +90,7 @@ func TestSummarise(t *testing.T) {
 }
 
 func TestLiveLine(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	x := apitypes.Experiment{ID: "exp-1", Status: apitypes.ExperimentRunning, Progress: 0.25,
 		State: apitypes.ExperimentState{MeasureFrom: start, EndsAt: start.Add(4 * time.Minute)}}

@@ -13,6 +13,7 @@ import (
 )
 
 func TestPrintResultsOfASplitExperiment(t *testing.T) {
+	t.Parallel()
 	r := clitest.Results()
 	r.Costs = nil
 	r.Warnings = nil
@@ -27,6 +28,7 @@ func TestPrintResultsOfASplitExperiment(t *testing.T) {
 }
 
 func TestBytesHuman(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[float64]string{
 		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB",
 	} {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestBar(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[float64]string{
 		0:     "[····················]   0%",
 		0.5:   "[██████████··········]  50%",
@@ -24,6 +25,7 @@ func TestBar(t *testing.T) {
 }
 
 func TestPrintStatus(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	x := apitypes.Experiment{
 		ID: "exp-1", Name: "web", Status: apitypes.ExperimentRunning, Progress: 0.5,
@@ -62,6 +64,7 @@ EVENTS
 }
 
 func TestRemaining(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	x := apitypes.Experiment{Status: apitypes.ExperimentRunning,
 		State: apitypes.ExperimentState{MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(3 * time.Minute)}}

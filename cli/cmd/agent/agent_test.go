@@ -48,6 +48,7 @@ func seeded(t *testing.T) *clitest.Server {
 }
 
 func TestListTable(t *testing.T) {
+	t.Parallel()
 	srv := seeded(t)
 	out, _, err := srv.Run(t, NewCmd, "list")
 	require.NoError(t, err)
@@ -62,6 +63,7 @@ func TestListTable(t *testing.T) {
 }
 
 func TestListFormatsAndFilters(t *testing.T) {
+	t.Parallel()
 	srv := seeded(t)
 	tests := []struct {
 		name string
@@ -77,6 +79,7 @@ func TestListFormatsAndFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			out, _, err := srv.Run(t, NewCmd, tt.args...)
 			require.NoError(t, err)
 			// Both formats have the API's JSON shape.
@@ -97,6 +100,7 @@ func TestListFormatsAndFilters(t *testing.T) {
 }
 
 func TestListFollowsEveryPage(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, auth.RoleViewer)
 	const n = 105 // more than the server's default page of 100
 	for i := range n {
@@ -110,6 +114,7 @@ func TestListFollowsEveryPage(t *testing.T) {
 }
 
 func TestListEmptyAndErrors(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, auth.RoleViewer)
 	out, errOut, err := srv.Run(t, NewCmd, "list")
 	require.NoError(t, err)
@@ -147,6 +152,7 @@ func rows(out string) map[string]string {
 }
 
 func TestShow(t *testing.T) {
+	t.Parallel()
 	srv := seeded(t)
 	out, _, err := srv.Run(t, NewCmd, "show", "agent-1")
 	require.NoError(t, err)
@@ -188,6 +194,7 @@ func TestShow(t *testing.T) {
 }
 
 func TestShowStructured(t *testing.T) {
+	t.Parallel()
 	srv := seeded(t)
 	out, _, err := srv.Run(t, NewCmd, "show", "agent-1", "-o", "json")
 	require.NoError(t, err)
@@ -214,6 +221,7 @@ func TestShowStructured(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "never", ago(time.Time{}))
 	assert.True(t, strings.HasSuffix(ago(time.Now().Add(-time.Hour)), " ago"))
 	assert.Equal(t, "abcdefabcdef", short("abcdefabcdef0123"))

@@ -40,6 +40,7 @@ func files(t *testing.T) (good, bad string) {
 }
 
 func TestValidateValidFile(t *testing.T) {
+	t.Parallel()
 	good, _ := files(t)
 	out, errOut, err := run(t, good)
 	require.NoError(t, err)
@@ -48,6 +49,7 @@ func TestValidateValidFile(t *testing.T) {
 }
 
 func TestValidateInvalidFile(t *testing.T) {
+	t.Parallel()
 	good, bad := files(t)
 	out, errOut, err := run(t, good, bad)
 	assert.ErrorIs(t, err, cmdutil.ErrSilent, "the problems are already printed: exit 1 without repeating them")
@@ -58,6 +60,7 @@ func TestValidateInvalidFile(t *testing.T) {
 }
 
 func TestValidateStructured(t *testing.T) {
+	t.Parallel()
 	good, bad := files(t)
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	out, errOut, err := run(t, "-o", "json", good, bad, missing)
@@ -81,6 +84,7 @@ func TestValidateStructured(t *testing.T) {
 }
 
 func TestValidateArguments(t *testing.T) {
+	t.Parallel()
 	_, _, err := run(t)
 	require.Error(t, err, "at least one file")
 	assert.NotErrorIs(t, err, cmdutil.ErrSilent)

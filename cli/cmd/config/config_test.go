@@ -28,6 +28,7 @@ func newServer(t *testing.T) *clitest.Server {
 }
 
 func TestAssignFlagValidation(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
 	paramsFile := clitest.WriteFile(t, "params.yaml", "memory_limit_mib: 256\n")
@@ -69,6 +70,7 @@ func TestAssignFlagValidation(t *testing.T) {
 }
 
 func TestAssignOneAgent(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	out, errOut, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--pipeline", "baseline",
 		"--param", "memory_limit_mib=256", "-p", "system_metrics=false", "--reason", "trial")
@@ -89,6 +91,7 @@ func TestAssignOneAgent(t *testing.T) {
 }
 
 func TestAssignFile(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
 	out, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
@@ -104,6 +107,7 @@ func TestAssignFile(t *testing.T) {
 }
 
 func TestAssignSelector(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	out, errOut, err := srv.Run(t, NewCmd, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
 	require.NoError(t, err)
@@ -125,6 +129,7 @@ func TestAssignSelector(t *testing.T) {
 }
 
 func TestAssignRefused(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "exporters: [debug]", 1))
 	_, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--file", bad)
@@ -158,6 +163,7 @@ func TestAssignWithTheEnvironmentsServerAndToken(t *testing.T) {
 }
 
 func TestUnassign(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	_, err := srv.Store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: clitest.CollectorConfig})
 	require.NoError(t, err)

@@ -42,6 +42,7 @@ func created(t *testing.T, e *clitest.ExperimentServer, args ...string) (apitype
 }
 
 func TestCreateFromFile(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile))
 	assert.Equal(t, "from-file", x.Name)
@@ -55,6 +56,7 @@ func TestCreateFromFile(t *testing.T) {
 }
 
 func TestCreateFlagsOverrideTheFile(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x, _ := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile),
 		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
@@ -79,6 +81,7 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 }
 
 func TestCreateFromFlagsAlone(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
 		"--baseline-param", "k=5", "--duration", "2m", "--start")
@@ -94,6 +97,7 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 }
 
 func TestCreateStructuredOutput(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	out, _, err := e.Run(t, NewCmd, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
 	require.NoError(t, err)
@@ -104,6 +108,7 @@ func TestCreateStructuredOutput(t *testing.T) {
 }
 
 func TestCreateErrors(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	bad := clitest.WriteFile(t, "bad.yaml", "name: x\ncolour: red\n")
 	for _, tt := range []struct {
@@ -137,6 +142,7 @@ func TestCreateErrors(t *testing.T) {
 }
 
 func TestActions(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	e.Agent("a1")
 	x := e.Create("actions")
@@ -183,6 +189,7 @@ func TestActions(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	done := e.Completed("done")
 	pending := e.Create("waiting")
@@ -217,6 +224,7 @@ func TestList(t *testing.T) {
 }
 
 func TestStatusCommand(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Completed("status")
 	out, _, err := e.Run(t, NewCmd, "status", x.ID)
@@ -240,6 +248,7 @@ func TestStatusCommand(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Completed("report <1>")
 	dir := t.TempDir()
@@ -275,6 +284,7 @@ func TestReport(t *testing.T) {
 }
 
 func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
+	t.Parallel()
 	// A server that breaks off mid-report.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "1000")
@@ -295,6 +305,7 @@ func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
 }
 
 func TestListNothing(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	out, errOut, err := e.Run(t, NewCmd, "list")
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestWatchPrintsALinePerPhaseUntilTheEnd(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	e.Agent("a1")
 	e.Agent("a2")
@@ -44,6 +45,7 @@ func TestWatchPrintsALinePerPhaseUntilTheEnd(t *testing.T) {
 }
 
 func TestWatchEndsOnFailureAndCancellation(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Create("no agents")
 	_, err := e.Controller.Start(t.Context(), x.ID)
@@ -65,6 +67,7 @@ func TestWatchEndsOnFailureAndCancellation(t *testing.T) {
 }
 
 func TestResultsCommand(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x := e.Completed("results")
 	out, _, err := e.Run(t, NewCmd, "results", x.ID)
@@ -108,6 +111,7 @@ func TestResultsCommand(t *testing.T) {
 }
 
 func TestInterimResults(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	e.Agent("a1")
 	x := e.Create("interim")
@@ -128,6 +132,7 @@ func TestInterimResults(t *testing.T) {
 // An apply timeout during deployment is not a failure: watch says the
 // configuration is being sent again, once, and the experiment goes on.
 func TestWatchShowsApplyRetries(t *testing.T) {
+	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	e.Agent("a1")
 	x := e.Create("slow host")

@@ -20,6 +20,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestRunFlagsFillTheOptions(t *testing.T) {
+	t.Parallel()
 	opts, err := clitest.Parse(t, NewCmdRun,
 		"--profile", "custom", "--seed", "9", "--duration", "30s", "--ramp", "10s",
 		"--processes", "12", "--daemons", "3", "--starts-per-second", "0.5",
@@ -47,6 +48,7 @@ func TestRunFlagsFillTheOptions(t *testing.T) {
 }
 
 func TestUnsetParamFlagsStayUnset(t *testing.T) {
+	t.Parallel()
 	opts, err := clitest.Parse(t, NewCmdRun, "--profile", "realistic")
 	require.NoError(t, err)
 	assert.True(t, opts.Params.IsZero(), "the profile's own parameters apply")
@@ -63,6 +65,7 @@ func TestUnsetParamFlagsStayUnset(t *testing.T) {
 }
 
 func TestRunFlagErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -73,6 +76,7 @@ func TestRunFlagErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
 			opts, err := clitest.Parse(t, NewCmdRun, tt.args...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
@@ -82,6 +86,7 @@ func TestRunFlagErrors(t *testing.T) {
 }
 
 func TestDryRunPrintsThePlanAndStartsNothing(t *testing.T) {
+	t.Parallel()
 	out, errOut, err := clitest.Run(t, NewCmd, "run", "--dry-run", "--profile", "custom", "--processes", "7",
 		"--critical", "postgres", "--duration", "90s")
 	require.NoError(t, err)
@@ -92,6 +97,7 @@ func TestDryRunPrintsThePlanAndStartsNothing(t *testing.T) {
 }
 
 func TestDryRunRejectsParamsOnANamedProfile(t *testing.T) {
+	t.Parallel()
 	ios, _, _ := cmdutil.Test()
 	err := runRun(t.Context(), &RunOptions{IO: ios, DryRun: true, Progress: 1, Options: loadsim.Options{
 		Profile: profiles.HighChurn, Params: profiles.Params{Processes: ptr(3)},
@@ -101,6 +107,7 @@ func TestDryRunRejectsParamsOnANamedProfile(t *testing.T) {
 }
 
 func TestRunDefaultsFitTheLargestProfile(t *testing.T) {
+	t.Parallel()
 	out, _, err := clitest.Run(t, NewCmd, "run", "--dry-run", "--profile", "high-cardinality", "--max-cpu", "1")
 	require.NoError(t, err)
 	assert.Contains(t, out, "Processes   1729 workers, 10 of them daemons")
@@ -109,6 +116,7 @@ func TestRunDefaultsFitTheLargestProfile(t *testing.T) {
 }
 
 func TestRunRampFlag(t *testing.T) {
+	t.Parallel()
 	out, _, err := clitest.Run(t, NewCmd, "run", "--dry-run", "--ramp", "90s")
 	require.NoError(t, err)
 	assert.Contains(t, out, "start over 1m30s (set by --ramp), daemons first")
@@ -119,6 +127,7 @@ func TestRunRampFlag(t *testing.T) {
 }
 
 func TestRunWithoutAWorkerSaysHowToBuildIt(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("loadsim run needs Linux")
 	}
@@ -127,10 +136,12 @@ func TestRunWithoutAWorkerSaysHowToBuildIt(t *testing.T) {
 }
 
 func TestProfilesListsEveryProfile(t *testing.T) {
+	t.Parallel()
 	all, err := profiles.All()
 	require.NoError(t, err)
 
 	t.Run("table", func(t *testing.T) {
+		t.Parallel()
 		out, _, err := clitest.Run(t, NewCmd, "profiles")
 		require.NoError(t, err)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -139,6 +150,7 @@ func TestProfilesListsEveryProfile(t *testing.T) {
 		assert.Regexp(t, `^high-cardinality\s+1000–2000\s+0.1–0.5\s+10\s+postgres,nginx,sshd\s+2\s+Crowded host`, lines[2])
 	})
 	t.Run("json", func(t *testing.T) {
+		t.Parallel()
 		out, _, err := clitest.Run(t, NewCmd, "profiles", "-o", "json")
 		require.NoError(t, err)
 		var got []map[string]any
@@ -148,6 +160,7 @@ func TestProfilesListsEveryProfile(t *testing.T) {
 		assert.Equal(t, map[string]any{"min": 50.0, "max": 200.0}, got[3]["processes"])
 	})
 	t.Run("yaml round-trips as profiles", func(t *testing.T) {
+		t.Parallel()
 		out, _, err := clitest.Run(t, NewCmd, "profiles", "-o", "yaml")
 		require.NoError(t, err)
 		var got []profiles.Profile

@@ -29,6 +29,7 @@ func catalogNames(srv *clitest.Server) []string {
 // token.
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, "")
 	names := catalogNames(srv)
 
@@ -58,6 +59,7 @@ func TestList(t *testing.T) {
 }
 
 func TestShow(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, "")
 	for _, args := range [][]string{{"show", "topk"}, {"show", "topk", "-o", "table"}, {"show", "topk", "-o", "yaml"}} {
 		out, _, err := srv.Run(t, NewCmd, args...)
@@ -80,6 +82,7 @@ func TestShow(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, "")
 	params := clitest.WriteFile(t, "params.yaml", "collection_interval: 1m\nmemory_limit_mib: 128\n")
 
@@ -107,6 +110,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	srv := clitest.NewServer(t, "")
 	good := clitest.WriteFile(t, "good.yaml", clitest.CollectorConfig)
 	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "processors: [batch], exporters: [nop]", 1))
@@ -126,6 +130,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestServerUnreachable(t *testing.T) {
+	t.Parallel()
 	url := clitest.Unreachable(t)
 	_, _, err := clitest.Run(t, NewCmd, "list", "--server", url, "--token", "t")
 	require.Error(t, err)

@@ -29,6 +29,7 @@ func parse(t *testing.T, args ...string) *Options {
 }
 
 func TestResolveWithoutConfigFile(t *testing.T) {
+	t.Parallel()
 	opts := parse(t, "--api-listen", "127.0.0.1:9000", "--no-auth")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
@@ -38,6 +39,7 @@ func TestResolveWithoutConfigFile(t *testing.T) {
 }
 
 func TestResolveFlagsOverrideTheFile(t *testing.T) {
+	t.Parallel()
 	file := clitest.WriteFile(t, "server.yaml", `api_listen: 127.0.0.1:9000
 data_dir: /from/file
 public_url: https://phoenix.example.com
@@ -61,6 +63,7 @@ server_id: file-replica
 }
 
 func TestResolveRejectsBadFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, content string
 		mention       string
@@ -71,6 +74,7 @@ func TestResolveRejectsBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			file := clitest.WriteFile(t, "server.yaml", tt.content)
 			_, err := parse(t, "--config", file).resolve()
 			require.Error(t, err)
@@ -83,6 +87,7 @@ func TestResolveRejectsBadFiles(t *testing.T) {
 }
 
 func TestNewLogger(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	l, err := newLogger(&buf, "WARN", "json")
 	require.NoError(t, err)
@@ -134,6 +139,7 @@ func (w *signalWriter) String() string {
 }
 
 func TestRunStartsAndStopsOnCancel(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	seen := make(chan struct{})
 	errOut := &signalWriter{want: "Created tokens", seen: seen}
@@ -164,6 +170,7 @@ func TestRunStartsAndStopsOnCancel(t *testing.T) {
 }
 
 func TestRunFailsBeforeStarting(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string
@@ -176,6 +183,7 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, _, err := clitest.Run(t, clitest.Real(NewCmd), append([]string{"--data-dir", t.TempDir(),
 				"--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}, tt.args...)...)
 			require.Error(t, err)

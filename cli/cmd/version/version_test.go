@@ -13,6 +13,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	want := Info{Version: Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 
 	out, _, err := clitest.Run(t, clitest.Real(NewCmd))
