@@ -131,7 +131,8 @@ func newServer(t *testing.T, role auth.Role, extend func(*api.Settings), before 
 		s.flags = append(s.flags, "--token="+s.Token)
 	} else {
 		// An explicit, empty token file: no token, and no look at the
-		// caller's home directory.
+		// home directory's admin.token. (A PHOENIX_TOKEN in the caller's
+		// environment would still be sent; this server ignores it.)
 		empty := filepath.Join(t.TempDir(), "no.token")
 		require.NoError(t, os.WriteFile(empty, nil, 0o600))
 		s.flags = append(s.flags, "--token-file="+empty)
@@ -148,12 +149,6 @@ func (s *Server) Run(t *testing.T, newCmd func(*cmdutil.IOStreams) *cobra.Comman
 
 // Client is an API client of the server's caller.
 func (s *Server) Client() *apiclient.Client { return apiclient.New(s.URL, s.Token) }
-
-// ClientOptions are the options that point a command's run function at
-// the server.
-func (s *Server) ClientOptions() *cmdutil.ClientOptions {
-	return &cmdutil.ClientOptions{Server: s.URL, Token: s.Token}
-}
 
 // Unreachable is the URL of a server that has stopped: calls to it fail.
 func Unreachable(t *testing.T) string {
