@@ -39,7 +39,7 @@ type ListOptions struct {
 }
 
 // NewCmdList returns `phoenix agent list`. runF, when not nil, runs instead
-// of runList: tests check the options the flags make.
+// of runList, so a test can see the options the flags make.
 func NewCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{

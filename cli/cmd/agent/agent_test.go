@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -230,4 +232,17 @@ func TestHelpers(t *testing.T) {
 	assert.Equal(t, "a=1, b=2", labels(map[string]string{"b": "2", "a": "1"}))
 	assert.Equal(t, "-", cmdutil.Or("", "-"))
 	assert.Equal(t, "x", cmdutil.Or("x", "-"))
+}
+
+func TestListFlagsFillTheOptions(t *testing.T) {
+	t.Parallel()
+	client := &cmdutil.ClientOptions{}
+	opts, err := clitest.Parse(t, func(ios *cmdutil.IOStreams, runF func(context.Context, *ListOptions) error) *cobra.Command {
+		return NewCmdList(ios, client, runF)
+	}, "-l", "env=prod", "--selector", "host.name=~web-.*", "--online", "-o", "yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"env=prod", "host.name=~web-.*"}, opts.Selector, "repeated selectors, in order")
+	assert.True(t, opts.Online)
+	assert.Equal(t, cmdutil.FormatYAML, opts.Format)
+	assert.Same(t, client, opts.Client, "the group's client flags")
 }

@@ -37,7 +37,8 @@ type FileResult struct {
 }
 
 // NewCmdValidate returns `phoenix collector-config validate`. runF, when not
-// nil, runs instead of runValidate: tests check the options the flags make.
+// nil, runs instead of runValidate, so a test can see the options the flags
+// make.
 func NewCmdValidate(ios *cmdutil.IOStreams, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: ios}
 	cmd := &cobra.Command{

@@ -44,7 +44,7 @@ type AssignOptions struct {
 }
 
 // NewCmdAssign returns `phoenix config assign`. runF, when not nil, runs
-// instead of runAssign: tests check the options the flags make.
+// instead of runAssign, so a test can see the options the flags make.
 func NewCmdAssign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *AssignOptions) error) *cobra.Command {
 	opts := &AssignOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{

@@ -28,8 +28,8 @@ type Options struct {
 	Format cmdutil.Format
 }
 
-// NewCmd returns the demo command.
-// runF, when not nil, runs instead of runDemo (tests check the options).
+// NewCmd returns the demo command. runF, when not nil, runs instead of
+// runDemo, so a test can see the options the flags make.
 func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: ios}
 	if runF == nil {

@@ -40,7 +40,7 @@ type CreateOptions struct {
 }
 
 // NewCmdCreate returns `phoenix experiment create`. runF, when not nil, runs
-// instead of runCreate: tests check the options the flags make.
+// instead of runCreate, so a test can see the options the flags make.
 func NewCmdCreate(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -316,4 +318,18 @@ func TestListNothing(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "[]\n", out, format)
 	}
+}
+
+func TestCreateRecordsWhichFlagsWereGiven(t *testing.T) {
+	t.Parallel()
+	opts, err := clitest.Parse(t, func(ios *cmdutil.IOStreams, runF func(context.Context, *CreateOptions) error) *cobra.Command {
+		return NewCmdCreate(ios, &cmdutil.ClientOptions{}, runF)
+	}, "-f", "exp.yaml", "--name", "", "--duration", "30m")
+	require.NoError(t, err)
+	spec := apitypes.ExperimentSpec{Name: "from-file", Duration: apitypes.Duration(time.Minute), Warmup: apitypes.Duration(time.Minute)}
+	require.NoError(t, opts.overlay(&spec))
+	assert.Empty(t, spec.Name, "a flag given empty still overrides the file")
+	assert.Equal(t, 30*time.Minute, spec.Duration.D())
+	assert.Equal(t, time.Minute, spec.Warmup.D(), "a flag not given leaves the file's value")
+	assert.Equal(t, "baseline", spec.Baseline.Pipeline, "the default baseline")
 }

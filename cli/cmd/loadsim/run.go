@@ -31,7 +31,7 @@ type RunOptions struct {
 }
 
 // NewCmdRun returns `phoenix loadsim run`. runF, when not nil, runs instead
-// of runRun: tests check the options the flags make.
+// of runRun, so a test can see the options the flags make.
 func NewCmdRun(ios *cmdutil.IOStreams, runF func(context.Context, *RunOptions) error) *cobra.Command {
 	opts := &RunOptions{IO: ios}
 	cmd := &cobra.Command{

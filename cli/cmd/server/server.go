@@ -29,7 +29,7 @@ type Options struct {
 }
 
 // NewCmd returns the server command. runF, when not nil, runs instead of
-// runServer: tests check the options the flags make.
+// runServer, so a test can see the options the flags make.
 func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: ios, Config: server.DefaultConfig()}
 	cmd := &cobra.Command{
