@@ -136,6 +136,7 @@ func TestClientUsesResolvedServerAndToken(t *testing.T) {
 }
 
 func TestAddClientFlags(t *testing.T) {
+	t.Parallel()
 	var o ClientOptions
 	group := &cobra.Command{Use: "group"}
 	AddClientFlags(group, &o)
@@ -147,6 +148,7 @@ func TestAddClientFlags(t *testing.T) {
 }
 
 func TestParseParams(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		flags   []string
@@ -169,6 +171,7 @@ func TestParseParams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := ParseParams(tt.flags, "")
 			if tt.wantErr != "" {
 				require.Error(t, err)
@@ -182,6 +185,7 @@ func TestParseParams(t *testing.T) {
 }
 
 func TestParseParamsFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	yamlFile := writeFile(t, filepath.Join(dir, "p.yaml"), "k: 15\ndestination: none\nrules: [{name: db, executable_name: postgres}]\n")
 	got, err := ParseParams([]string{"k=20"}, yamlFile)
@@ -210,6 +214,7 @@ func TestParseParamsFile(t *testing.T) {
 }
 
 func TestFormatFlag(t *testing.T) {
+	t.Parallel()
 	var f Format
 	cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
 	AddFormatFlag(cmd, &f)
@@ -232,6 +237,7 @@ func TestFormatFlag(t *testing.T) {
 }
 
 func TestWriteStructured(t *testing.T) {
+	t.Parallel()
 	v := map[string]any{"name": "topk", "params": []string{"k"}}
 	var buf bytes.Buffer
 	require.NoError(t, WriteStructured(&buf, FormatJSON, v))
@@ -263,6 +269,7 @@ type outer struct {
 }
 
 func TestYAMLMirrorsJSON(t *testing.T) {
+	t.Parallel()
 	v := []outer{{inner: inner{InstanceUID: "a-1"}, Config: "receivers:\n  nop: {}\n", Version: "10",
 		Raw: json.RawMessage(`{"name": "topk", "k": 10}`), Count: 1 << 60}}
 	var buf bytes.Buffer
@@ -280,6 +287,7 @@ func TestYAMLMirrorsJSON(t *testing.T) {
 }
 
 func TestIOStreams(t *testing.T) {
+	t.Parallel()
 	ios, out, errOut := Test()
 	_, _ = ios.Out.Write([]byte("o"))
 	_, _ = ios.ErrOut.Write([]byte("e"))
@@ -290,4 +298,17 @@ func TestIOStreams(t *testing.T) {
 	assert.Equal(t, os.Stdin, sys.In)
 	assert.Equal(t, os.Stdout, sys.Out)
 	assert.Equal(t, os.Stderr, sys.ErrOut)
+}
+
+func TestIsTerminal(t *testing.T) {
+	t.Parallel()
+	assert.False(t, IsTerminal(&bytes.Buffer{}))
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, IsTerminal(f), "a regular file")
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer devNull.Close()
+	assert.True(t, IsTerminal(devNull), "a character device")
 }

@@ -12,6 +12,7 @@ import (
 )
 
 func TestInterruptedGivesTheSignalsExitStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		sig  os.Signal
 		want int
@@ -21,6 +22,7 @@ func TestInterruptedGivesTheSignalsExitStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sig.String(), func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithCancelCause(t.Context())
 			require.NoError(t, Interrupted(ctx), "a live context is no interruption")
 			assert.Nil(t, Signal(ctx))
@@ -37,6 +39,7 @@ func TestInterruptedGivesTheSignalsExitStatus(t *testing.T) {
 }
 
 func TestInterruptedWithoutASignalIsAnError(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err := Interrupted(ctx)
@@ -47,6 +50,7 @@ func TestInterruptedWithoutASignalIsAnError(t *testing.T) {
 }
 
 func TestExitErrorMessage(t *testing.T) {
+	t.Parallel()
 	assert.EqualError(t, &ExitError{Code: 3}, "exit status 3")
 	assert.EqualError(t, &ExitError{Code: 130, Err: &SignalError{Signal: syscall.SIGINT}}, "exit status 130: received interrupt")
 }

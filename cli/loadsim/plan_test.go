@@ -24,6 +24,7 @@ func runOptions(profile string) *Options {
 }
 
 func TestBuildPlanFollowsTheProfileWithinTheCaps(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		opts      func() *Options
@@ -143,6 +144,7 @@ func TestBuildPlanFollowsTheProfileWithinTheCaps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			p, err := BuildPlan(*tt.opts(), t0)
 			require.NoError(t, err)
 			tt.check(t, p)
@@ -160,6 +162,7 @@ func TestBuildPlanFollowsTheProfileWithinTheCaps(t *testing.T) {
 }
 
 func TestBuildPlanIsDeterministic(t *testing.T) {
+	t.Parallel()
 	a, err := BuildPlan(*runOptions(profiles.Realistic), t0)
 	require.NoError(t, err)
 	b, err := BuildPlan(*runOptions(profiles.Realistic), t0.Add(time.Hour))
@@ -168,6 +171,7 @@ func TestBuildPlanIsDeterministic(t *testing.T) {
 }
 
 func TestBuildPlanErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		modify func(o *Options)
@@ -192,6 +196,7 @@ func TestBuildPlanErrorsNameTheFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			o := runOptions(profiles.Realistic)
 			tt.modify(o)
 			_, err := BuildPlan(*o, t0)
@@ -202,6 +207,7 @@ func TestBuildPlanErrorsNameTheFlag(t *testing.T) {
 }
 
 func TestPlanWrite(t *testing.T) {
+	t.Parallel()
 	o := runOptions(profiles.HighCardinality)
 	p, err := BuildPlan(*o, t0)
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestWorkerArgsStartWithTheSimulatedName(t *testing.T) {
+	t.Parallel()
 	args := workerArgs("postgres", "/usr/bin/postgres --daemon --instance=7", 42, 0.25, 16)
 	assert.Equal(t, []string{
 		"postgres", "--parent=42", "--name=postgres",
@@ -21,6 +22,7 @@ func TestWorkerArgsStartWithTheSimulatedName(t *testing.T) {
 }
 
 func TestWorkerEnvSuitsAnIdleProcess(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=32MiB"}, workerEnv(0.01))
 	assert.Equal(t, "GOMAXPROCS=3", workerEnv(2.5)[0])
 }
@@ -58,6 +60,7 @@ func TestFindWorker(t *testing.T) {
 }
 
 func TestStartLimiterRampsTheInitialPopulation(t *testing.T) {
+	t.Parallel()
 	l := newStartLimiter(100, 10*time.Second, 2, t0)
 	take := func(at time.Duration) int {
 		l.advance(t0.Add(at))
@@ -76,6 +79,7 @@ func TestStartLimiterRampsTheInitialPopulation(t *testing.T) {
 }
 
 func TestStartLimiterWithoutARampStartsAtOnce(t *testing.T) {
+	t.Parallel()
 	l := newStartLimiter(5, 0, 0, t0)
 	l.advance(t0)
 	for range 5 {
@@ -85,6 +89,7 @@ func TestStartLimiterWithoutARampStartsAtOnce(t *testing.T) {
 }
 
 func TestAutoRampScalesWithThePopulation(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, time.Second, AutoRamp(6))
 	assert.Equal(t, 2800*time.Millisecond, AutoRamp(140))
 	assert.Equal(t, 34600*time.Millisecond, AutoRamp(1729))

@@ -21,6 +21,7 @@ import (
 )
 
 func TestSplitCoresKeepsEachGoroutineUnderOneCore(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		cores float64
 		want  []float64
@@ -36,11 +37,13 @@ func TestSplitCoresKeepsEachGoroutineUnderOneCore(t *testing.T) {
 }
 
 func TestDutyPeriodIsLongForIdleWorkers(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, time.Second, dutyPeriod(0.001))
 	assert.Equal(t, 100*time.Millisecond, dutyPeriod(0.5))
 }
 
 func TestHoldMemoryMapsAndTouchesTheSizeAsked(t *testing.T) {
+	t.Parallel()
 	buf, err := holdMemory(1.5)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = syscall.Munmap(buf) })
@@ -52,6 +55,7 @@ func TestHoldMemoryMapsAndTouchesTheSizeAsked(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	opts, err := parse([]string{"--parent=42", "--name", "postgres", "-cores=0.25", "--memory-mb=16", "--poll=50ms", "--", "--daemon", "--cores=9"})
 	require.NoError(t, err)
 	assert.Equal(t, options{parent: 42, name: "postgres", cores: 0.25, memoryMB: 16, poll: 50 * time.Millisecond}, opts)
@@ -65,6 +69,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -81,6 +86,7 @@ func TestParseErrorsNameTheFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
 			_, err := parse(tt.args)
 			assert.ErrorContains(t, err, tt.want)
 		})
@@ -88,6 +94,7 @@ func TestParseErrorsNameTheFlag(t *testing.T) {
 }
 
 func TestRunExitsAtOnceWithoutItsParent(t *testing.T) {
+	t.Parallel()
 	// Not this test's parent: as if loadsim died before the worker ran.
 	assert.Equal(t, 0, run([]string{"--parent=" + strconv.Itoa(os.Getppid()+1), "--cores=1"}))
 	assert.Equal(t, 2, run([]string{"--cores=1"}))

@@ -25,7 +25,7 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Inspect the collectors the server manages",
 	}
 	cmdutil.AddClientFlags(cmd, client)
-	cmd.AddCommand(newCmdList(ios, client), newCmdShow(ios, client))
+	cmd.AddCommand(NewCmdList(ios, client, nil), NewCmdShow(ios, client, nil))
 	return cmd
 }
 
@@ -38,7 +38,9 @@ type ListOptions struct {
 	Format   cmdutil.Format
 }
 
-func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// NewCmdList returns `phoenix agent list`. runF, when not nil, runs instead
+// of runList, so a test can see the options the flags make.
+func NewCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -51,7 +53,12 @@ Selectors filter by label: =, != and the whole-value regular expressions =~ and 
   phoenix agent list --selector env=prod --selector 'host.name=~web-.*'
   phoenix agent list --online -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return RunList(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runList(cmd.Context(), opts)
+		},
 	}
 	cmd.Flags().StringArrayVarP(&opts.Selector, "selector", "l", nil, "label selector (repeatable)")
 	cmd.Flags().BoolVar(&opts.Online, "online", false, "only agents with a live connection")
@@ -59,8 +66,8 @@ Selectors filter by label: =, != and the whole-value regular expressions =~ and 
 	return cmd
 }
 
-// RunList lists agents.
-func RunList(ctx context.Context, opts *ListOptions) error {
+// runList lists the agents, every page of them.
+func runList(ctx context.Context, opts *ListOptions) error {
 	c, err := opts.Client.Client()
 	if err != nil {
 		return err
@@ -102,7 +109,9 @@ type ShowOptions struct {
 	Format cmdutil.Format
 }
 
-func newCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// NewCmdShow returns `phoenix agent show`. runF, when not nil, runs instead
+// of runShow.
+func NewCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ShowOptions) error) *cobra.Command {
 	opts := &ShowOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "show INSTANCE-UID",
@@ -112,15 +121,18 @@ func newCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Co
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.UID = args[0]
-			return RunShow(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runShow(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-// RunShow shows one agent.
-func RunShow(ctx context.Context, opts *ShowOptions) error {
+// runShow shows one agent.
+func runShow(ctx context.Context, opts *ShowOptions) error {
 	c, err := opts.Client.Client()
 	if err != nil {
 		return err

@@ -1,77 +1,32 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
-	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/opamp-server/store/boltstore"
-	"github.com/phoenix/platform/pipelines/catalog"
-	"github.com/phoenix/platform/pipelines/distribution"
 )
-
-const token = "viewer-token-for-tests"
-
-// newServer serves the real REST API over an embedded store, requiring a
-// viewer token, and points the CLI at it through the environment.
-func newServer(t *testing.T) store.Store {
-	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load(distribution.ValidateYAML)
-	require.NoError(t, err)
-	authn, err := auth.New([]auth.TokenEntry{{Name: "vera", TokenSHA256: auth.Digest(token), Roles: []auth.Role{auth.RoleViewer}}})
-	require.NoError(t, err)
-	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
-	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Auth: authn, Metrics: servermetrics.New()})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(cmdutil.EnvServer, srv.URL)
-	t.Setenv(cmdutil.EnvToken, token)
-	t.Setenv(cmdutil.EnvTokenFile, "")
-	return st
-}
-
-// run executes `phoenix agent args...` and returns its output.
-func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
-}
 
 var seen = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func seed(t *testing.T, st store.Store) {
+// seeded serves the real REST API to a viewer, with three agents.
+func seeded(t *testing.T) *clitest.Server {
 	t.Helper()
+	srv := clitest.NewServer(t, auth.RoleViewer)
+	st := srv.Store
 	agents := []apitypes.Agent{
 		{InstanceUID: "agent-1", Labels: map[string]string{"env": "prod", "host.name": "web-1"}, Online: true,
 			Description: apitypes.AgentDescription{HostName: "web-1", OS: "linux", ServiceName: "phoenix-collector", ServiceVersion: "1.2.3"},
@@ -91,11 +46,13 @@ func seed(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	_, err = st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-2", Config: "receivers: {otlp: {}}\n"})
 	require.NoError(t, err)
+	return srv
 }
 
 func TestListTable(t *testing.T) {
-	seed(t, newServer(t))
-	out, _, err := run(t, "list")
+	t.Parallel()
+	srv := seeded(t)
+	out, _, err := srv.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 4)
@@ -108,7 +65,8 @@ func TestListTable(t *testing.T) {
 }
 
 func TestListFormatsAndFilters(t *testing.T) {
-	seed(t, newServer(t))
+	t.Parallel()
+	srv := seeded(t)
 	tests := []struct {
 		name string
 		args []string
@@ -123,7 +81,8 @@ func TestListFormatsAndFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := run(t, tt.args...)
+			t.Parallel()
+			out, _, err := srv.Run(t, NewCmd, tt.args...)
 			require.NoError(t, err)
 			// Both formats have the API's JSON shape.
 			var docs []map[string]any
@@ -143,12 +102,13 @@ func TestListFormatsAndFilters(t *testing.T) {
 }
 
 func TestListFollowsEveryPage(t *testing.T) {
-	st := newServer(t)
+	t.Parallel()
+	srv := clitest.NewServer(t, auth.RoleViewer)
 	const n = 105 // more than the server's default page of 100
 	for i := range n {
-		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: fmt.Sprintf("agent-%03d", i)}))
+		require.NoError(t, srv.Store.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: fmt.Sprintf("agent-%03d", i)}))
 	}
-	out, _, err := run(t, "list", "-o", "json")
+	out, _, err := srv.Run(t, NewCmd, "list", "-o", "json")
 	require.NoError(t, err)
 	var views []apitypes.AgentView
 	require.NoError(t, json.Unmarshal([]byte(out), &views))
@@ -156,25 +116,26 @@ func TestListFollowsEveryPage(t *testing.T) {
 }
 
 func TestListEmptyAndErrors(t *testing.T) {
-	newServer(t)
-	out, errOut, err := run(t, "list")
+	t.Parallel()
+	srv := clitest.NewServer(t, auth.RoleViewer)
+	out, errOut, err := srv.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	assert.Empty(t, out)
 	assert.Equal(t, "no agents\n", errOut)
 
-	_, _, err = run(t, "list", "--selector", "env")
+	_, _, err = srv.Run(t, NewCmd, "list", "--selector", "env")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listing agents")
 	assert.Contains(t, err.Error(), "HTTP 400")
 
-	_, _, err = run(t, "list", "-o", "xml")
+	_, _, err = srv.Run(t, NewCmd, "list", "-o", "xml")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unknown output format")
 
-	_, _, err = run(t, "list", "extra")
+	_, _, err = srv.Run(t, NewCmd, "list", "extra")
 	assert.Error(t, err, "list takes no arguments")
 
-	_, _, err = run(t, "list", "--token", "wrong")
+	_, _, err = srv.Run(t, NewCmd, "list", "--token", "wrong")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 401")
 }
@@ -193,8 +154,9 @@ func rows(out string) map[string]string {
 }
 
 func TestShow(t *testing.T) {
-	seed(t, newServer(t))
-	out, _, err := run(t, "show", "agent-1")
+	t.Parallel()
+	srv := seeded(t)
+	out, _, err := srv.Run(t, NewCmd, "show", "agent-1")
 	require.NoError(t, err)
 	got := rows(out)
 	assert.Equal(t, map[string]string{
@@ -214,7 +176,7 @@ func TestShow(t *testing.T) {
 	assert.Regexp(t, `^2025-06-01T12:00:00Z \(\S+ ago\)$`, got["Last seen"])
 	assert.True(t, strings.HasSuffix(out, "\nEffective configuration (cdcdcdcdcdcd):\nreceivers: {nop: {}}\n\n"), out)
 
-	out, _, err = run(t, "show", "agent-2")
+	out, _, err = srv.Run(t, NewCmd, "show", "agent-2")
 	require.NoError(t, err)
 	got = rows(out)
 	assert.Equal(t, "no", got["Healthy"])
@@ -224,7 +186,7 @@ func TestShow(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got["Assigned"], "(verbatim) "), got["Assigned"])
 	assert.NotContains(t, out, "Effective configuration")
 
-	out, _, err = run(t, "show", "agent-3")
+	out, _, err = srv.Run(t, NewCmd, "show", "agent-3")
 	require.NoError(t, err)
 	got = rows(out)
 	assert.Equal(t, "unassigned", got["Drift"])
@@ -234,8 +196,9 @@ func TestShow(t *testing.T) {
 }
 
 func TestShowStructured(t *testing.T) {
-	seed(t, newServer(t))
-	out, _, err := run(t, "show", "agent-1", "-o", "json")
+	t.Parallel()
+	srv := seeded(t)
+	out, _, err := srv.Run(t, NewCmd, "show", "agent-1", "-o", "json")
 	require.NoError(t, err)
 	var v apitypes.AgentView
 	require.NoError(t, json.Unmarshal([]byte(out), &v))
@@ -243,23 +206,24 @@ func TestShowStructured(t *testing.T) {
 	require.NotNil(t, v.Assignment)
 	assert.Equal(t, "baseline", v.Assignment.Pipeline)
 
-	out, _, err = run(t, "show", "agent-1", "-o", "yaml")
+	out, _, err = srv.Run(t, NewCmd, "show", "agent-1", "-o", "yaml")
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, "agent-1", doc["instance_uid"])
 	assert.Equal(t, "baseline", doc["assignment"].(map[string]any)["pipeline"])
 
-	_, _, err = run(t, "show", "agent-9")
+	_, _, err = srv.Run(t, NewCmd, "show", "agent-9")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "agent agent-9")
 	assert.Contains(t, err.Error(), "HTTP 404")
 
-	_, _, err = run(t, "show")
+	_, _, err = srv.Run(t, NewCmd, "show")
 	assert.Error(t, err, "show needs an instance UID")
 }
 
 func TestHelpers(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "never", ago(time.Time{}))
 	assert.True(t, strings.HasSuffix(ago(time.Now().Add(-time.Hour)), " ago"))
 	assert.Equal(t, "abcdefabcdef", short("abcdefabcdef0123"))
@@ -268,4 +232,17 @@ func TestHelpers(t *testing.T) {
 	assert.Equal(t, "a=1, b=2", labels(map[string]string{"b": "2", "a": "1"}))
 	assert.Equal(t, "-", cmdutil.Or("", "-"))
 	assert.Equal(t, "x", cmdutil.Or("x", "-"))
+}
+
+func TestListFlagsFillTheOptions(t *testing.T) {
+	t.Parallel()
+	client := &cmdutil.ClientOptions{}
+	opts, err := clitest.Parse(t, func(ios *cmdutil.IOStreams, runF func(context.Context, *ListOptions) error) *cobra.Command {
+		return NewCmdList(ios, client, runF)
+	}, "-l", "env=prod", "--selector", "host.name=~web-.*", "--online", "-o", "yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"env=prod", "host.name=~web-.*"}, opts.Selector, "repeated selectors, in order")
+	assert.True(t, opts.Online)
+	assert.Equal(t, cmdutil.FormatYAML, opts.Format)
+	assert.Same(t, client, opts.Client, "the group's client flags")
 }

@@ -18,7 +18,7 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Use:   "collector-config",
 		Short: "Work with phoenix-collector configuration files",
 	}
-	cmd.AddCommand(newCmdValidate(ios))
+	cmd.AddCommand(NewCmdValidate(ios, nil))
 	return cmd
 }
 
@@ -36,7 +36,10 @@ type FileResult struct {
 	Problems []distribution.Problem `json:"problems,omitempty" yaml:"problems,omitempty"`
 }
 
-func newCmdValidate(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmdValidate returns `phoenix collector-config validate`. runF, when not
+// nil, runs instead of runValidate, so a test can see the options the flags
+// make.
+func NewCmdValidate(ios *cmdutil.IOStreams, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
@@ -54,15 +57,19 @@ the current environment.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
-			return RunValidate(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runValidate(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-// RunValidate validates each file and reports the results.
-func RunValidate(ctx context.Context, opts *ValidateOptions) error {
+// runValidate validates every file, even after an invalid one, and reports
+// them all; any invalid file makes the exit status 1.
+func runValidate(ctx context.Context, opts *ValidateOptions) error {
 	results := make([]FileResult, 0, len(opts.Files))
 	failed := false
 	for _, f := range opts.Files {

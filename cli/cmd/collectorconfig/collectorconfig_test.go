@@ -2,7 +2,6 @@ package collectorconfig
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/pipelines/distribution"
 )
 
@@ -28,28 +28,19 @@ service: {pipelines: {metrics: {receivers: [host_metrics], processors: [process_
 `
 )
 
+// run executes `phoenix collector-config validate args...`.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(append([]string{"validate"}, args...))
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
+	return clitest.Run(t, NewCmd, append([]string{"validate"}, args...)...)
 }
 
 func files(t *testing.T) (good, bad string) {
 	t.Helper()
-	dir := t.TempDir()
-	good, bad = filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(validConfig), 0o600))
-	require.NoError(t, os.WriteFile(bad, []byte(invalidConfig), 0o600))
-	return good, bad
+	return clitest.WriteFile(t, "good.yaml", validConfig), clitest.WriteFile(t, "bad.yaml", invalidConfig)
 }
 
 func TestValidateValidFile(t *testing.T) {
+	t.Parallel()
 	good, _ := files(t)
 	out, errOut, err := run(t, good)
 	require.NoError(t, err)
@@ -58,6 +49,7 @@ func TestValidateValidFile(t *testing.T) {
 }
 
 func TestValidateInvalidFile(t *testing.T) {
+	t.Parallel()
 	good, bad := files(t)
 	out, errOut, err := run(t, good, bad)
 	assert.ErrorIs(t, err, cmdutil.ErrSilent, "the problems are already printed: exit 1 without repeating them")
@@ -68,6 +60,7 @@ func TestValidateInvalidFile(t *testing.T) {
 }
 
 func TestValidateStructured(t *testing.T) {
+	t.Parallel()
 	good, bad := files(t)
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	out, errOut, err := run(t, "-o", "json", good, bad, missing)
@@ -91,6 +84,7 @@ func TestValidateStructured(t *testing.T) {
 }
 
 func TestValidateArguments(t *testing.T) {
+	t.Parallel()
 	_, _, err := run(t)
 	require.Error(t, err, "at least one file")
 	assert.NotErrorIs(t, err, cmdutil.ErrSilent)

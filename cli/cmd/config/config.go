@@ -25,7 +25,7 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Assign collector configurations to agents",
 	}
 	cmdutil.AddClientFlags(cmd, client)
-	cmd.AddCommand(newCmdAssign(ios, client), newCmdUnassign(ios, client))
+	cmd.AddCommand(NewCmdAssign(ios, client, nil), NewCmdUnassign(ios, client, nil))
 	return cmd
 }
 
@@ -43,7 +43,9 @@ type AssignOptions struct {
 	Format     cmdutil.Format
 }
 
-func newCmdAssign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// NewCmdAssign returns `phoenix config assign`. runF, when not nil, runs
+// instead of runAssign, so a test can see the options the flags make.
+func NewCmdAssign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *AssignOptions) error) *cobra.Command {
 	opts := &AssignOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "assign (--agent UID | --selector SELECTOR) (--pipeline NAME [--param k=v]... | --file CONFIG)",
@@ -58,7 +60,12 @@ before any is stored.`,
   phoenix config assign --selector env=staging --pipeline baseline --param destination=none
   phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --file collector.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return RunAssign(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runAssign(cmd.Context(), opts)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Agent, "agent", "", "instance UID of one agent")
@@ -72,8 +79,9 @@ before any is stored.`,
 	return cmd
 }
 
-// RunAssign assigns the configuration.
-func RunAssign(ctx context.Context, opts *AssignOptions) error {
+// runAssign checks the flags make one target and one configuration, then
+// assigns it: to one agent, or to every agent the selector matches.
+func runAssign(ctx context.Context, opts *AssignOptions) error {
 	if (opts.Agent == "") == (len(opts.Selector) == 0) {
 		return errors.New("give exactly one of --agent or --selector")
 	}
@@ -127,25 +135,45 @@ func RunAssign(ctx context.Context, opts *AssignOptions) error {
 	return nil
 }
 
-func newCmdUnassign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// UnassignOptions are the inputs of `phoenix config unassign`.
+type UnassignOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	UID    string
+}
+
+// NewCmdUnassign returns `phoenix config unassign`. runF, when not nil, runs
+// instead of runUnassign.
+func NewCmdUnassign(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *UnassignOptions) error) *cobra.Command {
+	opts := &UnassignOptions{IO: ios, Client: client}
 	return &cobra.Command{
 		Use:     "unassign INSTANCE-UID",
 		Short:   "Remove an agent's assignment (it keeps running its current configuration)",
 		Example: "  phoenix config unassign 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.Client()
-			if err != nil {
-				return err
+			opts.UID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if err := c.UnassignAgent(cmd.Context(), args[0]); err != nil {
-				if apiclient.IsStatus(err, 404) {
-					return fmt.Errorf("agent %s has no assignment", args[0])
-				}
-				return err
-			}
-			_, err = fmt.Fprintf(ios.Out, "unassigned %s\n", args[0])
-			return err
+			return runUnassign(cmd.Context(), opts)
 		},
 	}
+}
+
+// runUnassign removes the agent's assignment; the agent is not told, so it
+// keeps what it runs.
+func runUnassign(ctx context.Context, opts *UnassignOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.UnassignAgent(ctx, opts.UID); err != nil {
+		if apiclient.IsStatus(err, 404) {
+			return fmt.Errorf("agent %s has no assignment", opts.UID)
+		}
+		return err
+	}
+	_, err = fmt.Fprintf(opts.IO.Out, "unassigned %s\n", opts.UID)
+	return err
 }

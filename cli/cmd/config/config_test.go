@@ -2,9 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,76 +11,27 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
-	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/opamp-server/store/boltstore"
-	"github.com/phoenix/platform/pipelines/catalog"
-	"github.com/phoenix/platform/pipelines/distribution"
 )
 
-const operatorToken = "operator-token-for-tests"
-
-// newServer serves the real REST API over an embedded store with three
-// agents, and points the CLI at it with an operator token in a token file.
-func newServer(t *testing.T) store.Store {
+// newServer serves the real REST API to an operator, with three agents.
+func newServer(t *testing.T) *clitest.Server {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load(distribution.ValidateYAML)
-	require.NoError(t, err)
-	authn, err := auth.New([]auth.TokenEntry{{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}}})
-	require.NoError(t, err)
-	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
-	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Auth: authn, Metrics: servermetrics.New()})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	tokenFile := filepath.Join(t.TempDir(), "operator.token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(operatorToken+"\n"), 0o600))
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(cmdutil.EnvServer, srv.URL)
-	t.Setenv(cmdutil.EnvToken, "")
-	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
-
+	srv := clitest.NewServer(t, auth.RoleOperator)
 	for uid, env := range map[string]string{"agent-1": "prod", "agent-2": "prod", "agent-3": "staging"} {
-		require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
+		require.NoError(t, srv.Store.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": env}}))
 	}
-	return st
+	return srv
 }
-
-func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
-}
-
-const validConfig = `receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
-`
 
 func TestAssignFlagValidation(t *testing.T) {
-	st := newServer(t)
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "collector.yaml")
-	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
-	paramsFile := filepath.Join(dir, "params.yaml")
-	require.NoError(t, os.WriteFile(paramsFile, []byte("memory_limit_mib: 256\n"), 0o600))
+	t.Parallel()
+	srv := newServer(t)
+	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
+	paramsFile := clitest.WriteFile(t, "params.yaml", "memory_limit_mib: 256\n")
 
 	tests := []struct {
 		name    string
@@ -102,7 +50,7 @@ func TestAssignFlagValidation(t *testing.T) {
 			mention: "--param and --params-file apply to --pipeline only"},
 		{name: "malformed param", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "--param", "k"},
 			mention: "want key=value"},
-		{name: "missing file", args: []string{"--agent", "agent-1", "--file", filepath.Join(dir, "missing.yaml")},
+		{name: "missing file", args: []string{"--agent", "agent-1", "--file", filepath.Join(t.TempDir(), "missing.yaml")},
 			mention: "missing.yaml"},
 		{name: "unknown format", args: []string{"--agent", "agent-1", "--pipeline", "baseline", "-o", "csv"},
 			mention: "unknown output format"},
@@ -110,24 +58,25 @@ func TestAssignFlagValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := run(t, append([]string{"assign"}, tt.args...)...)
+			_, _, err := srv.Run(t, NewCmd, append([]string{"assign"}, tt.args...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.mention)
 		})
 	}
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
-		_, err := st.GetAssignment(t.Context(), uid)
+		_, err := srv.Store.GetAssignment(t.Context(), uid)
 		assert.ErrorIs(t, err, store.ErrNotFound, "refused flags assign nothing")
 	}
 }
 
 func TestAssignOneAgent(t *testing.T) {
-	st := newServer(t)
-	out, errOut, err := run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline",
+	t.Parallel()
+	srv := newServer(t)
+	out, errOut, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--pipeline", "baseline",
 		"--param", "memory_limit_mib=256", "-p", "system_metrics=false", "--reason", "trial")
 	require.NoError(t, err)
 
-	asg, err := st.GetAssignment(t.Context(), "agent-1")
+	asg, err := srv.Store.GetAssignment(t.Context(), "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "baseline", asg.Pipeline)
 	assert.Equal(t, "trial", asg.Reason)
@@ -142,24 +91,25 @@ func TestAssignOneAgent(t *testing.T) {
 }
 
 func TestAssignFile(t *testing.T) {
-	st := newServer(t)
-	cfgFile := filepath.Join(t.TempDir(), "collector.yaml")
-	require.NoError(t, os.WriteFile(cfgFile, []byte(validConfig), 0o600))
-	out, _, err := run(t, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
+	t.Parallel()
+	srv := newServer(t)
+	cfgFile := clitest.WriteFile(t, "collector.yaml", clitest.CollectorConfig)
+	out, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-2", "-f", cfgFile, "-o", "json")
 	require.NoError(t, err)
 	var results []apitypes.AssignResult
 	require.NoError(t, json.Unmarshal([]byte(out), &results))
-	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(validConfig)), Generation: 1}}, results)
+	assert.Equal(t, []apitypes.AssignResult{{InstanceUID: "agent-2", ConfigHash: store.HashConfig([]byte(clitest.CollectorConfig)), Generation: 1}}, results)
 
-	asg, err := st.GetAssignment(t.Context(), "agent-2")
+	asg, err := srv.Store.GetAssignment(t.Context(), "agent-2")
 	require.NoError(t, err)
-	assert.Equal(t, validConfig, asg.Config)
+	assert.Equal(t, clitest.CollectorConfig, asg.Config)
 	assert.Equal(t, "assigned by otto", asg.Reason)
 }
 
 func TestAssignSelector(t *testing.T) {
-	st := newServer(t)
-	out, errOut, err := run(t, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
+	t.Parallel()
+	srv := newServer(t)
+	out, errOut, err := srv.Run(t, NewCmd, "assign", "-l", "env=prod", "--pipeline", "baseline", "-o", "yaml")
 	require.NoError(t, err)
 	var results []map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(out), &results))
@@ -169,43 +119,60 @@ func TestAssignSelector(t *testing.T) {
 		assert.Equal(t, 1, results[i]["generation"])
 	}
 	assert.Empty(t, errOut, "structured output only")
-	_, err = st.GetAssignment(t.Context(), "agent-3")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-3")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	_, _, err = run(t, "assign", "-l", "env=dev", "--pipeline", "baseline")
+	_, _, err = srv.Run(t, NewCmd, "assign", "-l", "env=dev", "--pipeline", "baseline")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "assigning to env=dev")
 	assert.Contains(t, err.Error(), "HTTP 404")
 }
 
 func TestAssignRefused(t *testing.T) {
-	st := newServer(t)
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte(strings.Replace(validConfig, "exporters: [nop]", "exporters: [debug]", 1)), 0o600))
-	_, _, err := run(t, "assign", "--agent", "agent-1", "--file", bad)
+	t.Parallel()
+	srv := newServer(t)
+	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "exporters: [debug]", 1))
+	_, _, err := srv.Run(t, NewCmd, "assign", "--agent", "agent-1", "--file", bad)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "assigning to agent-1")
 	assert.Contains(t, err.Error(), "HTTP 422")
 	assert.Contains(t, err.Error(), "\n  service::pipelines::metrics: ", "every problem with its path")
-	_, err = st.GetAssignment(t.Context(), "agent-1")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// The server and token can come from the environment instead of flags: an
+// operator token in a token file, then none at all.
+func TestAssignWithTheEnvironmentsServerAndToken(t *testing.T) {
+	srv := newServer(t)
+	tokenFile := clitest.WriteFile(t, "operator.token", srv.Token+"\n")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(cmdutil.EnvServer, srv.URL)
+	t.Setenv(cmdutil.EnvToken, "")
+	t.Setenv(cmdutil.EnvTokenFile, tokenFile)
+	_, errOut, err := clitest.Run(t, NewCmd, "assign", "--agent", "agent-1", "--pipeline", "baseline")
+	require.NoError(t, err)
+	assert.Equal(t, "assigned to 1 agent(s); follow with: phoenix agent list\n", errOut)
 
 	t.Setenv(cmdutil.EnvTokenFile, "")
-	_, _, err = run(t, "assign", "--agent", "agent-1", "--pipeline", "baseline")
+	_, _, err = clitest.Run(t, NewCmd, "assign", "--agent", "agent-3", "--pipeline", "baseline")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 401", "no token")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-3")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestUnassign(t *testing.T) {
-	st := newServer(t)
-	_, err := st.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	t.Parallel()
+	srv := newServer(t)
+	_, err := srv.Store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: clitest.CollectorConfig})
 	require.NoError(t, err)
-	out, _, err := run(t, "unassign", "agent-1")
+	out, _, err := srv.Run(t, NewCmd, "unassign", "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "unassigned agent-1\n", out)
-	_, err = st.GetAssignment(t.Context(), "agent-1")
+	_, err = srv.Store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	_, _, err = run(t, "unassign")
+	_, _, err = srv.Run(t, NewCmd, "unassign")
 	assert.Error(t, err, "unassign needs an instance UID")
 }

@@ -1,42 +1,40 @@
 // Package demo implements `phoenix demo`: the whole Phoenix loop on this
 // machine with nothing installed — control plane, a supervised collector,
 // simulated load, and a paired experiment of the recommended pipeline
-// against what users run today.
+// against what users run today. The command parses flags and prints; the
+// demo itself is cli/demo.
 package demo // import "github.com/phoenix/platform/cli/cmd/demo"
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/cli/loadsim"
+	"github.com/phoenix/platform/cli/demo"
+	"github.com/phoenix/platform/cli/experimentview"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
-// Options are the flags of `phoenix demo`.
+// Options are the inputs of `phoenix demo`: what the demo runs, and the
+// format its results are printed in.
 type Options struct {
-	IO          *cmdutil.IOStreams
-	Duration    time.Duration
-	Warmup      time.Duration
-	Profile     string
-	Candidate   string
-	Report      string
-	KeepRunning bool
-	Dir         string
-	Format      cmdutil.Format
+	IO *cmdutil.IOStreams
+	// Options are the demo's own: durations, profile, candidate, report,
+	// directory. runDemo sets where its progress and results go.
+	demo.Options
+	Format cmdutil.Format
 }
 
-// NewCmd returns the demo command.
-func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmd returns the demo command. runF, when not nil, runs instead of
+// runDemo, so a test can see the options the flags make.
+func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: ios}
+	if runF == nil {
+		runF = runDemo
+	}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole Phoenix loop on this machine and show what it saves",
@@ -65,7 +63,7 @@ the collector's last log lines; --dir keeps every log.`,
   phoenix demo --keep-running   # leave everything up to explore with the CLI`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return Run(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -80,86 +78,16 @@ the collector's last log lines; --dir keeps every log.`,
 	return cmd
 }
 
-// Run executes the demo.
-func Run(ctx context.Context, opts *Options) error {
-	if opts.Duration < apitypes.MinDuration {
-		return fmt.Errorf("--duration must be at least %s (rates need two whole minutes of samples), got %s", apitypes.MinDuration, opts.Duration)
-	}
-	if _, err := profiles.Get(opts.Profile); err != nil {
-		return fmt.Errorf("--profile: %w", err)
-	}
-	bins, err := findBinaries()
-	if err != nil {
-		return err
-	}
-	dir, cleanup, err := workDir(opts.Dir)
-	if err != nil {
-		return err
-	}
-	d := &demo{opts: opts, bins: bins, dir: dir, progress: opts.IO.ErrOut}
-	defer func() {
-		d.stop()
-		if !opts.KeepRunning {
-			cleanup()
+// runDemo runs the demo, progress on stderr and the results on stdout.
+func runDemo(ctx context.Context, opts *Options) error {
+	d := opts.Options
+	d.Progress = opts.IO.ErrOut
+	d.Results = func(r apitypes.Results) error {
+		if opts.Format != cmdutil.FormatTable {
+			return cmdutil.WriteStructured(opts.IO.Out, opts.Format, r)
 		}
-	}()
-	err = d.run(ctx)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		d.printFailureContext()
+		fmt.Fprintln(opts.IO.Out)
+		return experimentview.PrintResults(opts.IO.Out, r)
 	}
-	return err
-}
-
-// binaries the demo runs.
-type binaries struct {
-	phoenix, collector, supervisor, worker string
-}
-
-// findBinaries looks next to this executable first, then in ./bin.
-func findBinaries() (binaries, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return binaries{}, err
-	}
-	dirs := []string{filepath.Dir(self), "bin"}
-	find := func(name string) (string, error) {
-		for _, d := range dirs {
-			p := filepath.Join(d, name)
-			if _, err := os.Stat(p); err == nil {
-				return filepath.Abs(p)
-			}
-		}
-		return "", fmt.Errorf("%s not found next to phoenix or in ./bin: run `make build`", name)
-	}
-	b := binaries{phoenix: self}
-	if b.collector, err = find("phoenix-collector"); err != nil {
-		return b, err
-	}
-	if b.supervisor, err = find("opampsupervisor"); err != nil {
-		return b, err
-	}
-	// The load's workers: checked now rather than found missing in
-	// loadsim's log minutes later.
-	if b.worker, err = find(loadsim.WorkerBinary); err != nil {
-		return b, err
-	}
-	return b, nil
-}
-
-func workDir(dir string) (string, func(), error) {
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", nil, err
-		}
-		return dir, func() {}, nil
-	}
-	tmp, err := os.MkdirTemp("", "phoenix-demo-")
-	if err != nil {
-		return "", nil, err
-	}
-	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
-}
-
-func step(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, "==> "+format+"\n", args...)
+	return demo.Run(ctx, d)
 }

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
 )
@@ -31,26 +33,20 @@ warmup: 2m
 success_criteria: {min_series_reduction: 0.5}
 `
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	return path
-}
-
 // created runs `create args...` and returns the stored experiment.
-func created(t *testing.T, e *env, args ...string) (apitypes.Experiment, string) {
+func created(t *testing.T, e *clitest.ExperimentServer, args ...string) (apitypes.Experiment, string) {
 	t.Helper()
-	out, errOut, err := run(t, append([]string{"create"}, args...)...)
+	out, errOut, err := e.Run(t, NewCmd, append([]string{"create"}, args...)...)
 	require.NoError(t, err)
 	id := strings.TrimSpace(out)
 	require.True(t, strings.HasPrefix(id, "exp-"), "create prints the ID alone: %q", out)
-	return e.get(id), errOut
+	return e.Get(id), errOut
 }
 
 func TestCreateFromFile(t *testing.T) {
-	e := newEnv(t)
-	x, errOut := created(t, e, "-f", writeFile(t, "exp.yaml", specFile))
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	x, errOut := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile))
 	assert.Equal(t, "from-file", x.Name)
 	assert.Equal(t, apitypes.ExperimentPending, x.Status)
 	assert.False(t, x.State.StartRequested)
@@ -62,8 +58,9 @@ func TestCreateFromFile(t *testing.T) {
 }
 
 func TestCreateFlagsOverrideTheFile(t *testing.T) {
-	e := newEnv(t)
-	x, _ := created(t, e, "-f", writeFile(t, "exp.yaml", specFile),
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	x, _ := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile),
 		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
 		"--baseline", "current", "--candidate", "topk",
 		"--param", "collection_interval=15s", "-p", "system_metrics=false",
@@ -86,7 +83,8 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 }
 
 func TestCreateFromFlagsAlone(t *testing.T) {
-	e := newEnv(t)
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
 		"--baseline-param", "k=5", "--duration", "2m", "--start")
 	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
@@ -101,8 +99,9 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 }
 
 func TestCreateStructuredOutput(t *testing.T) {
-	newEnv(t)
-	out, _, err := run(t, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	out, _, err := e.Run(t, NewCmd, "create", "--name", "json", "-l", "env=test", "--candidate", "topk", "--duration", "2m", "-o", "json")
 	require.NoError(t, err)
 	var x apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &x))
@@ -111,8 +110,9 @@ func TestCreateStructuredOutput(t *testing.T) {
 }
 
 func TestCreateErrors(t *testing.T) {
-	newEnv(t)
-	bad := writeFile(t, "bad.yaml", "name: x\ncolour: red\n")
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	bad := clitest.WriteFile(t, "bad.yaml", "name: x\ncolour: red\n")
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -131,73 +131,72 @@ func TestCreateErrors(t *testing.T) {
 		{"an argument", []string{"extra"}, []string{"unknown command"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := run(t, append([]string{"create"}, tt.args...)...)
+			_, _, err := e.Run(t, NewCmd, append([]string{"create"}, tt.args...)...)
 			require.Error(t, err)
 			for _, want := range tt.want {
 				assert.Contains(t, err.Error(), want)
 			}
 		})
 	}
-	out, _, err := run(t, "list", "-o", "json")
+	out, _, err := e.Run(t, NewCmd, "list", "-o", "json")
 	require.NoError(t, err)
 	assert.JSONEq(t, "[]", out, "nothing was created")
 }
 
 func TestActions(t *testing.T) {
-	e := newEnv(t)
-	e.agent("a1")
-	x, err := e.c.Create(t.Context(), e.spec("actions"))
-	require.NoError(t, err)
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	e.Agent("a1")
+	x := e.Create("actions")
 
-	out, _, err := run(t, "promote", x.ID)
+	out, _, err := e.Run(t, NewCmd, "promote", x.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "promote "+x.ID+":")
 	assert.Contains(t, err.Error(), "HTTP 409")
 	assert.Empty(t, out)
 
-	out, _, err = run(t, "start", x.ID)
+	out, _, err = e.Run(t, NewCmd, "start", x.ID)
 	require.NoError(t, err)
 	assert.Equal(t, x.ID+": start (pending)\n", out)
-	e.c.ReconcileAll(t.Context())
-	e.apply(x.ID)
-	e.finish(x.ID)
+	e.Controller.ReconcileAll(t.Context())
+	e.Apply(x.ID)
+	e.Finish(x.ID)
 
-	out, _, err = run(t, "promote", x.ID, "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "promote", x.ID, "-o", "json")
 	require.NoError(t, err)
 	var promoted apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &promoted))
 	assert.True(t, promoted.State.Promoted)
-	asg, err := e.st.GetAssignment(t.Context(), "a1")
+	asg, err := e.Store.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
 
-	out, _, err = run(t, "rollback", x.ID)
+	out, _, err = e.Run(t, NewCmd, "rollback", x.ID)
 	require.NoError(t, err)
 	assert.Equal(t, x.ID+": rollback (completed)\n", out)
-	asg, err = e.st.GetAssignment(t.Context(), "a1")
+	asg, err = e.Store.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, "baseline", asg.Pipeline)
 
-	y, err := e.c.Create(t.Context(), e.spec("stopped"))
-	require.NoError(t, err)
-	out, _, err = run(t, "stop", y.ID)
+	y := e.Create("stopped")
+	out, _, err = e.Run(t, NewCmd, "stop", y.ID)
 	require.NoError(t, err)
 	assert.Equal(t, y.ID+": stop (pending)\n", out)
 
-	_, _, err = run(t, "start", "exp-none")
+	_, _, err = e.Run(t, NewCmd, "start", "exp-none")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 404")
-	_, _, err = run(t, "start")
+	_, _, err = e.Run(t, NewCmd, "start")
 	assert.Error(t, err, "an ID is required")
 }
 
 func TestList(t *testing.T) {
-	e := newEnv(t)
-	done := e.completed("done")
-	pending, err := e.c.Create(t.Context(), e.spec("waiting"))
-	require.NoError(t, err)
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	done := e.Completed("done")
+	pending := e.Create("waiting")
 
-	out, _, err := run(t, "list")
+	out, _, err := e.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 3)
@@ -206,30 +205,31 @@ func TestList(t *testing.T) {
 	assert.Equal(t, []string{pending.ID, "waiting", "paired", "pending", "0%", "0", "-"}, strings.Fields(lines[2])[:7])
 	assert.Contains(t, lines[1], done.CreatedAt.Local().Format(time.DateTime))
 
-	out, _, err = run(t, "list", "--status", "pending,running", "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "list", "--status", "pending,running", "-o", "json")
 	require.NoError(t, err)
 	var xs []apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &xs))
 	require.Len(t, xs, 1)
 	assert.Equal(t, pending.ID, xs[0].ID)
 
-	out, _, err = run(t, "list", "-o", "yaml", "--status", "completed")
+	out, _, err = e.Run(t, NewCmd, "list", "-o", "yaml", "--status", "completed")
 	require.NoError(t, err)
 	var docs []map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(out), &docs))
 	require.Len(t, docs, 1)
 	assert.Equal(t, done.ID, docs[0]["id"])
 
-	_, _, err = run(t, "list", "--status", "sideways")
+	_, _, err = e.Run(t, NewCmd, "list", "--status", "sideways")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown status "sideways" (valid: pending, deploying, running, analyzing, completed, failed, cancelled)`,
 		"an unknown status is refused before any request, naming the valid ones")
 }
 
 func TestStatusCommand(t *testing.T) {
-	e := newEnv(t)
-	x := e.completed("status")
-	out, _, err := run(t, "status", x.ID)
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	x := e.Completed("status")
+	out, _, err := e.Run(t, NewCmd, "status", x.ID)
 	require.NoError(t, err)
 	assert.Contains(t, out, "Experiment:  status ("+x.ID+")")
 	assert.Contains(t, out, "Status:      completed  [████████████████████] 100%")
@@ -237,75 +237,27 @@ func TestStatusCommand(t *testing.T) {
 	assert.Contains(t, out, "(done)")
 	assert.Contains(t, out, "running → analyzing: measurement window complete")
 
-	out, _, err = run(t, "status", x.ID, "-o", "json")
+	out, _, err = e.Run(t, NewCmd, "status", x.ID, "-o", "json")
 	require.NoError(t, err)
 	var got apitypes.Experiment
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, x.ID, got.ID)
 	assert.Len(t, got.Events, len(x.Events))
 
-	_, _, err = run(t, "status", "exp-none")
+	_, _, err = e.Run(t, NewCmd, "status", "exp-none")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "experiment exp-none")
 }
 
-func TestPrintStatus(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := apitypes.Experiment{
-		ID: "exp-1", Name: "web", Status: apitypes.ExperimentRunning, Progress: 0.5,
-		Spec: apitypes.ExperimentSpec{Description: "web hosts", Mode: "split", Baseline: apitypes.Variant{Current: true},
-			Candidate: apitypes.Variant{Pipeline: "topk"}, Targets: apitypes.Targets{Selector: "env=prod"}},
-		State: apitypes.ExperimentState{RunningSince: start, MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(11 * time.Minute),
-			Targets: []apitypes.ExperimentTarget{{InstanceUID: "a1", Host: "web-1", Variant: "baseline", Applied: true}, {InstanceUID: "a2", Variant: "candidate"}},
-			Error:   "agent a2 is slow", Promoted: true},
-		Events: []apitypes.ExperimentEvent{
-			{Time: start.Add(-time.Minute), To: "pending", Cause: "created"},
-			{Time: start, From: "deploying", To: "running", Cause: "every target applied its configuration"},
-			{Time: start.Add(2 * time.Minute), Cause: "promoted: candidate assigned to every target"},
-		},
-	}
-	var b strings.Builder
-	require.NoError(t, printStatus(&b, x, start.Add(6*time.Minute)))
-	clock := func(t time.Time) string { return t.Local().Format(time.TimeOnly) }
-	assert.Equal(t, `Experiment:   web (exp-1)
-Description:  web hosts
-Mode:         split, each agent's current configuration vs topk, targets env=prod
-Status:       running  [██████████··········]  50%
-Measuring:    `+clock(x.State.MeasureFrom)+` → `+clock(x.State.EndsAt)+` (5m0s left)
-Error:        agent a2 is slow
-Rollout:      promoted=true rolled_back=false
-
-TARGETS
-INSTANCE UID  HOST   VARIANT    APPLIED
-a1            web-1  baseline   true
-a2            -      candidate  false
-
-EVENTS
-  `+clock(start.Add(-time.Minute))+`  ∅ → pending: created
-  `+clock(start)+`  deploying → running: every target applied its configuration
-  `+clock(start.Add(2*time.Minute))+`  promoted: candidate assigned to every target
-`, b.String())
-}
-
-func TestRemaining(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	x := apitypes.Experiment{Status: apitypes.ExperimentRunning,
-		State: apitypes.ExperimentState{MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(3 * time.Minute)}}
-	assert.Equal(t, "warming up, 45s to go", remaining(x, start.Add(15*time.Second)))
-	assert.Equal(t, "1m30s left", remaining(x, start.Add(90*time.Second)))
-	assert.Equal(t, "analysing", remaining(x, start.Add(3*time.Minute)))
-	x.Status = apitypes.ExperimentFailed
-	assert.Equal(t, "done", remaining(x, start))
-}
-
 func TestReport(t *testing.T) {
-	e := newEnv(t)
-	x := e.completed("report <1>")
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	x := e.Completed("report <1>")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	require.NoError(t, os.WriteFile(file, []byte("the previous report"), 0o600))
 
-	_, _, err := run(t, "report", "exp-none", "--html", file)
+	_, _, err := e.Run(t, NewCmd, "report", "exp-none", "--html", file)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "report exp-none")
 	assert.Contains(t, err.Error(), "HTTP 404")
@@ -316,7 +268,7 @@ func TestReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "and no temporary file behind")
 
-	_, errOut, err := run(t, "report", x.ID, "--html", file)
+	_, errOut, err := e.Run(t, NewCmd, "report", x.ID, "--html", file)
 	require.NoError(t, err)
 	assert.Equal(t, "wrote "+file+"\n", errOut)
 	got, err := os.ReadFile(file)
@@ -326,14 +278,16 @@ func TestReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), info.Mode().Perm(), "readable like any file written in place")
 
-	_, _, err = run(t, "report", x.ID)
+	_, _, err = e.Run(t, NewCmd, "report", x.ID)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--html FILE is required")
-	_, _, err = run(t, "report", x.ID, "--html", filepath.Join(dir, "missing", "r.html"))
+	_, _, err = e.Run(t, NewCmd, "report", x.ID, "--html", filepath.Join(dir, "missing", "r.html"))
 	assert.Error(t, err, "the directory must exist")
 }
 
 func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
+	t.Parallel()
+	// A server that breaks off mid-report.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "1000")
 		_, _ = w.Write([]byte("<!doctype html><p>the first part"))
@@ -342,7 +296,8 @@ func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.html")
 	ios, _, errOut := cmdutil.Test()
-	err := writeReport(t.Context(), apiclient.New(srv.URL, ""), "exp-1", file, ios)
+	err := runReport(t.Context(), &ReportOptions{IO: ios, Client: &cmdutil.ClientOptions{Server: srv.URL, Token: "t"},
+		ID: "exp-1", HTML: file})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "report exp-1")
 	assert.Empty(t, errOut.String())
@@ -352,14 +307,29 @@ func TestReportIsWrittenWholeOrNotAtAll(t *testing.T) {
 }
 
 func TestListNothing(t *testing.T) {
-	newEnv(t)
-	out, errOut, err := run(t, "list")
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	out, errOut, err := e.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	assert.Empty(t, out)
 	assert.Equal(t, "no experiments\n", errOut)
 	for _, format := range []string{"json", "yaml"} {
-		out, _, err = run(t, "list", "-o", format)
+		out, _, err = e.Run(t, NewCmd, "list", "-o", format)
 		require.NoError(t, err)
 		assert.Equal(t, "[]\n", out, format)
 	}
+}
+
+func TestCreateRecordsWhichFlagsWereGiven(t *testing.T) {
+	t.Parallel()
+	opts, err := clitest.Parse(t, func(ios *cmdutil.IOStreams, runF func(context.Context, *CreateOptions) error) *cobra.Command {
+		return NewCmdCreate(ios, &cmdutil.ClientOptions{}, runF)
+	}, "-f", "exp.yaml", "--name", "", "--duration", "30m")
+	require.NoError(t, err)
+	spec := apitypes.ExperimentSpec{Name: "from-file", Duration: apitypes.Duration(time.Minute), Warmup: apitypes.Duration(time.Minute)}
+	require.NoError(t, opts.overlay(&spec))
+	assert.Empty(t, spec.Name, "a flag given empty still overrides the file")
+	assert.Equal(t, 30*time.Minute, spec.Duration.D())
+	assert.Equal(t, time.Minute, spec.Warmup.D(), "a flag not given leaves the file's value")
+	assert.Equal(t, "baseline", spec.Baseline.Pipeline, "the default baseline")
 }

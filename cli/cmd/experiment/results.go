@@ -1,18 +1,27 @@
 package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/cli/experimentview"
 )
 
-func newCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
-	var format cmdutil.Format
+// ResultsOptions are the inputs of `phoenix experiment results`.
+type ResultsOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	ID     string
+	Format cmdutil.Format
+}
+
+// NewCmdResults returns `phoenix experiment results`. runF, when not nil,
+// runs instead of runResults.
+func NewCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ResultsOptions) error) *cobra.Command {
+	opts := &ResultsOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "results ID",
 		Short: "Show an experiment's results: figures per variant, reductions, cost and verdict",
@@ -21,115 +30,33 @@ running one has measured so far (marked as interim).`,
 		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.Client()
-			if err != nil {
-				return err
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			view, err := c.ExperimentResults(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("results %s: %w", args[0], err)
-			}
-			r := view.Results
-			if format != cmdutil.FormatTable {
-				return cmdutil.WriteStructured(ios.Out, format, r)
-			}
-			if !view.Final {
-				fmt.Fprintln(ios.Out, "Interim results: the experiment is still running.")
-			}
-			return PrintResults(ios.Out, r)
+			return runResults(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AddFormatFlag(cmd, &format)
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-// PrintResults writes results as tables: per-variant figures, reductions,
-// costs per price model and the verdict with its reasons.
-func PrintResults(out io.Writer, r apitypes.Results) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "VARIANT\tAGENTS\tACTIVE SERIES\tDATAPOINTS/MIN\tBYTES/MIN\tPROCESSES/MIN\tCRITICAL\t")
-	for _, v := range r.Variants {
-		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%s\t%.0f\t%.1f\t\n", v.Variant, v.Agents, v.ActiveSeries,
-			v.DatapointsPerMinute, bytesHuman(v.BytesPerMinute), v.ProcessResourcesPerMinute, v.CriticalProcesses)
-	}
-	if err := w.Flush(); err != nil {
+// runResults prints the results, saying so when they are interim.
+func runResults(ctx context.Context, opts *ResultsOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
 		return err
 	}
-	d := r.Derived
-	fmt.Fprintln(out)
-	fmt.Fprintf(out, "Series reduction:      %s\n", estimate(d.SeriesReduction))
-	fmt.Fprintf(out, "Datapoints reduction:  %s\n", estimate(d.DatapointsReduction))
-	fmt.Fprintf(out, "Bytes reduction:       %s\n", estimate(d.BytesReduction))
-	fmt.Fprintf(out, "Critical retention:    %.1f%%\n", 100*d.CriticalRetention)
-	if d.CPUIncrease != nil {
-		fmt.Fprintf(out, "Collector CPU change:  %s\n", signedEstimate(*d.CPUIncrease))
+	view, err := c.ExperimentResults(ctx, opts.ID)
+	if err != nil {
+		return fmt.Errorf("results %s: %w", opts.ID, err)
 	}
-	if len(r.Costs) > 0 {
-		fmt.Fprintln(out)
-		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(w, "PRICE MODEL\tBASELINE/HOST/MONTH\tCANDIDATE/HOST/MONTH\tALL TARGETS SAVE/MONTH\tSAVING\t")
-		for _, mc := range r.Costs {
-			var base, cand float64
-			for _, vc := range mc.Variants {
-				switch vc.Variant {
-				case apitypes.VariantBaseline:
-					base = vc.MonthlyPerHost
-				case apitypes.VariantCandidate:
-					cand = vc.MonthlyPerHost
-				}
-			}
-			title := mc.Model.Title
-			if title == "" {
-				title = mc.Model.Name
-			}
-			fmt.Fprintf(w, "%s\t$%.2f\t$%.2f\t$%.2f\t%.1f%%\t\n", title, base, cand, mc.MonthlySaving, 100*mc.SavingFraction)
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
+	r := view.Results
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, r)
 	}
-	verdict := "FAIL"
-	if r.Verdict.Pass {
-		verdict = "PASS"
+	if !view.Final {
+		fmt.Fprintln(opts.IO.Out, "Interim results: the experiment is still running.")
 	}
-	fmt.Fprintf(out, "\nVerdict: %s\n", verdict)
-	for _, c := range r.Verdict.Checks {
-		mark := map[apitypes.Outcome]string{apitypes.OutcomePass: "✓", apitypes.OutcomeFail: "✗"}[c.Outcome]
-		if mark == "" {
-			mark = "·"
-		}
-		fmt.Fprintf(out, "  %s %s\n", mark, c.Reason)
-	}
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(out, "  ! %s\n", warn)
-	}
-	return nil
-}
-
-func estimate(e apitypes.Estimate) string {
-	s := fmt.Sprintf("%.1f%%", 100*e.Value)
-	if e.Interval != nil {
-		s += fmt.Sprintf(" (95%% CI %.1f%% to %.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)
-	}
-	return s
-}
-
-func signedEstimate(e apitypes.Estimate) string {
-	s := fmt.Sprintf("%+.1f%%", 100*e.Value)
-	if e.Interval != nil {
-		s += fmt.Sprintf(" (95%% CI %+.1f%% to %+.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)
-	}
-	return s
-}
-
-func bytesHuman(b float64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", b/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", b/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", b)
+	return experimentview.PrintResults(opts.IO.Out, r)
 }

@@ -25,6 +25,6 @@ critical daemons. The process_sim receiver emits the same profiles as
 synthetic scrapes inside the collector.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(NewRunCmd(ios), NewProfilesCmd(ios))
+	cmd.AddCommand(NewCmdRun(ios, nil), NewCmdProfiles(ios, nil))
 	return cmd
 }

@@ -1,6 +1,7 @@
 package loadsim // import "github.com/phoenix/platform/cli/cmd/loadsim"
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,14 +12,15 @@ import (
 	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
-// ProfilesOptions are the flags of `phoenix loadsim profiles`.
+// ProfilesOptions are the inputs of `phoenix loadsim profiles`.
 type ProfilesOptions struct {
 	IO     *cmdutil.IOStreams
 	Format cmdutil.Format
 }
 
-// NewProfilesCmd returns the profiles command.
-func NewProfilesCmd(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmdProfiles returns `phoenix loadsim profiles`. runF, when not nil,
+// runs instead of runProfiles.
+func NewCmdProfiles(ios *cmdutil.IOStreams, runF func(context.Context, *ProfilesOptions) error) *cobra.Command {
 	opts := &ProfilesOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "profiles",
@@ -29,16 +31,19 @@ value by the seed; -o yaml prints each profile as its file describes it.`,
 		Example: `  phoenix loadsim profiles
   phoenix loadsim profiles -o yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return RunProfiles(opts)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runProfiles(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-// RunProfiles prints the profiles.
-func RunProfiles(opts *ProfilesOptions) error {
+// runProfiles prints every profile: a table, or each whole with -o json|yaml.
+func runProfiles(_ context.Context, opts *ProfilesOptions) error {
 	all, err := profiles.All()
 	if err != nil {
 		return fmt.Errorf("load profiles: %w", err)

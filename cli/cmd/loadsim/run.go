@@ -16,7 +16,7 @@ import (
 	"github.com/phoenix/platform/receivers/processsim/profiles"
 )
 
-// RunOptions are the flags of `phoenix loadsim run`.
+// RunOptions are the inputs of `phoenix loadsim run`.
 type RunOptions struct {
 	IO *cmdutil.IOStreams
 	// Options are the run's profile, parameters, caps and ramp.
@@ -30,8 +30,9 @@ type RunOptions struct {
 	Worker string
 }
 
-// NewRunCmd returns the run command.
-func NewRunCmd(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmdRun returns `phoenix loadsim run`. runF, when not nil, runs instead
+// of runRun, so a test can see the options the flags make.
+func NewCmdRun(ios *cmdutil.IOStreams, runF func(context.Context, *RunOptions) error) *cobra.Command {
 	opts := &RunOptions{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -67,7 +68,10 @@ The custom profile takes --processes, --daemons, --starts-per-second,
   phoenix loadsim run --profile high-cardinality --max-memory-mb 4096 --max-cpu 1.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return Run(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRun(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -92,11 +96,11 @@ The custom profile takes --processes, --daemons, --starts-per-second,
 	return cmd
 }
 
-// Run plans the run, then, unless it is a dry run, acts it out until the
+// runRun plans the run, then, unless it is a dry run, acts it out until the
 // duration ends or ctx is cancelled, and stops every worker before returning.
 // Cancelled by a signal, it returns a cmdutil.ExitError with the signal's
 // conventional status.
-func Run(ctx context.Context, opts *RunOptions) error {
+func runRun(ctx context.Context, opts *RunOptions) error {
 	if opts.Progress <= 0 {
 		return fmt.Errorf("--progress must be positive, got %s", opts.Progress)
 	}

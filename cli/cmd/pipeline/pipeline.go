@@ -21,70 +21,109 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Browse, render and validate catalog pipelines",
 	}
 	cmdutil.AddClientFlags(cmd, client)
-	cmd.AddCommand(newCmdList(ios, client), newCmdShow(ios, client), newCmdRender(ios, client), newCmdValidate(ios, client))
+	cmd.AddCommand(NewCmdList(ios, client, nil), NewCmdShow(ios, client, nil), NewCmdRender(ios, client, nil),
+		NewCmdValidate(ios, client, nil))
 	return cmd
 }
 
-// summary is the part of a catalog pipeline the table shows.
-func newCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
-	var format cmdutil.Format
+// ListOptions are the inputs of `phoenix pipeline list`.
+type ListOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	Format cmdutil.Format
+}
+
+// NewCmdList returns `phoenix pipeline list`. runF, when not nil, runs
+// instead of runList, so a test can see the options the flags make.
+func NewCmdList(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List catalog pipelines",
 		Example: "  phoenix pipeline list\n  phoenix pipeline list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client.Client()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			raw, err := c.Pipelines(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("listing pipelines: %w", err)
-			}
-			if format != cmdutil.FormatTable {
-				return cmdutil.WriteStructured(ios.Out, format, raw)
-			}
-			w := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tVERSION\tRECOMMENDED\tDESCRIPTION")
-			for _, s := range raw {
-				rec := ""
-				if s.Recommended {
-					rec = "yes"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Name, s.Version, rec, s.Description)
-			}
-			return w.Flush()
+			return runList(cmd.Context(), opts)
 		},
 	}
-	cmdutil.AddFormatFlag(cmd, &format)
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-func newCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
-	format := cmdutil.FormatYAML
+// runList prints the catalog: a table of names, versions and descriptions,
+// or every entry whole with -o json|yaml.
+func runList(ctx context.Context, opts *ListOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	raw, err := c.Pipelines(ctx)
+	if err != nil {
+		return fmt.Errorf("listing pipelines: %w", err)
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, raw)
+	}
+	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tVERSION\tRECOMMENDED\tDESCRIPTION")
+	for _, s := range raw {
+		rec := ""
+		if s.Recommended {
+			rec = "yes"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Name, s.Version, rec, s.Description)
+	}
+	return w.Flush()
+}
+
+// ShowOptions are the inputs of `phoenix pipeline show`.
+type ShowOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	Name   string
+	// Format is YAML unless JSON is asked for: a pipeline has no table.
+	Format cmdutil.Format
+}
+
+// NewCmdShow returns `phoenix pipeline show`. runF, when not nil, runs
+// instead of runShow.
+func NewCmdShow(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{IO: ios, Client: client, Format: cmdutil.FormatYAML}
 	cmd := &cobra.Command{
 		Use:     "show NAME",
 		Short:   "Show a pipeline and its typed parameters",
 		Example: "  phoenix pipeline show topk-rollup\n  phoenix pipeline show topk-rollup -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := client.Client()
-			if err != nil {
-				return err
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			doc, err := c.Pipeline(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("pipeline %s: %w", args[0], err)
-			}
-			if format == cmdutil.FormatTable {
-				format = cmdutil.FormatYAML
-			}
-			return cmdutil.WriteStructured(ios.Out, format, doc)
+			return runShow(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().VarP(&format, "output", "o", "output format: yaml (default) or json")
+	cmd.Flags().VarP(&opts.Format, "output", "o", "output format: yaml (default) or json")
 	return cmd
+}
+
+// runShow prints the pipeline's catalog entry.
+func runShow(ctx context.Context, opts *ShowOptions) error {
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	doc, err := c.Pipeline(ctx, opts.Name)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", opts.Name, err)
+	}
+	format := opts.Format
+	if format == cmdutil.FormatTable {
+		format = cmdutil.FormatYAML
+	}
+	return cmdutil.WriteStructured(opts.IO.Out, format, doc)
 }
 
 // RenderOptions are the inputs of `phoenix pipeline render`.
@@ -96,7 +135,9 @@ type RenderOptions struct {
 	ParamsFile string
 }
 
-func newCmdRender(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// NewCmdRender returns `phoenix pipeline render`. runF, when not nil, runs
+// instead of runRender.
+func NewCmdRender(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *RenderOptions) error) *cobra.Command {
 	opts := &RenderOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "render NAME",
@@ -110,7 +151,10 @@ configuration path and exits 1.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			return RunRender(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRender(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&opts.Params, "param", "p", nil, "parameter key=value (repeatable; values read as YAML)")
@@ -118,8 +162,8 @@ configuration path and exits 1.`,
 	return cmd
 }
 
-// RunRender renders a pipeline through the server.
-func RunRender(ctx context.Context, opts *RenderOptions) error {
+// runRender renders a pipeline through the server.
+func runRender(ctx context.Context, opts *RenderOptions) error {
 	params, err := cmdutil.ParseParams(opts.Params, opts.ParamsFile)
 	if err != nil {
 		return err
@@ -137,7 +181,17 @@ func RunRender(ctx context.Context, opts *RenderOptions) error {
 	return err
 }
 
-func newCmdValidate(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions) *cobra.Command {
+// ValidateOptions are the inputs of `phoenix pipeline validate`.
+type ValidateOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	File   string
+}
+
+// NewCmdValidate returns `phoenix pipeline validate`. runF, when not nil,
+// runs instead of runValidate.
+func NewCmdValidate(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{IO: ios, Client: client}
 	return &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Validate a complete collector configuration on the server",
@@ -147,19 +201,29 @@ server, use "phoenix collector-config validate".`,
 		Example: "  phoenix pipeline validate collector.yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
+			opts.File = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			c, err := client.Client()
-			if err != nil {
-				return err
-			}
-			if _, err := c.ValidateConfig(cmd.Context(), string(raw)); err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			_, err = fmt.Fprintf(ios.Out, "%s: valid\n", args[0])
-			return err
+			return runValidate(cmd.Context(), opts)
 		},
 	}
+}
+
+// runValidate sends the file to the server; its problems come back in the
+// error, each with its configuration path.
+func runValidate(ctx context.Context, opts *ValidateOptions) error {
+	raw, err := os.ReadFile(opts.File)
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	if _, err := c.ValidateConfig(ctx, string(raw)); err != nil {
+		return fmt.Errorf("%s: %w", opts.File, err)
+	}
+	_, err = fmt.Fprintf(opts.IO.Out, "%s: valid\n", opts.File)
+	return err
 }

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,68 +12,28 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/api"
-	"github.com/phoenix/platform/opamp-server/assignment"
-	"github.com/phoenix/platform/opamp-server/servermetrics"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/opamp-server/store/boltstore"
-	"github.com/phoenix/platform/pipelines/catalog"
-	"github.com/phoenix/platform/pipelines/distribution"
 )
 
-// newServer serves the real REST API (no authentication) over an embedded
-// store and points the CLI at it through the environment.
-func newServer(t *testing.T) {
-	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, st.Close()) })
-	cat, err := catalog.Load(distribution.ValidateYAML)
-	require.NoError(t, err)
-	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML})
-	require.NoError(t, err)
-	a, err := api.New(api.Settings{Store: st, Catalog: cat, Assignments: assign, Metrics: servermetrics.New()})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(cmdutil.EnvServer, srv.URL)
-	t.Setenv(cmdutil.EnvToken, "")
-	t.Setenv(cmdutil.EnvTokenFile, "")
-}
-
-func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ios, out, errOut := cmdutil.Test()
-	cmd := NewCmd(ios)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(t.Context())
-	return out.String(), errOut.String(), err
-}
-
-func catalogNames(t *testing.T) []string {
-	t.Helper()
-	cat, err := catalog.Load(distribution.ValidateYAML)
-	require.NoError(t, err)
+// catalogNames are the catalog's pipelines, in the order the server lists them.
+func catalogNames(srv *clitest.Server) []string {
 	var names []string
-	for _, p := range cat.List() {
+	for _, p := range srv.Catalog.List() {
 		names = append(names, p.Name)
 	}
 	return names
 }
 
-func TestList(t *testing.T) {
-	newServer(t)
-	names := catalogNames(t)
+// These tests serve the API without authentication: the commands send no
+// token.
 
-	out, _, err := run(t, "list")
+func TestList(t *testing.T) {
+	t.Parallel()
+	srv := clitest.NewServer(t, "")
+	names := catalogNames(srv)
+
+	out, _, err := srv.Run(t, NewCmd, "list")
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, len(names)+1)
@@ -87,7 +45,7 @@ func TestList(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`(?m)^\S+\s+\S+\s+yes\s`), out, "the recommended pipeline is marked")
 
 	for _, format := range []string{"json", "yaml"} {
-		out, _, err := run(t, "list", "-o", format)
+		out, _, err := srv.Run(t, NewCmd, "list", "-o", format)
 		require.NoError(t, err)
 		var docs []map[string]any
 		require.NoError(t, yaml.Unmarshal([]byte(out), &docs), format) // YAML reads JSON too
@@ -101,33 +59,34 @@ func TestList(t *testing.T) {
 }
 
 func TestShow(t *testing.T) {
-	newServer(t)
+	t.Parallel()
+	srv := clitest.NewServer(t, "")
 	for _, args := range [][]string{{"show", "topk"}, {"show", "topk", "-o", "table"}, {"show", "topk", "-o", "yaml"}} {
-		out, _, err := run(t, args...)
+		out, _, err := srv.Run(t, NewCmd, args...)
 		require.NoError(t, err)
 		var doc map[string]any
 		require.NoError(t, yaml.Unmarshal([]byte(out), &doc))
 		assert.Equal(t, "topk", doc["name"], args)
 		assert.False(t, json.Valid([]byte(out)), "%v prints YAML", args)
 	}
-	out, _, err := run(t, "show", "topk", "-o", "json")
+	out, _, err := srv.Run(t, NewCmd, "show", "topk", "-o", "json")
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, "topk", doc["name"])
 
-	_, _, err = run(t, "show", "nope")
+	_, _, err = srv.Run(t, NewCmd, "show", "nope")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "pipeline nope")
 	assert.Contains(t, err.Error(), "HTTP 404")
 }
 
 func TestRender(t *testing.T) {
-	newServer(t)
-	params := filepath.Join(t.TempDir(), "params.yaml")
-	require.NoError(t, os.WriteFile(params, []byte("collection_interval: 1m\nmemory_limit_mib: 128\n"), 0o600))
+	t.Parallel()
+	srv := clitest.NewServer(t, "")
+	params := clitest.WriteFile(t, "params.yaml", "collection_interval: 1m\nmemory_limit_mib: 128\n")
 
-	out, errOut, err := run(t, "render", "baseline", "--params-file", params, "-p", "memory_limit_mib=256")
+	out, errOut, err := srv.Run(t, NewCmd, "render", "baseline", "--params-file", params, "-p", "memory_limit_mib=256")
 	require.NoError(t, err)
 	hash := store.HashConfig([]byte(out))
 	assert.Regexp(t, `^# baseline \d+\.\d+\.\d+, config hash `+hash+"\n$", errOut, "the hash on stderr is the config's on stdout")
@@ -136,54 +95,44 @@ func TestRender(t *testing.T) {
 	assert.Contains(t, cfg, "service")
 	assert.Contains(t, out, "limit_mib: 256", "--param beats --params-file")
 
-	_, _, err = run(t, "render", "baseline", "--param", "memory_limit_mib=1")
+	_, _, err = srv.Run(t, NewCmd, "render", "baseline", "--param", "memory_limit_mib=1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "rendering baseline")
 	assert.Contains(t, err.Error(), "invalid_parameters")
 
-	_, _, err = run(t, "render", "baseline", "--param", "nokey")
+	_, _, err = srv.Run(t, NewCmd, "render", "baseline", "--param", "nokey")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "want key=value")
 
-	_, _, err = run(t, "render", "nope")
+	_, _, err = srv.Run(t, NewCmd, "render", "nope")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 404")
 }
 
 func TestValidate(t *testing.T) {
-	newServer(t)
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(`receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [nop]}}}
-`), 0o600))
-	bad := filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte(`receivers: {host_metrics: {scrapers: {process: {}}}}
-exporters: {nop: {}}
-service: {pipelines: {metrics: {receivers: [host_metrics], processors: [batch], exporters: [nop]}}}
-`), 0o600))
+	t.Parallel()
+	srv := clitest.NewServer(t, "")
+	good := clitest.WriteFile(t, "good.yaml", clitest.CollectorConfig)
+	bad := clitest.WriteFile(t, "bad.yaml", strings.Replace(clitest.CollectorConfig, "exporters: [nop]", "processors: [batch], exporters: [nop]", 1))
 
-	out, _, err := run(t, "validate", good)
+	out, _, err := srv.Run(t, NewCmd, "validate", good)
 	require.NoError(t, err)
 	assert.Equal(t, good+": valid\n", out)
 
-	out, _, err = run(t, "validate", bad)
+	out, _, err = srv.Run(t, NewCmd, "validate", bad)
 	require.Error(t, err)
 	assert.Empty(t, out)
 	assert.Contains(t, err.Error(), bad)
 	assert.Contains(t, err.Error(), "\n  service::pipelines::metrics: ", "each problem with its path")
 
-	_, _, err = run(t, "validate", filepath.Join(dir, "missing.yaml"))
+	_, _, err = srv.Run(t, NewCmd, "validate", filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func TestServerUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close() // nothing listens there any more
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(cmdutil.EnvServer, srv.URL)
-	_, _, err := run(t, "list")
+	t.Parallel()
+	url := clitest.Unreachable(t)
+	_, _, err := clitest.Run(t, NewCmd, "list", "--server", url, "--token", "t")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "calling "+srv.URL)
+	assert.Contains(t, err.Error(), "calling "+url)
 }

@@ -118,6 +118,7 @@ func docCommands(md markdown) ([]shellCommand, []error) {
 }
 
 func TestDocsPhoenixCommandsExist(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	checked := 0
 	for _, d := range readDocs(t, root) {
@@ -201,6 +202,7 @@ func inlineCode(line string) (string, []string) {
 }
 
 func TestDocsMakeTargetsExist(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
 	require.NoError(t, err)
@@ -336,6 +338,7 @@ func checkLink(path string, md markdown, target string) string {
 }
 
 func TestDocsLinksResolve(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	for _, d := range readDocs(t, root) {
 		for _, problem := range linkProblems(d.path, d.md) {
@@ -384,6 +387,7 @@ func checkExample(t *testing.T, src string) (string, error) {
 }
 
 func TestDocsYAMLExamplesAreValid(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	validated := 0
 	for _, d := range readDocs(t, root) {

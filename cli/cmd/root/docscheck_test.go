@@ -14,6 +14,7 @@ import (
 )
 
 func TestCheckPhoenixCommand(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		line    string
@@ -37,6 +38,7 @@ func TestCheckPhoenixCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			cmds, _, _, err := splitShell(tt.line)
 			require.NoError(t, err)
 			require.Len(t, cmds, 1)
@@ -52,6 +54,7 @@ func TestCheckPhoenixCommand(t *testing.T) {
 }
 
 func TestSplitShell(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		line    string
 		want    [][]string
@@ -79,6 +82,7 @@ func TestSplitShell(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
+			t.Parallel()
 			cmds, subs, heredoc, err := splitShell(tt.line)
 			if tt.wantErr != "" {
 				require.Error(t, err)
@@ -122,6 +126,7 @@ const sampleDoc = "Run `make demo`, then `make  check-generated`.\n" + // line 1
 	"```\n"
 
 func TestCommandsFromMarkdown(t *testing.T) {
+	t.Parallel()
 	md := parseMarkdown(sampleDoc)
 	cmds, errs := docCommands(md)
 	require.Empty(t, errs)
@@ -147,6 +152,7 @@ func TestCommandsFromMarkdown(t *testing.T) {
 }
 
 func TestUnsplittableCommandLinesAreReported(t *testing.T) {
+	t.Parallel()
 	md := parseMarkdown("```\nphoenix agent list --selector 'env=prod\necho 'unbalanced\n" +
 		"config/server.yaml   phoenix server --config   (a directory listing)\n" +
 		"X=1 bin/phoenix agent list 'x\necho ok && make demo 'x\n```\n")
@@ -160,6 +166,7 @@ func TestUnsplittableCommandLinesAreReported(t *testing.T) {
 // TestRemovedFlagFailsTheDocsCheck is the promise of these tests: a doc
 // naming a flag the command no longer has fails.
 func TestRemovedFlagFailsTheDocsCheck(t *testing.T) {
+	t.Parallel()
 	md := parseMarkdown("```sh\nphoenix experiment create -f spec.yaml \\\n  --min-reduction 0.8\n```\n")
 	cmds, errs := docCommands(md)
 	require.Empty(t, errs)
@@ -170,6 +177,7 @@ func TestRemovedFlagFailsTheDocsCheck(t *testing.T) {
 }
 
 func TestMakeTargets(t *testing.T) {
+	t.Parallel()
 	makefile := "SHELL := /bin/bash\nVERSION ?= $(shell git describe 2>/dev/null || echo dev)\n" +
 		"TEST_DEBS := postgresql-15:/usr/lib/postgresql\n.PHONY: build test\n" +
 		"## build: everything\nbuild: collector phoenix\n\tgo build ./...\ncollector phoenix: generate\n" +
@@ -178,12 +186,14 @@ func TestMakeTargets(t *testing.T) {
 }
 
 func TestInlineCode(t *testing.T) {
+	t.Parallel()
 	text, spans := inlineCode("run `make build` and ``a`b`` then [x](`y`) `unclosed")
 	assert.Equal(t, "run code and code then [x](code) `unclosed", text)
 	assert.Equal(t, []string{"make build", "a`b", "y"}, spans)
 }
 
 func TestAnchors(t *testing.T) {
+	t.Parallel()
 	md := parseMarkdown("# Phoenix docs\n## `GET /agents/{uid}`\n## Read [the guide](g.md)\n## Phoenix docs\n" +
 		"<a id=\"custom\"></a>\n```sh\n# not a heading\n```\n")
 	got := anchors(md)
@@ -194,6 +204,7 @@ func TestAnchors(t *testing.T) {
 }
 
 func TestLinkProblems(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)
@@ -224,6 +235,7 @@ func TestLinkProblems(t *testing.T) {
 }
 
 func TestCheckExample(t *testing.T) {
+	t.Parallel()
 	const collector = "receivers:\n  host_metrics:\n    scrapers:\n      process: {}\nprocessors:\n  %s: {}\n" +
 		"exporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics:\n      receivers: [host_metrics]\n" +
 		"      processors: [%s]\n      exporters: [nop]\n"
@@ -241,6 +253,7 @@ func TestCheckExample(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			kind, err := checkExample(t, tt.src)
 			assert.Equal(t, tt.kind, kind)
 			if tt.wantErr == "" {

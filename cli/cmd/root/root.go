@@ -37,11 +37,11 @@ its pipelines, and the control plane that runs A/B pipeline experiments.`,
 	cmd.SetOut(ios.Out)
 	cmd.SetErr(ios.ErrOut)
 	cmd.AddCommand(
-		version.NewCmd(ios),
+		version.NewCmd(ios, nil),
 		collectorconfig.NewCmd(ios),
-		demo.NewCmd(ios),
+		demo.NewCmd(ios, nil),
 		loadsim.NewCmd(ios),
-		server.NewCmd(ios),
+		server.NewCmd(ios, nil),
 		agent.NewCmd(ios),
 		pipeline.NewCmd(ios),
 		config.NewCmd(ios),

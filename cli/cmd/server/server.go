@@ -28,8 +28,9 @@ type Options struct {
 	changed func(name string) bool
 }
 
-// NewCmd returns the server command.
-func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmd returns the server command. runF, when not nil, runs instead of
+// runServer, so a test can see the options the flags make.
+func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: ios, Config: server.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -52,7 +53,10 @@ agent.token) and the phoenix CLI picks up the local admin token by itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed
-			return Run(cmd.Context(), opts)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runServer(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -79,8 +83,9 @@ func bindConfigFlags(f *pflag.FlagSet, c *server.Config) {
 	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
 }
 
-// Run starts the server and blocks until the context ends (Ctrl-C, SIGTERM).
-func Run(ctx context.Context, opts *Options) error {
+// runServer starts the server and blocks until the context ends (Ctrl-C,
+// SIGTERM), then stops it.
+func runServer(ctx context.Context, opts *Options) error {
 	cfg, err := opts.resolve()
 	if err != nil {
 		return err

@@ -11,34 +11,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/internal/clitest"
 	"github.com/phoenix/platform/opamp-server/server"
 )
 
-// parse reads args with the command's own flags, as `phoenix server` does.
+// parse returns the options `phoenix server args...` makes, without
+// starting anything.
 func parse(t *testing.T, args ...string) *Options {
 	t.Helper()
-	opts := &Options{Config: server.DefaultConfig()}
-	f := pflag.NewFlagSet("server", pflag.ContinueOnError)
-	f.StringVar(&opts.ConfigFile, "config", "", "")
-	bindConfigFlags(f, &opts.Config)
-	require.NoError(t, f.Parse(args))
-	opts.changed = f.Changed
+	opts, err := clitest.Parse(t, NewCmd, args...)
+	require.NoError(t, err)
 	return opts
 }
 
-func writeConfig(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "server.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	return path
-}
-
 func TestResolveWithoutConfigFile(t *testing.T) {
+	t.Parallel()
 	opts := parse(t, "--api-listen", "127.0.0.1:9000", "--no-auth")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
@@ -48,7 +39,8 @@ func TestResolveWithoutConfigFile(t *testing.T) {
 }
 
 func TestResolveFlagsOverrideTheFile(t *testing.T) {
-	file := writeConfig(t, `api_listen: 127.0.0.1:9000
+	t.Parallel()
+	file := clitest.WriteFile(t, "server.yaml", `api_listen: 127.0.0.1:9000
 data_dir: /from/file
 public_url: https://phoenix.example.com
 no_auth: true
@@ -71,6 +63,7 @@ server_id: file-replica
 }
 
 func TestResolveRejectsBadFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, content string
 		mention       string
@@ -81,7 +74,8 @@ func TestResolveRejectsBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			file := writeConfig(t, tt.content)
+			t.Parallel()
+			file := clitest.WriteFile(t, "server.yaml", tt.content)
 			_, err := parse(t, "--config", file).resolve()
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), file, "the error names the file")
@@ -93,6 +87,7 @@ func TestResolveRejectsBadFiles(t *testing.T) {
 }
 
 func TestNewLogger(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	l, err := newLogger(&buf, "WARN", "json")
 	require.NoError(t, err)
@@ -144,11 +139,12 @@ func (w *signalWriter) String() string {
 }
 
 func TestRunStartsAndStopsOnCancel(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	seen := make(chan struct{})
 	errOut := &signalWriter{want: "Created tokens", seen: seen}
 	ios := &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, ErrOut: errOut}
-	cmd := NewCmd(ios)
+	cmd := NewCmd(ios, nil)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs([]string{"--data-dir", dataDir, "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
 		"--server-id", "test", "--log-format", "json"})
@@ -174,6 +170,7 @@ func TestRunStartsAndStopsOnCancel(t *testing.T) {
 }
 
 func TestRunFailsBeforeStarting(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string
@@ -181,17 +178,14 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 	}{
 		{name: "invalid setting", args: []string{"--server-id", ""}, mention: "server_id"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, mention: "--log-level"},
-		{name: "bad config file", args: []string{"--config", writeConfig(t, "nope: 1\n")}, mention: "field nope not found"},
+		{name: "bad config file", args: []string{"--config", clitest.WriteFile(t, "server.yaml", "nope: 1\n")}, mention: "field nope not found"},
 		{name: "arguments", args: []string{"now"}, mention: "unknown command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ios, _, _ := cmdutil.Test()
-			cmd := NewCmd(ios)
-			cmd.SilenceUsage, cmd.SilenceErrors = true, true
-			cmd.SetArgs(append([]string{"--data-dir", t.TempDir(), "--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"},
-				tt.args...))
-			err := cmd.ExecuteContext(t.Context())
+			t.Parallel()
+			_, _, err := clitest.Run(t, clitest.Real(NewCmd), append([]string{"--data-dir", t.TempDir(),
+				"--opamp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"}, tt.args...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.mention)
 		})

@@ -2,6 +2,7 @@
 package version // import "github.com/phoenix/platform/cli/cmd/version"
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
@@ -20,29 +21,33 @@ type Info struct {
 	Platform  string `json:"platform" yaml:"platform"`
 }
 
-// Options are the flags of `phoenix version`.
+// Options are the inputs of `phoenix version`.
 type Options struct {
 	IO     *cmdutil.IOStreams
 	Format cmdutil.Format
 }
 
-// NewCmd returns the version command.
-func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
+// NewCmd returns the version command. runF, when not nil, runs instead of
+// runVersion.
+func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: ios}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the phoenix version",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return Run(opts)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runVersion(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
-// Run prints the version.
-func Run(opts *Options) error {
+// runVersion prints the version, the Go release and the platform.
+func runVersion(_ context.Context, opts *Options) error {
 	info := Info{Version: Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if opts.Format != cmdutil.FormatTable {
 		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, info)

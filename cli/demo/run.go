@@ -1,4 +1,4 @@
-package demo // import "github.com/phoenix/platform/cli/cmd/demo"
+package demo // import "github.com/phoenix/platform/cli/demo"
 
 import (
 	"context"
@@ -13,8 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/phoenix/platform/cli/cmd/experiment"
-	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/experimentview"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -30,7 +29,7 @@ const demoLabel = "phoenix.demo"
 var collectorParams = map[string]any{"collection_interval": "10s", "system_metrics": false, "destination": "none"}
 
 type demo struct {
-	opts     *Options
+	opts     Options
 	bins     binaries
 	dir      string
 	progress io.Writer
@@ -196,7 +195,7 @@ func (d *demo) experiment(ctx context.Context) (apitypes.Experiment, error) {
 	}
 	fmt.Fprintf(d.progress, "    experiment %s; follow it from another terminal with:\n    phoenix experiment watch %s --server %s --token-file %s\n",
 		x.ID, x.ID, d.srv.APIURL(), d.srv.Tokens().AdminToken)
-	return experiment.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
+	return experimentview.Follow(ctx, d.client, x.ID, 2*time.Second, d.progress, false)
 }
 
 func (d *demo) results(ctx context.Context, x apitypes.Experiment) error {
@@ -221,11 +220,10 @@ func (d *demo) results(ctx context.Context, x apitypes.Experiment) error {
 	}
 	path, _ := filepath.Abs(d.opts.Report)
 	step(d.progress, "Done. Report: %s", path)
-	if d.opts.Format != cmdutil.FormatTable {
-		return cmdutil.WriteStructured(d.opts.IO.Out, d.opts.Format, r)
+	if d.opts.Results == nil {
+		return nil
 	}
-	fmt.Fprintln(d.opts.IO.Out)
-	return experiment.PrintResults(d.opts.IO.Out, r)
+	return d.opts.Results(r)
 }
 
 // stopError marks a condition error that waiting longer cannot fix.

@@ -1,0 +1,100 @@
+package experimentview // import "github.com/phoenix/platform/cli/experimentview"
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+)
+
+// PrintResults writes results as tables: per-variant figures, reductions,
+// costs per price model and the verdict with its reasons.
+func PrintResults(out io.Writer, r apitypes.Results) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "VARIANT\tAGENTS\tACTIVE SERIES\tDATAPOINTS/MIN\tBYTES/MIN\tPROCESSES/MIN\tCRITICAL\t")
+	for _, v := range r.Variants {
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%s\t%.0f\t%.1f\t\n", v.Variant, v.Agents, v.ActiveSeries,
+			v.DatapointsPerMinute, bytesHuman(v.BytesPerMinute), v.ProcessResourcesPerMinute, v.CriticalProcesses)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	d := r.Derived
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "Series reduction:      %s\n", estimate(d.SeriesReduction))
+	fmt.Fprintf(out, "Datapoints reduction:  %s\n", estimate(d.DatapointsReduction))
+	fmt.Fprintf(out, "Bytes reduction:       %s\n", estimate(d.BytesReduction))
+	fmt.Fprintf(out, "Critical retention:    %.1f%%\n", 100*d.CriticalRetention)
+	if d.CPUIncrease != nil {
+		fmt.Fprintf(out, "Collector CPU change:  %s\n", signedEstimate(*d.CPUIncrease))
+	}
+	if len(r.Costs) > 0 {
+		fmt.Fprintln(out)
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, "PRICE MODEL\tBASELINE/HOST/MONTH\tCANDIDATE/HOST/MONTH\tALL TARGETS SAVE/MONTH\tSAVING\t")
+		for _, mc := range r.Costs {
+			var base, cand float64
+			for _, vc := range mc.Variants {
+				switch vc.Variant {
+				case apitypes.VariantBaseline:
+					base = vc.MonthlyPerHost
+				case apitypes.VariantCandidate:
+					cand = vc.MonthlyPerHost
+				}
+			}
+			title := mc.Model.Title
+			if title == "" {
+				title = mc.Model.Name
+			}
+			fmt.Fprintf(w, "%s\t$%.2f\t$%.2f\t$%.2f\t%.1f%%\t\n", title, base, cand, mc.MonthlySaving, 100*mc.SavingFraction)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	verdict := "FAIL"
+	if r.Verdict.Pass {
+		verdict = "PASS"
+	}
+	fmt.Fprintf(out, "\nVerdict: %s\n", verdict)
+	for _, c := range r.Verdict.Checks {
+		mark := map[apitypes.Outcome]string{apitypes.OutcomePass: "✓", apitypes.OutcomeFail: "✗"}[c.Outcome]
+		if mark == "" {
+			mark = "·"
+		}
+		fmt.Fprintf(out, "  %s %s\n", mark, c.Reason)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(out, "  ! %s\n", warn)
+	}
+	return nil
+}
+
+func estimate(e apitypes.Estimate) string {
+	s := fmt.Sprintf("%.1f%%", 100*e.Value)
+	if e.Interval != nil {
+		s += fmt.Sprintf(" (95%% CI %.1f%% to %.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)
+	}
+	return s
+}
+
+func signedEstimate(e apitypes.Estimate) string {
+	s := fmt.Sprintf("%+.1f%%", 100*e.Value)
+	if e.Interval != nil {
+		s += fmt.Sprintf(" (95%% CI %+.1f%% to %+.1f%%)", 100*e.Interval.Low, 100*e.Interval.High)
+	}
+	return s
+}
+
+func bytesHuman(b float64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
