@@ -17,7 +17,7 @@ import (
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/controlplane"
 )
 
 // demoLabel marks the demo's agent so the experiment targets only it.
@@ -34,7 +34,7 @@ type demo struct {
 	dir      string
 	progress io.Writer
 
-	srv     *server.Server
+	srv     *controlplane.Server
 	client  *apiclient.Client
 	sup     *localrun.Supervisor
 	loadsim *exec.Cmd
@@ -77,9 +77,9 @@ func (d *demo) startServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := server.DefaultConfig()
+	cfg := controlplane.DefaultConfig()
 	cfg.OpAMPListen, cfg.APIListen, cfg.DataDir, cfg.ServerID = "127.0.0.1:0", "127.0.0.1:0", filepath.Join(d.dir, "server"), "demo"
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	srv, err := controlplane.New(ctx, cfg, slog.New(slog.NewTextHandler(logFile, nil)))
 	if err != nil {
 		return err
 	}

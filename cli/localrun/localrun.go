@@ -34,7 +34,7 @@ type Options struct {
 type Collector struct {
 	opts Options
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *SyncBuffer
 	done chan struct{}
 	err  error // exit status, valid once done is closed
 }
@@ -50,7 +50,7 @@ func Start(opts Options) (*Collector, error) {
 	}
 	args := append([]string{"--config", opts.ConfigPath}, opts.Args...)
 	cmd := exec.Command(opts.Binary, args...)
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
@@ -138,20 +138,20 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutines of exec.Cmd and
-// concurrent readers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for the writer goroutines of exec.Cmd
+// and concurrent readers: a child process's output read while it runs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

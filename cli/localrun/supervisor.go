@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// AgentTokenEnv is where the collector finds its agent token: configurations
-// rendered by the server reference it for own telemetry.
-const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
+	"github.com/phoenix/platform/opamp-server/apitypes"
+)
 
 // ApplyTimeout is how long the supervisor gives a collector to become
 // healthy on a new configuration before reporting FAILED. APPLIED is only
@@ -31,7 +29,7 @@ type SupervisorOptions struct {
 	// Server is the OpAMP URL: ws://… (WebSocket) or http://… (polling).
 	Server string
 	// Token is the agent token, sent to the server and given to the
-	// collector in AgentTokenEnv.
+	// collector in apitypes.AgentTokenEnv.
 	Token string
 	// Dir holds the supervisor's configuration, storage and log.
 	Dir string
@@ -118,7 +116,7 @@ func StartSupervisor(opts SupervisorOptions) (*Supervisor, error) {
 	}
 	s.cmd = exec.Command(opts.Binary, "--config", cfgPath)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = append(os.Environ(), AgentTokenEnv+"="+opts.Token)
+	s.cmd.Env = append(os.Environ(), apitypes.AgentTokenEnv+"="+opts.Token)
 	// Its own process group, so stopping it reaches its collector too.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

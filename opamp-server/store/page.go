@@ -27,6 +27,19 @@ func PageLimit(p Page) (int, error) {
 	return p.Limit, nil
 }
 
+// PageArgs checks a listing's arguments in the order every implementation
+// reports them: the page limit, the cursor, then the filter (filterErr, its
+// validation's result).
+func PageArgs(p Page, filterErr error) (limit int, cur Cursor, err error) {
+	if limit, err = PageLimit(p); err != nil {
+		return 0, Cursor{}, err
+	}
+	if cur, err = DecodeCursor(p.After); err != nil {
+		return 0, Cursor{}, err
+	}
+	return limit, cur, filterErr
+}
+
 // Cursor is the decoded form of Page.After: the sort key of the last record
 // of the previous page. Agents are keyed by ID (their instance UID) alone,
 // experiments by CreatedAt then ID. Both implementations share the encoding,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/testenv"
 )
@@ -76,7 +77,7 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 	cmd := exec.Command(testenv.Binary(t, "opampsupervisor"), "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = log, log
 	// The collector inherits the token for its push to the server.
-	cmd.Env = append(os.Environ(), localrun.AgentTokenEnv+"="+srv.AgentToken())
+	cmd.Env = append(os.Environ(), apitypes.AgentTokenEnv+"="+srv.AgentToken())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()

@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -103,7 +104,7 @@ func TestQueriesAndRulesOnLivePhoenix(t *testing.T) {
 		require.NoError(t, err)
 		used, err := usedNames(queries, variables, rules)
 		require.NoError(t, err)
-		for _, name := range sortedKeys(used) {
+		for _, name := range slices.Sorted(maps.Keys(used)) {
 			assert.Contains(t, names, name, "used by %v", used[name])
 		}
 		for _, r := range rules {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -62,7 +64,7 @@ func writePromConfig(t *testing.T, dir, server string, collectors []string) stri
 		delete(targets, name)
 	}
 	if len(targets) > 0 {
-		t.Fatalf("prometheus.yml: jobs %v missing", sortedKeys(targets))
+		t.Fatalf("prometheus.yml: jobs %v missing", slices.Sorted(maps.Keys(targets)))
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/controlplane"
 )
 
 func TestServerDeployment(t *testing.T) {
@@ -76,7 +76,7 @@ func TestServerDeployment(t *testing.T) {
 			ds := mustLookup[*appsv1.DaemonSet](t, objs, "phoenix-collector")
 			dsc := onlyContainer(t, ds.Spec.Template.Spec)
 			sup := loadSupervisor(t, configFile(t, objs, ds.Spec.Template.Spec, dsc, dsc.Args[1]))
-			assert.Equal(t, "ws://"+svc.Name+":"+strconv.Itoa(int(ports["opamp"]))+server.OpAMPPath, sup.Server.Endpoint)
+			assert.Equal(t, "ws://"+svc.Name+":"+strconv.Itoa(int(ports["opamp"]))+controlplane.OpAMPPath, sup.Server.Endpoint)
 
 			// Probes.
 			require.NotNil(t, c.LivenessProbe)

@@ -8,14 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/controlplane"
 )
 
 // decodeServerConfig reads a `phoenix server --config` file as the command
 // does: the defaults, overlaid strictly (unknown keys are errors), then
 // validated.
-func decodeServerConfig(raw []byte) (server.Config, error) {
-	cfg := server.DefaultConfig()
+func decodeServerConfig(raw []byte) (controlplane.Config, error) {
+	cfg := controlplane.DefaultConfig()
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
@@ -24,7 +24,7 @@ func decodeServerConfig(raw []byte) (server.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-func loadServerConfig(tb testing.TB, raw []byte) server.Config {
+func loadServerConfig(tb testing.TB, raw []byte) controlplane.Config {
 	tb.Helper()
 	cfg, err := decodeServerConfig(raw)
 	require.NoError(tb, err)

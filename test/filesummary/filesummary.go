@@ -115,23 +115,25 @@ func (s *Summary) add(md pmetric.Metrics, series map[string]struct{}, processes 
 		} else if _, ok := res.Attributes().Get(processmetrics.AttrExecutableName); ok {
 			s.AggregateResources++
 		}
-		resKey := attrKey(res.Attributes())
+		resKey := AttributesKey(res.Attributes())
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
-				forEachPointAttrs(m, func(attrs pcommon.Map) {
+				ForEachPointAttributes(m, func(attrs pcommon.Map) {
 					s.DataPoints++
 					s.Metrics[m.Name()]++
-					series[resKey+"|"+m.Name()+"|"+attrKey(attrs)] = struct{}{}
+					series[resKey+"|"+m.Name()+"|"+AttributesKey(attrs)] = struct{}{}
 				})
 			}
 		}
 	}
 }
 
-func forEachPointAttrs(m pmetric.Metric, fn func(pcommon.Map)) {
+// ForEachPointAttributes visits the attributes of every datapoint of m,
+// whatever its type.
+func ForEachPointAttributes(m pmetric.Metric, fn func(pcommon.Map)) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		for i := 0; i < m.Gauge().DataPoints().Len(); i++ {
@@ -156,8 +158,9 @@ func forEachPointAttrs(m pmetric.Metric, fn func(pcommon.Map)) {
 	}
 }
 
-// attrKey renders attributes as a canonical, order-independent string.
-func attrKey(attrs pcommon.Map) string {
+// AttributesKey renders attributes as a canonical, order-independent string:
+// "k1=v1,k2=v2" sorted.
+func AttributesKey(attrs pcommon.Map) string {
 	parts := make([]string, 0, attrs.Len())
 	for k, v := range attrs.All() {
 		parts = append(parts, k+"="+v.AsString())

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
+	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/test/testenv"
 )
@@ -105,7 +105,7 @@ func (s *scraper) next(t *testing.T) []scraped {
 type loadsim struct {
 	cmd      *exec.Cmd
 	critical []string
-	out, err syncBuffer
+	out, err localrun.SyncBuffer
 	exited   chan struct{}
 	exitErr  error
 }
@@ -256,22 +256,4 @@ func TestWorkersNeverOutliveLoadsim(t *testing.T) {
 func reap(pid int64) {
 	var status unix.WaitStatus
 	_, _ = unix.Wait4(int(pid), &status, unix.WNOHANG, nil)
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the child writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -14,14 +14,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/controlplane"
 )
 
 // Options are the inputs of `phoenix server`.
 type Options struct {
 	IO         *cmdutil.IOStreams
 	ConfigFile string
-	Config     server.Config
+	Config     controlplane.Config
 	LogLevel   string
 	LogFormat  string
 	// changed lists flags given on the command line: they override the file.
@@ -31,7 +31,7 @@ type Options struct {
 // NewCmd returns the server command. runF, when not nil, runs instead of
 // runServer, so a test can see the options the flags make.
 func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: ios, Config: server.DefaultConfig()}
+	opts := &Options{IO: ios, Config: controlplane.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: OpAMP server, REST API and experiment controller",
@@ -67,7 +67,7 @@ agent.token) and the phoenix CLI picks up the local admin token by itself.`,
 	return cmd
 }
 
-func bindConfigFlags(f *pflag.FlagSet, c *server.Config) {
+func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.StringVar(&c.OpAMPListen, "opamp-listen", c.OpAMPListen, "OpAMP listener address")
 	f.StringVar(&c.APIListen, "api-listen", c.APIListen, "REST API, own telemetry, metrics and probes listener address")
 	f.StringVar(&c.PublicURL, "public-url", c.PublicURL, "API base URL as collectors reach it (default: from --api-listen)")
@@ -94,7 +94,7 @@ func runServer(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, cfg, logger)
+	srv, err := controlplane.New(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -113,19 +113,19 @@ func runServer(ctx context.Context, opts *Options) error {
 }
 
 // resolve merges the config file under the flags the user gave.
-func (o *Options) resolve() (server.Config, error) {
+func (o *Options) resolve() (controlplane.Config, error) {
 	if o.ConfigFile == "" {
 		return o.Config, nil
 	}
 	raw, err := os.ReadFile(o.ConfigFile)
 	if err != nil {
-		return server.Config{}, err
+		return controlplane.Config{}, err
 	}
-	fileCfg := server.DefaultConfig()
+	fileCfg := controlplane.DefaultConfig()
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fileCfg); err != nil {
-		return server.Config{}, fmt.Errorf("%s: %w", o.ConfigFile, err)
+		return controlplane.Config{}, fmt.Errorf("%s: %w", o.ConfigFile, err)
 	}
 	// Flags given explicitly win over the file.
 	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
@@ -142,7 +142,7 @@ func (o *Options) resolve() (server.Config, error) {
 	bindConfigFlags(ours, &flagCfg)
 	for _, name := range override {
 		if err := fs.Set(name, ours.Lookup(name).Value.String()); err != nil {
-			return server.Config{}, err
+			return controlplane.Config{}, err
 		}
 	}
 	return fileCfg, nil

@@ -16,7 +16,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/internal/clitest"
-	"github.com/phoenix/platform/opamp-server/server"
+	"github.com/phoenix/platform/opamp-server/controlplane"
 )
 
 // parse returns the options `phoenix server args...` makes, without
@@ -33,7 +33,7 @@ func TestResolveWithoutConfigFile(t *testing.T) {
 	opts := parse(t, "--api-listen", "127.0.0.1:9000", "--no-auth")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
-	want := server.DefaultConfig()
+	want := controlplane.DefaultConfig()
 	want.APIListen, want.NoAuth = "127.0.0.1:9000", true
 	assert.Equal(t, want, cfg)
 }
@@ -51,7 +51,7 @@ server_id: file-replica
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
 
-	want := server.DefaultConfig()
+	want := controlplane.DefaultConfig()
 	want.APIListen = "127.0.0.1:9100"              // flag
 	want.SampleRetention = 2 * time.Hour           // flag
 	want.NoAuth = false                            // flag, explicitly false

@@ -48,15 +48,8 @@ func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agen
 
 // ListAgents returns one page of the agents matching f, by instance UID.
 func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]apitypes.Agent, string, error) {
-	limit, err := store.PageLimit(p)
+	limit, cur, err := store.PageArgs(p, store.ValidateAgentFilter(f))
 	if err != nil {
-		return nil, "", err
-	}
-	cur, err := store.DecodeCursor(p.After)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := store.ValidateAgentFilter(f); err != nil {
 		return nil, "", err
 	}
 	agents := make([]apitypes.Agent, 0, min(limit, 64))

@@ -83,15 +83,8 @@ func (s *Store) GetExperiment(ctx context.Context, id string) (store.Experiment,
 
 // ListExperiments returns one page of experiments by CreatedAt, then ID.
 func (s *Store) ListExperiments(ctx context.Context, f store.ExperimentFilter, p store.Page) ([]store.Experiment, string, error) {
-	limit, err := store.PageLimit(p)
+	limit, cur, err := store.PageArgs(p, store.ValidateExperimentFilter(f))
 	if err != nil {
-		return nil, "", err
-	}
-	cur, err := store.DecodeCursor(p.After)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := store.ValidateExperimentFilter(f); err != nil {
 		return nil, "", err
 	}
 	var q query

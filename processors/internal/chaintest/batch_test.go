@@ -9,6 +9,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
+	"github.com/phoenix/platform/test/filesummary"
 )
 
 // procID tells processes apart across hosts and PID reuse.
@@ -93,24 +94,9 @@ func phoenixAttributes(md pmetric.Metrics) []string {
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				forEachPointAttributes(ms.At(k), check)
+				filesummary.ForEachPointAttributes(ms.At(k), check)
 			}
 		}
 	}
 	return found
-}
-
-// forEachPointAttributes visits the datapoint attributes of a sum or gauge:
-// the only metric types the scraper and process_rollup emit.
-func forEachPointAttributes(m pmetric.Metric, fn func(pcommon.Map)) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for i := 0; i < m.Gauge().DataPoints().Len(); i++ {
-			fn(m.Gauge().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeSum:
-		for i := 0; i < m.Sum().DataPoints().Len(); i++ {
-			fn(m.Sum().DataPoints().At(i).Attributes())
-		}
-	}
 }

@@ -19,13 +19,11 @@
 package ledger // import "github.com/phoenix/platform/processors/internal/ledger"
 
 import (
-	"slices"
-	"strings"
-
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/test/filesummary"
 )
 
 // Ledger follows one stream. The zero value is ready.
@@ -95,12 +93,12 @@ func Counters(md pmetric.Metrics, isRollup func(pmetric.ResourceMetrics) bool, o
 		var rollup string
 		switch {
 		case !isProcess && isRollup(rm):
-			rollup = Canonical(attrs)
+			rollup = filesummary.AttributesKey(attrs)
 		case !isProcess || onlyRollups:
 			continue
 		}
 		ForEachCounter(rm, func(name string, dp pmetric.NumberDataPoint) {
-			id := SeriesID{Rollup: rollup, Bucket: Bucket{host, name, Canonical(dp.Attributes())}}
+			id := SeriesID{Rollup: rollup, Bucket: Bucket{host, name, filesummary.AttributesKey(dp.Attributes())}}
 			if rollup == "" {
 				id.PID, id.Start = pid, dp.StartTimestamp()
 			}
@@ -138,19 +136,4 @@ func IsAggregate(rm pmetric.ResourceMetrics) bool {
 	}
 	_, ok := rm.Resource().Attributes().Get(processmetrics.AttrExecutableName)
 	return ok
-}
-
-// Canonical renders attributes in sorted order.
-func Canonical(attrs pcommon.Map) string {
-	if attrs.Len() == 1 {
-		for k, v := range attrs.All() {
-			return k + "=" + v.AsString()
-		}
-	}
-	kv := make([]string, 0, attrs.Len())
-	for k, v := range attrs.All() {
-		kv = append(kv, k+"="+v.AsString())
-	}
-	slices.Sort(kv)
-	return strings.Join(kv, ",")
 }

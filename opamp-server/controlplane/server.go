@@ -1,7 +1,7 @@
-// Package server assembles `phoenix server`: the OpAMP endpoint on one
+// Package controlplane assembles `phoenix server`: the OpAMP endpoint on one
 // listener; the REST API, own-telemetry ingestion, /metrics, /healthz and
 // /readyz on another; the store; authentication; and their lifecycle.
-package server // import "github.com/phoenix/platform/opamp-server/server"
+package controlplane // import "github.com/phoenix/platform/opamp-server/controlplane"
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/phoenix/platform/opamp-server/agentserver"
+	"github.com/phoenix/platform/opamp-server/opamp"
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -42,7 +42,7 @@ type Server struct {
 	log     *slog.Logger
 	store   store.Store
 	metrics *servermetrics.Metrics
-	agents  *agentserver.Server
+	agents  *opamp.Server
 	exps    *experiments.Controller
 	assign  *assignment.Service
 	auth    *auth.Authenticator
@@ -147,7 +147,7 @@ func (s *Server) closeListeners() {
 }
 
 func (s *Server) build() error {
-	agents, err := agentserver.New(agentserver.Settings{
+	agents, err := opamp.New(opamp.Settings{
 		Store: s.store, Logger: s.log, Metrics: s.metrics, ServerID: s.cfg.ServerID, Auth: s.auth,
 		OwnMetricsEndpoint: s.OwnTelemetryURL(),
 		OnNewAgent:         func(ctx context.Context, a apitypes.Agent) { s.assign.AssignDefault(ctx, a.InstanceUID) },

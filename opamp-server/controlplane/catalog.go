@@ -1,4 +1,4 @@
-package server // import "github.com/phoenix/platform/opamp-server/server"
+package controlplane // import "github.com/phoenix/platform/opamp-server/controlplane"
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-// Package agentserver is the control plane's OpAMP endpoint: it accepts the
+// Package opamp is the control plane's OpAMP endpoint: it accepts the
 // upstream supervisors' connections (WebSocket or plain HTTP), keeps the agent
 // inventory current, and sends each agent the configuration assigned to it.
 //
@@ -7,7 +7,7 @@
 // of hashes an agent failed to apply so a rollback never loops, identity by
 // the last remote-config hash rather than the effective config, and a request
 // for full state whenever the server cannot trust what it knows.
-package agentserver // import "github.com/phoenix/platform/opamp-server/agentserver"
+package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
 	"context"
@@ -94,7 +94,7 @@ type agentState struct {
 // background work.
 func New(set Settings) (*Server, error) {
 	if set.Store == nil || set.Metrics == nil {
-		return nil, errors.New("agentserver: Store and Metrics are required")
+		return nil, errors.New("opamp: Store and Metrics are required")
 	}
 	if set.Logger == nil {
 		set.Logger = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-package server
+package controlplane
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package agentserver // import "github.com/phoenix/platform/opamp-server/agentserver"
+package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package agentserver
+package opamp
 
 import (
 	"encoding/hex"
