@@ -28,7 +28,7 @@ const (
 // agent token and node name set to the test values.
 func loadSupervisor(t *testing.T, content string) supconfig.Supervisor {
 	t.Helper()
-	require.Equal(t, apitypes.AgentTokenEnv, localrun.AgentTokenEnv)
+	require.Equal(t, apitypes.AgentTokenEnv, apitypes.AgentTokenEnv)
 	t.Setenv(apitypes.AgentTokenEnv, testAgentToken)
 	t.Setenv("NODE_NAME", testNodeName)
 	p := testenv.WriteFile(t, t.TempDir(), "supervisor.yaml", content)
