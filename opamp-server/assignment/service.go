@@ -201,6 +201,10 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 // Store stores assignments, in order, and tells their agents. It stops at
 // the first store error: the ones before it are stored.
 func (s *Service) Store(ctx context.Context, asgs ...apitypes.Assignment) ([]apitypes.Assignment, error) {
+	return s.store(ctx, true, asgs...)
+}
+
+func (s *Service) store(ctx context.Context, push bool, asgs ...apitypes.Assignment) ([]apitypes.Assignment, error) {
 	out := make([]apitypes.Assignment, 0, len(asgs))
 	for _, a := range asgs {
 		stored, err := s.set.Store.SetAssignment(ctx, a)
@@ -208,7 +212,7 @@ func (s *Service) Store(ctx context.Context, asgs ...apitypes.Assignment) ([]api
 			return out, err
 		}
 		out = append(out, stored)
-		if s.set.Pusher != nil {
+		if push && s.set.Pusher != nil {
 			if err := s.set.Pusher.Push(ctx, stored.InstanceUID); err != nil {
 				// Stored is what counts: the agent receives it on its next message.
 				s.log.Warn("immediate push failed", "agent", stored.InstanceUID, "error", err)
@@ -304,7 +308,9 @@ func (s *Service) Matching(ctx context.Context, sel selector.Selector, onlineOnl
 
 // AssignDefault gives a new agent without an assignment the default
 // pipeline, when one is configured. Failures are logged: the agent stays
-// unassigned and can be assigned by hand.
+// unassigned and can be assigned by hand. It does not push: the OpAMP
+// endpoint calls it while handling the agent's first message, whose reply
+// carries the assignment.
 func (s *Service) AssignDefault(ctx context.Context, uid string) {
 	if s.set.DefaultPipeline == "" {
 		return
@@ -315,7 +321,7 @@ func (s *Service) AssignDefault(ctx context.Context, uid string) {
 	asg, err := s.Render(ctx, uid, s.set.DefaultPipeline, s.set.DefaultParameters)
 	if err == nil {
 		asg.Reason = "default pipeline for new agents"
-		_, err = s.Store(ctx, asg)
+		_, err = s.store(ctx, false, asg)
 	}
 	if err != nil {
 		s.log.Error("default pipeline not assigned", "agent", uid, "pipeline", s.set.DefaultPipeline, "error", err)

@@ -214,5 +214,5 @@ func TestAssignDefault(t *testing.T) {
 	again, err := st.GetAssignment(ctx, "a1")
 	require.NoError(t, err)
 	assert.Equal(t, asg.Generation, again.Generation, "an agent with an assignment keeps it")
-	assert.Equal(t, []string{"a1"}, pusher.calls)
+	assert.Empty(t, pusher.calls, "the reply to the agent's first message carries it; a push from inside that message would deadlock")
 }
