@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/datapoints"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
@@ -115,56 +114,18 @@ func (s *Summary) add(md pmetric.Metrics, series map[string]struct{}, processes 
 		} else if _, ok := res.Attributes().Get(processmetrics.AttrExecutableName); ok {
 			s.AggregateResources++
 		}
-		resKey := AttributesKey(res.Attributes())
+		resKey := datapoints.Key(res.Attributes())
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
-				ForEachPointAttributes(m, func(attrs pcommon.Map) {
+				datapoints.ForEachAttributes(m, func(attrs pcommon.Map) {
 					s.DataPoints++
 					s.Metrics[m.Name()]++
-					series[resKey+"|"+m.Name()+"|"+AttributesKey(attrs)] = struct{}{}
+					series[resKey+"|"+m.Name()+"|"+datapoints.Key(attrs)] = struct{}{}
 				})
 			}
 		}
 	}
-}
-
-// ForEachPointAttributes visits the attributes of every datapoint of m,
-// whatever its type.
-func ForEachPointAttributes(m pmetric.Metric, fn func(pcommon.Map)) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		for i := 0; i < m.Gauge().DataPoints().Len(); i++ {
-			fn(m.Gauge().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeSum:
-		for i := 0; i < m.Sum().DataPoints().Len(); i++ {
-			fn(m.Sum().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeHistogram:
-		for i := 0; i < m.Histogram().DataPoints().Len(); i++ {
-			fn(m.Histogram().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		for i := 0; i < m.ExponentialHistogram().DataPoints().Len(); i++ {
-			fn(m.ExponentialHistogram().DataPoints().At(i).Attributes())
-		}
-	case pmetric.MetricTypeSummary:
-		for i := 0; i < m.Summary().DataPoints().Len(); i++ {
-			fn(m.Summary().DataPoints().At(i).Attributes())
-		}
-	}
-}
-
-// AttributesKey renders attributes as a canonical, order-independent string:
-// "k1=v1,k2=v2" sorted.
-func AttributesKey(attrs pcommon.Map) string {
-	parts := make([]string, 0, attrs.Len())
-	for k, v := range attrs.All() {
-		parts = append(parts, k+"="+v.AsString())
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ",")
 }

@@ -7,9 +7,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/processors/contract/criticalrules"
+	"github.com/phoenix/platform/processors/contract/datapoints"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/processrollup"
-	"github.com/phoenix/platform/test/filesummary"
 )
 
 // procID tells processes apart across hosts and PID reuse.
@@ -94,7 +94,7 @@ func phoenixAttributes(md pmetric.Metrics) []string {
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				filesummary.ForEachPointAttributes(ms.At(k), check)
+				datapoints.ForEachAttributes(ms.At(k), check)
 			}
 		}
 	}

@@ -22,8 +22,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/phoenix/platform/processors/contract/datapoints"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
-	"github.com/phoenix/platform/test/filesummary"
 )
 
 // Ledger follows one stream. The zero value is ready.
@@ -93,12 +93,12 @@ func Counters(md pmetric.Metrics, isRollup func(pmetric.ResourceMetrics) bool, o
 		var rollup string
 		switch {
 		case !isProcess && isRollup(rm):
-			rollup = filesummary.AttributesKey(attrs)
+			rollup = datapoints.Key(attrs)
 		case !isProcess || onlyRollups:
 			continue
 		}
 		ForEachCounter(rm, func(name string, dp pmetric.NumberDataPoint) {
-			id := SeriesID{Rollup: rollup, Bucket: Bucket{host, name, filesummary.AttributesKey(dp.Attributes())}}
+			id := SeriesID{Rollup: rollup, Bucket: Bucket{host, name, datapoints.Key(dp.Attributes())}}
 			if rollup == "" {
 				id.PID, id.Start = pid, dp.StartTimestamp()
 			}
