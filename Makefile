@@ -24,7 +24,7 @@ HEAVY_PKGS = ./pipelines/... ./test/...
 DISTRIBUTION_PKG := pipelines/distribution
 
 .PHONY: build collector phoenix loadworker supervisor generate generate-collector generate-components \
-        check-generated test unit-test e2e-test test-deps lint bench demo images clean
+        check-generated test unit-test e2e-test test-deps lint fuzz bench demo images clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
 # the store tests (started as a throwaway cluster by the tests themselves),
@@ -106,6 +106,17 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(STATIC) $(GO) vet ./...
 	$(STATIC) $(GO) tool staticcheck ./...
+
+## fuzz: every Go fuzz test for FUZZTIME each (default 1m); make test runs
+## only their seed corpora, as ordinary tests
+FUZZTIME ?= 1m
+fuzz:
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+	  for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzzing ./$$(dirname $$f) $$fn for $(FUZZTIME)"; \
+	    $(STATIC) $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+	  done; \
+	done
 
 ## bench: processor and receiver benchmarks (compare runs with benchstat)
 bench:

@@ -241,10 +241,7 @@ func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignReq
 // AssignMatching renders the request for every agent the selector matches
 // and, only when every one renders and validates, stores them all.
 func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest) ([]apitypes.AssignResult, error) {
-	if strings.TrimSpace(sel) == "" {
-		return nil, fmt.Errorf("%w: selector is required (use a label such as env=prod)", ErrRequest)
-	}
-	parsed, err := selector.Parse(sel)
+	parsed, err := selector.ParseRequired(sel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRequest, err)
 	}

@@ -64,7 +64,7 @@ func (c *Controller) fail(ctx context.Context, x Experiment, cause string) error
 // resolveTargets lists the online agents matching the selector, with the
 // assignment each will get back, and their variants.
 func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]apitypes.ExperimentTarget, error) {
-	sel, err := selector.Parse(x.Spec.Targets.Selector)
+	sel, err := selector.ParseRequired(x.Spec.Targets.Selector)
 	if err != nil {
 		return nil, err
 	}

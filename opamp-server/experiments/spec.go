@@ -65,7 +65,7 @@ func Validate(s apitypes.ExperimentSpec) error {
 	}
 	if strings.TrimSpace(s.Targets.Selector) == "" {
 		add("targets.selector", "required (for example env=staging): an experiment never targets every agent by accident")
-	} else if _, err := selector.Parse(s.Targets.Selector); err != nil {
+	} else if _, err := selector.ParseRequired(s.Targets.Selector); err != nil {
 		add("targets.selector", "%v", err)
 	}
 	switch s.Mode {

@@ -1,5 +1,18 @@
 // Package selector parses and evaluates label selectors such as
-// "env=prod,host=~web-.*": how experiments and the API pick agents.
+// "env=prod,host.name=~web-.*": how experiments and the API pick agents.
+//
+// The grammar (white space around matchers and operators is ignored):
+//
+//	selector = matcher { "," matcher }
+//	matcher  = label op value
+//	label    = 1*128 ( letter | digit | "." | "_" | "-" | "/" )
+//	op       = "=" | "!=" | "=~" | "!~"
+//	value    = up to 1024 characters; no "," and, after "=" or "!=", no
+//	           "=", "!" or "~" (write such a value as a regular expression)
+//
+// =~ and !~ take an RE2 regular expression that must match the whole value.
+// A selector holds at most 64 matchers. A label an agent lacks has the value
+// "".
 package selector // import "github.com/phoenix/platform/opamp-server/selector"
 
 import (
@@ -21,6 +34,13 @@ const (
 	operators    = "=, !=, =~ or !~"
 )
 
+// Bounds of a selector.
+const (
+	MaxMatchers    = 64
+	MaxLabelLength = 128
+	MaxValueLength = 1024
+)
+
 // Matcher is one label condition.
 type Matcher struct {
 	Label string `json:"label"`
@@ -32,15 +52,20 @@ type Matcher struct {
 // Selector is a conjunction of matchers; the empty selector matches all.
 type Selector []Matcher
 
-// Parse reads a comma-separated selector ("env=prod, host=~web-.*"), or
-// several arguments each holding one or more matchers.
+// Parse reads a comma-separated selector ("env=prod, host.name=~web-.*"),
+// or several arguments each holding one or more matchers. An empty selector
+// (no matcher at all) matches every agent: callers that must not select
+// everything use ParseRequired.
 func Parse(exprs ...string) (Selector, error) {
 	var sel Selector
 	for _, expr := range exprs {
-		for _, part := range strings.Split(expr, ",") {
+		for part := range strings.SplitSeq(expr, ",") {
 			part = strings.TrimSpace(part)
 			if part == "" {
 				continue
+			}
+			if len(sel) == MaxMatchers {
+				return nil, fmt.Errorf("selector: more than %d matchers", MaxMatchers)
 			}
 			m, err := parseMatcher(part)
 			if err != nil {
@@ -52,23 +77,64 @@ func Parse(exprs ...string) (Selector, error) {
 	return sel, nil
 }
 
+// ParseRequired is Parse for a selector that must name at least one
+// matcher: ",", " " or "" would otherwise select every agent.
+func ParseRequired(exprs ...string) (Selector, error) {
+	sel, err := Parse(exprs...)
+	if err == nil && len(sel) == 0 {
+		err = fmt.Errorf("selector is required and must hold at least one matcher (for example env=prod): an empty one would select every agent")
+	}
+	return sel, err
+}
+
+// parseMatcher reads label, operator and value in that order: the label is
+// the longest run of label characters, so "env=a!=b" is label "env", "="
+// and a value that is refused, never label "env=a".
 func parseMatcher(s string) (Matcher, error) {
-	// Longest operators first so "!=" is not read as "=".
-	for _, op := range []Op{NotMatch, Match, NotEqual, Equal} {
-		if i := strings.Index(s, string(op)); i > 0 {
-			m := Matcher{Label: strings.TrimSpace(s[:i]), Op: op, Value: strings.TrimSpace(s[i+len(op):])}
+	i := 0
+	for i < len(s) && isLabelByte(s[i]) {
+		i++
+	}
+	m := Matcher{Label: s[:i]}
+	rest := strings.TrimLeft(s[i:], " \t")
+	for _, op := range []Op{NotMatch, Match, NotEqual, Equal} { // two-character operators first
+		if strings.HasPrefix(rest, string(op)) {
+			m.Op, m.Value = op, strings.TrimSpace(rest[len(op):])
 			return m.compile()
 		}
+	}
+	if m.Label == "" {
+		return Matcher{}, fmt.Errorf("selector %q: want a label (letters, digits, '.', '_', '-', '/') first", s)
 	}
 	return Matcher{}, fmt.Errorf("selector %q: want label, an operator (%s) and a value", s, operators)
 }
 
+func isLabelByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/'
+}
+
 func (m Matcher) compile() (Matcher, error) {
-	if m.Label == "" {
+	switch {
+	case m.Label == "":
 		return m, fmt.Errorf("selector %q: empty label", m.String())
+	case len(m.Label) > MaxLabelLength:
+		return m, fmt.Errorf("selector: label longer than %d characters", MaxLabelLength)
+	case len(m.Value) > MaxValueLength:
+		return m, fmt.Errorf("selector %q: value longer than %d characters", m.Label, MaxValueLength)
+	case strings.Contains(m.Value, ","):
+		return m, fmt.Errorf("selector %q: a value cannot hold ','", m.String())
+	}
+	for i := 0; i < len(m.Label); i++ {
+		if !isLabelByte(m.Label[i]) {
+			return m, fmt.Errorf("selector %q: label %q may hold only letters, digits, '.', '_', '-' and '/'", m.String(), m.Label)
+		}
 	}
 	switch m.Op {
 	case Equal, NotEqual:
+		if strings.ContainsAny(m.Value, "=!~") {
+			return m, fmt.Errorf("selector %q: the value holds an operator character (=, ! or ~), which reads ambiguously; "+
+				"match it with a regular expression instead (%s=~...)", m.String(), m.Label)
+		}
 	case Match, NotMatch:
 		re, err := regexp.Compile(`^(?:` + m.Value + `)$`)
 		if err != nil {
