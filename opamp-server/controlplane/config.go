@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/storeopen"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	ServerID string `yaml:"server_id"`
 	// SampleRetention is how long own-telemetry samples are kept.
 	SampleRetention time.Duration `yaml:"sample_retention"`
+	// StoreTimeout bounds every store call: a store that stops answering
+	// makes API requests fail with 503 within it instead of hanging.
+	StoreTimeout time.Duration `yaml:"store_timeout"`
 	// PricesFile replaces the built-in price table experiments cost with.
 	PricesFile string `yaml:"prices_file"`
 	// DefaultPipeline is assigned, rendered for the agent with
@@ -57,6 +61,7 @@ func DefaultConfig() Config {
 		DataDir:         defaultDataDir(),
 		ServerID:        host,
 		SampleRetention: 7 * 24 * time.Hour,
+		StoreTimeout:    store.DefaultCallTimeout,
 	}
 }
 
@@ -83,6 +88,17 @@ func (c Config) Validate() error {
 	if c.SampleRetention <= 0 {
 		errs = append(errs, errors.New("sample_retention must be positive"))
 	}
+	if c.StoreTimeout <= 0 {
+		errs = append(errs, errors.New("store_timeout must be positive"))
+	}
+	if c.NoAuth {
+		for name, addr := range map[string]string{"opamp_listen": c.OpAMPListen, "api_listen": c.APIListen} {
+			if !loopback(addr) {
+				errs = append(errs, fmt.Errorf("no_auth: %s %q is not a loopback address: without authentication anyone who reaches "+
+					"the server controls every agent, so no_auth is only for 127.0.0.1 or [::1]", name, addr))
+			}
+		}
+	}
 	if c.ServerID == "" {
 		errs = append(errs, errors.New("server_id must not be empty"))
 	}
@@ -101,4 +117,18 @@ func (c Config) storeKind() string {
 		return "postgres"
 	}
 	return "embedded"
+}
+
+// loopback reports whether a listen address only accepts connections from
+// this host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -11,7 +11,7 @@ import (
 
 func validConfig() Config {
 	return Config{OpAMPListen: ":4320", APIListen: "127.0.0.1:8080", DataDir: "/var/lib/phoenix",
-		ServerID: "replica-1", SampleRetention: time.Hour}
+		ServerID: "replica-1", SampleRetention: time.Hour, StoreTimeout: time.Second}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -30,7 +30,16 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no data_dir with store and tokens_file", edit: func(c *Config) {
 			c.DataDir, c.Store, c.TokensFile = "", "postgres://db/phoenix", "/etc/phoenix/tokens.yaml"
 		}},
-		{name: "no data_dir with store and no_auth", edit: func(c *Config) { c.DataDir, c.Store, c.NoAuth = "", "/tmp/p.db", true }},
+		{name: "no data_dir with store and no_auth", edit: func(c *Config) {
+			c.DataDir, c.Store, c.NoAuth, c.OpAMPListen = "", "/tmp/p.db", true, "127.0.0.1:4320"
+		}},
+		// Finding: --no-auth was accepted on every interface.
+		{name: "no_auth on all interfaces", edit: func(c *Config) { c.NoAuth = true },
+			mention: []string{"no_auth", "opamp_listen", `":4320"`, "loopback"}},
+		{name: "no_auth on a routable address", edit: func(c *Config) { c.NoAuth, c.OpAMPListen, c.APIListen = true, "[::1]:4320", "10.0.0.5:8080" },
+			mention: []string{"api_listen", "10.0.0.5:8080"}},
+		{name: "no_auth on localhost", edit: func(c *Config) { c.NoAuth, c.OpAMPListen, c.APIListen = true, "localhost:4320", "[::1]:8080" }},
+		{name: "store_timeout zero", edit: func(c *Config) { c.StoreTimeout = 0 }, mention: []string{"store_timeout"}},
 		{name: "certificate without key", edit: func(c *Config) { c.TLSCertFile = "cert.pem" },
 			mention: []string{"tls_cert_file", "tls_key_file"}},
 		{name: "key without certificate", edit: func(c *Config) { c.TLSKeyFile = "key.pem" },

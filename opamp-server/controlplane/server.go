@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
-	s.store = st
+	s.store = store.WithDeadlines(st, cfg.StoreTimeout)
 	if err := s.listen(); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -162,7 +162,8 @@ func (s *Server) build() error {
 	}
 	opampMux := http.NewServeMux()
 	opampMux.Handle(OpAMPPath, opampHandler)
-	s.opampHTTP = &http.Server{Handler: opampMux, ConnContext: connContext, ReadHeaderTimeout: 10 * time.Second}
+	s.opampHTTP = newHTTPServer(opampMux, requestTimeout)
+	s.opampHTTP.ConnContext = connContext
 
 	cat, err := newCatalog()
 	if err != nil {
@@ -210,7 +211,7 @@ func (s *Server) build() error {
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.apiHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.apiHTTP = newHTTPServer(mux, reportTimeout)
 	return nil
 }
 

@@ -7,8 +7,14 @@ package pgtest // import "github.com/phoenix/platform/test/pgtest"
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -88,4 +94,60 @@ func StartShared(tb testing.TB) (dsn string) {
 		}
 	})
 	return c.dsn(name)
+}
+
+// StartFreezable is Start for a test of a database that stops answering:
+// freeze stops every PostgreSQL process (SIGSTOP: connections stay open,
+// nothing replies), thaw resumes them. The server is thawed before it is
+// stopped.
+func StartFreezable(tb testing.TB) (dsn string, freeze, thaw func()) {
+	tb.Helper()
+	c, err := startCluster()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signal := func(sig syscall.Signal) func() {
+		return func() {
+			// Backends start sessions of their own, so the postmaster's
+			// process group does not hold them: signal each child.
+			for _, pid := range append(children(c.cmd.Process.Pid), c.cmd.Process.Pid) {
+				if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+					tb.Errorf("pgtest: %v %d: %v", sig, pid, err)
+				}
+			}
+		}
+	}
+	thaw = signal(syscall.SIGCONT)
+	tb.Cleanup(func() {
+		thaw()
+		if err := c.stop(); err != nil {
+			tb.Errorf("pgtest: stop: %v", err)
+		}
+	})
+	name, err := c.createDatabase(context.Background())
+	if err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	return c.dsn(name), signal(syscall.SIGSTOP), thaw
+}
+
+// children lists the processes whose parent is pid.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, path := range stats {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so read after ')'.
+		end := strings.LastIndexByte(string(raw), ')')
+		fields := strings.Fields(string(raw[end+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			if child, err := strconv.Atoi(strings.Fields(string(raw))[0]); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
 }

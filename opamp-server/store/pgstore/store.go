@@ -46,6 +46,10 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }
 
+// DefaultStatementTimeout is PostgreSQL's statement_timeout for the store's
+// connections unless the DSN sets one.
+const DefaultStatementTimeout = "10s"
+
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string; pgxpool settings such as pool_max_conns are honoured), applies
 // pending migrations and returns the store.
@@ -57,6 +61,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	// A statement PostgreSQL itself cannot finish in time (a lock held by a
+	// stuck session) fails instead of holding a connection; the DSN may set
+	// its own (options=-c statement_timeout=…).
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = DefaultStatementTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
