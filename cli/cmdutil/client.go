@@ -3,6 +3,8 @@ package cmdutil // import "github.com/phoenix/platform/cli/cmdutil"
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,20 +44,26 @@ func AddClientFlags(cmd *cobra.Command, o *ClientOptions) {
 // Client builds an API client from flags, then environment, then defaults.
 func (o *ClientOptions) Client() (*apiclient.Client, error) {
 	server := firstNonEmpty(o.Server, os.Getenv(EnvServer), DefaultServer)
-	token, err := o.token()
+	token, err := o.token(server)
 	if err != nil {
 		return nil, err
 	}
 	return apiclient.New(server, token), nil
 }
 
-func (o *ClientOptions) token() (string, error) {
+// token is the bearer token for server: the one given, or else the local
+// server's admin token, but only for a server on this host. The admin
+// token is never sent to a --server the user merely typed.
+func (o *ClientOptions) token(server string) (string, error) {
 	if t := firstNonEmpty(o.Token, os.Getenv(EnvToken)); t != "" {
 		return t, nil
 	}
 	file := firstNonEmpty(o.TokenFile, os.Getenv(EnvTokenFile))
 	explicit := file != ""
 	if !explicit {
+		if !isLocal(server) {
+			return "", nil // no token: the server says 401 if it needs one
+		}
 		if home, err := os.UserHomeDir(); err == nil {
 			file = filepath.Join(home, ".local", "share", "phoenix", "admin.token")
 		}
@@ -80,4 +88,18 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// isLocal reports whether a server URL names this host.
+func isLocal(server string) bool {
+	u, err := url.Parse(server)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -84,7 +84,7 @@ func TestTokenResolution(t *testing.T) {
 				require.NoError(t, os.MkdirAll(defaultPath, 0o700)) // a directory where the file should be
 			}
 
-			got, err := o.token()
+			got, err := o.token(DefaultServer)
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
@@ -94,6 +94,28 @@ func TestTokenResolution(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestTheLocalAdminTokenStaysLocal replays the finding: the CLI sent the
+// local server's admin token to whatever --server it was given.
+func TestTheLocalAdminTokenStaysLocal(t *testing.T) {
+	home := clearClientEnv(t)
+	writeFile(t, filepath.Join(home, ".local", "share", "phoenix", "admin.token"), "local-admin\n")
+	for server, want := range map[string]string{
+		DefaultServer:                      "local-admin",
+		"http://localhost:9000":            "local-admin",
+		"https://[::1]:8443":               "local-admin",
+		"https://phoenix.example.com":      "",
+		"http://10.0.0.7:8080":             "",
+		"http://127.0.0.1.attacker.com:80": "",
+	} {
+		got, err := (&ClientOptions{}).token(server)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, server)
+	}
+	got, err := (&ClientOptions{Token: "given"}).token("https://phoenix.example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "given", got, "a token the user gives goes where the user says")
 }
 
 // recorder is an API server that answers every request with an empty list

@@ -72,6 +72,9 @@ func (c *Controller) Create(ctx context.Context, spec apitypes.ExperimentSpec) (
 		}
 	}
 	x := Experiment{Experiment: apitypes.Experiment{ID: newID(), Name: spec.Name, Status: apitypes.ExperimentPending, Spec: spec}}
+	if err := c.checkRenders(ctx, x); err != nil {
+		return Experiment{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
 	e, err := x.encode()
 	if err != nil {
 		return Experiment{}, err
@@ -82,6 +85,39 @@ func (c *Controller) Create(ctx context.Context, spec apitypes.ExperimentSpec) (
 	}
 	_, _ = c.set.Store.AppendExperimentEvent(ctx, apitypes.ExperimentEvent{ExperimentID: x.ID, Time: c.set.Now(), To: apitypes.ExperimentPending, Cause: "created"})
 	return decode(stored)
+}
+
+// renderCheckUID stands for an agent when a spec's configurations are
+// rendered at create, before any agent is chosen.
+const renderCheckUID = "render-check"
+
+// checkRenders renders what the experiment would deploy, for no agent in
+// particular, so parameters that cannot render (a candidate k of 0) are
+// refused at create, not when the deploy has begun. A baseline that is
+// each agent's current configuration is checked at deploy.
+func (c *Controller) checkRenders(ctx context.Context, x Experiment) error {
+	if x.Spec.Baseline.Current {
+		t := apitypes.ExperimentTarget{InstanceUID: renderCheckUID, Variant: apitypes.VariantCandidate}
+		shared, err := c.sharedParams(x, t)
+		if err != nil {
+			return err
+		}
+		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
+		if _, err := c.single(ctx, t.InstanceUID, cand, shared, apitypes.VariantCandidate); err != nil {
+			return fmt.Errorf("rendering the candidate: %w", err)
+		}
+		return nil
+	}
+	variants := []string{apitypes.VariantBoth}
+	if x.Spec.Mode == apitypes.ModeSplit {
+		variants = []string{apitypes.VariantBaseline, apitypes.VariantCandidate}
+	}
+	for _, v := range variants {
+		if _, err := c.render(ctx, x, apitypes.ExperimentTarget{InstanceUID: renderCheckUID, Variant: v}); err != nil {
+			return fmt.Errorf("rendering the %s configuration: %w", v, err)
+		}
+	}
+	return nil
 }
 
 // Get returns an experiment with its events.

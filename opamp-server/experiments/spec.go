@@ -26,6 +26,14 @@ const (
 	DefaultDeployTimeout = 3 * time.Minute
 )
 
+// Upper bounds of a spec's times: an experiment holds its targets on the
+// experiment's configurations until it ends.
+const (
+	MaxDuration      = 7 * 24 * time.Hour
+	MaxWarmup        = time.Hour
+	MaxDeployTimeout = time.Hour
+)
+
 // ParseSpec reads a spec from YAML or JSON (JSON is YAML), strictly: an
 // unknown key is an error naming it.
 func ParseSpec(raw []byte) (apitypes.ExperimentSpec, error) {
@@ -94,11 +102,14 @@ func Validate(s apitypes.ExperimentSpec) error {
 	if s.Duration.D() < apitypes.MinDuration {
 		add("duration", "must be at least %s (rates need two whole minutes of samples), got %s", apitypes.MinDuration, s.Duration.D())
 	}
-	if s.Warmup.D() < 0 {
-		add("warmup", "must not be negative")
+	if s.Duration.D() > MaxDuration {
+		add("duration", "must be at most %s, got %s", MaxDuration, s.Duration.D())
 	}
-	if s.DeployTimeout.D() < 10*time.Second {
-		add("deploy_timeout", "must be at least 10s")
+	if s.Warmup.D() < 0 || s.Warmup.D() > MaxWarmup {
+		add("warmup", "must be between 0 and %s, got %s", MaxWarmup, s.Warmup.D())
+	}
+	if s.DeployTimeout.D() < 10*time.Second || s.DeployTimeout.D() > MaxDeployTimeout {
+		add("deploy_timeout", "must be between 10s and %s, got %s", MaxDeployTimeout, s.DeployTimeout.D())
 	}
 	if len(s.CriticalProcesses) > 0 {
 		if _, err := criticalrules.Compile(CriticalRules(s.CriticalProcesses)); err != nil {

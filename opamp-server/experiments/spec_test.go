@@ -31,8 +31,12 @@ func TestValidateNamesEveryField(t *testing.T) {
 		{"baseline export", func(s *apitypes.ExperimentSpec) { s.Baseline.Export = true }, "baseline.export:"},
 		{"candidate current", func(s *apitypes.ExperimentSpec) { s.Candidate.Current = true }, "candidate.current:"},
 		{"export in split mode", func(s *apitypes.ExperimentSpec) { s.Mode, s.Candidate.Export = apitypes.ModeSplit, true }, "candidate.export: split mode"},
-		{"negative warm-up", func(s *apitypes.ExperimentSpec) { s.Warmup = apitypes.Duration(-time.Second) }, "warmup: must not be negative"},
-		{"short deploy timeout", func(s *apitypes.ExperimentSpec) { s.DeployTimeout = apitypes.Duration(time.Second) }, "deploy_timeout: must be at least 10s"},
+		{"negative warm-up", func(s *apitypes.ExperimentSpec) { s.Warmup = apitypes.Duration(-time.Second) }, "warmup: must be between 0 and 1h0m0s"},
+		// Findings: a 292-year experiment was accepted.
+		{"centuries long", func(s *apitypes.ExperimentSpec) { s.Duration = apitypes.Duration(292 * 365 * 24 * time.Hour) }, "duration: must be at most 168h0m0s"},
+		{"day-long warm-up", func(s *apitypes.ExperimentSpec) { s.Warmup = apitypes.Duration(24 * time.Hour) }, "warmup: must be between 0 and 1h0m0s"},
+		{"day-long deploy timeout", func(s *apitypes.ExperimentSpec) { s.DeployTimeout = apitypes.Duration(24 * time.Hour) }, "deploy_timeout: must be between 10s and 1h0m0s"},
+		{"short deploy timeout", func(s *apitypes.ExperimentSpec) { s.DeployTimeout = apitypes.Duration(time.Second) }, "deploy_timeout: must be between 10s and 1h0m0s"},
 		{"bad rule", func(s *apitypes.ExperimentSpec) { s.CriticalProcesses = []apitypes.CriticalRule{{Name: "db"}} }, "critical_processes:"},
 		{"reduction above 1", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinSeriesReduction = 1.5 }, "success_criteria.min_series_reduction:"},
 		{"retention below 0", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinCriticalRetention = ptr(-0.1) }, "success_criteria.min_critical_retention:"},
@@ -241,4 +245,26 @@ func TestAFailedRestoreIsRecorded(t *testing.T) {
 	require.NoError(t, err, "a rollback retries the restore")
 	assert.True(t, f.get(x.ID).State.Restored)
 	assert.Contains(t, f.assigned("a1").Reason, "rolled back after experiment t")
+}
+
+// TestCreateRendersWhatItWouldDeploy replays the finding: a candidate with
+// k: 0 was accepted at create and failed only once deploying.
+func TestCreateRendersWhatItWouldDeploy(t *testing.T) {
+	f := newFixture(t)
+	for _, mode := range []apitypes.Mode{apitypes.ModePaired, apitypes.ModeSplit} {
+		s := validSpec(mode)
+		s.Candidate.Parameters = map[string]any{"k": 0}
+		_, err := f.c.Create(t.Context(), s)
+		require.ErrorIs(t, err, ErrInvalidSpec, mode)
+		assert.ErrorContains(t, err, `"k"`, mode)
+	}
+	s := validSpec(apitypes.ModePaired)
+	s.Baseline = apitypes.Variant{Current: true}
+	s.Candidate.Parameters = map[string]any{"k": 0}
+	_, err := f.c.Create(t.Context(), s)
+	assert.ErrorIs(t, err, ErrInvalidSpec, "the candidate is checked when the baseline is each agent's own")
+
+	xs, _, err := f.c.List(t.Context(), nil, store.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, xs, "nothing refused was stored")
 }
