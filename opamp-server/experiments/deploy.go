@@ -251,6 +251,11 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 		case a.RemoteConfig.Hash == t.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Health != nil && a.Health.Healthy:
 			t.Applied, progressed = true, true
 		default:
+			resent, err := c.resumeAssignment(ctx, x, *t)
+			if err != nil {
+				return c.fail(ctx, x, err.Error())
+			}
+			progressed = progressed || resent
 			pending++
 		}
 	}
@@ -269,6 +274,35 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 	x.State.MeasureFrom = now.Add(x.Spec.Warmup.D())
 	x.State.EndsAt = x.State.MeasureFrom.Add(x.Spec.Duration.D())
 	return c.transition(ctx, x, apitypes.ExperimentRunning, "every target applied its configuration")
+}
+
+// resumeAssignment stores a target's configuration again when the deploy
+// stopped (a crash, a store error) after saving the targets but before
+// assigning this one: its stored assignment is still the one it had before.
+// The configuration is rendered again from the same inputs and must hash
+// the same. It reports whether it assigned anything.
+func (c *Controller) resumeAssignment(ctx context.Context, x Experiment, t apitypes.ExperimentTarget) (bool, error) {
+	cur, err := c.set.Store.GetAssignment(ctx, t.InstanceUID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return false, nil // the store is down: the next round retries
+	case cur.ConfigHash == t.ConfigHash || cur.Generation != t.Previous.Generation:
+		return false, nil // assigned, or changed by someone else since
+	}
+	asg, err := c.render(ctx, x, t)
+	if err != nil {
+		return false, fmt.Errorf("re-rendering for agent %s after an interrupted deploy: %w", t.InstanceUID, err)
+	}
+	if asg.ConfigHash != t.ConfigHash {
+		return false, fmt.Errorf("agent %s: its configuration renders differently than when the deploy began (the catalog or the agent changed); start the experiment again", t.InstanceUID)
+	}
+	asg.Reason = "experiment " + x.Name + " (" + x.ID + "), resumed"
+	if _, err := c.set.Assignments.Store(ctx, asg); err != nil {
+		return false, nil
+	}
+	c.event(ctx, x.ID, fmt.Sprintf("agent %s (%s): the interrupted deploy assigned its configuration again", t.InstanceUID, t.Host))
+	return true, nil
 }
 
 // restore gives every target its previous assignment back (idempotent).

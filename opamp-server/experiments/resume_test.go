@@ -1,0 +1,99 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// crashingStore fails the first assignment of one agent: the deploy stops
+// there, as a server killed mid-deploy does.
+type crashingStore struct {
+	store.Store
+	uid  string
+	once sync.Once
+}
+
+func (s *crashingStore) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
+	failed := false
+	if a.InstanceUID == s.uid {
+		s.once.Do(func() { failed = true })
+	}
+	if failed {
+		return apitypes.Assignment{}, errors.New("server killed")
+	}
+	return s.Store.SetAssignment(ctx, a)
+}
+
+// TestAnInterruptedDeployResumes replays the finding: a server killed
+// mid-deploy never sent the remaining assignments, and the experiment
+// timed out waiting for agents that had nothing to apply.
+func TestAnInterruptedDeployResumes(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	crashing := &crashingStore{Store: f.st, uid: "a2"}
+	f.c = f.replica(crashing)
+	before1 := f.agent("a1", map[string]string{"env": "test"})
+	before2 := f.agent("a2", map[string]string{"env": "test"})
+
+	x := f.deployed(validSpec(apitypes.ModePaired))
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
+	require.Len(t, x.State.Targets, 2)
+	assert.NotEqual(t, before1.ConfigHash, f.assigned("a1").ConfigHash, "a1 was assigned before the crash")
+
+	// Another replica, or this one restarted, steps the deploy (Start also
+	// steps it in the background).
+	require.Eventually(t, func() bool {
+		f.c.ReconcileAll(ctx)
+		return f.assigned("a2").ConfigHash != before2.ConfigHash
+	}, 10*time.Second, 10*time.Millisecond)
+	x = f.get(x.ID)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
+	for _, tg := range x.State.Targets {
+		assert.Equal(t, tg.ConfigHash, f.assigned(tg.InstanceUID).ConfigHash, "%s has the experiment's configuration", tg.InstanceUID)
+	}
+	var resumed []string
+	for _, e := range x.Events {
+		if strings.Contains(e.Cause, "interrupted deploy") {
+			resumed = append(resumed, e.Cause)
+		}
+	}
+	assert.Equal(t, []string{"agent a2 (): the interrupted deploy assigned its configuration again"}, resumed, "the resumed assignment is recorded, once")
+
+	for _, tg := range x.State.Targets {
+		f.report(tg.InstanceUID, tg.ConfigHash, apitypes.ConfigStatusApplied, "")
+	}
+	f.c.ReconcileAll(ctx)
+	assert.Equal(t, apitypes.ExperimentRunning, f.get(x.ID).Status)
+}
+
+// TestAResumedDeployLeavesOthersAssignmentsAlone: an assignment changed by
+// someone else during the deploy is not overwritten.
+func TestAResumedDeployLeavesOthersAssignmentsAlone(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	crashing := &crashingStore{Store: f.st, uid: "a1"}
+	f.c = f.replica(crashing)
+	f.agent("a1", map[string]string{"env": "test"})
+	x := f.deployed(validSpec(apitypes.ModePaired))
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
+	// Let the resume happen first (Start also steps in the background).
+	require.Eventually(t, func() bool {
+		f.c.ReconcileAll(ctx)
+		return f.assigned("a1").ConfigHash == x.State.Targets[0].ConfigHash
+	}, 10*time.Second, 10*time.Millisecond)
+
+	mine, err := f.st.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: "exporters: {}\n", Reason: "operator"})
+	require.NoError(t, err)
+	f.c.ReconcileAll(ctx)
+	assert.Equal(t, mine.ConfigHash, f.assigned("a1").ConfigHash)
+}
