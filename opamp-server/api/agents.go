@@ -3,28 +3,19 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/assignment"
+	"github.com/phoenix/platform/opamp-server/redact"
 	"github.com/phoenix/platform/opamp-server/selector"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-// bearerTokens finds bearer credentials in configuration text.
-var bearerTokens = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
-
-// redact hides credentials the supervisor may have written into an
-// effective configuration (the own-telemetry offer carries a token).
-func redact(cfg string) string {
-	return bearerTokens.ReplaceAllString(cfg, "${1}<redacted>")
-}
-
 func (a *API) view(r *http.Request, ag apitypes.Agent, withConfig bool) (apitypes.AgentView, error) {
 	v := apitypes.AgentView{Agent: ag}
-	v.EffectiveConfig = redact(ag.EffectiveConfig)
+	v.EffectiveConfig = redact.Config(ag.EffectiveConfig)
 	if !withConfig {
 		v.EffectiveConfig = ""
 	}
@@ -42,10 +33,10 @@ func (a *API) view(r *http.Request, ag apitypes.Agent, withConfig bool) (apitype
 }
 
 func assignmentView(asg apitypes.Assignment, withConfig bool) *apitypes.Assignment {
-	av := &apitypes.Assignment{Pipeline: asg.Pipeline, Parameters: asg.Parameters, ConfigHash: asg.ConfigHash,
+	av := &apitypes.Assignment{Pipeline: asg.Pipeline, Parameters: redact.Params(asg.Parameters), ConfigHash: asg.ConfigHash,
 		Reason: asg.Reason, AssignedAt: asg.AssignedAt, Generation: asg.Generation}
 	if withConfig {
-		av.Config = asg.Config
+		av.Config = redact.Config(asg.Config)
 	}
 	return av
 }

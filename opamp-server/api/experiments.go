@@ -13,6 +13,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/redact"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution"
@@ -87,7 +88,7 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ok(w, r, http.StatusCreated, x.Experiment, "")
+	ok(w, r, http.StatusCreated, experimentView(x.Experiment), "")
 }
 
 // listExperiments: GET /experiments?status=running,completed&limit=&cursor=
@@ -111,7 +112,7 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 	}
 	views := make([]apitypes.Experiment, len(xs))
 	for i, x := range xs {
-		views[i] = x.Experiment
+		views[i] = experimentView(x.Experiment)
 	}
 	ok(w, r, http.StatusOK, views, next)
 }
@@ -122,7 +123,7 @@ func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, x.Experiment, "")
+	ok(w, r, http.StatusOK, experimentView(x.Experiment), "")
 }
 
 func (a *API) experimentAction(action func(context.Context, string) (experiments.Experiment, error)) http.HandlerFunc {
@@ -132,7 +133,7 @@ func (a *API) experimentAction(action func(context.Context, string) (experiments
 			experimentError(w, err)
 			return
 		}
-		ok(w, r, http.StatusOK, x.Experiment, "")
+		ok(w, r, http.StatusOK, experimentView(x.Experiment), "")
 	}
 }
 
@@ -164,4 +165,29 @@ func limitParam(s string) (int, error) {
 		return 0, errors.New("limit: want an integer between 1 and 1000")
 	}
 	return n, nil
+}
+
+// experimentView is an experiment without the secrets its configurations
+// and parameters may hold: viewers read it.
+func experimentView(x apitypes.Experiment) apitypes.Experiment {
+	x.Spec.Parameters = redact.Params(x.Spec.Parameters)
+	x.Spec.Baseline.Parameters = redact.Params(x.Spec.Baseline.Parameters)
+	x.Spec.Candidate.Parameters = redact.Params(x.Spec.Candidate.Parameters)
+	if x.State.Configs != nil {
+		configs := make(map[string]string, len(x.State.Configs))
+		for k, v := range x.State.Configs {
+			configs[k] = redact.Config(v)
+		}
+		x.State.Configs = configs
+	}
+	targets := make([]apitypes.ExperimentTarget, len(x.State.Targets))
+	for i, t := range x.State.Targets {
+		t.Previous.Config = redact.Config(t.Previous.Config)
+		t.Previous.Parameters = redact.Params(t.Previous.Parameters)
+		targets[i] = t
+	}
+	if x.State.Targets != nil {
+		x.State.Targets = targets
+	}
+	return x
 }

@@ -37,7 +37,7 @@ type Agent struct {
 	// Health is the agent's last reported health; nil before any report.
 	Health *Health `json:"health,omitempty"`
 	// EffectiveConfig is the configuration the collector reports running
-	// (only on GET /agents/{uid}; bearer credentials redacted), and its
+	// (only on GET /agents/{uid}; secrets redacted), and its
 	// hash (hex SHA-256 of the text).
 	EffectiveConfig     string `json:"effective_config,omitempty"`
 	EffectiveConfigHash string `json:"effective_config_hash,omitempty"`

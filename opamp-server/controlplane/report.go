@@ -10,6 +10,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/redact"
 	"github.com/phoenix/platform/opamp-server/report"
 )
 
@@ -46,7 +47,7 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 		if v == apitypes.VariantBoth {
 			name = "paired (baseline and candidate)"
 		}
-		data.Configs = append(data.Configs, report.Config{Name: name, YAML: x.State.Configs[v]})
+		data.Configs = append(data.Configs, report.Config{Name: name, YAML: redact.Config(x.State.Configs[v])})
 	}
 	for _, e := range x.Events {
 		data.Events = append(data.Events, report.Event{Time: e.Time, From: string(e.From), To: string(e.To), Cause: e.Cause})

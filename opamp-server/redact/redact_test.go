@@ -1,0 +1,66 @@
+package redact
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestConfig(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"bearer header", "Authorization: Bearer abcdefgh12345678", "Authorization: Bearer <redacted>"},
+		{"bearer anywhere", `value: "x bearer abc.def_ghi-jkl~mno+p/q="`, `value: "x bearer <redacted>"`},
+		{"bearer reference", `headers: {Authorization: "Bearer ${env:PHOENIX_AGENT_TOKEN}"}`, `headers: {Authorization: "Bearer ${env:PHOENIX_AGENT_TOKEN}"}`},
+		{"short bearer word", "note: Bearer short", "note: Bearer short"},
+		{"api key", "  api-key: 0123456789abcdef", "  api-key: <redacted>"},
+		{"x-api-key quoted", `    "X-Api-Key": "abc123secret"`, `    "X-Api-Key": <redacted>`},
+		{"license key flow", `headers: {api-key: NRAK-123, x-other: 1}`, `headers: {api-key: <redacted>, x-other: 1}`},
+		{"license key env", `headers: {api-key: "${env:NEW_RELIC_LICENSE_KEY}"}`, `headers: {api-key: "${env:NEW_RELIC_LICENSE_KEY}"}`},
+		{"password", "password: hunter2 # old", "password: <redacted># old"},
+		{"client secret", "client_secret: s3cr3t", "client_secret: <redacted>"},
+		{"token", "token: abc", "token: <redacted>"},
+		{"block scalar left", "token: |\n  abc", "token: |\n  abc"},
+		{"plain config", "receivers: {nop: {}}\nexporters:\n  otlp:\n    endpoint: example.com:4317", "receivers: {nop: {}}\nexporters:\n  otlp:\n    endpoint: example.com:4317"},
+		{"tokenizer is not a token", "tokenizer_mode: fast", "tokenizer_mode: fast"},
+		{"idempotent", "password: <redacted>", "password: <redacted>"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, Config(tt.in), tt.name)
+	}
+}
+
+func TestParams(t *testing.T) {
+	in := map[string]any{
+		"otlp_headers":             map[string]any{"x-api-key": "abc", "x-team": "core"},
+		"otlp_env_headers":         map[string]any{"api-key": "OTLP_API_KEY"},
+		"newrelic_license_key_env": "NEW_RELIC_LICENSE_KEY",
+		"telemetry_token_env":      "PHOENIX_AGENT_TOKEN",
+		"k":                        10,
+		"password":                 "hunter2",
+		"tags":                     map[string]string{"token": "t"},
+	}
+	got := Params(in)
+	assert.Equal(t, map[string]any{
+		"otlp_headers":             map[string]any{"x-api-key": Placeholder, "x-team": "core"},
+		"otlp_env_headers":         map[string]any{"api-key": "OTLP_API_KEY"},
+		"newrelic_license_key_env": "NEW_RELIC_LICENSE_KEY",
+		"telemetry_token_env":      "PHOENIX_AGENT_TOKEN",
+		"k":                        10,
+		"password":                 Placeholder,
+		"tags":                     map[string]any{"token": Placeholder},
+	}, got)
+	assert.Equal(t, "abc", in["otlp_headers"].(map[string]any)["x-api-key"], "the input is not modified")
+	assert.Nil(t, Params(nil))
+}
+
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{"Authorization: Bearer abcdefgh12345678", "headers: {api-key: x}", "password: p", "receivers: {}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		once := Config(in)
+		if Config(once) != once {
+			t.Fatalf("redacting twice changes %q", once)
+		}
+	})
+}
