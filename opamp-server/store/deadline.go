@@ -49,6 +49,18 @@ func (d *deadlineStore) ListAgents(ctx context.Context, f AgentFilter, p Page) (
 	return d.Store.ListAgents(ctx, f, p)
 }
 
+func (d *deadlineStore) DeleteAgent(ctx context.Context, uid string) error {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.DeleteAgent(ctx, uid)
+}
+
+func (d *deadlineStore) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]string, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.DeleteAgentsOfflineSince(ctx, t)
+}
+
 func (d *deadlineStore) MarkServerAgentsOffline(ctx context.Context, serverID string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

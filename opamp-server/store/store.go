@@ -52,6 +52,12 @@ type Store interface {
 	// ListAgents returns agents matching the filter ordered by InstanceUID,
 	// one page at a time; next is "" on the last page.
 	ListAgents(ctx context.Context, f AgentFilter, p Page) (agents []apitypes.Agent, next string, err error)
+	// DeleteAgent removes an agent and its assignment; ErrNotFound when there
+	// is no such agent. An agent that connects again is a new agent.
+	DeleteAgent(ctx context.Context, instanceUID string) error
+	// DeleteAgentsOfflineSince removes, with their assignments, the agents
+	// offline and last seen before t, and returns their instance UIDs.
+	DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]string, error)
 	// MarkServerAgentsOffline marks every agent held by serverID offline (a
 	// replica starting up after a crash).
 	MarkServerAgentsOffline(ctx context.Context, serverID string) error

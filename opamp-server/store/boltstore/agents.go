@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -190,4 +191,58 @@ func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error 
 		}
 		return []store.Change{{Kind: store.ChangeAssignment, ID: instanceUID}}, nil
 	})
+}
+
+// DeleteAgent removes an agent and its assignment.
+func (s *Store) DeleteAgent(ctx context.Context, instanceUID string) error {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		if tx.Bucket(bucketAgents).Get([]byte(instanceUID)) == nil {
+			return nil, fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return deleteAgents(tx, []string{instanceUID})
+	})
+}
+
+// DeleteAgentsOfflineSince removes the agents offline since before t.
+func (s *Store) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]string, error) {
+	var removed []string
+	err := s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		removed = removed[:0]
+		err := tx.Bucket(bucketAgents).ForEach(func(k, v []byte) error {
+			var a apitypes.Agent
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("agent %q: %w", k, err)
+			}
+			if !a.Online && a.LastSeen.Before(t) {
+				removed = append(removed, a.InstanceUID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Deleted after the scan: a bbolt cursor is invalidated by writes.
+		return deleteAgents(tx, removed)
+	})
+	return removed, err
+}
+
+func deleteAgents(tx *bolt.Tx, uids []string) ([]store.Change, error) {
+	var changes []store.Change
+	for _, uid := range uids {
+		if err := tx.Bucket(bucketAgents).Delete([]byte(uid)); err != nil {
+			return nil, err
+		}
+		changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: uid})
+		if tx.Bucket(bucketAssignments).Get([]byte(uid)) != nil {
+			if err := tx.Bucket(bucketAssignments).Delete([]byte(uid)); err != nil {
+				return nil, err
+			}
+			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: uid})
+		}
+	}
+	return changes, nil
 }

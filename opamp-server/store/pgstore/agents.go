@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -220,4 +221,52 @@ func (q *query) clause() string {
 		return ""
 	}
 	return " WHERE " + strings.Join(q.conds, " AND ")
+}
+
+// DeleteAgent removes an agent and its assignment.
+func (s *Store) DeleteAgent(ctx context.Context, instanceUID string) error {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		removed, err := deleteAgents(ctx, tx, `DELETE FROM agents WHERE instance_uid = $1 RETURNING instance_uid`, instanceUID)
+		if err == nil && len(removed) == 0 {
+			err = fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return agentChanges(removed), err
+	})
+}
+
+// DeleteAgentsOfflineSince removes the agents offline since before t.
+func (s *Store) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]string, error) {
+	var removed []string
+	err := s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		var err error
+		removed, err = deleteAgents(ctx, tx, `DELETE FROM agents WHERE NOT online AND last_seen < $1 RETURNING instance_uid`, t.UTC())
+		return agentChanges(removed), err
+	})
+	return removed, err
+}
+
+// deleteAgents runs a DELETE … RETURNING instance_uid on agents and removes
+// the deleted agents' assignments.
+func deleteAgents(ctx context.Context, tx pgx.Tx, query string, arg any) ([]string, error) {
+	rows, err := tx.Query(ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(removed) == 0 {
+		return removed, err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM assignments WHERE instance_uid = ANY($1)`, removed)
+	return removed, err
+}
+
+func agentChanges(uids []string) []store.Change {
+	var changes []store.Change
+	for _, uid := range uids {
+		changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: uid}, store.Change{Kind: store.ChangeAssignment, ID: uid})
+	}
+	return changes
 }

@@ -25,6 +25,8 @@ var agentTests = []testCase{
 	{"PageLimits", testAgentPageLimits},
 	{"MarkServerAgentsOffline", testMarkServerAgentsOffline},
 	{"ResultsAreCopies", testAgentResultsAreCopies},
+	{"Delete", testAgentDelete},
+	{"DeleteOfflineSince", testAgentDeleteOfflineSince},
 }
 
 func testAgentRoundTrip(t *testing.T, s store.Store) {
@@ -224,4 +226,50 @@ func testAgentResultsAreCopies(t *testing.T, s store.Store) {
 	again, err := s.GetAgent(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, storedAgent("a1"), again)
+}
+
+func testAgentDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	upsertAgents(t, s, fullAgent("a1"), fullAgent("a2"))
+	_, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: "receivers: {}\n"})
+	require.NoError(t, err)
+
+	require.NoError(t, s.DeleteAgent(ctx, "a1"))
+	_, err = s.GetAgent(ctx, "a1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.GetAssignment(ctx, "a1")
+	assert.ErrorIs(t, err, store.ErrNotFound, "its assignment goes with it")
+	_, err = s.GetAgent(ctx, "a2")
+	assert.NoError(t, err, "other agents stay")
+	assert.ErrorIs(t, s.DeleteAgent(ctx, "a1"), store.ErrNotFound)
+	assert.ErrorIs(t, s.DeleteAgent(ctx, ""), store.ErrInvalid)
+}
+
+func testAgentDeleteOfflineSince(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := base.Add(-30 * 24 * time.Hour)
+	agent := func(uid string, online bool, lastSeen time.Time) apitypes.Agent {
+		a := fullAgent(uid)
+		a.Online, a.LastSeen = online, lastSeen
+		return a
+	}
+	upsertAgents(t, s,
+		agent("gone", false, cutoff.Add(-time.Hour)),
+		agent("recent", false, cutoff.Add(time.Hour)),
+		agent("online-but-old", true, cutoff.Add(-time.Hour)))
+	_, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "gone", Config: "receivers: {}\n"})
+	require.NoError(t, err)
+
+	removed, err := s.DeleteAgentsOfflineSince(ctx, cutoff)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"gone"}, removed)
+	_, err = s.GetAssignment(ctx, "gone")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	for _, uid := range []string{"recent", "online-but-old"} {
+		_, err := s.GetAgent(ctx, uid)
+		assert.NoError(t, err, uid)
+	}
+	removed, err = s.DeleteAgentsOfflineSince(ctx, cutoff)
+	require.NoError(t, err)
+	assert.Empty(t, removed)
 }
