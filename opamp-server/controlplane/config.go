@@ -40,6 +40,9 @@ type Config struct {
 	ServerID string `yaml:"server_id"`
 	// SampleRetention is how long own-telemetry samples are kept.
 	SampleRetention time.Duration `yaml:"sample_retention"`
+	// AgentRetention is how long an agent may stay offline before it is
+	// removed from the inventory, with its assignment.
+	AgentRetention time.Duration `yaml:"agent_retention"`
 	// StoreTimeout bounds every store call: a store that stops answering
 	// makes API requests fail with 503 within it instead of hanging.
 	StoreTimeout time.Duration `yaml:"store_timeout"`
@@ -62,6 +65,7 @@ func DefaultConfig() Config {
 		ServerID:        host,
 		SampleRetention: 7 * 24 * time.Hour,
 		StoreTimeout:    store.DefaultCallTimeout,
+		AgentRetention:  30 * 24 * time.Hour,
 	}
 }
 
@@ -90,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.StoreTimeout <= 0 {
 		errs = append(errs, errors.New("store_timeout must be positive"))
+	}
+	if c.AgentRetention < time.Hour {
+		errs = append(errs, errors.New("agent_retention must be at least 1h: agents are offline for minutes on every restart"))
 	}
 	if c.NoAuth {
 		for name, addr := range map[string]string{"opamp_listen": c.OpAMPListen, "api_listen": c.APIListen} {

@@ -11,7 +11,7 @@ import (
 
 func validConfig() Config {
 	return Config{OpAMPListen: ":4320", APIListen: "127.0.0.1:8080", DataDir: "/var/lib/phoenix",
-		ServerID: "replica-1", SampleRetention: time.Hour, StoreTimeout: time.Second}
+		ServerID: "replica-1", SampleRetention: time.Hour, StoreTimeout: time.Second, AgentRetention: 24 * time.Hour}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no_auth on a routable address", edit: func(c *Config) { c.NoAuth, c.OpAMPListen, c.APIListen = true, "[::1]:4320", "10.0.0.5:8080" },
 			mention: []string{"api_listen", "10.0.0.5:8080"}},
 		{name: "no_auth on localhost", edit: func(c *Config) { c.NoAuth, c.OpAMPListen, c.APIListen = true, "localhost:4320", "[::1]:8080" }},
+		{name: "agent_retention short", edit: func(c *Config) { c.AgentRetention = time.Minute }, mention: []string{"agent_retention"}},
 		{name: "store_timeout zero", edit: func(c *Config) { c.StoreTimeout = 0 }, mention: []string{"store_timeout"}},
 		{name: "certificate without key", edit: func(c *Config) { c.TLSCertFile = "cert.pem" },
 			mention: []string{"tls_cert_file", "tls_key_file"}},

@@ -309,13 +309,22 @@ func (s *Server) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// retainSamples drops own-telemetry samples older than the retention.
+// retainSamples drops own-telemetry samples older than the retention, and
+// agents offline for longer than theirs: an agent that comes back later
+// enrolls as a new one.
 func (s *Server) retainSamples(ctx context.Context) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
 		if err := s.store.DeleteSamplesBefore(ctx, time.Now().Add(-s.cfg.SampleRetention)); err != nil && ctx.Err() == nil {
 			s.log.Warn("sample retention failed", "error", err)
+		}
+		removed, err := s.store.DeleteAgentsOfflineSince(ctx, time.Now().Add(-s.cfg.AgentRetention))
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("agent retention failed", "error", err)
+		}
+		if len(removed) > 0 {
+			s.log.Info("removed agents offline past the retention", "agents", len(removed), "retention", s.cfg.AgentRetention)
 		}
 		select {
 		case <-ctx.Done():

@@ -79,6 +79,7 @@ func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.StringVar(&c.TLSKeyFile, "tls-key", c.TLSKeyFile, "TLS key for both listeners")
 	f.StringVar(&c.ServerID, "server-id", c.ServerID, "this replica's identity (default: host name)")
 	f.DurationVar(&c.SampleRetention, "sample-retention", c.SampleRetention, "how long to keep own-telemetry samples")
+	f.DurationVar(&c.AgentRetention, "agent-retention", c.AgentRetention, "remove agents offline for longer than this, with their assignments")
 	f.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "bound on every store call; API requests answer 503 when the store does not answer within it")
 	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
 	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
@@ -133,7 +134,7 @@ func (o *Options) resolve() (controlplane.Config, error) {
 	bindConfigFlags(fs, &fileCfg)
 	var override []string
 	for _, name := range []string{"opamp-listen", "api-listen", "public-url", "data-dir", "store", "tokens-file",
-		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "store-timeout", "prices", "default-pipeline"} {
+		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "agent-retention", "store-timeout", "prices", "default-pipeline"} {
 		if o.changed != nil && o.changed(name) {
 			override = append(override, name)
 		}
