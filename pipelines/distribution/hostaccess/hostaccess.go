@@ -94,8 +94,8 @@ func (a Access) String() string {
 	return a.What() + " at " + a.Path + ": " + a.Reason()
 }
 
-// Find lists every access in a configuration, in the order of its keys
-// (sorted) and list elements. It over-approximates the collector: a
+// Find lists every access in a configuration, sorted by path (list
+// elements in order; several references in one string innermost first). It over-approximates the collector: a
 // reference the collector would leave alone in some corner of its syntax
 // (after an escaped one in the same string, in a map key) is still listed.
 // A configuration that is not YAML is an error.
@@ -109,7 +109,27 @@ func Find(config []byte) ([]Access, error) {
 		out = append(out, references(strings.Join(path, "::"), s)...)
 	})
 	out = append(out, components(root)...)
+	slices.SortStableFunc(out, func(a, b Access) int { return comparePaths(a.Path, b.Path) })
 	return out, nil
+}
+
+// comparePaths orders paths part by part, list indexes as numbers.
+func comparePaths(a, b string) int {
+	pa, pb := strings.Split(a, "::"), strings.Split(b, "::")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		na, errA := strconv.Atoi(pa[i])
+		nb, errB := strconv.Atoi(pb[i])
+		var c int
+		if errA == nil && errB == nil {
+			c = na - nb
+		} else {
+			c = strings.Compare(pa[i], pb[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return len(pa) - len(pb)
 }
 
 // walk calls visit for every string of v, keys included, with its path.
