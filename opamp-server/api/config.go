@@ -7,9 +7,11 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/assignment"
+	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution"
+	"github.com/phoenix/platform/pipelines/distribution/hostaccess"
 )
 
 func renderedView(r catalog.Rendered) apitypes.Rendered {
@@ -41,12 +43,30 @@ func (a *API) assignAgent(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	stored, err := a.set.Assignments.Assign(r.Context(), r.PathValue("uid"), withReason(r, req))
+	stored, err := a.set.Assignments.Assign(r.Context(), r.PathValue("uid"), withReason(r, req), a.grants(r))
 	if err != nil {
 		a.assignError(w, err)
 		return
 	}
 	ok(w, r, http.StatusOK, assignmentView(stored, true), "")
+}
+
+// grants are what the caller may assign beyond catalog pipelines and
+// verbatim configurations without host access: a verbatim configuration
+// with host access needs auth.PermHostAccess (admins), as does everything
+// when authentication is off.
+func (a *API) grants(r *http.Request) assignment.Grants {
+	return assignment.Grants{HostAccess: a.can(r, auth.PermHostAccess)}
+}
+
+// can reports whether the caller has a permission its route did not
+// require. Without authentication every caller may do everything.
+func (a *API) can(r *http.Request, p auth.Permission) bool {
+	if a.set.Auth == nil {
+		return true
+	}
+	pr, ok := r.Context().Value(keyPrincipal).(auth.Principal)
+	return ok && pr.Can(p)
 }
 
 // withReason records who assigned, when the request does not say why.
@@ -73,7 +93,7 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	results, err := a.set.Assignments.AssignMatching(r.Context(), req.Selector, withReason(r, req.AssignRequest))
+	results, err := a.set.Assignments.AssignMatching(r.Context(), req.Selector, withReason(r, req.AssignRequest), a.grants(r))
 	if err != nil {
 		a.assignError(w, err)
 		return
@@ -83,6 +103,10 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 
 // assignError reports a refused assignment.
 func (a *API) assignError(w http.ResponseWriter, err error) {
+	if denied, ok := assignment.AsHostAccess(err); ok {
+		fail(w, http.StatusForbidden, apitypes.CodeForbidden, denied.Error(), hostAccessProblems(denied.Accesses))
+		return
+	}
 	switch {
 	case errors.Is(err, assignment.ErrRequest):
 		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, strings.TrimPrefix(err.Error(), assignment.ErrRequest.Error()+": "), nil)
@@ -137,12 +161,26 @@ func (a *API) validateConfig(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	hash, err := a.set.Assignments.Validate(r.Context(), req.Config)
+	checked, err := a.set.Assignments.Validate(r.Context(), req.Config)
 	if err != nil {
 		a.renderError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, apitypes.Validated{Valid: true, ConfigHash: hash}, "")
+	ok(w, r, http.StatusOK, apitypes.Validated{Valid: true, ConfigHash: checked.Hash,
+		HostAccess: hostAccessProblems(checked.HostAccess), RequiresAdmin: len(checked.HostAccess) > 0}, "")
+}
+
+// hostAccessProblems are what a configuration reaches on its hosts, as the
+// API shows them.
+func hostAccessProblems(accesses []hostaccess.Access) []apitypes.Problem {
+	if len(accesses) == 0 {
+		return nil
+	}
+	out := make([]apitypes.Problem, len(accesses))
+	for i, acc := range accesses {
+		out[i] = apitypes.Problem{Path: acc.Path, Message: assignment.AccessMessage(acc)}
+	}
+	return out
 }
 
 // configProblems are a refused configuration's problems as the API shows them.

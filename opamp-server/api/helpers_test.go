@@ -29,6 +29,7 @@ import (
 const (
 	viewerToken   = "viewer-token-0000000000000000"
 	operatorToken = "operator-token-00000000000000"
+	adminToken    = "admin-token-0000000000000000"
 	agentToken    = "agent-token-0000000000000000"
 )
 
@@ -86,13 +87,14 @@ func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
 	return env
 }
 
-// withTokens turns authentication on with a viewer, an operator and an
-// agent token.
+// withTokens turns authentication on with a viewer, an operator, an admin
+// and an agent token.
 func withTokens(t *testing.T) func(*Settings) {
 	t.Helper()
 	a, err := auth.New([]auth.TokenEntry{
 		{Name: "vera", TokenSHA256: auth.Digest(viewerToken), Roles: []auth.Role{auth.RoleViewer}},
 		{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}},
+		{Name: "ada", TokenSHA256: auth.Digest(adminToken), Roles: []auth.Role{auth.RoleAdmin}},
 		{Name: "agents", TokenSHA256: auth.Digest(agentToken), Roles: []auth.Role{auth.RoleAgent}},
 	})
 	require.NoError(t, err)

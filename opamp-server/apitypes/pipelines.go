@@ -97,9 +97,22 @@ type ValidateRequest struct {
 }
 
 // Validated reports a valid configuration; an invalid one is an error.
+// Validation resolves none of the configuration's references
+// (${env:NAME}, ${file:PATH}, …): the collector resolves them on each agent's
+// host.
 type Validated struct {
 	Valid      bool   `json:"valid"`
 	ConfigHash string `json:"config_hash"`
+	// HostAccess lists what in the configuration reaches into the hosts it
+	// would run on beyond the catalog's own pipelines: ${file:...} and
+	// ${http(s):...} references, ${env:NAME} for a NAME no catalog
+	// pipeline references, components and settings that read or write the
+	// host's files (the file exporter, the file_storage extension, log
+	// files). Each names its path and what it does (docs/security.md).
+	HostAccess []Problem `json:"host_access,omitempty"`
+	// RequiresAdmin is set when HostAccess is not empty: assigning the
+	// configuration verbatim needs the admin role.
+	RequiresAdmin bool `json:"requires_admin,omitempty"`
 }
 
 // CriticalRule marks a process as critical when every matcher it sets

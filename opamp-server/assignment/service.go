@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/selector"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
+	"github.com/phoenix/platform/pipelines/distribution/hostaccess"
 )
 
 // ErrRequest marks a request that cannot be rendered as asked (both or
@@ -71,6 +74,10 @@ type Settings struct {
 type Service struct {
 	set Settings
 	log *slog.Logger
+	// catalogEnv holds the environment variables the catalog's own
+	// configurations reference (catalogEnvNames), found once, when first
+	// needed.
+	catalogEnv func() map[string]bool
 }
 
 // New returns a service; the default pipeline, when set, must exist.
@@ -87,7 +94,9 @@ func New(set Settings) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{set: set, log: log}, nil
+	svc := &Service{set: set, log: log}
+	svc.catalogEnv = sync.OnceValue(svc.catalogEnvNames)
+	return svc, nil
 }
 
 // AgentParams are the parameters every configuration rendered for the agent
@@ -95,7 +104,7 @@ func New(set Settings) (*Service, error) {
 // to this server as itself, plus what the agent's phoenix.param.* labels ask
 // for.
 func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
-	params := map[string]any{"instance_id": uid, "telemetry_endpoint": s.set.OwnTelemetryURL, "telemetry_token_env": apitypes.AgentTokenEnv}
+	params := s.serverParams(uid)
 	if a, err := s.set.Store.GetAgent(ctx, uid); err == nil {
 		for k, v := range a.Labels {
 			if name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix); ok && name != "" {
@@ -104,6 +113,13 @@ func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
 		}
 	}
 	return params
+}
+
+// serverParams are the parameters the server gives every agent's
+// configurations: the collector reports its own telemetry to this server as
+// itself, with the agent token from its environment.
+func (s *Service) serverParams(uid string) map[string]any {
+	return map[string]any{"instance_id": uid, "telemetry_endpoint": s.set.OwnTelemetryURL, "telemetry_token_env": apitypes.AgentTokenEnv}
 }
 
 // labelValue reads a label as a YAML scalar, as `--param` values are read:
@@ -125,11 +141,17 @@ func labelValue(s string) any {
 // how the collector runs, while a pipeline's processor (variant) parameters
 // are always the assigner's.
 func (s *Service) withAgentParams(ctx context.Context, pipeline, uid string, params map[string]any) map[string]any {
-	out := make(map[string]any, len(params)+4)
+	return s.withDeclared(pipeline, params, s.AgentParams(ctx, uid))
+}
+
+// withDeclared adds to params the collector parameters of agent that params
+// does not set and the pipeline declares.
+func (s *Service) withDeclared(pipeline string, params, agent map[string]any) map[string]any {
+	out := make(map[string]any, len(params)+len(agent))
 	for k, v := range params {
 		out[k] = v
 	}
-	for k, v := range s.AgentParams(ctx, uid) {
+	for k, v := range agent {
 		if _, given := out[k]; given {
 			continue
 		}
@@ -167,27 +189,186 @@ func (s *Service) Preview(ctx context.Context, pipeline string, params map[strin
 	return s.set.Catalog.Render(ctx, pipeline, params)
 }
 
-// Validate checks a complete configuration and returns its hash.
-func (s *Service) Validate(ctx context.Context, config string) (string, error) {
-	if err := s.set.Validate(ctx, []byte(config)); err != nil {
-		return "", renderFailure{err}
+// Grants are what the caller of an assignment may do beyond assigning
+// catalog pipelines and verbatim configurations that reach no further into
+// the agents' hosts than the catalog's own configurations do.
+type Grants struct {
+	// HostAccess allows a verbatim configuration with host access
+	// (Checked.HostAccess): the REST API grants it to callers with
+	// auth.PermHostAccess, admins.
+	HostAccess bool
+}
+
+// Checked is a configuration that validated.
+type Checked struct {
+	Hash string
+	// HostAccess lists what in it reaches into the hosts it runs on beyond
+	// the catalog's own configurations: every reference the collector
+	// resolves on the host (${file:...}, ${http(s):...}, ${env:NAME}) but
+	// ${env:NAME} for a NAME the catalog's configurations reference, and
+	// every component or setting that reads or writes the host's files
+	// (hostaccess.Find). Assigning it verbatim needs Grants.HostAccess.
+	HostAccess []hostaccess.Access
+}
+
+// HostAccessError refuses a verbatim configuration with host access to a
+// caller without Grants.HostAccess. Nothing was stored.
+type HostAccessError struct {
+	Accesses []hostaccess.Access
+}
+
+func (e *HostAccessError) Error() string {
+	parts := make([]string, len(e.Accesses))
+	for i, a := range e.Accesses {
+		parts[i] = a.Path + ": " + AccessMessage(a)
 	}
-	return store.HashConfig([]byte(config)), nil
+	return "assigning this configuration needs the admin role: it reads or writes files, environment variables " +
+		"or URLs on every host it is assigned to (see docs/security.md): " + strings.Join(parts, "; ")
+}
+
+// AccessMessage says what one access of Checked.HostAccess does, for a
+// person: "${file:/etc/x} reads file /etc/x".
+func AccessMessage(a hostaccess.Access) string {
+	msg := a.Reason()
+	if a.Ref != "" {
+		msg = a.Ref + " " + msg
+	}
+	if a.Kind == hostaccess.KindEnv && a.Name != "" {
+		msg += ", which no catalog pipeline references"
+	}
+	return msg
+}
+
+// AsHostAccess returns the HostAccessError in err's chain, if any.
+func AsHostAccess(err error) (*HostAccessError, bool) {
+	var e *HostAccessError
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Validate checks a complete configuration, and reports its hash and what
+// in it needs Grants.HostAccess to be assigned. Validation resolves none of
+// its references.
+func (s *Service) Validate(ctx context.Context, config string) (Checked, error) {
+	if err := s.set.Validate(ctx, []byte(config)); err != nil {
+		return Checked{}, renderFailure{err}
+	}
+	accesses, err := s.HostAccess(config)
+	if err != nil {
+		return Checked{}, renderFailure{err}
+	}
+	return Checked{Hash: store.HashConfig([]byte(config)), HostAccess: accesses}, nil
+}
+
+// HostAccess lists what in a configuration needs Grants.HostAccess to be
+// assigned verbatim (Checked.HostAccess).
+func (s *Service) HostAccess(config string) ([]hostaccess.Access, error) {
+	all, err := hostaccess.Find([]byte(config))
+	if err != nil {
+		return nil, err
+	}
+	var out []hostaccess.Access
+	for _, a := range all {
+		if a.Kind == hostaccess.KindEnv && s.catalogEnv()[a.Name] {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// CatalogEnv lists, sorted, the environment variables the catalog's own
+// configurations reference: a verbatim configuration may reference them
+// without Grants.HostAccess.
+func (s *Service) CatalogEnv() []string {
+	names := make([]string, 0, len(s.catalogEnv()))
+	for n := range s.catalogEnv() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// catalogEnvNames finds the environment variables the catalog's templates
+// reference, from what they render rather than from a list kept beside
+// them: every pipeline is rendered with its defaults and the server's own
+// parameters (the agent token's variable, apitypes.AgentTokenEnv), then
+// once more for each other value of each enum and bool parameter (such as
+// destination: newrelic, whose license key variable defaults to
+// NEW_RELIC_LICENSE_KEY), and the ${env:NAME} of each rendering are
+// collected. Names a caller chooses through a parameter
+// (newrelic_license_key_env, otlp_env_headers) are not among them: a
+// parameter can name any variable.
+func (s *Service) catalogEnvNames() map[string]bool {
+	ctx := context.Background()
+	server := s.serverParams("catalog-env")
+	if server["telemetry_endpoint"] == "" {
+		// The agent token is sent only with own telemetry.
+		server["telemetry_endpoint"] = "http://127.0.0.1:8080/v1/metrics"
+	}
+	names := map[string]bool{}
+	for _, p := range s.set.Catalog.List() {
+		for _, variation := range variations(p) {
+			r, err := s.set.Catalog.Render(ctx, p.Name, s.withDeclared(p.Name, variation, server))
+			if err != nil {
+				continue // a value that needs others (destination: otlp_http needs an endpoint)
+			}
+			accesses, err := hostaccess.Find(r.Config)
+			if err != nil {
+				continue
+			}
+			for _, a := range accesses {
+				if a.Kind == hostaccess.KindEnv && a.Name != "" {
+					names[a.Name] = true
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		s.log.Warn("the catalog's configurations reference no environment variable; verbatim configurations that reference any need the admin role")
+	}
+	return names
+}
+
+// variations are the parameter sets catalogEnvNames renders a pipeline
+// with: its defaults, then each other value of each enum and bool
+// parameter, one at a time.
+func variations(p catalog.Pipeline) []map[string]any {
+	out := []map[string]any{{}}
+	for _, q := range p.Params {
+		switch q.Type {
+		case catalog.TypeEnum:
+			for _, v := range q.Enum {
+				if v != q.Default {
+					out = append(out, map[string]any{q.Name: v})
+				}
+			}
+		case catalog.TypeBool:
+			on, _ := q.Default.(bool)
+			out = append(out, map[string]any{q.Name: !on})
+		}
+	}
+	return out
 }
 
 // FromRequest renders what an API request asks for one agent: a catalog
-// pipeline with parameters, or a configuration given verbatim.
-func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.AssignRequest) (apitypes.Assignment, error) {
+// pipeline with parameters, or a configuration given verbatim. A verbatim
+// configuration with host access (Checked.HostAccess) needs
+// grants.HostAccess; without it the error is a *HostAccessError.
+func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.AssignRequest, grants Grants) (apitypes.Assignment, error) {
 	if (req.Pipeline == "") == (req.Config == "") {
 		return apitypes.Assignment{}, fmt.Errorf("%w: give exactly one of pipeline or config", ErrRequest)
 	}
 	var asg apitypes.Assignment
 	if req.Config != "" {
-		hash, err := s.Validate(ctx, req.Config)
+		checked, err := s.Validate(ctx, req.Config)
 		if err != nil {
 			return asg, err
 		}
-		asg = apitypes.Assignment{InstanceUID: uid, Config: req.Config, ConfigHash: hash}
+		if len(checked.HostAccess) > 0 && !grants.HostAccess {
+			return asg, &HostAccessError{Accesses: checked.HostAccess}
+		}
+		asg = apitypes.Assignment{InstanceUID: uid, Config: req.Config, ConfigHash: checked.Hash}
 	} else {
 		var err error
 		if asg, err = s.Render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
@@ -222,12 +403,13 @@ func (s *Service) store(ctx context.Context, push bool, asgs ...apitypes.Assignm
 	return out, nil
 }
 
-// Assign renders a request for one existing agent and stores it.
-func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignRequest) (apitypes.Assignment, error) {
+// Assign renders a request for one existing agent and stores it; grants
+// are what the caller may do (FromRequest).
+func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignRequest, grants Grants) (apitypes.Assignment, error) {
 	if _, err := s.set.Store.GetAgent(ctx, uid); err != nil {
 		return apitypes.Assignment{}, fmt.Errorf("agent %s: %w", uid, err)
 	}
-	asg, err := s.FromRequest(ctx, uid, req)
+	asg, err := s.FromRequest(ctx, uid, req, grants)
 	if err != nil {
 		return asg, err
 	}
@@ -239,8 +421,9 @@ func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignReq
 }
 
 // AssignMatching renders the request for every agent the selector matches
-// and, only when every one renders and validates, stores them all.
-func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest) ([]apitypes.AssignResult, error) {
+// and, only when every one renders, validates and is allowed by grants
+// (FromRequest), stores them all.
+func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest, grants Grants) ([]apitypes.AssignResult, error) {
 	parsed, err := selector.ParseRequired(sel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRequest, err)
@@ -254,7 +437,7 @@ func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.A
 	}
 	pending := make([]apitypes.Assignment, 0, len(agents))
 	for _, a := range agents {
-		asg, err := s.FromRequest(ctx, a.InstanceUID, req)
+		asg, err := s.FromRequest(ctx, a.InstanceUID, req, grants)
 		if err != nil {
 			return nil, err
 		}

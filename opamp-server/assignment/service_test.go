@@ -103,23 +103,23 @@ func TestFromRequest(t *testing.T) {
 	s, _, _ := newService(t)
 	ctx := t.Context()
 	for _, req := range []apitypes.AssignRequest{{}, {Pipeline: "baseline", Config: "receivers: {}"}} {
-		_, err := s.FromRequest(ctx, "a1", req)
+		_, err := s.FromRequest(ctx, "a1", req, Grants{})
 		assert.ErrorIs(t, err, ErrRequest)
 		assert.ErrorContains(t, err, "exactly one of pipeline or config")
 		assert.False(t, IsRenderFailure(err))
 	}
-	_, err := s.FromRequest(ctx, "a1", apitypes.AssignRequest{Config: "receivers: {nop: {}}"})
+	_, err := s.FromRequest(ctx, "a1", apitypes.AssignRequest{Config: "receivers: {nop: {}}"}, Grants{})
 	_, invalid := distribution.AsInvalid(err)
 	assert.True(t, invalid, "an invalid verbatim configuration names its problems: %v", err)
 	assert.True(t, IsRenderFailure(err))
-	_, err = s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"memory_limit_mib": 1}})
+	_, err = s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"memory_limit_mib": 1}}, Grants{})
 	_, badParams := catalog.AsInvalidParams(err)
 	assert.True(t, badParams, "%v", err)
 	assert.True(t, IsRenderFailure(err))
-	_, err = s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "nope"})
+	_, err = s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "nope"}, Grants{})
 	assert.ErrorIs(t, err, catalog.ErrUnknownPipeline)
 
-	asg, err := s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline", Reason: "why"})
+	asg, err := s.FromRequest(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline", Reason: "why"}, Grants{})
 	require.NoError(t, err)
 	assert.Equal(t, "why", asg.Reason)
 	assert.Equal(t, "a1", asg.InstanceUID)
@@ -128,11 +128,11 @@ func TestFromRequest(t *testing.T) {
 func TestAssignStoresAndTellsTheAgent(t *testing.T) {
 	s, st, pusher := newService(t)
 	ctx := t.Context()
-	_, err := s.Assign(ctx, "ghost", apitypes.AssignRequest{Pipeline: "baseline"})
+	_, err := s.Assign(ctx, "ghost", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.ErrorIs(t, err, store.ErrNotFound, "only a known agent is assigned")
 
 	require.NoError(t, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "a1"}))
-	asg, err := s.Assign(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline"})
+	asg, err := s.Assign(ctx, "a1", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	require.NoError(t, err, "a failed push does not fail the assignment")
 	assert.Equal(t, int64(1), asg.Generation)
 	assert.Equal(t, []string{"a1"}, pusher.calls)
@@ -155,7 +155,7 @@ func TestAssignMatchingIsAllOrNothing(t *testing.T) {
 		}
 		require.NoError(t, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: uid, Labels: labels}))
 	}
-	_, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline"})
+	_, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.True(t, IsRenderFailure(err), "%v", err)
 	assert.Empty(t, pusher.calls, "nothing stored, nothing sent")
 	for _, uid := range []string{"a1", "a3"} {
@@ -163,14 +163,14 @@ func TestAssignMatchingIsAllOrNothing(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	}
 
-	_, err = s.AssignMatching(ctx, " ", apitypes.AssignRequest{Pipeline: "baseline"})
+	_, err = s.AssignMatching(ctx, " ", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.ErrorIs(t, err, ErrRequest)
-	_, err = s.AssignMatching(ctx, "env=~(", apitypes.AssignRequest{Pipeline: "baseline"})
+	_, err = s.AssignMatching(ctx, "env=~(", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.ErrorIs(t, err, ErrRequest)
-	_, err = s.AssignMatching(ctx, "env=staging", apitypes.AssignRequest{Pipeline: "baseline"})
+	_, err = s.AssignMatching(ctx, "env=staging", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.ErrorIs(t, err, ErrNoMatch)
 
-	results, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"memory_limit_mib": 128}})
+	results, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"memory_limit_mib": 128}}, Grants{})
 	require.NoError(t, err)
 	assert.Len(t, results, 3)
 	assert.Equal(t, []string{"a1", "a2", "a3"}, pusher.calls)

@@ -40,13 +40,19 @@ const (
 	PermExperiment Permission = "experiment"
 	// PermAgent: speak OpAMP and send own telemetry.
 	PermAgent Permission = "agent"
+	// PermHostAccess: assign verbatim configurations that reach into the
+	// agents' hosts beyond what the catalog's pipelines do: ${file:...},
+	// ${http(s):...} or ${env:NAME} references the collector resolves on
+	// each host, components that read or write the host's files
+	// (docs/security.md). Checked by the assignment service, not a route.
+	PermHostAccess Permission = "host-access"
 )
 
 var rolePermissions = map[Role][]Permission{
 	RoleViewer:       {PermRead},
 	RoleOperator:     {PermRead, PermConfigure},
 	RoleExperimenter: {PermRead, PermExperiment},
-	RoleAdmin:        {PermRead, PermConfigure, PermExperiment},
+	RoleAdmin:        {PermRead, PermConfigure, PermExperiment, PermHostAccess},
 	RoleAgent:        {PermAgent},
 }
 

@@ -114,7 +114,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestRolePermissions(t *testing.T) {
-	perms := []Permission{PermRead, PermConfigure, PermExperiment, PermAgent}
+	perms := []Permission{PermRead, PermConfigure, PermExperiment, PermAgent, PermHostAccess}
 	tests := []struct {
 		roles []Role
 		can   []Permission
@@ -122,7 +122,7 @@ func TestRolePermissions(t *testing.T) {
 		{roles: []Role{RoleViewer}, can: []Permission{PermRead}},
 		{roles: []Role{RoleOperator}, can: []Permission{PermRead, PermConfigure}},
 		{roles: []Role{RoleExperimenter}, can: []Permission{PermRead, PermExperiment}},
-		{roles: []Role{RoleAdmin}, can: []Permission{PermRead, PermConfigure, PermExperiment}},
+		{roles: []Role{RoleAdmin}, can: []Permission{PermRead, PermConfigure, PermExperiment, PermHostAccess}},
 		{roles: []Role{RoleAgent}, can: []Permission{PermAgent}},
 		{roles: []Role{RoleAgent, RoleOperator}, can: []Permission{PermRead, PermConfigure, PermAgent}},
 		{roles: []Role{"root"}},

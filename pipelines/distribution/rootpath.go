@@ -44,6 +44,10 @@ func (hostRootConv) Convert(_ context.Context, conf *confmap.Conf) error {
 		key := "receivers::" + id + "::root_path"
 		raw := conf.Get(key)
 		if raw == nil {
+			// Unset, or given wholly by a reference ValidateYAML
+			// leaves unresolved (its placeholder is no path): the
+			// agent resolves and checks it.
+			conf.Delete(key)
 			continue
 		}
 		root, ok := raw.(string)
@@ -64,6 +68,57 @@ func (hostRootConv) Convert(_ context.Context, conf *confmap.Conf) error {
 		} else if root != first {
 			return fmt.Errorf("receivers::%s::root_path: %q differs from %q of receivers::%s: every host_metrics receiver of a collector must use the same root_path",
 				id, root, first, firstID)
+		}
+	}
+	return nil
+}
+
+// fileStorageTypes are the file_storage extension's type and its old alias.
+var fileStorageTypes = map[string]bool{"file_storage": true, "filestorage": true}
+
+// fileStorageConverter makes validation independent of the validating
+// host's filesystem for the file_storage extension, as hostRootConverter
+// does for host_metrics: its Validate stats its directories (by default
+// /var/lib/otelcol/file_storage), which exist, or not, on the agent's host.
+// Validated where they are, they would fail on a server that lacks them,
+// and tell whoever validates whether a path exists on the server. Each
+// directory that is set must be a string; then both are replaced by "/",
+// a directory on every host.
+func fileStorageConverter(confmap.ConverterSettings) confmap.Converter { return fileStorageConv{} }
+
+type fileStorageConv struct{}
+
+func (fileStorageConv) Convert(_ context.Context, conf *confmap.Conf) error {
+	extensions, ok := conf.Get("extensions").(map[string]any)
+	if !ok {
+		return nil
+	}
+	ids := make([]string, 0, len(extensions))
+	for id := range extensions {
+		typ, _, _ := strings.Cut(id, "/")
+		if fileStorageTypes[typ] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if cfg := conf.Get("extensions::" + id); cfg != nil {
+			if _, ok := cfg.(map[string]any); !ok {
+				continue // the extension's own decoding reports it
+			}
+		}
+		for _, field := range []string{"directory", "compaction::directory"} {
+			key := "extensions::" + id + "::" + field
+			if raw := conf.Get(key); raw != nil {
+				if _, ok := raw.(string); !ok {
+					return fmt.Errorf("%s: must be a string, got %v", key, raw)
+				}
+			}
+		}
+		if err := conf.Merge(confmap.NewFromStringMap(map[string]any{
+			"extensions": map[string]any{id: map[string]any{"directory": "/", "compaction": map[string]any{"directory": "/"}}},
+		})); err != nil {
+			return err
 		}
 	}
 	return nil

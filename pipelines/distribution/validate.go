@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/otelcol"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/phoenix/platform/pipelines/distribution/hostaccess"
 )
 
 // Problem is one reason a configuration is invalid. Path is the configuration
@@ -46,29 +49,84 @@ func (e *InvalidConfigError) Error() string {
 	return "invalid collector configuration:\n  " + strings.Join(lines, "\n  ")
 }
 
-// ValidateFile validates the collector configuration in a file.
+// ValidateFile validates the collector configuration in a file on this
+// machine, resolving its references here as the collector would: ${env:...}
+// from this process's environment, ${file:...} from this filesystem. It is
+// for the CLI (`phoenix collector-config validate`), whose user validates
+// their own file on their own machine; a server must never call it on a
+// path or configuration it was sent. Servers validate with ValidateYAML.
 func ValidateFile(ctx context.Context, path string) error {
-	return validate(ctx, "file:"+path)
+	return validate(ctx, "file:"+path, []confmap.ProviderFactory{
+		fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory(),
+	})
 }
 
-// ValidateYAML validates a collector configuration held in memory.
+// ValidateYAML validates a collector configuration held in memory without
+// resolving anything: every ${env:...}, ${file:...}, ${http(s):...}
+// reference (and ${NAME}, env being the default scheme) is checked for its
+// syntax and replaced by a placeholder (PlaceholderPrefix), so no value of
+// this host's environment, files or network can reach a problem's message.
+// A field given wholly by a reference is validated as the placeholder text
+// when it is a string and as its zero value otherwise (as if the variable
+// were unset); the collector resolves the reference on the agent's host
+// when it loads the configuration.
 func ValidateYAML(ctx context.Context, config []byte) error {
 	if len(strings.TrimSpace(string(config))) == 0 {
 		return &InvalidConfigError{Problems: []Problem{{Message: "configuration is empty"}}}
 	}
-	return validate(ctx, "yaml:"+string(config))
+	err := validate(ctx, "yaml:"+string(config), append(unresolvedProviders(), yamlprovider.NewFactory()))
+	if invalid, ok := AsInvalid(err); ok {
+		noteUnresolved(invalid, config)
+	}
+	return err
+}
+
+// noteUnresolved says, in each problem of a component that holds
+// references, that they were not resolved: a field a component requires to
+// be positive fails validation when a reference gives it, since the server
+// validates it as unset.
+func noteUnresolved(invalid *InvalidConfigError, config []byte) {
+	accesses, err := hostaccess.Find(config)
+	if err != nil {
+		return
+	}
+	byComponent := map[string][]string{}
+	for _, a := range accesses {
+		if a.Ref == "" {
+			continue
+		}
+		c := componentOf(a.Path)
+		if !slices.Contains(byComponent[c], a.Ref) {
+			byComponent[c] = append(byComponent[c], a.Ref)
+		}
+	}
+	for i, p := range invalid.Problems {
+		if refs := byComponent[componentOf(p.Path)]; len(refs) > 0 && p.Path != "" {
+			invalid.Problems[i].Message += " (note: the server resolves no reference; " + strings.Join(refs, ", ") +
+				" was validated as its placeholder text in a string field, as unset in any other)"
+		}
+	}
+}
+
+// componentOf is the first two parts of a configuration path, e.g.
+// "processors::transform", where a component's own settings start.
+func componentOf(path string) string {
+	parts := strings.SplitN(path, "::", 3)
+	return strings.Join(parts[:min(2, len(parts))], "::")
 }
 
 // validate resolves, unmarshals and validates a configuration with the
 // distribution's factories, the same steps `phoenix-collector validate` takes,
-// without starting anything, except that host_metrics' root_path is checked
-// for what does not depend on this host (hostRootConverter).
+// without starting anything, except that what depends on the agent's host's
+// filesystem is checked only for what does not (hostRootConverter,
+// fileStorageConverter). providers resolve the configuration's URI and its
+// references.
 // validateMu serialises validations: building a host_metrics receiver, which
 // validation does, writes process-wide gopsutil settings
 // (EnableBootTimeCache), so two validations at once race.
 var validateMu sync.Mutex
 
-func validate(ctx context.Context, uri string) error {
+func validate(ctx context.Context, uri string, providers []confmap.ProviderFactory) error {
 	validateMu.Lock()
 	defer validateMu.Unlock()
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
@@ -76,12 +134,12 @@ func validate(ctx context.Context, uri string) error {
 		Factories: Components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
-				URIs: []string{uri},
-				ProviderFactories: []confmap.ProviderFactory{
-					fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory(),
+				URIs:              []string{uri},
+				ProviderFactories: providers,
+				ConverterFactories: []confmap.ConverterFactory{
+					confmap.NewConverterFactory(hostRootConverter), confmap.NewConverterFactory(fileStorageConverter),
 				},
-				ConverterFactories: []confmap.ConverterFactory{confmap.NewConverterFactory(hostRootConverter)},
-				DefaultScheme:      "env",
+				DefaultScheme: "env",
 			},
 		},
 		// Validation reports through its error; the collector's own log stays quiet.

@@ -50,8 +50,11 @@ components and keys, each component's own validation, and pipeline wiring.
 
 Every problem is printed with the configuration path it concerns, for example
 "processors::process_critical::rules::0". The exit status is 1 when any file
-is invalid. Environment references such as ${env:API_KEY} are resolved from
-the current environment.`,
+is invalid. References such as ${env:API_KEY} and ${file:/path} are resolved
+on this machine, from the current environment and filesystem, as a collector
+started here would; problems may show their values. The server's validation
+("phoenix pipeline validate") resolves none: it validates each as a
+placeholder.`,
 		Example: `  phoenix collector-config validate collector.yaml
   phoenix collector-config validate -o json pipelines/*.yaml`,
 		Args: cobra.MinimumNArgs(1),

@@ -63,8 +63,8 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 	x, _ := created(t, e, "-f", clitest.WriteFile(t, "exp.yaml", specFile),
 		"--name", "from-flags", "--selector", "env=test,host.name=~web-.*", "--mode", "split",
 		"--baseline", "current", "--candidate", "topk",
-		"--param", "collection_interval=15s", "-p", "system_metrics=false",
-		"--candidate-param", "k=15", "--candidate-param", "rank_by=[cpu, memory]", "--candidate-param", `group_by="10"`,
+		"--param", "collection_interval=15s", "-p", "system_metrics=false", "-p", `health_check_endpoint="127.0.0.1:13134"`,
+		"--candidate-param", "k=15", "--candidate-param", "rank_by=[cpu, memory]",
 		"--duration", "30m", "--warmup", "5m", "--min-series-reduction", "0.8")
 	s := x.Spec
 	assert.Equal(t, "from-flags", s.Name)
@@ -74,9 +74,9 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 	assert.Equal(t, apitypes.Variant{Current: true, Parameters: map[string]any{"k": float64(20)}}, s.Baseline,
 		"--baseline current replaces the file's pipeline")
 	assert.Equal(t, "topk", s.Candidate.Pipeline)
-	assert.Equal(t, map[string]any{"k": float64(15), "rank_by": []any{"cpu", "memory"}, "group_by": "10"}, s.Candidate.Parameters,
+	assert.Equal(t, map[string]any{"k": float64(15), "rank_by": []any{"cpu", "memory"}}, s.Candidate.Parameters,
 		"flags are YAML values, added to the file's")
-	assert.Equal(t, map[string]any{"collection_interval": "15s", "system_metrics": false}, s.Parameters)
+	assert.Equal(t, map[string]any{"collection_interval": "15s", "system_metrics": false, "health_check_endpoint": "127.0.0.1:13134"}, s.Parameters)
 	assert.Equal(t, 30*time.Minute, s.Duration.D())
 	assert.Equal(t, 5*time.Minute, s.Warmup.D())
 	assert.InDelta(t, 0.8, s.SuccessCriteria.MinSeriesReduction, 1e-9)
@@ -86,8 +86,8 @@ func TestCreateFromFlagsAlone(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewExperimentServer(t)
 	x, errOut := created(t, e, "--name", "flags", "-l", "env=test", "--candidate", "topk-rollup",
-		"--baseline-param", "k=5", "--duration", "2m", "--start")
-	assert.Equal(t, "baseline", x.Spec.Baseline.Pipeline, "the baseline pipeline is the default")
+		"--baseline", "topk", "--baseline-param", "k=5", "--duration", "2m", "--start")
+	assert.Equal(t, "topk", x.Spec.Baseline.Pipeline)
 	assert.Equal(t, map[string]any{"k": float64(5)}, x.Spec.Baseline.Parameters)
 	assert.Equal(t, apitypes.ModePaired, x.Spec.Mode)
 	assert.Equal(t, experiments.DefaultWarmup, x.Spec.Warmup.D())

@@ -196,8 +196,17 @@ func NewCmdValidate(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF 
 		Use:   "validate FILE",
 		Short: "Validate a complete collector configuration on the server",
 		Long: `Send a collector configuration to the server, which validates it exactly as it
-validates every configuration before assigning it. To validate without a
-server, use "phoenix collector-config validate".`,
+validates every configuration before assigning it. The server resolves none of
+its references (${env:NAME}, ${file:PATH}, ...): each is validated as a
+placeholder, and the collector resolves it on each agent's host.
+
+When the configuration reaches into the hosts it would run on beyond the
+catalog's pipelines (a file or URL reference, an environment variable no
+pipeline references, the file exporter, ...), a note on standard error lists
+what: assigning it verbatim needs the admin role (docs/security.md).
+
+To validate without a server, resolving references on this machine, use
+"phoenix collector-config validate".`,
 		Example: "  phoenix pipeline validate collector.yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -221,9 +230,18 @@ func runValidate(ctx context.Context, opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.ValidateConfig(ctx, string(raw)); err != nil {
+	v, err := c.ValidateConfig(ctx, string(raw))
+	if err != nil {
 		return fmt.Errorf("%s: %w", opts.File, err)
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "%s: valid\n", opts.File)
-	return err
+	if _, err := fmt.Fprintf(opts.IO.Out, "%s: valid\n", opts.File); err != nil {
+		return err
+	}
+	if v.RequiresAdmin {
+		fmt.Fprintf(opts.IO.ErrOut, "%s: note: assigning it needs the admin role: it reaches into every host it runs on:\n", opts.File)
+		for _, p := range v.HostAccess {
+			fmt.Fprintf(opts.IO.ErrOut, "  %s: %s\n", p.Path, p.Message)
+		}
+	}
+	return nil
 }

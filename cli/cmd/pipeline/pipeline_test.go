@@ -127,6 +127,17 @@ func TestValidate(t *testing.T) {
 
 	_, _, err = srv.Run(t, NewCmd, "validate", filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	// The server resolves no reference, and says when assigning needs an
+	// admin.
+	hostFile := clitest.WriteFile(t, "host.yaml", strings.NewReplacer("exporters: [nop]", "exporters: [nop, file]",
+		"exporters: {nop: {}}", `exporters: {nop: {}, file: {path: "${env:OUT_PATH}"}}`).Replace(clitest.CollectorConfig))
+	out, errOut, err := srv.Run(t, NewCmd, "validate", hostFile)
+	require.NoError(t, err)
+	assert.Equal(t, hostFile+": valid\n", out)
+	assert.Equal(t, hostFile+": note: assigning it needs the admin role: it reaches into every host it runs on:\n"+
+		"  exporters::file: writes files on the host\n"+
+		"  exporters::file::path: ${env:OUT_PATH} reads environment variable OUT_PATH, which no catalog pipeline references\n", errOut)
 }
 
 func TestServerUnreachable(t *testing.T) {

@@ -204,7 +204,7 @@ func TestGrantsComeFromTheAuthPackage(t *testing.T) {
 		"viewer":       {"read"},
 		"operator":     {"read", "configure"},
 		"experimenter": {"read", "experiment"},
-		"admin":        {"read", "configure", "experiment"},
+		"admin":        {"read", "configure", "experiment", "host-access"},
 		"agent":        {"agent"},
 	}, byRole)
 }
