@@ -129,3 +129,14 @@ func (a *API) agentMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	ok(w, r, http.StatusOK, samples, "")
 }
+
+// deleteAgent: DELETE /agents/{uid}
+func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	if err := a.set.Store.DeleteAgent(r.Context(), uid); err != nil {
+		storeError(w, err, "agent")
+		return
+	}
+	a.set.Logger.Info("agent removed from the inventory", "agent", uid, "by", principal(r.Context()))
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -219,3 +219,23 @@ func TestViewsHideSecrets(t *testing.T) {
 	r = env.do(t, http.MethodGet, apitypes.Prefix+"/agents", nil, "Authorization", "Bearer "+viewerToken)
 	assert.NotContains(t, string(r.body), "k3y-plain")
 }
+
+func TestDeleteAgent(t *testing.T) {
+	env := newTestEnv(t, withTokens(t))
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	_, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "agent-1", Config: validConfig})
+	require.NoError(t, err)
+	del := func(token string) response {
+		return env.do(t, http.MethodDelete, apitypes.Prefix+"/agents/agent-1", nil, "Authorization", "Bearer "+token)
+	}
+	for _, token := range []string{viewerToken, operatorToken} {
+		apiError(t, del(token), http.StatusForbidden, apitypes.CodeForbidden)
+	}
+	r := del(adminToken)
+	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+	_, err = env.store.GetAgent(t.Context(), "agent-1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	_, err = env.store.GetAssignment(t.Context(), "agent-1")
+	assert.ErrorIs(t, err, store.ErrNotFound, "its assignment goes with it")
+	apiError(t, del(adminToken), http.StatusNotFound, apitypes.CodeNotFound)
+}

@@ -65,6 +65,7 @@ func New(set Settings) (*API, error) {
 	a.routes = []route{
 		{http.MethodGet, "/agents", auth.PermRead, a.listAgents},
 		{http.MethodGet, "/agents/{uid}", auth.PermRead, a.getAgent},
+		{http.MethodDelete, "/agents/{uid}", auth.PermAdminister, a.deleteAgent},
 		{http.MethodGet, "/agents/{uid}/metrics", auth.PermRead, a.agentMetrics},
 		{http.MethodPut, "/agents/{uid}/config", auth.PermConfigure, a.assignAgent},
 		{http.MethodDelete, "/agents/{uid}/config", auth.PermConfigure, a.unassignAgent},

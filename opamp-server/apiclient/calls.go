@@ -61,6 +61,12 @@ func (c *Client) GetAgent(ctx context.Context, uid string) (apitypes.AgentView, 
 	return out, err
 }
 
+// DeleteAgent removes an agent, with its assignment, from the inventory.
+func (c *Client) DeleteAgent(ctx context.Context, uid string) error {
+	_, err := c.Do(ctx, http.MethodDelete, "/agents/"+url.PathEscape(uid), nil, nil, nil)
+	return err
+}
+
 // AgentMetrics returns an agent's own-telemetry samples.
 func (c *Client) AgentMetrics(ctx context.Context, uid, name, variant string, from, to time.Time) ([]apitypes.Sample, error) {
 	q := url.Values{}

@@ -46,13 +46,15 @@ const (
 	// each host, components that read or write the host's files
 	// (docs/security.md). Checked by the assignment service, not a route.
 	PermHostAccess Permission = "host-access"
+	// PermAdminister: remove agents from the inventory.
+	PermAdminister Permission = "administer"
 )
 
 var rolePermissions = map[Role][]Permission{
 	RoleViewer:       {PermRead},
 	RoleOperator:     {PermRead, PermConfigure},
 	RoleExperimenter: {PermRead, PermExperiment},
-	RoleAdmin:        {PermRead, PermConfigure, PermExperiment, PermHostAccess},
+	RoleAdmin:        {PermRead, PermConfigure, PermExperiment, PermHostAccess, PermAdminister},
 	RoleAgent:        {PermAgent},
 }
 

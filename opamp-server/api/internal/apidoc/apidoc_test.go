@@ -204,7 +204,7 @@ func TestGrantsComeFromTheAuthPackage(t *testing.T) {
 		"viewer":       {"read"},
 		"operator":     {"read", "configure"},
 		"experimenter": {"read", "experiment"},
-		"admin":        {"read", "configure", "experiment", "host-access"},
+		"admin":        {"read", "configure", "experiment", "host-access", "administer"},
 		"agent":        {"agent"},
 	}, byRole)
 }

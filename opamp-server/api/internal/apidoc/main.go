@@ -99,7 +99,7 @@ func writeIfChanged(path string, content []byte) error {
 // grants, asked of the package itself rather than copied.
 func grants() []roleGrant {
 	roles := []auth.Role{auth.RoleViewer, auth.RoleOperator, auth.RoleExperimenter, auth.RoleAdmin, auth.RoleAgent}
-	perms := []auth.Permission{auth.PermRead, auth.PermConfigure, auth.PermExperiment, auth.PermHostAccess, auth.PermAgent}
+	perms := []auth.Permission{auth.PermRead, auth.PermConfigure, auth.PermExperiment, auth.PermHostAccess, auth.PermAdminister, auth.PermAgent}
 	out := make([]roleGrant, 0, len(roles))
 	for _, role := range roles {
 		g := roleGrant{Role: string(role)}
