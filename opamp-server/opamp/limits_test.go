@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,6 +132,25 @@ type testServer struct {
 	metrics *servermetrics.Metrics
 	handler http.Handler
 	url     string // http://…/v1/opamp
+	logs    *lockedBuffer
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -139,7 +159,8 @@ func newTestServer(t *testing.T) *testServer {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	m := servermetrics.New()
-	s, err := New(Settings{Store: st, Metrics: m, ServerID: "test", Logger: slog.New(slog.DiscardHandler)})
+	logs := &lockedBuffer{}
+	s, err := New(Settings{Store: st, Metrics: m, ServerID: "test", Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	handler, connContext, err := s.Handler()
 	require.NoError(t, err)
@@ -152,7 +173,7 @@ func newTestServer(t *testing.T) *testServer {
 		_ = s.Stop(ctx)
 		srv.Close()
 	})
-	return &testServer{s: s, store: st, metrics: m, handler: handler, url: srv.URL + "/v1/opamp"}
+	return &testServer{s: s, store: st, metrics: m, handler: handler, url: srv.URL + "/v1/opamp", logs: logs}
 }
 
 func (e *testServer) rejected(reason string) float64 {
@@ -359,16 +380,32 @@ func TestWebSocketMessagesAreBounded(t *testing.T) {
 	assert.True(t, env.stored(t, uid))
 
 	// Over it: the connection is closed with 1009 once the frame header
-	// announces the size, and nothing is stored.
-	conn = wsDial(t, env)
-	big, bigUID := withUID(configMessage(map[string]string{"": strings.Repeat("a", MaxRequestBytes)}))
+	// announces the size, nothing is stored, and the log names the agent.
+	big, _ := withUID(configMessage(map[string]string{"": strings.Repeat("a", MaxRequestBytes)}))
+	big.InstanceUid = uid[:]
 	_ = wsSend(t, conn, marshal(t, big)) // the server may close before all of it is written
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, _, err = conn.ReadMessage()
 	require.Error(t, err)
 	assert.True(t, websocket.IsCloseError(err, websocket.CloseMessageTooBig), "%v", err)
 	assert.Eventually(t, func() bool { return env.rejected(servermetrics.ReasonMessageTooLarge) == 1 }, 5*time.Second, 10*time.Millisecond)
-	assert.False(t, env.stored(t, bigUID))
+	a, err := env.store.GetAgent(t.Context(), uid.String())
+	require.NoError(t, err)
+	assert.Empty(t, a.EffectiveConfig)
+	assert.Eventually(t, func() bool {
+		return strings.Contains(env.logs.String(), "reason=message_too_large agent="+uid.String())
+	},
+		5*time.Second, 10*time.Millisecond)
+
+	// On a new connection, before any message, the sender's address.
+	conn = wsDial(t, env)
+	_ = wsSend(t, conn, marshal(t, big))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, _, err = conn.ReadMessage()
+	assert.True(t, websocket.IsCloseError(err, websocket.CloseMessageTooBig), "%v", err)
+	assert.Eventually(t, func() bool { return env.rejected(servermetrics.ReasonMessageTooLarge) == 2 }, 5*time.Second, 10*time.Millisecond)
+	assert.Eventually(t, func() bool { return strings.Contains(env.logs.String(), "reason=message_too_large agent=127.0.0.1") },
+		5*time.Second, 10*time.Millisecond)
 
 	// Within the transport limit but over a field limit: an OpAMP error.
 	conn = wsDial(t, env)

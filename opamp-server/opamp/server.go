@@ -7,6 +7,9 @@
 // of hashes an agent failed to apply so a rollback never loops, identity by
 // the last remote-config hash rather than the effective config, and a request
 // for full state whenever the server cannot trust what it knows.
+//
+// Everything an agent sends is held to the limits in limits.go before any
+// of it is stored: a message over one is refused whole and counted.
 package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
@@ -225,8 +228,7 @@ func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
 			s.set.Metrics.OpAMPErrors.WithLabelValues("read").Inc()
 			if errors.Is(err, websocket.ErrReadLimit) {
 				s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, servermetrics.ReasonMessageTooLarge,
-					connHost(conn), 1,
-					fmt.Sprintf("WebSocket message over the limit of %d bytes", MaxRequestBytes))
+					s.connAgent(conn), 1, fmt.Sprintf("WebSocket message over the limit of %d bytes", MaxRequestBytes))
 			}
 		},
 		OnMessageResponseError: func(types.Connection, *protobufs.ServerToAgent, error) {
@@ -424,7 +426,19 @@ func remoteHost(addr string) string {
 	return addr
 }
 
-func connHost(conn types.Connection) string {
+// connAgent names the agent of a WebSocket connection: its instance UID
+// once it has sent a message, its address before.
+func (s *Server) connAgent(conn types.Connection) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for uid, st := range s.agents {
+		st.mu.Lock()
+		same := st.conn == conn
+		st.mu.Unlock()
+		if same {
+			return uid
+		}
+	}
 	if nc := conn.Connection(); nc != nil && nc.RemoteAddr() != nil {
 		return remoteHost(nc.RemoteAddr().String())
 	}
