@@ -2,7 +2,9 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -127,7 +129,20 @@ func (a *API) agentMetrics(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "samples")
 		return
 	}
-	ok(w, r, http.StatusOK, samples, "")
+	ok(w, r, http.StatusOK, finiteSamples(a, uid, samples), "")
+}
+
+// finiteSamples leaves out samples whose value is NaN or infinite. Neither
+// is stored any more, but one stored before would make the response fail
+// to encode after its status was written: an empty 200.
+func finiteSamples(a *API, uid string, samples []apitypes.Sample) []apitypes.Sample {
+	nonFinite := func(s apitypes.Sample) bool { return math.IsNaN(s.Value) || math.IsInf(s.Value, 0) }
+	if !slices.ContainsFunc(samples, nonFinite) {
+		return samples
+	}
+	out := slices.DeleteFunc(slices.Clone(samples), nonFinite)
+	a.set.Logger.Warn("left non-finite samples out of a response", "agent", uid, "samples", len(samples)-len(out))
+	return out
 }
 
 // deleteAgent: DELETE /agents/{uid}

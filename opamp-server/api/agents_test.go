@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -238,4 +241,30 @@ func TestDeleteAgent(t *testing.T) {
 	_, err = env.store.GetAssignment(t.Context(), "agent-1")
 	assert.ErrorIs(t, err, store.ErrNotFound, "its assignment goes with it")
 	apiError(t, del(adminToken), http.StatusNotFound, apitypes.CodeNotFound)
+}
+
+// poisonedSamples is a store that returns non-finite samples, as one written
+// before the store refused them could.
+type poisonedSamples struct{ store.Store }
+
+func (p poisonedSamples) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apitypes.Sample, error) {
+	got, err := p.Store.QuerySamples(ctx, q)
+	m := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		got = append(got, apitypes.Sample{InstanceUID: q.InstanceUID, Name: "otelcol_process_cpu_seconds", Minute: m, Value: v})
+	}
+	return got, err
+}
+
+func TestAgentMetricsLeavesNonFiniteSamplesOut(t *testing.T) {
+	env := newTestEnv(t, func(s *Settings) { s.Store = poisonedSamples{s.Store} })
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	m := time.Date(2025, 6, 1, 12, 1, 0, 0, time.UTC)
+	require.NoError(t, env.store.PutSamples(t.Context(), []apitypes.Sample{
+		{InstanceUID: "agent-1", Name: "otelcol_process_cpu_seconds", Minute: m, Value: 2}}))
+
+	r := env.do(t, http.MethodGet, apitypes.Prefix+"/agents/agent-1/metrics", nil)
+	require.True(t, json.Valid(r.body), "a complete JSON body, not an empty 200: %q", r.body)
+	got, _ := data[[]apitypes.Sample](t, r)
+	assert.Equal(t, []apitypes.Sample{{InstanceUID: "agent-1", Name: "otelcol_process_cpu_seconds", Minute: m, Value: 2}}, got)
 }

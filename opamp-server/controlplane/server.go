@@ -200,7 +200,12 @@ func (s *Server) build() error {
 	}
 	mux := http.NewServeMux()
 	restAPI.Register(mux)
-	mux.Handle("POST "+owntelemetry.Path, s.requireAgent(&owntelemetry.Handler{Store: s.store, Metrics: s.metrics, Logger: s.log}))
+	// Own telemetry is held to its limits (owntelemetry.MaxRequestBytes and
+	// the rest): points older than the sample retention are dropped on
+	// arrival. The OpAMP handler bounds what agents send itself.
+	mux.Handle("POST "+owntelemetry.Path, s.requireAgent(&owntelemetry.Handler{
+		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention,
+	}))
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
 	// A metric that cannot be collected (phoenix_agents while the store is
 	// down) is logged and left out: the rest, the store errors above all,

@@ -3,12 +3,15 @@ package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/open-telemetry/opamp-go/protobufs"
 	"github.com/open-telemetry/opamp-go/server/types"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -20,6 +23,19 @@ type connection struct {
 	token     string // the bearer token the agent presented, echoed in offers
 }
 
+// onConnected bounds a WebSocket's messages before the first is read; a
+// connection that cannot be bounded is refused.
+func (c *connection) onConnected(_ context.Context, conn types.Connection) {
+	if c.transport != apitypes.ConnectionWebSocket {
+		return // a plain-HTTP body was bounded as it was read
+	}
+	if !setWSReadLimit(conn, MaxRequestBytes) {
+		c.s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
+		c.s.log.Error("cannot bound WebSocket messages with this opamp-go version; refusing the connection")
+		_ = conn.Disconnect()
+	}
+}
+
 func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *protobufs.AgentToServer) *protobufs.ServerToAgent {
 	s := c.s
 	for _, k := range messageKinds(msg) {
@@ -29,6 +45,17 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	if err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
 		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_BadRequest, err.Error())
+	}
+	// Over a limit: refused whole, before anything (even the agent's
+	// presence) is stored.
+	v, cut := limitMessage(msg)
+	if v != nil {
+		s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, v.reason, uid, 1, v.detail)
+		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_BadRequest, "message refused: "+v.detail)
+	}
+	if len(cut) > 0 {
+		s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, servermetrics.ReasonTextTruncated, uid, len(cut),
+			fmt.Sprintf("cut to %d bytes: %s", MaxTextBytes, strings.Join(cut, ", ")))
 	}
 	now := s.set.Now()
 	st := s.state(uid)

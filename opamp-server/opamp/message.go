@@ -3,14 +3,18 @@ package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 import (
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/open-telemetry/opamp-go/protobufs"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/redact"
+	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
@@ -29,6 +33,132 @@ func instanceUID(raw []byte) (string, error) {
 		return "", fmt.Errorf("instance_uid must be 16 bytes, got %d", len(raw))
 	}
 	return u.String(), nil
+}
+
+// truncatedMarker ends a diagnostic text cut to MaxTextBytes.
+const truncatedMarker = " …[truncated]"
+
+// limitMessage holds a message to the limits on what an agent may report
+// (see MaxEffectiveConfigBytes and its neighbours) before any of it is
+// folded into the agent record. It returns the first limit the message
+// breaks, when it breaks one: the caller refuses the whole message. It cuts
+// diagnostic texts over MaxTextBytes in place and names the fields it cut.
+// Every string that reaches the record is also checked to be one the store
+// can hold (UTF-8 without NUL bytes), so a bad one is refused here rather
+// than failing the write.
+func limitMessage(msg *protobufs.AgentToServer) (v *violation, cut []string) {
+	if d := msg.GetAgentDescription(); d != nil {
+		for _, list := range []struct {
+			name string
+			kvs  []*protobufs.KeyValue
+		}{{"identifying", d.GetIdentifyingAttributes()}, {"non-identifying", d.GetNonIdentifyingAttributes()}} {
+			if v := limitAttributes(list.name, list.kvs); v != nil {
+				return v, nil
+			}
+		}
+	}
+	if ec := msg.GetEffectiveConfig(); ec != nil {
+		files := ec.GetConfigMap().GetConfigMap()
+		if len(files) > MaxEffectiveConfigFiles {
+			return refuse(servermetrics.ReasonConfigTooLarge, "effective config has %d files; the limit is %d",
+				len(files), MaxEffectiveConfigFiles), nil
+		}
+		size := 0
+		for name, f := range files {
+			size += len(name) + len(f.GetBody())
+		}
+		if size > MaxEffectiveConfigBytes {
+			return refuse(servermetrics.ReasonConfigTooLarge, "effective config is %d bytes; the limit is %d",
+				size, MaxEffectiveConfigBytes), nil
+		}
+		for name, f := range files {
+			if !storable(name) || !storable(string(f.GetBody())) {
+				return refuse(servermetrics.ReasonInvalidText, "effective config file %q is not UTF-8 text without NUL bytes", clip(name)), nil
+			}
+		}
+	}
+	if rcs := msg.GetRemoteConfigStatus(); rcs != nil {
+		if n := len(rcs.GetLastRemoteConfigHash()); n > MaxConfigHashBytes {
+			return refuse(servermetrics.ReasonHashTooLong, "remote config hash is %d bytes; the limit is %d", n, MaxConfigHashBytes), nil
+		}
+		if !storable(rcs.GetErrorMessage()) {
+			return refuse(servermetrics.ReasonInvalidText, "remote config error message is not UTF-8 text without NUL bytes"), nil
+		}
+	}
+	if h := msg.GetHealth(); h != nil {
+		// Only the top level is stored: the component map is parsed within
+		// MaxRequestBytes and then ignored.
+		if !storable(h.GetStatus()) || !storable(h.GetLastError()) {
+			return refuse(servermetrics.ReasonInvalidText, "health status or last error is not UTF-8 text without NUL bytes"), nil
+		}
+	}
+
+	// Nothing refused: cut what is too long to keep whole.
+	if rcs := msg.GetRemoteConfigStatus(); rcs != nil && len(rcs.GetErrorMessage()) > MaxTextBytes {
+		rcs.ErrorMessage = truncate(rcs.GetErrorMessage(), MaxTextBytes)
+		cut = append(cut, "remote_config_status.error_message")
+	}
+	if h := msg.GetHealth(); h != nil {
+		if len(h.GetStatus()) > MaxTextBytes {
+			h.Status = truncate(h.GetStatus(), MaxTextBytes)
+			cut = append(cut, "health.status")
+		}
+		if len(h.GetLastError()) > MaxTextBytes {
+			h.LastError = truncate(h.GetLastError(), MaxTextBytes)
+			cut = append(cut, "health.last_error")
+		}
+	}
+	return nil, cut
+}
+
+func limitAttributes(list string, kvs []*protobufs.KeyValue) *violation {
+	if len(kvs) > MaxAttributes {
+		return refuse(servermetrics.ReasonTooManyAttributes, "agent description has %d %s attributes; the limit is %d",
+			len(kvs), list, MaxAttributes)
+	}
+	for _, kv := range kvs {
+		k, val := kv.GetKey(), anyValueString(kv.GetValue())
+		switch {
+		case len(k) > MaxAttributeKeyBytes:
+			return refuse(servermetrics.ReasonAttributeTooLong, "attribute key of %d bytes; the limit is %d", len(k), MaxAttributeKeyBytes)
+		case len(val) > MaxAttributeValueBytes:
+			return refuse(servermetrics.ReasonAttributeTooLong, "attribute %q has a value of %d bytes; the limit is %d",
+				k, len(val), MaxAttributeValueBytes)
+		case !storable(k) || !storable(val):
+			return refuse(servermetrics.ReasonInvalidText, "attribute %q is not UTF-8 text without NUL bytes", clip(k))
+		}
+	}
+	return nil
+}
+
+func refuse(reason, format string, args ...any) *violation {
+	return &violation{reason: reason, status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
+}
+
+// storable reports whether the store can hold s: valid UTF-8 without NUL.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// clip shortens a name quoted in an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return truncate(s, 64)
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary, marked with
+// truncatedMarker.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	end := max(n-len(truncatedMarker), 0)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + truncatedMarker
 }
 
 // apply folds one agent message into the agent record. It reports whether the
@@ -52,8 +182,12 @@ func apply(a *apitypes.Agent, msg *protobufs.AgentToServer, now time.Time) (stat
 		}
 	}
 	if ec := msg.GetEffectiveConfig(); ec != nil {
-		a.EffectiveConfig = joinConfigMap(ec.GetConfigMap())
-		a.EffectiveConfigHash = store.HashConfig([]byte(a.EffectiveConfig))
+		// The hash identifies what the collector runs; the text is stored
+		// without its secrets (the supervisor writes the own-telemetry
+		// token into it, and a configuration may hold others).
+		reported := joinConfigMap(ec.GetConfigMap())
+		a.EffectiveConfig = redact.Config(reported)
+		a.EffectiveConfigHash = store.HashConfig([]byte(reported))
 	}
 	if rcs := msg.GetRemoteConfigStatus(); rcs != nil {
 		next := apitypes.RemoteConfigStatus{

@@ -115,3 +115,17 @@ func TestMessageKinds(t *testing.T) {
 	assert.Equal(t, []string{"health", "remote_config_status"}, messageKinds(&protobufs.AgentToServer{
 		Health: &protobufs.ComponentHealth{}, RemoteConfigStatus: &protobufs.RemoteConfigStatus{}}))
 }
+
+// TestEffectiveConfigIsStoredWithoutSecrets replays the finding: the agent
+// token the supervisor writes into the effective configuration was stored
+// in plaintext.
+func TestEffectiveConfigIsStoredWithoutSecrets(t *testing.T) {
+	reported := "extensions:\n  opamp:\n    server:\n      ws:\n        headers:\n          Authorization: Bearer 0123456789abcdef0123\n"
+	msg := &protobufs.AgentToServer{EffectiveConfig: &protobufs.EffectiveConfig{ConfigMap: &protobufs.AgentConfigMap{
+		ConfigMap: map[string]*protobufs.AgentConfigFile{"": {Body: []byte(reported)}}}}}
+	var a apitypes.Agent
+	apply(&a, msg, time.Now())
+	assert.NotContains(t, a.EffectiveConfig, "0123456789abcdef0123")
+	assert.Contains(t, a.EffectiveConfig, "Bearer <redacted>")
+	assert.Equal(t, store.HashConfig([]byte(reported)), a.EffectiveConfigHash, "the hash names what the collector runs")
+}

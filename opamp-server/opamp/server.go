@@ -7,18 +7,25 @@
 // of hashes an agent failed to apply so a rollback never loops, identity by
 // the last remote-config hash rather than the effective config, and a request
 // for full state whenever the server cannot trust what it knows.
+//
+// Everything an agent sends is held to the limits in limits.go before any
+// of it is stored: a message over one is refused whole and counted.
 package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/open-telemetry/opamp-go/protobufs"
 	opampserver "github.com/open-telemetry/opamp-go/server"
 	"github.com/open-telemetry/opamp-go/server/types"
@@ -197,15 +204,32 @@ func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
 	}
 	token, _ := auth.BearerToken(r)
 	transport := apitypes.ConnectionWebSocket
+	// opamp-go's own test: exactly this content type is a plain-HTTP poll.
 	if r.Header.Get("Content-Type") == "application/x-protobuf" {
 		transport = apitypes.ConnectionHTTP
+		// opamp-go reads this same request's body next, without a bound:
+		// read it here, bounded, and hand it over already inflated.
+		body, v := readHTTPBody(r)
+		if v != nil {
+			s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, v.reason, remoteHost(r.RemoteAddr), 1, v.detail)
+			return types.ConnectionResponse{Accept: false, HTTPStatusCode: v.status,
+				HTTPResponseHeader: map[string]string{"Connection": "close"}}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Del("Content-Encoding")
 	}
 	c := &connection{s: s, transport: transport, token: token}
 	return types.ConnectionResponse{Accept: true, ConnectionCallbacks: types.ConnectionCallbacks{
+		OnConnected:       c.onConnected,
 		OnMessage:         c.onMessage,
 		OnConnectionClose: c.onClose,
-		OnReadMessageError: func(types.Connection, int, []byte, error) {
+		OnReadMessageError: func(conn types.Connection, _ int, _ []byte, err error) {
 			s.set.Metrics.OpAMPErrors.WithLabelValues("read").Inc()
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, servermetrics.ReasonMessageTooLarge,
+					s.connAgent(conn), 1, fmt.Sprintf("WebSocket message over the limit of %d bytes", MaxRequestBytes))
+			}
 		},
 		OnMessageResponseError: func(types.Connection, *protobufs.ServerToAgent, error) {
 			s.set.Metrics.OpAMPErrors.WithLabelValues("send").Inc()
@@ -391,6 +415,34 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// remoteHost names a sender by its address before its instance UID is
+// known.
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// connAgent names the agent of a WebSocket connection: its instance UID
+// once it has sent a message, its address before.
+func (s *Server) connAgent(conn types.Connection) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for uid, st := range s.agents {
+		st.mu.Lock()
+		same := st.conn == conn
+		st.mu.Unlock()
+		if same {
+			return uid
+		}
+	}
+	if nc := conn.Connection(); nc != nil && nc.RemoteAddr() != nil {
+		return remoteHost(nc.RemoteAddr().String())
+	}
+	return ""
 }
 
 func short(hash string) string {

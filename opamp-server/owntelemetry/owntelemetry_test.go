@@ -106,8 +106,10 @@ var wantSamples = []apitypes.Sample{
 }
 
 func TestExtract(t *testing.T) {
-	assert.Equal(t, wantSamples, Extract(collectorMetrics()))
-	assert.Empty(t, Extract(pmetric.NewMetrics()))
+	ex := Extract(collectorMetrics(), Rules{})
+	assert.Equal(t, wantSamples, ex.Samples)
+	assert.Empty(t, ex.Dropped)
+	assert.Empty(t, Extract(pmetric.NewMetrics(), Rules{}).Samples)
 }
 
 func TestExtractStampsPointsWithoutTimeNow(t *testing.T) {
@@ -117,7 +119,7 @@ func TestExtractStampsPointsWithoutTimeNow(t *testing.T) {
 	point(gauge(rm.ScopeMetrics().AppendEmpty().Metrics(), "otelcol_process_cpu_seconds"), 1.0, 0)
 
 	before := time.Now().UTC().Truncate(time.Minute)
-	got := Extract(md)
+	got := Extract(md, Rules{}).Samples
 	after := time.Now().UTC()
 	require.Len(t, got, 1)
 	assert.False(t, got[0].Minute.Before(before) || got[0].Minute.After(after), "minute %s", got[0].Minute)
@@ -136,7 +138,8 @@ func newHandlerEnv(t *testing.T) *handlerEnv {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	m := servermetrics.New()
-	return &handlerEnv{store: st, metrics: m, handler: &Handler{Store: st, Metrics: m, Logger: slog.New(slog.DiscardHandler)}}
+	return &handlerEnv{store: st, metrics: m, handler: &Handler{Store: st, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return minute.Add(2 * time.Minute) }}}
 }
 
 func (e *handlerEnv) post(t *testing.T, contentType, encoding string, body []byte) *httptest.ResponseRecorder {

@@ -31,8 +31,15 @@ type Metrics struct {
 	ConfigRejected prometheus.Counter
 	// OwnTelemetrySamples counts own-telemetry samples stored.
 	OwnTelemetrySamples prometheus.Counter
+	// AgentInputRejected counts agent input refused or cut by the limits on
+	// agent input, by source (Source*) and reason (Reason*): requests and
+	// messages for the OpAMP endpoint, data points for own telemetry.
+	// Count through RejectInput, which also logs.
+	AgentInputRejected *prometheus.CounterVec
 	// APIRequestDuration observes REST API latency by route, method and code.
 	APIRequestDuration *prometheus.HistogramVec
+
+	rejectLog rejectLog
 }
 
 // New creates and registers the server's metrics, plus the Go runtime and
@@ -65,6 +72,10 @@ func New() *Metrics {
 		OwnTelemetrySamples: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phoenix_own_telemetry_samples_total", Help: "Collector own-telemetry samples stored.",
 		}),
+		AgentInputRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoenix_agent_input_rejected_total",
+			Help: "Agent input refused or cut by the limits on agent input, by source and reason.",
+		}, []string{"source", "reason"}),
 		APIRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "phoenix_api_request_duration_seconds", Help: "REST API request latency.",
 			Buckets: prometheus.DefBuckets,
@@ -81,8 +92,13 @@ func New() *Metrics {
 	for _, transport := range []string{"websocket", "http"} {
 		m.AgentsConnected.WithLabelValues(transport)
 	}
+	for source, reasons := range inputRejectionReasons {
+		for _, reason := range reasons {
+			m.AgentInputRejected.WithLabelValues(source, reason)
+		}
+	}
 	reg.MustRegister(m.AgentsConnected, m.OpAMPMessages, m.OpAMPErrors, m.ConfigPushes, m.ConfigOutcomes,
-		m.ConfigApplyRetries, m.ConfigRejected, m.OwnTelemetrySamples, m.APIRequestDuration,
+		m.ConfigApplyRetries, m.ConfigRejected, m.OwnTelemetrySamples, m.AgentInputRejected, m.APIRequestDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

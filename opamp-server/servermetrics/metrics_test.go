@@ -19,6 +19,7 @@ func TestMetricsAreRegisteredUnderTheirDocumentedNames(t *testing.T) {
 	m.ConfigOutcomes.WithLabelValues("APPLIED").Add(2)
 	m.ConfigRejected.Inc()
 	m.OwnTelemetrySamples.Add(10)
+	m.AgentInputRejected.WithLabelValues(SourceOpAMP, ReasonBodyTooLarge).Inc()
 	m.APIRequestDuration.WithLabelValues("/agents", "GET", "200").Observe(0.01)
 
 	families, err := m.Registry.Gather()
@@ -35,6 +36,7 @@ func TestMetricsAreRegisteredUnderTheirDocumentedNames(t *testing.T) {
 		"phoenix_config_outcomes_total",
 		"phoenix_config_rejected_total",
 		"phoenix_own_telemetry_samples_total",
+		"phoenix_agent_input_rejected_total",
 		"phoenix_api_request_duration_seconds",
 		"go_goroutines",
 		"process_start_time_seconds",

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -156,8 +157,10 @@ func DecodeParameters(doc []byte) (map[string]any, error) {
 }
 
 // NormalizeSamples validates samples (InstanceUID and Name required, Minute
-// not zero) and returns their stored form: Minute truncated to the minute in
-// UTC, and one sample per key, the last one given winning.
+// not zero, Value finite: NaN and infinities have no JSON form and would
+// poison every figure computed from them) and returns their stored form:
+// Minute truncated to the minute in UTC, and one sample per key, the last
+// one given winning.
 func NormalizeSamples(samples []apitypes.Sample) ([]apitypes.Sample, error) {
 	type key struct {
 		uid, name, variant string
@@ -174,6 +177,9 @@ func NormalizeSamples(samples []apitypes.Sample) ([]apitypes.Sample, error) {
 			c.fail("minute", "must not be zero")
 		}
 		c.time("minute", s.Minute)
+		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
+			c.fail("value", "%v is not a finite number", s.Value)
+		}
 		if c.err != nil {
 			return nil, c.err
 		}

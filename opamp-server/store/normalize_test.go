@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -89,6 +90,18 @@ func TestNormalizeSamples(t *testing.T) {
 	_, err = NormalizeSamples([]apitypes.Sample{in[0], {InstanceUID: "a", Minute: m}})
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "samples[1] name")
+}
+
+func TestNormalizeSamplesRefusesNonFiniteValues(t *testing.T) {
+	m := time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		_, err := NormalizeSamples([]apitypes.Sample{
+			{InstanceUID: "a", Name: "n", Minute: m, Value: 1},
+			{InstanceUID: "a", Name: "n", Minute: m.Add(time.Minute), Value: v},
+		})
+		require.ErrorIs(t, err, ErrInvalid, "%v", v)
+		assert.Contains(t, err.Error(), "samples[1] value")
+	}
 }
 
 func TestNormalizeExperiment(t *testing.T) {

@@ -1,0 +1,140 @@
+package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"unsafe"
+
+	"github.com/gorilla/websocket"
+	"github.com/open-telemetry/opamp-go/server/types"
+
+	"github.com/phoenix/platform/opamp-server/servermetrics"
+)
+
+// Limits on what an agent sends over OpAMP. The "Limits on agent input"
+// section of the security documentation lists them; each is enforced
+// before anything of the message is stored. A message over a limit is
+// refused whole: the transport limits answer 413 (or 415) or close the
+// WebSocket with 1009, the others answer an OpAMP ServerErrorResponse
+// (BadRequest) and store nothing. Only the diagnostic texts (MaxTextBytes)
+// are cut instead, because refusing them would lose the status they explain.
+// Every violation is counted in phoenix_agent_input_rejected_total and
+// logged at most once a minute per reason and agent.
+const (
+	// MaxRequestBytes bounds what an agent sends in one message as it
+	// travels: a plain-HTTP body before decompression, and a WebSocket
+	// message (never compressed: the server does not negotiate
+	// permessage-deflate, and must not, since gorilla's read limit counts
+	// compressed bytes).
+	MaxRequestBytes = 4 << 20
+	// MaxMessageBytes bounds a plain-HTTP body after gzip decompression:
+	// reading stops, and the request is refused, as soon as this much has
+	// been inflated, so a gzip bomb of any size costs at most this.
+	MaxMessageBytes = 16 << 20
+	// MaxEffectiveConfigBytes bounds an effective configuration: the names
+	// and bodies of its files together.
+	MaxEffectiveConfigBytes = 1 << 20
+	// MaxEffectiveConfigFiles bounds the files of an effective
+	// configuration (the supervisor reports one).
+	MaxEffectiveConfigFiles = 16
+	// MaxAttributes bounds each attribute list of an agent description
+	// (identifying and non-identifying); the non-identifying ones become
+	// the agent's labels.
+	MaxAttributes = 128
+	// MaxAttributeKeyBytes and MaxAttributeValueBytes bound one attribute,
+	// and so one label.
+	MaxAttributeKeyBytes   = 256
+	MaxAttributeValueBytes = 4 << 10
+	// MaxConfigHashBytes bounds a reported remote-config hash: Phoenix sends
+	// SHA-256 (32 bytes).
+	MaxConfigHashBytes = 64
+	// MaxTextBytes bounds a diagnostic text: a remote-config error message,
+	// a health status or last error. A longer one is cut to this length,
+	// marked with truncatedMarker, and counted (text_truncated).
+	MaxTextBytes = 16 << 10
+)
+
+// violation is input over a limit: its reason (servermetrics.Reason*), the
+// HTTP status that refuses it at the transport, and what to tell the agent.
+type violation struct {
+	reason string
+	status int
+	detail string
+}
+
+func (v *violation) Error() string { return v.detail }
+
+// readHTTPBody reads a plain-HTTP OpAMP body within MaxRequestBytes as sent
+// and MaxMessageBytes decompressed, inflating gzip itself: opamp-go would
+// inflate without a bound (io.ReadAll of a gzip.Reader).
+func readHTTPBody(r *http.Request) ([]byte, *violation) {
+	if r.ContentLength > MaxRequestBytes {
+		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, MaxRequestBytes)}
+	}
+	raw := http.MaxBytesReader(nil, r.Body, MaxRequestBytes)
+	var src io.Reader = raw
+	switch enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
+	case enc == "", strings.EqualFold(enc, "identity"):
+	case strings.EqualFold(enc, "gzip"):
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, &violation{servermetrics.ReasonBadEncoding, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("unsupported Content-Encoding %q (gzip or none)", enc)}
+	}
+	body, err := io.ReadAll(io.LimitReader(src, MaxMessageBytes+1))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if len(body) > MaxMessageBytes {
+		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body inflates to more than the limit of %d bytes", MaxMessageBytes)}
+	}
+	return body, nil
+}
+
+func bodyError(err error) *violation {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body is over the limit of %d bytes", MaxRequestBytes)}
+	}
+	return &violation{servermetrics.ReasonBadEncoding, http.StatusBadRequest, "reading gzip body: " + err.Error()}
+}
+
+// wsConnType is the gorilla connection type setWSReadLimit looks for.
+var wsConnType = reflect.TypeFor[*websocket.Conn]()
+
+// setWSReadLimit bounds the messages read from an opamp-go WebSocket
+// connection. opamp-go (v0.23.0) has no setting for it and keeps the gorilla
+// connection in the unexported field wsConn of its connection type, read
+// with no limit at all; this reaches the field and calls SetReadLimit, so an
+// oversized message is refused after its frame header (close code 1009)
+// rather than buffered. It reports false if the connection is not what it
+// expects (an opamp-go upgrade changed it): the caller must then refuse the
+// connection, and the package's tests fail.
+func setWSReadLimit(conn types.Connection, limit int64) bool {
+	v := reflect.ValueOf(conn)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("wsConn")
+	if !f.IsValid() || f.Type() != wsConnType {
+		return false
+	}
+	ws := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*websocket.Conn)
+	if ws == nil {
+		return false
+	}
+	ws.SetReadLimit(limit)
+	return true
+}
