@@ -246,3 +246,22 @@ func TestListFlagsFillTheOptions(t *testing.T) {
 	assert.Equal(t, cmdutil.FormatYAML, opts.Format)
 	assert.Same(t, client, opts.Client, "the group's client flags")
 }
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	viewer := seeded(t)
+	_, _, err := viewer.Run(t, NewCmd, "delete", "agent-1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HTTP 403", "only an admin removes agents")
+
+	admin := clitest.NewServer(t, auth.RoleAdmin)
+	require.NoError(t, admin.Store.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "agent-9"}))
+	_, errOut, err := admin.Run(t, NewCmd, "delete", "agent-9")
+	require.NoError(t, err)
+	assert.Equal(t, "removed agent agent-9 and its assignment\n", errOut)
+	_, err = admin.Store.GetAgent(t.Context(), "agent-9")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	_, _, err = admin.Run(t, NewCmd, "delete", "agent-9")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HTTP 404")
+}
