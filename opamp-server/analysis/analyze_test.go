@@ -15,6 +15,7 @@ import (
 const eps = 1e-9
 
 func TestAnalyzePairedOneAgent(t *testing.T) {
+	t.Parallel()
 	res, err := Analyze(pairedInput(4, pairedAgent("a1", 4, baseline, candidate)))
 	require.NoError(t, err)
 
@@ -64,6 +65,7 @@ func TestAnalyzePairedOneAgent(t *testing.T) {
 }
 
 func TestAnalyzeWindowEdges(t *testing.T) {
+	t.Parallel()
 	// Minutes 0..3 are the window [minute(0), minute(4)); a sample at
 	// minute −1 and one at minute 4 (= To, exclusive) of every series must
 	// not count.
@@ -82,6 +84,7 @@ func TestAnalyzeWindowEdges(t *testing.T) {
 }
 
 func TestAnalyzeCounterReset(t *testing.T) {
+	t.Parallel()
 	a := pairedAgent("a1", 4, baseline, candidate)
 	a.in.Samples = without(a.in.Samples, SeriesDatapoints, apitypes.VariantCandidate)
 	// 100 → 200 (+100), restart → 50 (+50), → 150 (+100): 250 in 3 minutes.
@@ -95,6 +98,7 @@ func TestAnalyzeCounterReset(t *testing.T) {
 }
 
 func TestIncrease(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		values []float64
@@ -119,6 +123,7 @@ func TestIncrease(t *testing.T) {
 }
 
 func TestAnalyzePairedSameSamples(t *testing.T) {
+	t.Parallel()
 	// The candidate's minute 4 never arrived: the baseline's minute 4 must
 	// be left out too, or the ratio compares different intervals.
 	a := pairedAgent("a1", 4, baseline, candidate)
@@ -137,6 +142,7 @@ func TestAnalyzePairedSameSamples(t *testing.T) {
 }
 
 func TestAnalyzePairedInterval(t *testing.T) {
+	t.Parallel()
 	// Series reductions 0.8, 0.9, 0.85: mean 0.85, s = 0.05, n = 3,
 	// t(0.975, 2) = 4.302652729749464, half-width 4.3026527·0.05/√3.
 	in := pairedInput(3,
@@ -173,6 +179,7 @@ func splitInput(n int, criteria apitypes.Criteria, agents ...*agent) Input {
 }
 
 func TestAnalyzeSplit(t *testing.T) {
+	t.Parallel()
 	// Baseline cohort: 7,000 and 9,000 series (mean 8,000, s² = 2e6);
 	// candidate: 700 and 900 (mean 800, s² = 2e4). R = 0.1, reduction 0.9.
 	// Relative variance terms 2e4/(2·800²) = 2e6/(2·8000²) = 0.015625, so
@@ -226,6 +233,7 @@ func TestAnalyzeSplit(t *testing.T) {
 }
 
 func TestAnalyzeSplitSingleAgentCohorts(t *testing.T) {
+	t.Parallel()
 	in := splitInput(3, apitypes.Criteria{},
 		newAgent("b1", apitypes.VariantBaseline).costMeter(apitypes.VariantBaseline, 3, baseline).collector(3, 0.02, 1e8),
 		newAgent("c1", apitypes.VariantCandidate).costMeter(apitypes.VariantCandidate, 3, candidate).collector(3, 0.01, 1e8),
@@ -241,6 +249,7 @@ func TestAnalyzeSplitSingleAgentCohorts(t *testing.T) {
 }
 
 func TestAnalyzeCriticalRetention(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		base, cand    float64
@@ -272,6 +281,7 @@ func TestAnalyzeCriticalRetention(t *testing.T) {
 }
 
 func TestAnalyzeSeriesReductionCriterion(t *testing.T) {
+	t.Parallel()
 	in := pairedInput(3, pairedAgent("a1", 3, baseline, meter{700, 1e5, 100, 6510, 10}))
 	in.Criteria.MinSeriesReduction = 0.5
 	res, err := Analyze(in)
@@ -281,6 +291,7 @@ func TestAnalyzeSeriesReductionCriterion(t *testing.T) {
 }
 
 func TestAnalyzeIdenticalVariantsReduceNothing(t *testing.T) {
+	t.Parallel()
 	// Property: whatever the data, a candidate identical to the baseline
 	// reduces nothing and keeps every critical process.
 	for seed := range uint64(20) {
@@ -324,6 +335,7 @@ func TestAnalyzeIdenticalVariantsReduceNothing(t *testing.T) {
 }
 
 func TestAnalyzeTotalSuffix(t *testing.T) {
+	t.Parallel()
 	a := pairedAgent("a1", 3, baseline, candidate)
 	for i := range a.in.Samples {
 		if counters[a.in.Samples[i].Name] {
@@ -336,6 +348,7 @@ func TestAnalyzeTotalSuffix(t *testing.T) {
 }
 
 func TestAnalyzeOverflowWarning(t *testing.T) {
+	t.Parallel()
 	a := pairedAgent("a1", 3, baseline, candidate).series(SeriesActiveSeriesOverflow, apitypes.VariantBaseline, 0, 0, 5, 12)
 	res, err := Analyze(pairedInput(3, a))
 	require.NoError(t, err)
@@ -344,6 +357,7 @@ func TestAnalyzeOverflowWarning(t *testing.T) {
 }
 
 func TestAnalyzeChartSeries(t *testing.T) {
+	t.Parallel()
 	a := pairedAgent("a1", 3, baseline, candidate)
 	b := pairedAgent("a2", 3, meter{7000, 3e6, 1000, 9000, 10}, candidate)
 	in := pairedInput(3, a, b)
@@ -367,6 +381,7 @@ func TestAnalyzeChartSeries(t *testing.T) {
 }
 
 func TestResultsJSON(t *testing.T) {
+	t.Parallel()
 	res, err := Analyze(pairedInput(3, pairedAgent("a1", 3, baseline, candidate)))
 	require.NoError(t, err)
 	raw, err := json.Marshal(res)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestCosts(t *testing.T) {
+	t.Parallel()
 	p := DefaultPrices()
 	nr, _ := p.Model("new_relic")
 	gc, _ := p.Model("grafana_cloud")
@@ -62,6 +63,7 @@ func TestCosts(t *testing.T) {
 }
 
 func TestAnalyzeCostsFollowPriceModels(t *testing.T) {
+	t.Parallel()
 	in := pairedInput(3, pairedAgent("a1", 3, baseline, candidate))
 	in.PriceModels = []string{"datadog"}
 	res, err := Analyze(in)
@@ -78,6 +80,7 @@ func TestAnalyzeCostsFollowPriceModels(t *testing.T) {
 }
 
 func TestAnalyzeCustomPriceTable(t *testing.T) {
+	t.Parallel()
 	in := pairedInput(3, pairedAgent("a1", 3, baseline, candidate))
 	in.Prices = PriceTable{Models: []apitypes.PriceModel{{Name: "acme", Unit: apitypes.UnitActiveSeries, Per: 1000, PriceUSD: 1, AsOf: "2026-01-01", Source: "contract"}}}
 	res, err := Analyze(in)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAnalyzeInsufficientData(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   func() Input
@@ -65,6 +66,7 @@ func TestAnalyzeInsufficientData(t *testing.T) {
 }
 
 func TestAnalyzeNamesEveryAgentWithMissingData(t *testing.T) {
+	t.Parallel()
 	a1 := pairedAgent("a1", 3, baseline, candidate)
 	a1.in.Samples = without(a1.in.Samples, SeriesActiveSeries, apitypes.VariantBaseline)
 	a2 := pairedAgent("a2", 3, baseline, candidate)
@@ -77,6 +79,7 @@ func TestAnalyzeNamesEveryAgentWithMissingData(t *testing.T) {
 }
 
 func TestAnalyzeInvalidInput(t *testing.T) {
+	t.Parallel()
 	good := func() Input { return pairedInput(3, pairedAgent("a1", 3, baseline, candidate)) }
 	tests := []struct {
 		name   string

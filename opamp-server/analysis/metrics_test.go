@@ -13,6 +13,7 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	in := pairedInput(3, pairedAgent("a1", 3, baseline, candidate))
 	in.PriceModels = []string{"grafana_cloud"}
 	res, err := Analyze(in)
@@ -60,6 +61,7 @@ phoenix_pipeline_datapoints_per_minute{experiment="exp-1",variant="candidate"} 7
 }
 
 func TestMetricsInvalidLabel(t *testing.T) {
+	t.Parallel()
 	m := NewMetrics(func() map[string]apitypes.Results { return map[string]apitypes.Results{"\xff": {}} })
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDefaultPrices(t *testing.T) {
+	t.Parallel()
 	p := DefaultPrices()
 	require.NoError(t, p.Validate())
 	want := map[string]struct {
@@ -51,6 +52,7 @@ const validModel = `
 `
 
 func TestLoadPrices(t *testing.T) {
+	t.Parallel()
 	p, err := LoadPrices(strings.NewReader("models:" + validModel))
 	require.NoError(t, err)
 	require.Len(t, p.Models, 1)
@@ -64,6 +66,7 @@ func TestLoadPrices(t *testing.T) {
 }
 
 func TestLoadPricesErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, yaml, want string
 	}{
@@ -93,6 +96,7 @@ func TestLoadPricesErrors(t *testing.T) {
 }
 
 func TestLoadPricesFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "prices.yaml")
 	require.NoError(t, os.WriteFile(good, []byte("models:"+validModel), 0o600))
@@ -110,6 +114,7 @@ func TestLoadPricesFile(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
+	t.Parallel()
 	p := DefaultPrices()
 	all, err := p.Select(nil)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestStudentTQuantile(t *testing.T) {
+	t.Parallel()
 	// Reference values: t(0.975, df) from standard tables (scipy.stats.t.ppf).
 	tests := []struct {
 		df, want float64
@@ -31,6 +32,7 @@ func TestStudentTQuantile(t *testing.T) {
 }
 
 func TestRegularizedIncompleteBeta(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, 0.0, regularizedIncompleteBeta(2, 3, 0))
 	assert.Equal(t, 1.0, regularizedIncompleteBeta(2, 3, 1))
 	// I_x(1, 1) = x; I_x(2, 1) = x²; I_x(a, b) = 1 − I_{1−x}(b, a).
@@ -40,6 +42,7 @@ func TestRegularizedIncompleteBeta(t *testing.T) {
 }
 
 func TestPairedEstimate(t *testing.T) {
+	t.Parallel()
 	one := pairedEstimate([]float64{0.7})
 	assert.Equal(t, 0.7, one.Value)
 	assert.Nil(t, one.Interval)
@@ -54,6 +57,7 @@ func TestPairedEstimate(t *testing.T) {
 }
 
 func TestRatioEstimate(t *testing.T) {
+	t.Parallel()
 	// One cohort without spread: df falls back to the other's n − 1.
 	e := ratioEstimate([]float64{10, 10, 10}, []float64{4, 6}, +1)
 	assert.InDelta(t, -0.5, e.Value, 1e-12)

@@ -9,12 +9,14 @@ import (
 )
 
 func TestPercent(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[float64]string{0: "0%", 0.5: "50%", 1: "100%", 0.125: "12.5%", 0.1: "10%", 0.07: "7%", 0.333333333: "33.333333%"} {
 		assert.Equal(t, want, percent(in), "%g", in)
 	}
 }
 
 func TestPercentAgainst(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		f, threshold float64
 		want         string
@@ -33,6 +35,7 @@ func TestPercentAgainst(t *testing.T) {
 }
 
 func TestCPUCheck(t *testing.T) {
+	t.Parallel()
 	inc := &apitypes.Estimate{Value: 0.042}
 	assert.Equal(t, apitypes.Check{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomePass, Reason: "collector CPU increase 4.2% ≤ 10% allowed"},
 		cpuCheck(apitypes.ModeSplit, ptr(0.1), inc))

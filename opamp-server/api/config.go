@@ -208,7 +208,8 @@ func pipelineView(p catalog.Pipeline) apitypes.Pipeline {
 	for i, q := range p.Params {
 		v.Params[i] = apitypes.PipelineParam{Name: q.Name, Type: apitypes.ParamType(q.Type), Description: q.Description,
 			Default: q.Default, Required: q.Required, RequiredWhen: q.RequiredWhen, Min: q.Min, Max: q.Max, Enum: q.Enum,
-			Pattern: q.Pattern, KeyPattern: q.KeyPattern, MinItems: q.MinItems, Sensitive: q.Sensitive, Scope: apitypes.ParamScope(q.Scope)}
+			Pattern: q.Pattern, KeyPattern: q.KeyPattern, MinItems: q.MinItems, Sensitive: q.Sensitive, AgentSettable: q.AgentSettable,
+			Scope: apitypes.ParamScope(q.Scope)}
 	}
 	return v
 }

@@ -63,8 +63,9 @@ func TestAssignSurvivesAFailedPush(t *testing.T) {
 func TestAgentParams(t *testing.T) {
 	env := newTestEnv(t)
 	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1", Labels: map[string]string{
-		apitypes.AgentParamLabelPrefix + "memory_limit_mib": "96",
-		apitypes.AgentParamLabelPrefix + "not_declared":     "dropped",
+		apitypes.AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13999",
+		apitypes.AgentParamLabelPrefix + "memory_limit_mib":      "96",
+		apitypes.AgentParamLabelPrefix + "not_declared":          "dropped",
 	}})
 	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"telemetry_endpoint": "https://elsewhere:4318/v1/metrics"}}
 	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
@@ -72,7 +73,8 @@ func TestAgentParams(t *testing.T) {
 	assert.Equal(t, "agent-1", asg.Parameters["instance_id"], "per-agent parameters the pipeline declares are added")
 	assert.Equal(t, apitypes.AgentTokenEnv, asg.Parameters["telemetry_token_env"])
 	assert.Equal(t, "https://elsewhere:4318/v1/metrics", asg.Parameters["telemetry_endpoint"], "the caller's parameters win")
-	assert.EqualValues(t, 96, asg.Parameters["memory_limit_mib"], "an agent's phoenix.param.* label sets a parameter, typed")
+	assert.Equal(t, "127.0.0.1:13999", asg.Parameters["health_check_endpoint"], "an agent's phoenix.param.* label sets an agent_settable parameter")
+	assert.NotEqualValues(t, 96, asg.Parameters["memory_limit_mib"], "and no other")
 	assert.NotContains(t, asg.Parameters, "not_declared", "parameters the pipeline does not declare are not added")
 
 	// Rendering a pipeline on its own is for no agent: nothing is added.
@@ -212,14 +214,14 @@ func TestAssignManyIsAllOrNothing(t *testing.T) {
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
 		labels := map[string]string{"env": "prod"}
 		if uid == "agent-2" {
-			labels[apitypes.AgentParamLabelPrefix+"memory_limit_mib"] = "1"
+			labels[apitypes.AgentParamLabelPrefix+"health_check_endpoint"] = "no-port"
 		}
 		putAgent(t, env.store, apitypes.Agent{InstanceUID: uid, Labels: labels})
 	}
 	e := apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", map[string]any{"pipeline": "baseline", "selector": "env=prod"}),
 		http.StatusBadRequest, apitypes.CodeInvalidParameters)
 	require.Len(t, details(e), 1)
-	assert.Equal(t, "memory_limit_mib", details(e)[0]["param"])
+	assert.Equal(t, "health_check_endpoint", details(e)[0]["param"])
 	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
 		_, err := env.store.GetAssignment(t.Context(), uid)
 		assert.ErrorIs(t, err, store.ErrNotFound, "%s: nothing is stored when any agent's configuration is refused", uid)

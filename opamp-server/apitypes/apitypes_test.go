@@ -11,6 +11,7 @@ import (
 )
 
 func TestDurationReadsAndWritesTenM(t *testing.T) {
+	t.Parallel()
 	var spec struct {
 		D Duration `json:"d" yaml:"d"`
 	}
@@ -34,6 +35,7 @@ func TestDurationReadsAndWritesTenM(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	var terminal []ExperimentStatus
 	for _, s := range ExperimentStatuses() {
 		if s.Terminal() {
@@ -46,6 +48,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestApplyRetryPredicates(t *testing.T) {
+	t.Parallel()
 	a := Agent{ApplyRetry: &ApplyRetry{Hash: "h", Attempts: 1, Limit: 3}}
 	assert.True(t, a.Retrying("h"))
 	assert.False(t, a.Retrying(""), "no hash is never retried")
@@ -59,11 +62,13 @@ func TestApplyRetryPredicates(t *testing.T) {
 }
 
 func TestVariantName(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "topk", Variant{Pipeline: "topk"}.Name())
 	assert.Equal(t, "each agent's current configuration", Variant{Current: true}.Name())
 }
 
 func TestResultsVariant(t *testing.T) {
+	t.Parallel()
 	r := Results{Variants: []VariantFigures{{Figures: Figures{Variant: VariantBaseline}, Agents: 2}}}
 	v, ok := r.Variant(VariantBaseline)
 	assert.True(t, ok)

@@ -72,8 +72,12 @@ type PipelineParam struct {
 	// MinItems is the least number of list elements.
 	MinItems int `json:"min_items,omitempty"`
 	// Sensitive values (tokens) are not echoed by user interfaces.
-	Sensitive bool       `json:"sensitive,omitempty"`
-	Scope     ParamScope `json:"scope"`
+	Sensitive bool `json:"sensitive,omitempty"`
+	// AgentSettable parameters may be set by an agent's own
+	// phoenix.param.NAME label: facts of its host, never a destination or
+	// a credential.
+	AgentSettable bool       `json:"agent_settable,omitempty"`
+	Scope         ParamScope `json:"scope"`
 }
 
 // RenderRequest is the body of a pipeline render.

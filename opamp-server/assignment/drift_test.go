@@ -77,6 +77,7 @@ service:
 )
 
 func TestDrift(t *testing.T) {
+	t.Parallel()
 	hash := store.HashConfig([]byte(assignedConfig))
 	asg := &apitypes.Assignment{Config: assignedConfig, ConfigHash: hash}
 	applied := apitypes.RemoteConfigStatus{Hash: hash, Status: apitypes.ConfigStatusApplied}
@@ -130,6 +131,7 @@ func TestDrift(t *testing.T) {
 }
 
 func TestDriftSections(t *testing.T) {
+	t.Parallel()
 	var want configShape
 	require.NoError(t, yaml.Unmarshal([]byte(assignedConfig), &want))
 	tests := []struct {

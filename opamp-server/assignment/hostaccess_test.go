@@ -29,6 +29,7 @@ service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [otlp_http
 // without the admin role are the ones the catalog's own configurations
 // reference, found by rendering them.
 func TestCatalogEnv(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newService(t)
 	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", apitypes.AgentTokenEnv}, s.CatalogEnv())
 
@@ -39,6 +40,7 @@ func TestCatalogEnv(t *testing.T) {
 }
 
 func TestVerbatimHostAccessNeedsTheGrant(t *testing.T) {
+	t.Parallel()
 	s, st, _ := newService(t)
 	ctx := t.Context()
 	require.NoError(t, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "a1", Labels: map[string]string{"env": "prod"}}))
@@ -97,6 +99,7 @@ func TestVerbatimHostAccessNeedsTheGrant(t *testing.T) {
 }
 
 func TestValidateReportsHostAccess(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newService(t)
 	checked, err := s.Validate(t.Context(), verbatim(`    headers: {a: "${env:NEW_RELIC_LICENSE_KEY}", b: "${env:OTHER}"}`, ""))
 	require.NoError(t, err)

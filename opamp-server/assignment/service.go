@@ -102,12 +102,14 @@ func New(set Settings) (*Service, error) {
 // AgentParams are the parameters every configuration rendered for the agent
 // gets unless the caller sets them: the collector reports its own telemetry
 // to this server as itself, plus what the agent's phoenix.param.* labels ask
-// for.
+// for, which never replace the server's own. Rendering keeps of the labels'
+// only the parameters the catalog marks agent_settable.
 func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
 	params := s.serverParams(uid)
 	if a, err := s.set.Store.GetAgent(ctx, uid); err == nil {
 		for k, v := range a.Labels {
-			if name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix); ok && name != "" {
+			name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix)
+			if _, theServers := params[name]; ok && name != "" && !theServers {
 				params[name] = labelValue(v)
 			}
 		}
@@ -141,7 +143,15 @@ func labelValue(s string) any {
 // how the collector runs, while a pipeline's processor (variant) parameters
 // are always the assigner's.
 func (s *Service) withAgentParams(ctx context.Context, pipeline, uid string, params map[string]any) map[string]any {
-	return s.withDeclared(pipeline, params, s.AgentParams(ctx, uid))
+	agent, server := s.AgentParams(ctx, uid), s.serverParams(uid)
+	for k := range agent {
+		// An agent's labels set only what the catalog lets an agent set:
+		// facts of its host, never where its data goes or a credential.
+		if _, theServers := server[k]; !theServers && !s.set.Catalog.AgentSettable(pipeline, k) {
+			delete(agent, k)
+		}
+	}
+	return s.withDeclared(pipeline, params, agent)
 }
 
 // withDeclared adds to params the collector parameters of agent that params

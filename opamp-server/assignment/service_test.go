@@ -50,6 +50,7 @@ func newService(t *testing.T, edit ...func(*Settings)) (*Service, store.Store, *
 }
 
 func TestNewChecksItsSettings(t *testing.T) {
+	t.Parallel()
 	_, err := New(Settings{})
 	assert.ErrorContains(t, err, "Store, Catalog and Validate are required")
 	s, _, _ := newService(t)
@@ -60,6 +61,7 @@ func TestNewChecksItsSettings(t *testing.T) {
 }
 
 func TestAgentParams(t *testing.T) {
+	t.Parallel()
 	s, st, _ := newService(t)
 	require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1", Labels: map[string]string{
 		apitypes.AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13134",
@@ -77,6 +79,7 @@ func TestAgentParams(t *testing.T) {
 }
 
 func TestAgentParamsSetOnlyCollectorParameters(t *testing.T) {
+	t.Parallel()
 	s, st, _ := newService(t)
 	require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1", Labels: map[string]string{
 		apitypes.AgentParamLabelPrefix + "k":               "99",
@@ -100,6 +103,7 @@ func TestAgentParamsSetOnlyCollectorParameters(t *testing.T) {
 }
 
 func TestFromRequest(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newService(t)
 	ctx := t.Context()
 	for _, req := range []apitypes.AssignRequest{{}, {Pipeline: "baseline", Config: "receivers: {}"}} {
@@ -126,6 +130,7 @@ func TestFromRequest(t *testing.T) {
 }
 
 func TestAssignStoresAndTellsTheAgent(t *testing.T) {
+	t.Parallel()
 	s, st, pusher := newService(t)
 	ctx := t.Context()
 	_, err := s.Assign(ctx, "ghost", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
@@ -146,12 +151,13 @@ func TestAssignStoresAndTellsTheAgent(t *testing.T) {
 }
 
 func TestAssignMatchingIsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	s, st, pusher := newService(t)
 	ctx := t.Context()
 	for _, uid := range []string{"a1", "a2", "a3"} {
 		labels := map[string]string{"env": "prod"}
 		if uid == "a2" {
-			labels[apitypes.AgentParamLabelPrefix+"memory_limit_mib"] = "1" // below the minimum
+			labels[apitypes.AgentParamLabelPrefix+"health_check_endpoint"] = "no-port" // not host:port
 		}
 		require.NoError(t, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: uid, Labels: labels}))
 	}
@@ -170,13 +176,14 @@ func TestAssignMatchingIsAllOrNothing(t *testing.T) {
 	_, err = s.AssignMatching(ctx, "env=staging", apitypes.AssignRequest{Pipeline: "baseline"}, Grants{})
 	assert.ErrorIs(t, err, ErrNoMatch)
 
-	results, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"memory_limit_mib": 128}}, Grants{})
+	results, err := s.AssignMatching(ctx, "env=prod", apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"health_check_endpoint": "127.0.0.1:13133"}}, Grants{})
 	require.NoError(t, err)
 	assert.Len(t, results, 3)
 	assert.Equal(t, []string{"a1", "a2", "a3"}, pusher.calls)
 }
 
 func TestMatching(t *testing.T) {
+	t.Parallel()
 	s, st, _ := newService(t)
 	ctx := t.Context()
 	require.NoError(t, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "on", Online: true, Labels: map[string]string{"host.name": "web-1"}}))
@@ -198,6 +205,7 @@ func TestMatching(t *testing.T) {
 }
 
 func TestAssignDefault(t *testing.T) {
+	t.Parallel()
 	s, st, pusher := newService(t, func(set *Settings) {
 		set.DefaultPipeline, set.DefaultParameters = "baseline", map[string]any{"memory_limit_mib": 128}
 	})
@@ -215,4 +223,26 @@ func TestAssignDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, asg.Generation, again.Generation, "an agent with an assignment keeps it")
 	assert.Empty(t, pusher.calls, "the reply to the agent's first message carries it; a push from inside that message would deadlock")
+}
+
+// TestLabelsCannotRedirectAnAgent replays the finding: a spoofed
+// description's phoenix.param.* labels overrode where an agent sends its
+// metrics and its own telemetry.
+func TestLabelsCannotRedirectAnAgent(t *testing.T) {
+	t.Parallel()
+	s, st, _ := newService(t)
+	require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1", Labels: map[string]string{
+		apitypes.AgentParamLabelPrefix + "destination":         "otlp_http",
+		apitypes.AgentParamLabelPrefix + "otlp_endpoint":       "https://attacker.example.com:4318",
+		apitypes.AgentParamLabelPrefix + "telemetry_endpoint":  "https://attacker.example.com/v1/metrics",
+		apitypes.AgentParamLabelPrefix + "telemetry_token_env": "HOME",
+		apitypes.AgentParamLabelPrefix + "root_path":           "/hostfs",
+	}}))
+	assert.Equal(t, ownURL, s.AgentParams(t.Context(), "a1")["telemetry_endpoint"], "labels never replace the server's own parameters")
+	asg, err := s.Render(t.Context(), "a1", "baseline", nil)
+	require.NoError(t, err)
+	assert.NotContains(t, asg.Config, "attacker.example.com")
+	assert.Equal(t, apitypes.AgentTokenEnv, asg.Parameters["telemetry_token_env"])
+	assert.NotEqual(t, "otlp_http", asg.Parameters["destination"], "where data goes is the assigner's")
+	assert.Equal(t, "/hostfs", asg.Parameters["root_path"], "a fact of the host is the agent's to say")
 }

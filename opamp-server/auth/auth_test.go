@@ -13,11 +13,13 @@ import (
 )
 
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	// sha256sum of "abc", as an operator would compute it.
 	assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Digest("abc"))
 }
 
 func TestNewToken(t *testing.T) {
+	t.Parallel()
 	a, err := NewToken()
 	require.NoError(t, err)
 	b, err := NewToken()
@@ -27,6 +29,7 @@ func TestNewToken(t *testing.T) {
 }
 
 func TestNewValidatesEntries(t *testing.T) {
+	t.Parallel()
 	good := TokenEntry{Name: "ops", TokenSHA256: Digest("t1"), Roles: []Role{RoleOperator}}
 	tests := []struct {
 		name    string
@@ -75,6 +78,7 @@ func request(authorization string) *http.Request {
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	roles := []Role{RoleViewer, RoleExperimenter}
 	a, err := New([]TokenEntry{{Name: "vera", TokenSHA256: Digest("s3cret"), Roles: roles}})
 	require.NoError(t, err)
@@ -114,6 +118,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestRolePermissions(t *testing.T) {
+	t.Parallel()
 	perms := []Permission{PermRead, PermConfigure, PermExperiment, PermAgent, PermHostAccess}
 	tests := []struct {
 		roles []Role
@@ -146,6 +151,7 @@ func TestRolePermissions(t *testing.T) {
 }
 
 func TestLoadFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)
@@ -189,6 +195,7 @@ func TestLoadFile(t *testing.T) {
 }
 
 func TestEnsureDefault(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data", "phoenix")
 	g, err := EnsureDefault(dir)
 	require.NoError(t, err)
@@ -235,6 +242,7 @@ func TestEnsureDefault(t *testing.T) {
 }
 
 func TestEnsureDefaultFailsOnUnusableDirectory(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	notADir := filepath.Join(parent, "file")
 	require.NoError(t, os.WriteFile(notADir, nil, 0o600))

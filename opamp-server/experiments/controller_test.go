@@ -108,6 +108,7 @@ func validSpec(mode apitypes.Mode) apitypes.ExperimentSpec {
 }
 
 func TestPairedLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	before := f.agent("a1", map[string]string{"env": "test"})
@@ -189,6 +190,7 @@ func TestPairedLifecycle(t *testing.T) {
 }
 
 func TestFailedApplyRestoresEveryAgent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	b1 := f.agent("a1", map[string]string{"env": "test"})
@@ -216,6 +218,7 @@ func TestFailedApplyRestoresEveryAgent(t *testing.T) {
 }
 
 func TestDeployTimeoutAndStop(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
@@ -244,6 +247,7 @@ func TestDeployTimeoutAndStop(t *testing.T) {
 }
 
 func TestSplitCohortsAreDeterministicAndNeedTwoAgents(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("solo", map[string]string{"env": "test"})
@@ -285,6 +289,7 @@ func TestSplitCohortsAreDeterministicAndNeedTwoAgents(t *testing.T) {
 }
 
 func TestAgentsWithoutAssignmentAreRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	require.NoError(t, f.st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: "bare", Labels: map[string]string{"env": "test"}, Online: true}))
@@ -301,6 +306,7 @@ func TestAgentsWithoutAssignmentAreRefused(t *testing.T) {
 }
 
 func TestCreateRefusesBadSpecs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	s := validSpec(apitypes.ModePaired)
 	s.Candidate.Pipeline = "no-such-pipeline"
@@ -310,6 +316,7 @@ func TestCreateRefusesBadSpecs(t *testing.T) {
 }
 
 func TestParseSpec(t *testing.T) {
+	t.Parallel()
 	s, err := ParseSpec([]byte(`
 name: web rollout
 targets: {selector: "env=prod,host.name=~web-.*"}

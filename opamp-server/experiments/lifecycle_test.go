@@ -12,6 +12,7 @@ import (
 )
 
 func TestStopRestoresEveryTarget(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		start func(*fixture, apitypes.ExperimentSpec) Experiment
@@ -109,6 +110,7 @@ func results(t *testing.T, f *fixture, id string) (apitypes.Results, bool) {
 }
 
 func TestResultsAreAnalysedFromTheMeasuredSamples(t *testing.T) {
+	t.Parallel()
 	f, x := measuring(t, apitypes.Criteria{MinSeriesReduction: 0.8})
 	start := f.now
 	for uid, meters := range measured {
@@ -174,6 +176,7 @@ func TestResultsAreAnalysedFromTheMeasuredSamples(t *testing.T) {
 }
 
 func TestAVerdictCanFail(t *testing.T) {
+	t.Parallel()
 	f, x := measuring(t, apitypes.Criteria{MinSeriesReduction: 0.95})
 	start := f.now
 	for uid, meters := range measured {
@@ -191,6 +194,7 @@ func TestAVerdictCanFail(t *testing.T) {
 }
 
 func TestAnalysisWithoutSamplesFailsAndRestores(t *testing.T) {
+	t.Parallel()
 	f, x := measuring(t, apitypes.Criteria{})
 	f.advance(5 * time.Minute)
 	f.c.ReconcileAll(t.Context())
@@ -205,6 +209,7 @@ func TestAnalysisWithoutSamplesFailsAndRestores(t *testing.T) {
 }
 
 func TestResultsOfAnUnknownExperiment(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	_, err := f.c.Results(t.Context(), "exp-none")
 	assert.ErrorIs(t, err, store.ErrNotFound)

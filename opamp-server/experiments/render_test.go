@@ -11,6 +11,7 @@ import (
 )
 
 func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	test := map[string]string{"env": "test"}
 	before := f.catalogAgent("a1", test, "topk", map[string]any{"k": 7, "collection_interval": "15s", "system_metrics": false})
@@ -60,6 +61,7 @@ func TestBaselineCurrentUsesEachAgentsPreviousAssignment(t *testing.T) {
 }
 
 func TestBaselineCurrentRefusesAVerbatimAssignment(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.agent("verbatim", map[string]string{"env": "test"})
 	// f.agent's assignment names a pipeline but is verbatim text; make it
@@ -78,6 +80,7 @@ func TestBaselineCurrentRefusesAVerbatimAssignment(t *testing.T) {
 }
 
 func TestCandidateExport(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.agent("a1", map[string]string{"env": "test"})
 	f.agent("a2", map[string]string{"env": "shadow"})
@@ -102,6 +105,7 @@ func TestCandidateExport(t *testing.T) {
 }
 
 func TestCriticalProcessesReachBothCostMeters(t *testing.T) {
+	t.Parallel()
 	rules := []apitypes.CriticalRule{{Name: "db", ExecutableName: "postgres"}, {Name: "edge", CommandLine: ".*nginx: master.*"}}
 	want := []any{
 		map[string]any{"name": "db", "executable_name": "postgres"},
@@ -141,6 +145,7 @@ func TestCriticalProcessesReachBothCostMeters(t *testing.T) {
 }
 
 func TestAgentParamsAreAddedOnlyWhenDeclared(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	labels := map[string]string{"env": "test",
 		apitypes.AgentParamLabelPrefix + "not_a_parameter": "would make rendering fail",

@@ -39,6 +39,7 @@ func together(ctx context.Context, rounds int, cs ...*Controller) {
 }
 
 func TestTwoReplicasNeverDoubleTransition(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	other := f.replica(f.st)
@@ -74,6 +75,7 @@ func TestTwoReplicasNeverDoubleTransition(t *testing.T) {
 }
 
 func TestAStaleReplicaNeverUndoesAPromotion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
@@ -98,6 +100,7 @@ func TestAStaleReplicaNeverUndoesAPromotion(t *testing.T) {
 }
 
 func TestAReconcileThatLearnsNothingWritesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
@@ -125,6 +128,7 @@ func TestAReconcileThatLearnsNothingWritesNothing(t *testing.T) {
 }
 
 func TestEventsAreRecordedOnceWhenAnUpdateIsRetried(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
@@ -186,6 +190,7 @@ func (s *listingStore) ListExperiments(ctx context.Context, f store.ExperimentFi
 }
 
 func TestRunReactsToExperimentChangesAtOnceAndSkipsAgents(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.agent("a1", map[string]string{"env": "test"})
 	listing := &listingStore{Store: f.st, listings: make(chan []string)}

@@ -38,6 +38,7 @@ func (s *crashingStore) SetAssignment(ctx context.Context, a apitypes.Assignment
 // mid-deploy never sent the remaining assignments, and the experiment
 // timed out waiting for agents that had nothing to apply.
 func TestAnInterruptedDeployResumes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	crashing := &crashingStore{Store: f.st, uid: "a2"}
@@ -79,6 +80,7 @@ func TestAnInterruptedDeployResumes(t *testing.T) {
 // TestAResumedDeployLeavesOthersAssignmentsAlone: an assignment changed by
 // someone else during the deploy is not overwritten.
 func TestAResumedDeployLeavesOthersAssignmentsAlone(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	crashing := &crashingStore{Store: f.st, uid: "a1"}

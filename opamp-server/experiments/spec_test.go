@@ -18,6 +18,7 @@ import (
 )
 
 func TestValidateNamesEveryField(t *testing.T) {
+	t.Parallel()
 	ptr := func(v float64) *float64 { return &v }
 	tests := []struct {
 		name  string
@@ -55,6 +56,7 @@ func TestValidateNamesEveryField(t *testing.T) {
 }
 
 func TestDurationEncodings(t *testing.T) {
+	t.Parallel()
 	var d apitypes.Duration
 	require.NoError(t, json.Unmarshal([]byte(`"90s"`), &d))
 	assert.Equal(t, 90*time.Second, d.D())
@@ -74,6 +76,7 @@ func TestDurationEncodings(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	running := apitypes.Experiment{Status: apitypes.ExperimentRunning, State: apitypes.ExperimentState{RunningSince: start, EndsAt: start.Add(10 * time.Minute)}}
 	for _, tt := range []struct {
@@ -95,6 +98,7 @@ func TestProgress(t *testing.T) {
 }
 
 func TestNewNeedsItsSettings(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, edit := range []func(*Settings){
 		func(s *Settings) { s.Store = nil },
@@ -110,6 +114,7 @@ func TestNewNeedsItsSettings(t *testing.T) {
 }
 
 func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	var ids []string
@@ -149,6 +154,7 @@ func TestListFiltersAndPages(t *testing.T) {
 }
 
 func TestAnUnreadableExperimentDoesNotStopTheOthers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	f.agent("a1", map[string]string{"env": "test"})
@@ -169,6 +175,7 @@ func TestAnUnreadableExperimentDoesNotStopTheOthers(t *testing.T) {
 }
 
 func TestTargetsAreTheOnlineAgentsTheSelectorMatches(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.agent("web-1", map[string]string{"env": "test", "host.name": "web-1"})
 	f.agent("db-1", map[string]string{"env": "test", "host.name": "db-1"})
@@ -192,6 +199,7 @@ func TestTargetsAreTheOnlineAgentsTheSelectorMatches(t *testing.T) {
 }
 
 func TestActionsInTheWrongState(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
@@ -226,6 +234,7 @@ func (s *refusingStore) SetAssignment(ctx context.Context, a apitypes.Assignment
 }
 
 func TestAFailedRestoreIsRecorded(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	refusing := &refusingStore{Store: f.st}
@@ -250,6 +259,7 @@ func TestAFailedRestoreIsRecorded(t *testing.T) {
 // TestCreateRendersWhatItWouldDeploy replays the finding: a candidate with
 // k: 0 was accepted at create and failed only once deploying.
 func TestCreateRendersWhatItWouldDeploy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, mode := range []apitypes.Mode{apitypes.ModePaired, apitypes.ModeSplit} {
 		s := validSpec(mode)

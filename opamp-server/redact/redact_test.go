@@ -7,6 +7,7 @@ import (
 )
 
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"bearer header", "Authorization: Bearer abcdefgh12345678", "Authorization: Bearer <redacted>"},
 		{"bearer anywhere", `value: "x bearer abc.def_ghi-jkl~mno+p/q="`, `value: "x bearer <redacted>"`},
@@ -30,6 +31,7 @@ func TestConfig(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
+	t.Parallel()
 	in := map[string]any{
 		"otlp_headers":             map[string]any{"x-api-key": "abc", "x-team": "core"},
 		"otlp_env_headers":         map[string]any{"api-key": "OTLP_API_KEY"},

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseAndMatch(t *testing.T) {
+	t.Parallel()
 	labels := map[string]string{"env": "prod", "host.name": "web-12", "region": "eu"}
 	tests := []struct {
 		expr string
@@ -36,6 +37,7 @@ func TestParseAndMatch(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{"env", "=prod", "host=~(", "a<b"} {
 		_, err := Parse(expr)
 		assert.Error(t, err, expr)
@@ -43,6 +45,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestEqualitiesAndRoundTrip(t *testing.T) {
+	t.Parallel()
 	sel, err := Parse("env=prod", "host=~web-.*,tier!=db")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"env": "prod"}, sel.Equalities())
@@ -62,6 +65,7 @@ func TestEqualitiesAndRoundTrip(t *testing.T) {
 
 // TestFindingsAreRefused replays how selectors used to select every agent.
 func TestFindingsAreRefused(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{",", " , ", ""} {
 		_, err := ParseRequired(expr)
 		assert.ErrorContains(t, err, "at least one matcher", "%q selected every agent", expr)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestMetricsAreRegisteredUnderTheirDocumentedNames(t *testing.T) {
+	t.Parallel()
 	m := New()
 	// Vectors only show up once a series exists.
 	m.AgentsConnected.WithLabelValues("websocket").Set(3)
@@ -51,6 +52,7 @@ func TestMetricsAreRegisteredUnderTheirDocumentedNames(t *testing.T) {
 }
 
 func TestMetricsCountWhatTheyAreGiven(t *testing.T) {
+	t.Parallel()
 	m := New()
 	m.ConfigOutcomes.WithLabelValues("APPLIED").Add(2)
 	m.ConfigOutcomes.WithLabelValues("FAILED").Inc()
@@ -71,6 +73,7 @@ phoenix_config_outcomes_total{status="FAILED"} 1
 }
 
 func TestEachServerHasItsOwnRegistry(t *testing.T) {
+	t.Parallel()
 	a, b := New(), New() // registering twice on a shared registry would panic
 	a.ConfigPushes.Inc()
 	assert.InDelta(t, 1, testutil.ToFloat64(a.ConfigPushes), 0)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestRejectInputCountsEveryEventAndLogsOncePerMinute(t *testing.T) {
+	t.Parallel()
 	m := New()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.rejectLog.now = func() time.Time { return now }
@@ -39,6 +40,7 @@ func TestRejectInputCountsEveryEventAndLogsOncePerMinute(t *testing.T) {
 }
 
 func TestRejectInputBoundsWhatItRemembers(t *testing.T) {
+	t.Parallel()
 	m := New()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.rejectLog.now = func() time.Time { return now }
@@ -62,6 +64,7 @@ func TestRejectInputBoundsWhatItRemembers(t *testing.T) {
 }
 
 func TestRejectInputWithoutLogOnlyCounts(t *testing.T) {
+	t.Parallel()
 	m := New()
 	m.RejectInput(nil, SourceOpAMP, ReasonBodyTooLarge, "127.0.0.1", 1, "")
 	assert.InDelta(t, 1, testutil.ToFloat64(m.AgentInputRejected.WithLabelValues(SourceOpAMP, ReasonBodyTooLarge)), 0)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCanonicalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -40,6 +41,7 @@ func TestCanonicalJSON(t *testing.T) {
 }
 
 func TestCanonicalJSONInvalid(t *testing.T) {
+	t.Parallel()
 	for name, in := range map[string]string{
 		"malformed":      `{"a":`,
 		"not JSON":       `hello`,
@@ -63,6 +65,7 @@ func TestCanonicalJSONInvalid(t *testing.T) {
 // TestDecimalText pins PostgreSQL numeric's output for JSON number
 // literals: scale max(0, fraction digits − exponent), plain notation.
 func TestDecimalText(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"0":           "0",
 		"-0":          "0",

@@ -15,6 +15,7 @@ import (
 )
 
 func TestNormalizeTime(t *testing.T) {
+	t.Parallel()
 	in := time.Date(2025, 1, 2, 3, 4, 5, 123456789, time.FixedZone("X", -7200))
 	got := NormalizeTime(in)
 	assert.Equal(t, time.Date(2025, 1, 2, 5, 4, 5, 123456000, time.UTC), got)
@@ -23,6 +24,7 @@ func TestNormalizeTime(t *testing.T) {
 }
 
 func TestNormalizeAgentErrorsNameTheField(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		agent apitypes.Agent
 		field string
@@ -41,6 +43,7 @@ func TestNormalizeAgentErrorsNameTheField(t *testing.T) {
 }
 
 func TestNormalizeAgentCopies(t *testing.T) {
+	t.Parallel()
 	in := apitypes.Agent{
 		InstanceUID:        "a",
 		Labels:             map[string]string{"k": "v"},
@@ -60,6 +63,7 @@ func TestNormalizeAgentCopies(t *testing.T) {
 }
 
 func TestNormalizeAssignment(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 999, time.UTC)
 	a, err := NormalizeAssignment(apitypes.Assignment{InstanceUID: "a", Config: "x: 1\n", Parameters: map[string]any{}}, now)
 	require.NoError(t, err)
@@ -74,6 +78,7 @@ func TestNormalizeAssignment(t *testing.T) {
 }
 
 func TestNormalizeSamples(t *testing.T) {
+	t.Parallel()
 	m := time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
 	in := []apitypes.Sample{
 		{InstanceUID: "a", Name: "n", Minute: m.Add(59 * time.Second), Value: 1},
@@ -93,6 +98,7 @@ func TestNormalizeSamples(t *testing.T) {
 }
 
 func TestNormalizeSamplesRefusesNonFiniteValues(t *testing.T) {
+	t.Parallel()
 	m := time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC)
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		_, err := NormalizeSamples([]apitypes.Sample{
@@ -105,6 +111,7 @@ func TestNormalizeSamplesRefusesNonFiniteValues(t *testing.T) {
 }
 
 func TestNormalizeExperiment(t *testing.T) {
+	t.Parallel()
 	e, err := NormalizeExperiment(Experiment{ID: "e", Status: apitypes.ExperimentRunning, Spec: json.RawMessage(`{"b":1, "a":2}`)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"a":2,"b":1}`, string(e.Spec))
@@ -116,11 +123,13 @@ func TestNormalizeExperiment(t *testing.T) {
 }
 
 func TestHashConfig(t *testing.T) {
+	t.Parallel()
 	sum := sha256.Sum256([]byte("receivers: {}\n"))
 	assert.Equal(t, hex.EncodeToString(sum[:]), HashConfig([]byte("receivers: {}\n")))
 }
 
 func TestNormalizeSampleQuery(t *testing.T) {
+	t.Parallel()
 	from := time.Date(2025, 1, 1, 10, 0, 0, 1500, time.FixedZone("X", 3600))
 	q, err := NormalizeSampleQuery(SampleQuery{InstanceUID: "a", From: from, To: from.Add(time.Hour)})
 	require.NoError(t, err)
@@ -135,6 +144,7 @@ func TestNormalizeSampleQuery(t *testing.T) {
 }
 
 func TestNormalizeExperimentEvent(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 1001, time.UTC)
 	ev, err := NormalizeExperimentEvent(apitypes.ExperimentEvent{ExperimentID: "e", Cause: "c"}, now)
 	require.NoError(t, err)
@@ -145,6 +155,7 @@ func TestNormalizeExperimentEvent(t *testing.T) {
 }
 
 func TestParameters(t *testing.T) {
+	t.Parallel()
 	p, err := NormalizeParameters(map[string]any{"n": 3, "s": []string{"a"}})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"n": 3.0, "s": []any{"a"}}, p)
@@ -158,6 +169,7 @@ func TestParameters(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
+	t.Parallel()
 	online := true
 	a := &apitypes.Agent{InstanceUID: "a", Online: true, Labels: map[string]string{"env": "prod"}}
 	assert.True(t, MatchAgent(a, AgentFilter{}))
@@ -171,6 +183,7 @@ func TestFilters(t *testing.T) {
 }
 
 func TestValidateTime(t *testing.T) {
+	t.Parallel()
 	require.NoError(t, ValidateTime("t", time.Time{}))
 	require.NoError(t, ValidateTime("t", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)))
 	err := ValidateTime("before", time.Date(9999, 12, 31, 23, 30, 0, 0, time.FixedZone("W", -3600)))
@@ -179,6 +192,7 @@ func TestValidateTime(t *testing.T) {
 }
 
 func TestValidateKey(t *testing.T) {
+	t.Parallel()
 	require.NoError(t, ValidateKey("id", "x"))
 	err := ValidateKey("id", "")
 	require.ErrorIs(t, err, ErrInvalid)

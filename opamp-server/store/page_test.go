@@ -9,6 +9,7 @@ import (
 )
 
 func TestPageLimit(t *testing.T) {
+	t.Parallel()
 	for limit, want := range map[int]int{0: DefaultPageLimit, 1: 1, 999: 999, MaxPageLimit: MaxPageLimit, MaxPageLimit + 1: MaxPageLimit} {
 		got, err := PageLimit(Page{Limit: limit})
 		require.NoError(t, err)
@@ -19,6 +20,7 @@ func TestPageLimit(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, c := range []Cursor{
 		{ID: "agent-1"},
 		{Time: time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "exp/with\x01odd bytes"},
@@ -34,6 +36,7 @@ func TestCursorRoundTrip(t *testing.T) {
 }
 
 func TestCursorMalformed(t *testing.T) {
+	t.Parallel()
 	for _, after := range []string{"!!!", "AQ", Cursor{ID: "x"}.Encode()[1:], "AgAAAAAAAAAAeA"} {
 		_, err := DecodeCursor(after)
 		assert.ErrorIs(t, err, ErrInvalid, after)

@@ -343,3 +343,14 @@ func (c *Catalog) Declares(pipelineName, param string) (Scope, bool) {
 	}
 	return spec.Scope, true
 }
+
+// AgentSettable reports whether an agent's phoenix.param.NAME label may set
+// the named pipeline's parameter.
+func (c *Catalog) AgentSettable(pipelineName, param string) bool {
+	p, err := c.lookup(pipelineName)
+	if err != nil {
+		return false
+	}
+	spec, ok := p.params[param]
+	return ok && spec.AgentSettable
+}

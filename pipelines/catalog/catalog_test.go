@@ -220,3 +220,23 @@ func TestLoadRefusesBrokenCatalogs(t *testing.T) {
 	_, err = load(fstest.MapFS{})
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+// TestAgentsSetOnlyFactsOfTheirHost: no parameter an agent's label may set
+// says where data goes or holds a credential.
+func TestAgentsSetOnlyFactsOfTheirHost(t *testing.T) {
+	c := shipped(t)
+	var settable []string
+	for _, p := range c.List() {
+		for _, q := range p.Params {
+			if !q.AgentSettable {
+				continue
+			}
+			settable = append(settable, p.Name+"."+q.Name)
+			assert.Equal(t, ScopeCollector, q.Scope, q.Name)
+			for _, word := range []string{"destination", "otlp", "header", "token", "key", "telemetry_endpoint", "exporter"} {
+				assert.NotContains(t, q.Name, word, "%s: an agent may not set where data goes or a credential", q.Name)
+			}
+		}
+	}
+	assert.NotEmpty(t, settable)
+}

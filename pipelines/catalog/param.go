@@ -80,8 +80,12 @@ type Param struct {
 	// MinItems is the least number of list elements.
 	MinItems int `json:"min_items,omitempty" yaml:"min_items"`
 	// Sensitive values (tokens) should not be echoed by user interfaces.
-	Sensitive bool  `json:"sensitive,omitempty" yaml:"sensitive"`
-	Scope     Scope `json:"scope" yaml:"scope"`
+	Sensitive bool `json:"sensitive,omitempty" yaml:"sensitive"`
+	// AgentSettable parameters may be set by an agent's own
+	// phoenix.param.NAME label (where it listens, where the host's root
+	// is): facts of the host, never where data goes or a credential.
+	AgentSettable bool  `json:"agent_settable,omitempty" yaml:"agent_settable"`
+	Scope         Scope `json:"scope" yaml:"scope"`
 
 	pattern, keyPattern *regexp.Regexp
 	minInt, maxInt      *int
@@ -108,6 +112,9 @@ func (p *Param) compile() error {
 	}
 	if strings.TrimSpace(p.Description) == "" {
 		return fmt.Errorf("parameter %q: description is required", p.Name)
+	}
+	if p.AgentSettable && p.Scope == ScopeVariant {
+		return fmt.Errorf("parameter %q: agent_settable: a variant parameter is the assigner's, never an agent's", p.Name)
 	}
 	var err error
 	if p.pattern, err = compileAnchored(p.Pattern); err != nil {

@@ -27,6 +27,7 @@ func generated(t *testing.T) map[string]map[string]any {
 }
 
 func TestTheCommittedDocumentIsGeneratedFromTheTypes(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../../openapi.json")
 	require.NoError(t, err)
 	c, err := readComments("../../../apitypes")
@@ -37,6 +38,7 @@ func TestTheCommittedDocumentIsGeneratedFromTheTypes(t *testing.T) {
 }
 
 func TestSchemasFollowTheGoTypes(t *testing.T) {
+	t.Parallel()
 	s := generated(t)
 
 	agent := s["AgentView"]
@@ -73,6 +75,7 @@ func TestSchemasFollowTheGoTypes(t *testing.T) {
 }
 
 func TestEveryStructTheRootsReachHasASchema(t *testing.T) {
+	t.Parallel()
 	s := generated(t)
 	for _, name := range []string{"Results", "Figures", "Estimate", "Interval", "Verdict", "Check", "Point",
 		"ExperimentState", "ExperimentTarget", "ExperimentEvent", "Problem", "PipelineParam", "CriticalRule"} {
@@ -81,6 +84,7 @@ func TestEveryStructTheRootsReachHasASchema(t *testing.T) {
 }
 
 func TestRefusesWhatItCannotDescribe(t *testing.T) {
+	t.Parallel()
 	g := newGenerator(&comments{enums: map[string][]string{}})
 	_, err := g.ref(reflect.TypeFor[struct{ A int }]())
 	assert.ErrorContains(t, err, "only apitypes struct types")
@@ -93,6 +97,7 @@ func TestRefusesWhatItCannotDescribe(t *testing.T) {
 }
 
 func TestProse(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "The store's default.", prose("Limit", "Limit is the store's default."))
 	assert.Equal(t, "From and To are bounds.", prose("From", "From and To are bounds."))
 	assert.Equal(t, "", prose("X", ""))
