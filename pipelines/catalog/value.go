@@ -65,12 +65,21 @@ func (v Value) String() string {
 // writeQuoted writes s as a double-quoted YAML scalar. JSON string syntax is
 // a subset of YAML's double-quoted style. '$' is doubled because the
 // collector expands ${...} in every string and turns "$$" back into "$".
+// JSON leaves C1 controls and the byte-order mark as they are, but YAML
+// reads U+0085 as a line break (folded to a space) and refuses the others,
+// so they are escaped too.
 func writeQuoted(b *strings.Builder, s string) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(strings.ReplaceAll(s, "$", "$$")) // a string always encodes
-	b.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	for _, r := range string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))) {
+		if r >= 0x80 && r <= 0x9f || r == 0xfeff {
+			fmt.Fprintf(b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
 }
 
 func writeRules(b *strings.Builder, rules []Rule) {
