@@ -33,7 +33,10 @@ func TestNewAgentsGetTheDefaultPipeline(t *testing.T) {
 	c := newClient(t)
 
 	uid := uuid.New()
-	status, resp := c.poll(s, "", describe(uid, map[string]string{apitypes.AgentParamLabelPrefix + "memory_limit_mib": "400"}))
+	status, resp := c.poll(s, "", describe(uid, map[string]string{
+		apitypes.AgentParamLabelPrefix + "health_check_endpoint": "127.0.0.1:13999",
+		apitypes.AgentParamLabelPrefix + "memory_limit_mib":      "400",
+	}))
 	require.Equal(t, http.StatusOK, status)
 	require.NotNil(t, resp)
 	asg, err := s.Store().GetAssignment(t.Context(), uid.String())
@@ -41,7 +44,8 @@ func TestNewAgentsGetTheDefaultPipeline(t *testing.T) {
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
 	assert.Equal(t, "default pipeline for new agents", asg.Reason)
 	assert.EqualValues(t, 7, asg.Parameters["k"])
-	assert.EqualValues(t, 400, asg.Parameters["memory_limit_mib"], "numeric label parameters are numbers")
+	assert.Equal(t, "127.0.0.1:13999", asg.Parameters["health_check_endpoint"], "the agent's label sets what the catalog lets it")
+	assert.NotEqualValues(t, 400, asg.Parameters["memory_limit_mib"], "and nothing else")
 	assert.Equal(t, uid.String(), asg.Parameters["instance_id"])
 
 	// An agent that already has an assignment keeps it.
