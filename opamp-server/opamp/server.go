@@ -323,12 +323,35 @@ func (s *Server) watchAssignments(ctx context.Context) {
 				s.pushAll(ctx)
 				continue
 			}
+			if ch.Kind == store.ChangeAgent {
+				s.forgetIfDeleted(ctx, ch.ID)
+				continue
+			}
 			if ch.Kind != store.ChangeAssignment {
 				continue
 			}
 			if err := s.Push(ctx, ch.ID); err != nil {
 				s.log.Warn("push failed", "agent", ch.ID, "error", err)
 			}
+		}
+	}
+}
+
+// forgetIfDeleted drops what this replica keeps of an agent removed from
+// the inventory (deleted, or pruned after its retention), unless it is
+// connected here: the map of agents stays as large as the inventory.
+func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
+	if _, err := s.set.Store.GetAgent(ctx, uid); !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.agents[uid]; ok {
+		st.mu.Lock()
+		connected := st.conn != nil
+		st.mu.Unlock()
+		if !connected {
+			delete(s.agents, uid)
 		}
 	}
 }
