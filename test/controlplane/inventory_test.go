@@ -54,10 +54,10 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 	}
 	wsView, err := c.GetAgent(ctx, ws.UID)
 	require.NoError(t, err)
-	assert.Equal(t, "websocket", wsView.ConnectionType)
+	assert.Equal(t, apitypes.ConnectionWebSocket, wsView.ConnectionType)
 	pollView, err := c.GetAgent(ctx, poll.UID)
 	require.NoError(t, err)
-	assert.Equal(t, "http", pollView.ConnectionType)
+	assert.Equal(t, apitypes.ConnectionHTTP, pollView.ConnectionType)
 
 	// `phoenix agent list` shows them, filtered by label.
 	var listed []apitypes.AgentView
