@@ -99,7 +99,7 @@ func (d *demo) startServer(ctx context.Context) error {
 
 func (d *demo) startAgent(ctx context.Context) error {
 	step(d.progress, "Starting an OpAMP supervisor with phoenix-collector on this host")
-	agentToken, err := os.ReadFile(d.srv.Tokens().AgentToken)
+	agentToken, err := os.ReadFile(d.srv.Tokens().EnrollToken)
 	if err != nil {
 		return err
 	}

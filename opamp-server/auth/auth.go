@@ -4,6 +4,7 @@
 package auth // import "github.com/phoenix/platform/opamp-server/auth"
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,13 +17,17 @@ import (
 // Role names a set of permissions.
 type Role string
 
-// Roles. Humans get viewer, operator, experimenter or admin; collectors'
-// supervisors get agent.
+// Roles. Humans get viewer, operator, experimenter or admin; a Prometheus
+// server gets metrics; hosts get enroll, which exchanges it for their own
+// agent credential (see Credentials). The agent role is never in a tokens
+// file: it belongs to per-agent credentials only.
 const (
 	RoleViewer       Role = "viewer"
 	RoleOperator     Role = "operator"
 	RoleExperimenter Role = "experimenter"
 	RoleAdmin        Role = "admin"
+	RoleMetrics      Role = "metrics"
+	RoleEnroll       Role = "enroll"
 	RoleAgent        Role = "agent"
 )
 
@@ -38,15 +43,21 @@ const (
 	PermConfigure Permission = "configure"
 	// PermExperiment: create, start and stop experiments.
 	PermExperiment Permission = "experiment"
-	// PermAgent: speak OpAMP and send own telemetry.
+	// PermAgent: speak OpAMP and send own telemetry, as the one agent the
+	// credential was issued to.
 	PermAgent Permission = "agent"
+	// PermEnroll: exchange an enrollment token for a new agent identity.
+	PermEnroll Permission = "enroll"
+	// PermMetrics: scrape /metrics, when the server is told to require it.
+	PermMetrics Permission = "metrics"
 	// PermHostAccess: assign verbatim configurations that reach into the
 	// agents' hosts beyond what the catalog's pipelines do: ${file:...},
 	// ${http(s):...} or ${env:NAME} references the collector resolves on
 	// each host, components that read or write the host's files
 	// (docs/security.md). Checked by the assignment service, not a route.
 	PermHostAccess Permission = "host-access"
-	// PermAdminister: remove agents from the inventory.
+	// PermAdminister: remove agents from the inventory, revoke agent
+	// credentials.
 	PermAdminister Permission = "administer"
 )
 
@@ -54,8 +65,21 @@ var rolePermissions = map[Role][]Permission{
 	RoleViewer:       {PermRead},
 	RoleOperator:     {PermRead, PermConfigure},
 	RoleExperimenter: {PermRead, PermExperiment},
-	RoleAdmin:        {PermRead, PermConfigure, PermExperiment, PermHostAccess, PermAdminister},
+	RoleAdmin:        {PermRead, PermConfigure, PermExperiment, PermHostAccess, PermAdminister, PermEnroll, PermMetrics},
+	RoleMetrics:      {PermMetrics},
+	RoleEnroll:       {PermEnroll},
 	RoleAgent:        {PermAgent},
+}
+
+// Roles lists every role, in the order the docs show them.
+func Roles() []Role {
+	return []Role{RoleViewer, RoleOperator, RoleExperimenter, RoleAdmin, RoleMetrics, RoleEnroll, RoleAgent}
+}
+
+// Permissions lists every permission, in the order the docs show them.
+func Permissions() []Permission {
+	return []Permission{PermRead, PermConfigure, PermExperiment, PermHostAccess, PermAdminister,
+		PermMetrics, PermEnroll, PermAgent}
 }
 
 // ValidRole reports whether r is a known role.
@@ -68,6 +92,9 @@ func ValidRole(r Role) bool {
 type Principal struct {
 	Name  string
 	Roles []Role
+	// AgentUID is the instance UID an agent credential was issued to; empty
+	// for every other caller.
+	AgentUID string
 }
 
 // Can reports whether any of the principal's roles grants p.
@@ -84,12 +111,33 @@ func (pr Principal) Can(p Permission) bool {
 var (
 	ErrNoToken      = errors.New("missing bearer token")
 	ErrInvalidToken = errors.New("invalid bearer token")
+	// ErrUnavailable: the credential could not be checked (the store did
+	// not answer); the caller should answer 503, not 401.
+	ErrUnavailable = errors.New("credentials cannot be checked now")
 )
 
-// Authenticator maps token digests to principals. The zero value rejects
+// AgentCredentials looks up a per-agent credential by its digest and returns
+// the instance UID it was issued to; found is false for an unknown or
+// revoked credential. The store implements it.
+type AgentCredentials func(ctx context.Context, digest string) (uid string, found bool, err error)
+
+// Authenticator maps token digests to principals: the tokens file's, and
+// through AgentCredentials each agent's own. The zero value rejects
 // everything; a nil *Authenticator means authentication is disabled.
 type Authenticator struct {
 	byDigest map[string]Principal
+	agents   AgentCredentials
+}
+
+// WithAgentCredentials returns a copy of a that also accepts per-agent
+// credentials (AgentTokenPrefix tokens) resolved by lookup.
+func (a *Authenticator) WithAgentCredentials(lookup AgentCredentials) *Authenticator {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.agents = lookup
+	return &c
 }
 
 // Digest returns the hex SHA-256 of a token, the form tokens are stored in.
@@ -120,11 +168,26 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if !ok {
 		return Principal{}, ErrNoToken
 	}
-	p, found := a.byDigest[Digest(token)]
-	if !found {
+	digest := Digest(token)
+	if p, found := a.byDigest[digest]; found {
+		return p, nil
+	}
+	if a.agents == nil || !strings.HasPrefix(token, AgentTokenPrefix) {
 		return Principal{}, ErrInvalidToken
 	}
-	return p, nil
+	uid, found, err := a.agents(r.Context(), digest)
+	switch {
+	case err != nil:
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case !found:
+		return Principal{}, ErrInvalidToken
+	}
+	return AgentPrincipal(uid), nil
+}
+
+// AgentPrincipal is the principal of the agent credential issued to uid.
+func AgentPrincipal(uid string) Principal {
+	return Principal{Name: "agent " + uid, Roles: []Role{RoleAgent}, AgentUID: uid}
 }
 
 // BearerToken extracts the token from an "Authorization: Bearer …" header.

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -201,12 +203,12 @@ func TestEnsureDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, g.Created)
 	assert.Equal(t, Generated{TokensFile: filepath.Join(dir, "tokens.yaml"), AdminToken: filepath.Join(dir, "admin.token"),
-		AgentToken: filepath.Join(dir, "agent.token"), Created: true}, g)
+		EnrollToken: filepath.Join(dir, "enroll.token"), Created: true}, g)
 
 	info, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "the data directory is private")
-	for _, f := range []string{g.TokensFile, g.AdminToken, g.AgentToken} {
+	for _, f := range []string{g.TokensFile, g.AdminToken, g.EnrollToken} {
 		info, err := os.Stat(f)
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), f)
@@ -219,8 +221,8 @@ func TestEnsureDefault(t *testing.T) {
 		require.NoError(t, err)
 		return strings.TrimSpace(string(raw))
 	}
-	admin, agent := tokenOf(g.AdminToken), tokenOf(g.AgentToken)
-	assert.NotEqual(t, admin, agent)
+	admin, enroll := tokenOf(g.AdminToken), tokenOf(g.EnrollToken)
+	assert.NotEqual(t, admin, enroll)
 	tokens, err := os.ReadFile(g.TokensFile)
 	require.NoError(t, err)
 	assert.NotContains(t, string(tokens), admin, "the tokens file holds digests only")
@@ -228,9 +230,10 @@ func TestEnsureDefault(t *testing.T) {
 	p, err := a.Authenticate(request("Bearer " + admin))
 	require.NoError(t, err)
 	assert.Equal(t, []Role{RoleAdmin}, p.Roles)
-	p, err = a.Authenticate(request("Bearer " + agent))
+	p, err = a.Authenticate(request("Bearer " + enroll))
 	require.NoError(t, err)
-	assert.Equal(t, []Role{RoleAgent}, p.Roles)
+	assert.Equal(t, []Role{RoleEnroll}, p.Roles)
+	assert.False(t, p.Can(PermAgent), "the enrollment token cannot speak for any agent")
 
 	again, err := EnsureDefault(dir)
 	require.NoError(t, err)
@@ -248,4 +251,70 @@ func TestEnsureDefaultFailsOnUnusableDirectory(t *testing.T) {
 	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
 	_, err := EnsureDefault(filepath.Join(notADir, "phoenix"))
 	assert.Error(t, err)
+}
+
+func TestTokensFileRefusesTheAgentRole(t *testing.T) {
+	t.Parallel()
+	// A shared agent token could speak for every agent: agents enroll for
+	// credentials of their own instead.
+	_, err := New([]TokenEntry{{Name: "agents", TokenSHA256: Digest("x"), Roles: []Role{RoleAgent}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tokens[0] (agents)")
+	assert.Contains(t, err.Error(), "enroll")
+}
+
+func TestAgentCredentials(t *testing.T) {
+	t.Parallel()
+	token, err := NewAgentToken()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(token, AgentTokenPrefix))
+	const uid = "0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b"
+	var lookups int
+	lookup := func(_ context.Context, digest string) (string, bool, error) {
+		lookups++
+		if digest == Digest(token) {
+			return uid, true, nil
+		}
+		return "", false, nil
+	}
+	static, err := New([]TokenEntry{{Name: "admin", TokenSHA256: Digest("admin-token"), Roles: []Role{RoleAdmin}}})
+	require.NoError(t, err)
+	a := static.WithAgentCredentials(lookup)
+
+	p, err := a.Authenticate(request("Bearer " + token))
+	require.NoError(t, err)
+	assert.Equal(t, AgentPrincipal(uid), p)
+	assert.True(t, p.Can(PermAgent))
+	assert.False(t, p.Can(PermRead), "an agent reads nothing of the API")
+
+	_, err = a.Authenticate(request("Bearer " + AgentTokenPrefix + "unknown"))
+	assert.ErrorIs(t, err, ErrInvalidToken)
+	before := lookups
+	_, err = a.Authenticate(request("Bearer not-an-agent-token"))
+	assert.ErrorIs(t, err, ErrInvalidToken)
+	assert.Equal(t, before, lookups, "only agent tokens are looked up in the store")
+
+	p, err = a.Authenticate(request("Bearer admin-token"))
+	require.NoError(t, err)
+	assert.Empty(t, p.AgentUID)
+
+	_, err = static.Authenticate(request("Bearer " + token))
+	assert.ErrorIs(t, err, ErrInvalidToken, "the original authenticator is unchanged")
+
+	failing := static.WithAgentCredentials(func(context.Context, string) (string, bool, error) {
+		return "", false, errors.New("store closed")
+	})
+	_, err = failing.Authenticate(request("Bearer " + token))
+	assert.ErrorIs(t, err, ErrUnavailable)
+}
+
+func TestRolesAndPermissionsAreListed(t *testing.T) {
+	t.Parallel()
+	for r, perms := range rolePermissions {
+		assert.Contains(t, Roles(), r)
+		for _, p := range perms {
+			assert.Contains(t, Permissions(), p)
+		}
+	}
+	assert.Len(t, Roles(), len(rolePermissions))
 }

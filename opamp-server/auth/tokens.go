@@ -32,8 +32,12 @@ func (e TokenEntry) validate() error {
 		return errors.New("roles: at least one role is required")
 	}
 	for _, r := range e.Roles {
+		if r == RoleAgent {
+			return errors.New("roles: agent is not a tokens-file role: every agent enrolls for a credential of its own " +
+				"(give this token the enroll role and run `phoenix agent enroll` on each host; docs/security.md)")
+		}
 		if !ValidRole(r) {
-			return fmt.Errorf("roles: unknown role %q (valid: viewer, operator, experimenter, admin, agent)", r)
+			return fmt.Errorf("roles: unknown role %q (valid: viewer, operator, experimenter, admin, metrics, enroll)", r)
 		}
 	}
 	return nil
@@ -65,21 +69,21 @@ func LoadFile(path string) (*Authenticator, error) {
 
 // Generated holds the token files EnsureDefault created.
 type Generated struct {
-	TokensFile string
-	AdminToken string // path of the file holding the admin token
-	AgentToken string // path of the file holding the agent token
-	Created    bool
+	TokensFile  string
+	AdminToken  string // path of the file holding the admin token
+	EnrollToken string // path of the file holding the enrollment token
+	Created     bool
 }
 
 // EnsureDefault makes a server secure by default without setup: in dataDir it
-// keeps a tokens file with one admin and one agent token, creating both
+// keeps a tokens file with one admin and one enrollment token, creating both
 // tokens (random, 256 bits) on first use and writing each token value to its
 // own 0600 file for the operator to hand out.
 func EnsureDefault(dataDir string) (Generated, error) {
 	g := Generated{
-		TokensFile: filepath.Join(dataDir, "tokens.yaml"),
-		AdminToken: filepath.Join(dataDir, "admin.token"),
-		AgentToken: filepath.Join(dataDir, "agent.token"),
+		TokensFile:  filepath.Join(dataDir, "tokens.yaml"),
+		AdminToken:  filepath.Join(dataDir, "admin.token"),
+		EnrollToken: filepath.Join(dataDir, "enroll.token"),
 	}
 	if _, err := os.Stat(g.TokensFile); err == nil {
 		return g, nil
@@ -93,19 +97,19 @@ func EnsureDefault(dataDir string) (Generated, error) {
 	if err != nil {
 		return g, err
 	}
-	agent, err := NewToken()
+	enroll, err := NewToken()
 	if err != nil {
 		return g, err
 	}
 	tf := TokensFile{Tokens: []TokenEntry{
 		{Name: "admin", TokenSHA256: Digest(admin), Roles: []Role{RoleAdmin}},
-		{Name: "agents", TokenSHA256: Digest(agent), Roles: []Role{RoleAgent}},
+		{Name: "enrollment", TokenSHA256: Digest(enroll), Roles: []Role{RoleEnroll}},
 	}}
 	raw, err := yaml.Marshal(tf)
 	if err != nil {
 		return g, err
 	}
-	for path, content := range map[string]string{g.AdminToken: admin + "\n", g.AgentToken: agent + "\n"} {
+	for path, content := range map[string]string{g.AdminToken: admin + "\n", g.EnrollToken: enroll + "\n"} {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return g, err
 		}
@@ -125,4 +129,15 @@ func NewToken() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// AgentTokenPrefix starts every per-agent credential: it tells the server
+// where to look the token up, lets secret scanners recognise it, and keeps
+// the token a string when the supervisor reads it as YAML (${file:...}).
+const AgentTokenPrefix = "phxa_"
+
+// NewAgentToken returns a random per-agent credential.
+func NewAgentToken() (string, error) {
+	t, err := NewToken()
+	return AgentTokenPrefix + t, err
 }

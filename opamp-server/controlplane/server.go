@@ -106,7 +106,7 @@ func (s *Server) loadAuth() error {
 		return fmt.Errorf("creating default tokens in %s: %w", s.cfg.DataDir, err)
 	}
 	if g.Created {
-		s.log.Info("created default tokens", "admin_token_file", g.AdminToken, "agent_token_file", g.AgentToken)
+		s.log.Info("created default tokens", "admin_token_file", g.AdminToken, "enrollment_token_file", g.EnrollToken)
 	}
 	s.tokens = g
 	a, err := auth.LoadFile(g.TokensFile)

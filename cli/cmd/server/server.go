@@ -105,7 +105,7 @@ func runServer(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if g := srv.Tokens(); g.Created {
-		fmt.Fprintf(opts.IO.ErrOut, "Created tokens: admin in %s, agents in %s\n", g.AdminToken, g.AgentToken)
+		fmt.Fprintf(opts.IO.ErrOut, "Created tokens: admin in %s, enrollment (for `phoenix agent enroll`) in %s\n", g.AdminToken, g.EnrollToken)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")

@@ -98,8 +98,7 @@ func writeIfChanged(path string, content []byte) error {
 // grants is the role table of the auth package: which permissions each role
 // grants, asked of the package itself rather than copied.
 func grants() []roleGrant {
-	roles := []auth.Role{auth.RoleViewer, auth.RoleOperator, auth.RoleExperimenter, auth.RoleAdmin, auth.RoleAgent}
-	perms := []auth.Permission{auth.PermRead, auth.PermConfigure, auth.PermExperiment, auth.PermHostAccess, auth.PermAdminister, auth.PermAgent}
+	roles, perms := auth.Roles(), auth.Permissions()
 	out := make([]roleGrant, 0, len(roles))
 	for _, role := range roles {
 		g := roleGrant{Role: string(role)}
