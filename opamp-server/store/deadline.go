@@ -144,3 +144,33 @@ func (d *deadlineStore) Ping(ctx context.Context) error {
 	defer cancel()
 	return d.Store.Ping(ctx)
 }
+
+func (d *deadlineStore) CreateAgentCredential(ctx context.Context, c AgentCredential) error {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.CreateAgentCredential(ctx, c)
+}
+
+func (d *deadlineStore) GetAgentCredential(ctx context.Context, uid string) (AgentCredential, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetAgentCredential(ctx, uid)
+}
+
+func (d *deadlineStore) AgentCredentialByDigest(ctx context.Context, digest string, now time.Time) (AgentCredential, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.AgentCredentialByDigest(ctx, digest, now)
+}
+
+func (d *deadlineStore) RotateAgentCredential(ctx context.Context, uid, digest string, previousValidUntil, now time.Time) (AgentCredential, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.RotateAgentCredential(ctx, uid, digest, previousValidUntil, now)
+}
+
+func (d *deadlineStore) DeleteAgentCredential(ctx context.Context, uid string) error {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.DeleteAgentCredential(ctx, uid)
+}

@@ -62,6 +62,25 @@ type Store interface {
 	// replica starting up after a crash).
 	MarkServerAgentsOffline(ctx context.Context, serverID string) error
 
+	// CreateAgentCredential stores the credential of a newly enrolled agent;
+	// ErrConflict if the agent has one or the token digest is in use.
+	CreateAgentCredential(ctx context.Context, c AgentCredential) error
+	// GetAgentCredential returns an agent's credential or ErrNotFound.
+	GetAgentCredential(ctx context.Context, instanceUID string) (AgentCredential, error)
+	// AgentCredentialByDigest returns the credential whose current token, or
+	// previous token still inside its grace at now, has this digest;
+	// ErrNotFound otherwise.
+	AgentCredentialByDigest(ctx context.Context, digest string, now time.Time) (AgentCredential, error)
+	// RotateAgentCredential gives an agent a new token digest; the current
+	// one stays valid until previousValidUntil. ErrNotFound without a
+	// credential, ErrConflict if the digest is in use.
+	RotateAgentCredential(ctx context.Context, instanceUID, digest string, previousValidUntil, now time.Time) (AgentCredential, error)
+	// DeleteAgentCredential revokes an agent's credential; ErrNotFound when
+	// it has none. DeleteAgent and DeleteAgentsOfflineSince also remove the
+	// credentials of the agents they delete, and the latter the credentials
+	// enrolled before t that no agent ever used.
+	DeleteAgentCredential(ctx context.Context, instanceUID string) error
+
 	// SetAssignment stores the configuration assigned to an agent, setting
 	// AssignedAt when zero and Generation to the previous one plus one, and
 	// returns the stored record. It notifies watchers (ChangeAssignment).

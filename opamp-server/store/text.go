@@ -70,6 +70,14 @@ func (c *checker) time(field string, t time.Time) {
 	}
 }
 
+// digest checks a SHA-256 digest in its stored form: 64 lower-case hex
+// characters.
+func (c *checker) digest(field, s string) {
+	if len(s) != 64 || strings.TrimLeft(s, "0123456789abcdef") != "" {
+		c.fail(field, "must be 64 lower-case hex characters")
+	}
+}
+
 // strMap checks the keys and values of a string map.
 func (c *checker) strMap(field string, m map[string]string) {
 	for k, v := range m {

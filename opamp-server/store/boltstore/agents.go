@@ -225,6 +225,13 @@ func (s *Store) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]st
 			return nil, err
 		}
 		// Deleted after the scan: a bbolt cursor is invalidated by writes.
+		unused, err := unusedCredentialsBefore(tx, t)
+		if err != nil {
+			return nil, err
+		}
+		if err := deleteCredentials(tx, unused); err != nil {
+			return nil, err
+		}
 		return deleteAgents(tx, removed)
 	})
 	return removed, err
@@ -232,6 +239,9 @@ func (s *Store) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]st
 
 func deleteAgents(tx *bolt.Tx, uids []string) ([]store.Change, error) {
 	var changes []store.Change
+	if err := deleteCredentials(tx, uids); err != nil {
+		return nil, err
+	}
 	for _, uid := range uids {
 		if err := tx.Bucket(bucketAgents).Delete([]byte(uid)); err != nil {
 			return nil, err

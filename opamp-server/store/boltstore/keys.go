@@ -33,9 +33,16 @@ var (
 	// big-endian sequence numbers from the nested bucket's NextSequence.
 	bucketEvents = []byte("experiment_events")
 
+	// bucketCredentials: instance UID → AgentCredential JSON.
+	bucketCredentials = []byte("agent_credentials")
+	// bucketCredentialsByDigest: token digest → instance UID, for the
+	// current and the previous token of every credential.
+	bucketCredentialsByDigest = []byte("agent_credentials_by_digest")
+
 	allBuckets = [][]byte{
 		bucketAgents, bucketAssignments, bucketGenerations, bucketSamples,
 		bucketSamplesByMinute, bucketExperiments, bucketExperimentsByCreated, bucketEvents,
+		bucketCredentials, bucketCredentialsByDigest,
 	}
 )
 

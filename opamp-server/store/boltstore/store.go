@@ -22,7 +22,7 @@ import (
 )
 
 // SchemaVersion is the layout this package reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2 // 2: agent credentials
 
 // DefaultLockTimeout bounds how long Open waits for another process to
 // release the file.

@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -129,7 +130,8 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	setSchemaVersion(t, path, boltstore.SchemaVersion+1)
 	_, err = boltstore.Open(path)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "schema version 2 is newer than this phoenix server supports (1)")
+	assert.Contains(t, err.Error(), fmt.Sprintf("schema version %d is newer than this phoenix server supports (%d)",
+		boltstore.SchemaVersion+1, boltstore.SchemaVersion))
 
 	setSchemaVersion(t, path, boltstore.SchemaVersion)
 	s, err = boltstore.Open(path)

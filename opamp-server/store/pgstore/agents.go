@@ -243,13 +243,19 @@ func (s *Store) DeleteAgentsOfflineSince(ctx context.Context, t time.Time) ([]st
 	err := s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
 		var err error
 		removed, err = deleteAgents(ctx, tx, `DELETE FROM agents WHERE NOT online AND last_seen < $1 RETURNING instance_uid`, t.UTC())
+		if err != nil {
+			return nil, err
+		}
+		// Credentials enrolled before t that no agent ever used.
+		_, err = tx.Exec(ctx, `DELETE FROM agent_credentials c WHERE enrolled_at < $1
+			AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance_uid = c.instance_uid)`, t.UTC())
 		return agentChanges(removed), err
 	})
 	return removed, err
 }
 
 // deleteAgents runs a DELETE … RETURNING instance_uid on agents and removes
-// the deleted agents' assignments.
+// the deleted agents' assignments and credentials.
 func deleteAgents(ctx context.Context, tx pgx.Tx, query string, arg any) ([]string, error) {
 	rows, err := tx.Query(ctx, query, arg)
 	if err != nil {
@@ -259,7 +265,10 @@ func deleteAgents(ctx context.Context, tx pgx.Tx, query string, arg any) ([]stri
 	if err != nil || len(removed) == 0 {
 		return removed, err
 	}
-	_, err = tx.Exec(ctx, `DELETE FROM assignments WHERE instance_uid = ANY($1)`, removed)
+	if _, err = tx.Exec(ctx, `DELETE FROM assignments WHERE instance_uid = ANY($1)`, removed); err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM agent_credentials WHERE instance_uid = ANY($1)`, removed)
 	return removed, err
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		tests []testCase
 	}{
 		{"Agents", agentTests},
+		{"Credentials", credentialTests},
 		{"Assignments", assignmentTests},
 		{"Samples", sampleTests},
 		{"Experiments", experimentTests},
