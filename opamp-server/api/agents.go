@@ -152,6 +152,9 @@ func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "agent")
 		return
 	}
+	if a.set.OnRevoke != nil {
+		a.set.OnRevoke(uid) // its credential went with it
+	}
 	a.set.Logger.Info("agent removed from the inventory", "agent", uid, "by", principal(r.Context()))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -38,6 +38,13 @@ type Settings struct {
 	// reports; nil leaves the routes out.
 	Experiments *experiments.Controller
 	Report      ReportFunc
+	// OnRevoke is called after an agent's credential is revoked or the
+	// agent deleted: the OpAMP endpoint closes its connection. Nil does
+	// nothing.
+	OnRevoke func(uid string)
+	// RotationGrace is how long a rotated-out token keeps working; 0 means
+	// DefaultRotationGrace.
+	RotationGrace time.Duration
 }
 
 // API serves the REST API.
@@ -75,6 +82,7 @@ func New(set Settings) (*API, error) {
 		{http.MethodPost, "/pipelines/{name}/render", auth.PermRead, a.renderPipeline},
 		{http.MethodPost, "/pipelines/validate", auth.PermRead, a.validateConfig},
 	}
+	a.routes = append(a.routes, a.identityRoutes()...)
 	if set.Experiments != nil {
 		if set.Report == nil {
 			return nil, errors.New("api: Report is required with Experiments")
@@ -144,6 +152,11 @@ func (a *API) wrap(rt route, h http.HandlerFunc) http.Handler {
 		}()
 		if rt.perm != "" && a.set.Auth != nil {
 			p, err := a.set.Auth.Authenticate(r)
+			if errors.Is(err, auth.ErrUnavailable) {
+				a.set.Logger.Error("checking a credential failed", "route", rt.pattern, "error", err, "request_id", id)
+				fail(rec, http.StatusServiceUnavailable, apitypes.CodeUnavailable, "credentials cannot be checked now", nil)
+				return
+			}
 			if err != nil {
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="phoenix"`)
 				fail(rec, http.StatusUnauthorized, apitypes.CodeUnauthorized, err.Error(), nil)

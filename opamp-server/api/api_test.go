@@ -93,8 +93,8 @@ func TestAuthentication(t *testing.T) {
 			authorization: "Bearer " + viewerToken, status: 403, code: apitypes.CodeForbidden},
 		{name: "viewer may not unassign", method: http.MethodDelete, path: "/agents/agent-1/config",
 			authorization: "Bearer " + viewerToken, status: 403, code: apitypes.CodeForbidden},
-		{name: "agent token may not read the API", method: http.MethodGet, path: "/agents",
-			authorization: "Bearer " + agentToken, status: 403, code: apitypes.CodeForbidden},
+		{name: "enrollment token may not read the API", method: http.MethodGet, path: "/agents",
+			authorization: "Bearer " + enrollToken, status: 403, code: apitypes.CodeForbidden},
 		{name: "operator assigns", method: http.MethodPut, path: "/agents/agent-1/config", body: assign,
 			authorization: "Bearer " + operatorToken, status: 200, wantAssignment: true},
 	}

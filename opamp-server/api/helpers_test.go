@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +31,7 @@ const (
 	viewerToken   = "viewer-token-0000000000000000"
 	operatorToken = "operator-token-00000000000000"
 	adminToken    = "admin-token-0000000000000000"
-	agentToken    = "agent-token-0000000000000000"
+	enrollToken   = "enroll-token-000000000000000"
 )
 
 // recordingPusher is an api.Pusher that records which agents it was asked
@@ -88,17 +89,26 @@ func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
 }
 
 // withTokens turns authentication on with a viewer, an operator, an admin
-// and an agent token.
+// and an enrollment token, and the agent credentials in the store.
 func withTokens(t *testing.T) func(*Settings) {
 	t.Helper()
 	a, err := auth.New([]auth.TokenEntry{
 		{Name: "vera", TokenSHA256: auth.Digest(viewerToken), Roles: []auth.Role{auth.RoleViewer}},
 		{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}},
 		{Name: "ada", TokenSHA256: auth.Digest(adminToken), Roles: []auth.Role{auth.RoleAdmin}},
-		{Name: "agents", TokenSHA256: auth.Digest(agentToken), Roles: []auth.Role{auth.RoleAgent}},
+		{Name: "hosts", TokenSHA256: auth.Digest(enrollToken), Roles: []auth.Role{auth.RoleEnroll}},
 	})
 	require.NoError(t, err)
-	return func(s *Settings) { s.Auth = a }
+	return func(s *Settings) {
+		st := s.Store
+		s.Auth = a.WithAgentCredentials(func(ctx context.Context, digest string) (string, bool, error) {
+			c, err := st.AgentCredentialByDigest(ctx, digest, time.Now())
+			if errors.Is(err, store.ErrNotFound) {
+				return "", false, nil
+			}
+			return c.InstanceUID, err == nil, err
+		})
+	}
 }
 
 type response struct {

@@ -136,3 +136,32 @@ func (c *Client) ValidateConfig(ctx context.Context, config string) (apitypes.Va
 	_, err := c.Do(ctx, http.MethodPost, "/pipelines/validate", nil, apitypes.ValidateRequest{Config: config}, &out)
 	return out, err
 }
+
+// Enroll exchanges the client's enrollment token for a new agent identity.
+func (c *Client) Enroll(ctx context.Context, req apitypes.EnrollRequest) (apitypes.AgentCredential, error) {
+	var out apitypes.AgentCredential
+	_, err := c.Do(ctx, http.MethodPost, "/agents/enroll", nil, req, &out)
+	return out, err
+}
+
+// Self returns the agent the client's agent credential speaks for.
+func (c *Client) Self(ctx context.Context) (apitypes.AgentIdentity, error) {
+	var out apitypes.AgentIdentity
+	_, err := c.Do(ctx, http.MethodGet, "/agents/self", nil, nil, &out)
+	return out, err
+}
+
+// RotateCredential replaces the client's agent credential with a new one;
+// the old one keeps working until the returned PreviousValidUntil.
+func (c *Client) RotateCredential(ctx context.Context) (apitypes.AgentCredential, error) {
+	var out apitypes.AgentCredential
+	_, err := c.Do(ctx, http.MethodPost, "/agents/self/credential", nil, nil, &out)
+	return out, err
+}
+
+// RevokeCredential revokes an agent's credential and closes its connection:
+// the agent must enroll again.
+func (c *Client) RevokeCredential(ctx context.Context, uid string) error {
+	_, err := c.Do(ctx, http.MethodDelete, "/agents/"+url.PathEscape(uid)+"/credential", nil, nil, nil)
+	return err
+}

@@ -76,6 +76,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	s.store = store.WithDeadlines(st, cfg.StoreTimeout)
+	s.auth = s.auth.WithAgentCredentials(s.lookUpAgentCredential)
 	if err := s.listen(); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -193,7 +194,7 @@ func (s *Server) build() error {
 	s.metrics.Registry.MustRegister(expCollector, resultsCollector)
 	restAPI, err := api.New(api.Settings{
 		Store: s.store, Catalog: cat, Assignments: s.assign, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
-		Experiments: s.exps, Report: s.report,
+		Experiments: s.exps, Report: s.report, OnRevoke: agents.Disconnect,
 	})
 	if err != nil {
 		return err
@@ -203,9 +204,9 @@ func (s *Server) build() error {
 	// Own telemetry is held to its limits (owntelemetry.MaxRequestBytes and
 	// the rest): points older than the sample retention are dropped on
 	// arrival. The OpAMP handler bounds what agents send itself.
-	mux.Handle("POST "+owntelemetry.Path, s.requireAgent(&owntelemetry.Handler{
-		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention,
-	}))
+	mux.Handle("POST "+owntelemetry.Path, &owntelemetry.Handler{
+		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention, Auth: s.auth,
+	})
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
 	// A metric that cannot be collected (phoenix_agents while the store is
 	// down) is logged and left out: the rest, the store errors above all,
@@ -226,24 +227,6 @@ func modelNames(t analysis.PriceTable) []string {
 		names[i] = m.Name
 	}
 	return names
-}
-
-func (s *Server) requireAgent(h http.Handler) http.Handler {
-	if s.auth == nil {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.auth.Authenticate(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		if !p.Can(auth.PermAgent) {
-			http.Error(w, "agent role required", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -397,4 +380,17 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "share", "phoenix")
 	}
 	return filepath.Join(os.TempDir(), "phoenix")
+}
+
+// lookUpAgentCredential resolves per-agent credentials from the store for
+// the authenticator.
+func (s *Server) lookUpAgentCredential(ctx context.Context, digest string) (string, bool, error) {
+	c, err := s.store.AgentCredentialByDigest(ctx, digest, time.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return c.InstanceUID, true, nil
 }

@@ -123,7 +123,7 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	c := newClient(t)
 	g := s.Tokens()
 	require.True(t, g.Created, "a fresh data directory gets default tokens")
-	admin, agent := readToken(t, g.AdminToken), readToken(t, g.AgentToken)
+	admin, enroll := readToken(t, g.AdminToken), readToken(t, g.EnrollToken)
 
 	status, body := c.get(s.APIURL()+"/healthz", "")
 	assert.Equal(t, http.StatusOK, status)
@@ -132,12 +132,22 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "ready\n", body)
 
-	// A supervisor reports itself over plain HTTP.
-	uid := uuid.MustParse("0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b")
+	// A host enrolls, and its supervisor reports itself over plain HTTP
+	// with the identity it was given.
+	status, _, raw := c.do(http.MethodPost, s.APIURL()+apitypes.Prefix+"/agents/enroll", enroll, "application/json", []byte(`{}`))
+	require.Equal(t, http.StatusCreated, status, string(raw))
+	var enrolled struct{ Data apitypes.AgentCredential }
+	require.NoError(t, json.Unmarshal(raw, &enrolled))
+	agent, uid := enrolled.Data.Token, uuid.MustParse(enrolled.Data.InstanceUID)
 	status, _ = c.poll(s, "", &protobufs.AgentToServer{InstanceUid: uid[:]})
 	assert.Equal(t, http.StatusUnauthorized, status, "OpAMP needs a token")
 	status, _ = c.poll(s, admin, &protobufs.AgentToServer{InstanceUid: uid[:]})
-	assert.Equal(t, http.StatusForbidden, status, "OpAMP needs the agent role")
+	assert.Equal(t, http.StatusForbidden, status, "OpAMP needs an agent credential")
+	status, _ = c.poll(s, enroll, &protobufs.AgentToServer{InstanceUid: uid[:]})
+	assert.Equal(t, http.StatusForbidden, status, "the enrollment token speaks for no agent")
+	other := uuid.MustParse("0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b")
+	status, _ = c.poll(s, agent, &protobufs.AgentToServer{InstanceUid: other[:]})
+	assert.Equal(t, http.StatusForbidden, status, "an agent credential speaks only for its own agent")
 	status, resp := c.poll(s, agent, &protobufs.AgentToServer{InstanceUid: uid[:], AgentDescription: &protobufs.AgentDescription{
 		IdentifyingAttributes:    []*protobufs.KeyValue{kv("service.name", "phoenix-collector")},
 		NonIdentifyingAttributes: []*protobufs.KeyValue{kv("host.name", "web-1"), kv(apitypes.AgentParamLabelPrefix+"health_check_endpoint", "127.0.0.1:13134")},
@@ -146,7 +156,7 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	assert.Equal(t, uid[:], resp.GetInstanceUid())
 
 	// The API sees it, and assigns it a pipeline with its own parameters.
-	status, _, raw := c.do(http.MethodGet, s.APIURL()+apitypes.Prefix+"/agents/"+uid.String(), admin, "", nil)
+	status, _, raw = c.do(http.MethodGet, s.APIURL()+apitypes.Prefix+"/agents/"+uid.String(), admin, "", nil)
 	require.Equal(t, http.StatusOK, status, string(raw))
 	var got struct{ Data apitypes.AgentView }
 	require.NoError(t, json.Unmarshal(raw, &got))
@@ -164,13 +174,28 @@ func TestServerEndToEndInProcess(t *testing.T) {
 	assert.Equal(t, apitypes.AgentTokenEnv, asg.Data.Parameters["telemetry_token_env"])
 	assert.Equal(t, "127.0.0.1:13134", asg.Data.Parameters["health_check_endpoint"], "from the agent's phoenix.param.* label")
 
-	// Its collector reports its own telemetry, with the agent token only.
-	export, err := pmetricotlp.NewExportRequest().MarshalProto()
-	require.NoError(t, err)
+	// Its collector reports its own telemetry, with its credential only,
+	// and only for itself.
 	ownURL := s.OwnTelemetryURL()
-	for token, want := range map[string]int{"": http.StatusUnauthorized, admin: http.StatusForbidden, agent: http.StatusOK} {
-		status, _, raw := c.do(http.MethodPost, ownURL, token, "application/x-protobuf", export)
-		assert.Equal(t, want, status, string(raw))
+	exportFor := func(instance string) []byte {
+		req := pmetricotlp.NewExportRequest()
+		req.Metrics().ResourceMetrics().AppendEmpty().Resource().Attributes().PutStr("service.instance.id", instance)
+		raw, err := req.MarshalProto()
+		require.NoError(t, err)
+		return raw
+	}
+	for _, tc := range []struct {
+		token, instance string
+		want            int
+	}{
+		{"", uid.String(), http.StatusUnauthorized},
+		{admin, uid.String(), http.StatusForbidden},
+		{enroll, uid.String(), http.StatusForbidden},
+		{agent, other.String(), http.StatusForbidden},
+		{agent, uid.String(), http.StatusOK},
+	} {
+		status, _, raw := c.do(http.MethodPost, ownURL, tc.token, "application/x-protobuf", exportFor(tc.instance))
+		assert.Equal(t, tc.want, status, "%+v: %s", tc, raw)
 	}
 
 	// The server's own metrics describe all of it.
@@ -181,7 +206,10 @@ func TestServerEndToEndInProcess(t *testing.T) {
 		`phoenix_agents{config_status="UNSET",online="true"} 1`,
 		"# TYPE phoenix_opamp_messages_total counter",
 		`phoenix_opamp_messages_total{kind="description"} 1`,
-		`phoenix_opamp_errors_total{stage="auth"} 2`,
+		`phoenix_opamp_errors_total{stage="auth"} 3`,
+		`phoenix_agent_auth_refused_total{reason="wrong_agent",source="opamp"} 1`,
+		`phoenix_agent_auth_refused_total{reason="not_an_agent",source="opamp"} 2`,
+		`phoenix_agent_auth_refused_total{reason="wrong_agent",source="own_telemetry"} 1`,
 		`phoenix_api_request_duration_seconds_count{code="200",method="PUT",route="/agents/{uid}/config"} 1`,
 		"go_goroutines",
 	} {

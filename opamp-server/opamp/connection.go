@@ -21,6 +21,10 @@ type connection struct {
 	s         *Server
 	transport apitypes.ConnectionType
 	token     string // the bearer token the agent presented, echoed in offers
+	// agentUID is the instance UID the credential was issued to ("" with
+	// auth disabled); checkedAt when it was last looked up.
+	agentUID  string
+	checkedAt time.Time
 }
 
 // onConnected bounds a WebSocket's messages before the first is read; a
@@ -45,6 +49,9 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	if err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
 		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_BadRequest, err.Error())
+	}
+	if !c.checkMessageIdentity(ctx, conn, msg, uid) {
+		return nil
 	}
 	// Over a limit: refused whole, before anything (even the agent's
 	// presence) is stored.

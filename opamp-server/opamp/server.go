@@ -52,8 +52,12 @@ type Settings struct {
 	Metrics *servermetrics.Metrics
 	// ServerID identifies this replica in agent records.
 	ServerID string
-	// Auth authenticates supervisors (agent role); nil disables auth.
+	// Auth authenticates supervisors, each with its own agent credential;
+	// nil disables auth.
 	Auth *auth.Authenticator
+	// CredentialRecheck is how often a WebSocket connection's credential is
+	// looked up again, so a revocation on any replica ends it. Default 1m.
+	CredentialRecheck time.Duration
 	// OwnMetricsEndpoint is the OTLP/HTTP metrics URL offered to agents for
 	// their own telemetry; empty makes no offer.
 	OwnMetricsEndpoint string
@@ -108,6 +112,9 @@ func New(set Settings) (*Server, error) {
 	}
 	if set.ResendAfter <= 0 {
 		set.ResendAfter = 15 * time.Second
+	}
+	if set.CredentialRecheck <= 0 {
+		set.CredentialRecheck = time.Minute
 	}
 	if set.HTTPAgentTimeout <= 0 {
 		set.HTTPAgentTimeout = 90 * time.Second
@@ -190,17 +197,9 @@ func (s *Server) state(uid string) *agentState {
 }
 
 func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
-	if s.set.Auth != nil {
-		p, err := s.set.Auth.Authenticate(r)
-		if err != nil {
-			s.set.Metrics.OpAMPErrors.WithLabelValues("auth").Inc()
-			return types.ConnectionResponse{Accept: false, HTTPStatusCode: http.StatusUnauthorized,
-				HTTPResponseHeader: map[string]string{"WWW-Authenticate": `Bearer realm="phoenix"`}}
-		}
-		if !p.Can(auth.PermAgent) {
-			s.set.Metrics.OpAMPErrors.WithLabelValues("auth").Inc()
-			return types.ConnectionResponse{Accept: false, HTTPStatusCode: http.StatusForbidden}
-		}
+	agentUID, refused := s.authenticate(r)
+	if refused != nil {
+		return *refused
 	}
 	token, _ := auth.BearerToken(r)
 	transport := apitypes.ConnectionWebSocket
@@ -215,11 +214,14 @@ func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
 			return types.ConnectionResponse{Accept: false, HTTPStatusCode: v.status,
 				HTTPResponseHeader: map[string]string{"Connection": "close"}}
 		}
+		if refused := s.checkPollIdentity(r, agentUID, body); refused != nil {
+			return *refused
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.Header.Del("Content-Encoding")
 	}
-	c := &connection{s: s, transport: transport, token: token}
+	c := &connection{s: s, transport: transport, token: token, agentUID: agentUID, checkedAt: s.set.Now()}
 	return types.ConnectionResponse{Accept: true, ConnectionCallbacks: types.ConnectionCallbacks{
 		OnConnected:       c.onConnected,
 		OnMessage:         c.onMessage,

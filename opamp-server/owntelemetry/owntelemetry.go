@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
@@ -76,6 +77,9 @@ type Handler struct {
 	Store   store.Store
 	Metrics *servermetrics.Metrics
 	Logger  *slog.Logger
+	// Auth authenticates senders, each with its own agent credential, which
+	// may report only for its own service.instance.id; nil disables auth.
+	Auth *auth.Authenticator
 	// Retention is the sample retention: data points older than this are
 	// dropped, since retention would delete them anyway. Default
 	// DefaultRetention.
@@ -90,6 +94,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
+	sender, authenticated := h.authenticate(w, r)
+	if !authenticated {
+		return
+	}
 	raw, v := readBody(r)
 	if v != nil {
 		h.Metrics.RejectInput(h.Logger, servermetrics.SourceOwnTelemetry, v.reason, remoteHost(r.RemoteAddr), 1, v.detail)
@@ -102,6 +110,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, isJSON, err := decode(r.Header.Get("Content-Type"), raw)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if other := foreignInstance(req.Metrics(), sender); sender != "" && other != "" {
+		h.refuseForeign(w, sender, other)
 		return
 	}
 	ex := Extract(req.Metrics(), h.rules(r))
@@ -154,10 +166,8 @@ func (h *Handler) rules(r *http.Request) Rules {
 
 // checkInstance decides whether r may carry data points of the collector
 // whose service.instance.id is uid, and if not, the reason and detail to
-// count. This is the one place the sender is checked: today any agent
-// token may report for any instance, so it checks only that the store can
-// key the instance; once agents hold their own credentials, tying uid to
-// the credential that signed r goes here.
+// count: the store must be able to key it. (Whether the sender may speak
+// for uid at all was decided before: foreignInstance.)
 func (h *Handler) checkInstance(_ *http.Request, uid string) (reason, detail string) {
 	if err := store.ValidateKey("service.instance.id", uid); err != nil {
 		return servermetrics.ReasonInvalidSeries, err.Error()

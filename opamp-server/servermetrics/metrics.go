@@ -36,6 +36,10 @@ type Metrics struct {
 	// messages for the OpAMP endpoint, data points for own telemetry.
 	// Count through RejectInput, which also logs.
 	AgentInputRejected *prometheus.CounterVec
+	// AgentAuthRefused counts OpAMP connections and messages and
+	// own-telemetry requests refused for their credential, by source and
+	// reason (Auth*). Count through RefuseAgent, which also logs.
+	AgentAuthRefused *prometheus.CounterVec
 	// APIRequestDuration observes REST API latency by route, method and code.
 	APIRequestDuration *prometheus.HistogramVec
 
@@ -76,6 +80,10 @@ func New() *Metrics {
 			Name: "phoenix_agent_input_rejected_total",
 			Help: "Agent input refused or cut by the limits on agent input, by source and reason.",
 		}, []string{"source", "reason"}),
+		AgentAuthRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phoenix_agent_auth_refused_total",
+			Help: "Agent requests and messages refused for their credential, by source and reason.",
+		}, []string{"source", "reason"}),
 		APIRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "phoenix_api_request_duration_seconds", Help: "REST API request latency.",
 			Buckets: prometheus.DefBuckets,
@@ -92,13 +100,18 @@ func New() *Metrics {
 	for _, transport := range []string{"websocket", "http"} {
 		m.AgentsConnected.WithLabelValues(transport)
 	}
+	for _, source := range []string{SourceOpAMP, SourceOwnTelemetry} {
+		for _, reason := range authRefusalReasons {
+			m.AgentAuthRefused.WithLabelValues(source, reason)
+		}
+	}
 	for source, reasons := range inputRejectionReasons {
 		for _, reason := range reasons {
 			m.AgentInputRejected.WithLabelValues(source, reason)
 		}
 	}
 	reg.MustRegister(m.AgentsConnected, m.OpAMPMessages, m.OpAMPErrors, m.ConfigPushes, m.ConfigOutcomes,
-		m.ConfigApplyRetries, m.ConfigRejected, m.OwnTelemetrySamples, m.AgentInputRejected, m.APIRequestDuration,
+		m.ConfigApplyRetries, m.ConfigRejected, m.OwnTelemetrySamples, m.AgentInputRejected, m.AgentAuthRefused, m.APIRequestDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
