@@ -43,7 +43,7 @@ func AddClientFlags(cmd *cobra.Command, o *ClientOptions) {
 
 // Client builds an API client from flags, then environment, then defaults.
 func (o *ClientOptions) Client() (*apiclient.Client, error) {
-	server := firstNonEmpty(o.Server, os.Getenv(EnvServer), DefaultServer)
+	server := o.ServerURL()
 	token, err := o.token(server)
 	if err != nil {
 		return nil, err
@@ -64,9 +64,7 @@ func (o *ClientOptions) token(server string) (string, error) {
 		if !isLocal(server) {
 			return "", nil // no token: the server says 401 if it needs one
 		}
-		if home, err := os.UserHomeDir(); err == nil {
-			file = filepath.Join(home, ".local", "share", "phoenix", "admin.token")
-		}
+		file = LocalDataFile("admin.token")
 	}
 	raw, err := os.ReadFile(file)
 	switch {
@@ -79,6 +77,26 @@ func (o *ClientOptions) token(server string) (string, error) {
 	default:
 		return "", err
 	}
+}
+
+// LocalDataFile is the path of a file in a local `phoenix server`'s default
+// data directory, "" when the home directory is unknown.
+func LocalDataFile(name string) string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "share", "phoenix", name)
+}
+
+// IsLocal reports whether a server URL names this host: only such a server
+// is sent a token found in the local data directory.
+func IsLocal(server string) bool { return isLocal(server) }
+
+// ServerURL is the API URL the options name: the flag, the environment,
+// then the default.
+func (o *ClientOptions) ServerURL() string {
+	return firstNonEmpty(o.Server, os.Getenv(EnvServer), DefaultServer)
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -99,16 +98,7 @@ func withTokens(t *testing.T) func(*Settings) {
 		{Name: "hosts", TokenSHA256: auth.Digest(enrollToken), Roles: []auth.Role{auth.RoleEnroll}},
 	})
 	require.NoError(t, err)
-	return func(s *Settings) {
-		st := s.Store
-		s.Auth = a.WithAgentCredentials(func(ctx context.Context, digest string) (string, bool, error) {
-			c, err := st.AgentCredentialByDigest(ctx, digest, time.Now())
-			if errors.Is(err, store.ErrNotFound) {
-				return "", false, nil
-			}
-			return c.InstanceUID, err == nil, err
-		})
-	}
+	return func(s *Settings) { s.Auth = a.WithAgentCredentials(store.CredentialLookup(s.Store)) }
 }
 
 type response struct {

@@ -15,7 +15,6 @@ import (
 	"github.com/phoenix/platform/opamp-server/auth"
 )
 
-
 // enrollAgent enrolls one agent with the enrollment token.
 func (e *testEnv) enrollAgent(t *testing.T) apitypes.AgentCredential {
 	t.Helper()

@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	s.store = store.WithDeadlines(st, cfg.StoreTimeout)
-	s.auth = s.auth.WithAgentCredentials(s.lookUpAgentCredential)
+	s.auth = s.auth.WithAgentCredentials(store.CredentialLookup(s.store))
 	if err := s.listen(); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -380,17 +380,4 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "share", "phoenix")
 	}
 	return filepath.Join(os.TempDir(), "phoenix")
-}
-
-// lookUpAgentCredential resolves per-agent credentials from the store for
-// the authenticator.
-func (s *Server) lookUpAgentCredential(ctx context.Context, digest string) (string, bool, error) {
-	c, err := s.store.AgentCredentialByDigest(ctx, digest, time.Now())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", false, nil
-	case err != nil:
-		return "", false, err
-	}
-	return c.InstanceUID, true, nil
 }

@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // AgentCredential is the stored half of an agent's own credential: the
 // digests of its tokens, never a token. One agent has at most one.
@@ -55,4 +59,20 @@ func ValidateDigest(field, digest string) error {
 	var c checker
 	c.digest(field, digest)
 	return c.err
+}
+
+// CredentialLookup adapts st to the authenticator's per-agent credential
+// lookup (auth.AgentCredentials): the instance UID a token digest was
+// issued to, found false for an unknown, revoked or expired one.
+func CredentialLookup(st Store) func(ctx context.Context, digest string) (uid string, found bool, err error) {
+	return func(ctx context.Context, digest string) (string, bool, error) {
+		c, err := st.AgentCredentialByDigest(ctx, digest, time.Now())
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return "", false, nil
+		case err != nil:
+			return "", false, err
+		}
+		return c.InstanceUID, true, nil
+	}
 }

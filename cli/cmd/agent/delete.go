@@ -25,8 +25,8 @@ func NewCmdDelete(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF fu
 		Short: "Remove an agent, with its assignment, from the inventory (admin)",
 		Long: `Remove an agent and its assignment from the server's inventory, for a host
 that is gone for good. Its own-telemetry samples stay until the sample
-retention drops them. If the agent connects again it is a new agent (and
-gets the default pipeline, when the server has one). The server removes
+retention drops them. Its credential is revoked with it: to come back the
+host must enroll again (phoenix agent enroll), as a new agent. The server removes
 agents offline for longer than its agent_retention (30 days by default)
 by itself. Needs the admin role.`,
 		Example: "  phoenix agent delete 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b",

@@ -110,6 +110,7 @@ func newServer(t *testing.T, role auth.Role, extend func(*api.Settings), before 
 		s.Token = string(role) + "-token-for-tests"
 		set.Auth, err = auth.New([]auth.TokenEntry{{Name: name, TokenSHA256: auth.Digest(s.Token), Roles: []auth.Role{role}}})
 		require.NoError(t, err)
+		set.Auth = set.Auth.WithAgentCredentials(store.CredentialLookup(st))
 	}
 	if extend != nil {
 		extend(&set)
