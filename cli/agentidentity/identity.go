@@ -51,17 +51,18 @@ func Read(dir string) (Identity, error) {
 }
 
 // Write stores id in dir (created 0700): the token 0600, the instance UID
-// 0644. Each file is replaced atomically, the token first, so a crash
+// 0644, each without a trailing newline (the supervisor's ${file:...} keeps
+// one, and a UUID or header with it is invalid). Each file is replaced atomically, the token first, so a crash
 // leaves either identity whole or the new token beside the old UID, which
 // the server refuses and `phoenix agent enroll` then repairs.
 func Write(dir string, id Identity) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := writeAtomic(TokenPath(dir), id.Token+"\n", 0o600); err != nil {
+	if err := writeAtomic(TokenPath(dir), id.Token, 0o600); err != nil {
 		return err
 	}
-	return writeAtomic(InstanceIDPath(dir), id.InstanceUID+"\n", 0o644)
+	return writeAtomic(InstanceIDPath(dir), id.InstanceUID, 0o644)
 }
 
 func writeAtomic(path, content string, mode os.FileMode) error {
@@ -170,7 +171,7 @@ func Rotate(ctx context.Context, server, dir string) (apitypes.AgentCredential, 
 	if cred.InstanceUID != id.InstanceUID {
 		return cred, fmt.Errorf("the server rotated agent %s's credential, not %s's: %s is inconsistent", cred.InstanceUID, id.InstanceUID, dir)
 	}
-	if err := writeAtomic(TokenPath(dir), cred.Token+"\n", 0o600); err != nil {
+	if err := writeAtomic(TokenPath(dir), cred.Token, 0o600); err != nil {
 		return cred, fmt.Errorf("storing the new token in %s (the old one works until %s): %w", dir, cred.PreviousValidUntil, err)
 	}
 	return cred, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/phoenix/platform/cli/agentidentity"
 	"github.com/phoenix/platform/cli/experimentview"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
@@ -98,8 +100,17 @@ func (d *demo) startServer(ctx context.Context) error {
 }
 
 func (d *demo) startAgent(ctx context.Context) error {
-	step(d.progress, "Starting an OpAMP supervisor with phoenix-collector on this host")
-	agentToken, err := os.ReadFile(d.srv.Tokens().EnrollToken)
+	step(d.progress, "Enrolling this host and starting an OpAMP supervisor with phoenix-collector")
+	enrollToken, err := os.ReadFile(d.srv.Tokens().EnrollToken)
+	if err != nil {
+		return err
+	}
+	// As `phoenix agent enroll` does on every host: the agent gets an
+	// identity of its own, which the supervisor reads from its files.
+	identityDir := filepath.Join(d.dir, "agent", "identity")
+	id, _, err := agentidentity.Ensure(ctx, agentidentity.EnrollOptions{
+		Server: d.srv.APIURL(), EnrollToken: strings.TrimSpace(string(enrollToken)), Dir: identityDir, HostName: "demo",
+	})
 	if err != nil {
 		return err
 	}
@@ -113,19 +124,22 @@ func (d *demo) startAgent(ctx context.Context) error {
 	}
 	d.sup, err = localrun.StartSupervisor(localrun.SupervisorOptions{
 		Binary: d.bins.supervisor, Collector: d.bins.collector, Server: d.srv.OpAMPURL(),
-		Token: strings.TrimSpace(string(agentToken)), Dir: filepath.Join(d.dir, "agent"), TelemetryPort: telemetryPort,
+		IdentityDir: identityDir, Dir: filepath.Join(d.dir, "agent"), TelemetryPort: telemetryPort,
 		Labels: map[string]string{demoLabel: "true", apitypes.AgentParamLabelPrefix + "health_check_endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
 	})
 	if err != nil {
 		return err
 	}
 	return d.wait(ctx, 60*time.Second, "the agent to connect", func() (bool, error) {
-		agents, err := d.client.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: demoLabel + "=true"})
-		if err != nil || len(agents) == 0 || !agents[0].Online {
+		a, err := d.client.GetAgent(ctx, id.InstanceUID)
+		if apiclient.IsStatus(err, http.StatusNotFound) || (err == nil && !a.Online) {
+			return false, nil
+		}
+		if err != nil {
 			return false, err
 		}
-		d.uid = agents[0].InstanceUID
-		fmt.Fprintf(d.progress, "    agent %s on %s\n", d.uid, agents[0].Description.HostName)
+		d.uid = a.InstanceUID
+		fmt.Fprintf(d.progress, "    agent %s on %s\n", d.uid, a.Description.HostName)
 		return true, nil
 	})
 }

@@ -28,8 +28,13 @@ type SupervisorOptions struct {
 	Binary, Collector string
 	// Server is the OpAMP URL: ws://… (WebSocket) or http://… (polling).
 	Server string
-	// Token is the agent token, sent to the server and given to the
-	// collector in apitypes.AgentTokenEnv.
+	// IdentityDir holds the agent's identity as `phoenix agent enroll`
+	// writes it (cli/agentidentity): the supervisor pins the instance UID
+	// and reads the token from it with ${file:...}, as deployments do, and
+	// gives the token to the collector in apitypes.AgentTokenEnv.
+	IdentityDir string
+	// Token, without IdentityDir, is sent as is (a server without
+	// authentication ignores it; a test sends a token the server refuses).
 	Token string
 	// Dir holds the supervisor's configuration, storage and log.
 	Dir string
@@ -86,7 +91,19 @@ func StartSupervisor(opts SupervisorOptions) (*Supervisor, error) {
 		agent["config_files"] = []string{local}
 	}
 	server := map[string]any{"endpoint": opts.Server}
-	if opts.Token != "" {
+	env := []string{apitypes.AgentTokenEnv + "=" + opts.Token}
+	switch {
+	case opts.IdentityDir != "":
+		dir, err := filepath.Abs(opts.IdentityDir)
+		if err != nil {
+			return nil, err
+		}
+		token := "${file:" + filepath.Join(dir, apitypes.AgentTokenFile) + "}"
+		server["headers"] = map[string]any{"Authorization": "Bearer " + token}
+		agent["instance_id"] = "${file:" + filepath.Join(dir, apitypes.AgentInstanceIDFile) + "}"
+		agent["env"] = map[string]any{apitypes.AgentTokenEnv: token}
+		env = nil
+	case opts.Token != "":
 		server["headers"] = map[string]any{"Authorization": "Bearer " + opts.Token}
 	}
 	level := opts.LogLevel
@@ -116,7 +133,7 @@ func StartSupervisor(opts SupervisorOptions) (*Supervisor, error) {
 	}
 	s.cmd = exec.Command(opts.Binary, "--config", cfgPath)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = append(os.Environ(), apitypes.AgentTokenEnv+"="+opts.Token)
+	s.cmd.Env = append(os.Environ(), env...)
 	// Its own process group, so stopping it reaches its collector too.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

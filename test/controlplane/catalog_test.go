@@ -27,7 +27,7 @@ func TestCatalogPipelineRunsAndInvalidRenderIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
 	assert.Equal(t, agent.UID, asg.Parameters["instance_id"], "the server renders per agent")
-	assert.NotContains(t, asg.Config, srv.AgentToken(), "tokens are referenced from the environment, never inlined")
+	assert.NotContains(t, asg.Config, agent.Token(), "tokens are referenced from the environment, never inlined")
 	assert.Contains(t, asg.Config, "${env:PHOENIX_AGENT_TOKEN}")
 
 	v := agent.WaitFor(ctx, c, 90*time.Second, "topk-rollup applied", func(v apitypes.AgentView) bool {

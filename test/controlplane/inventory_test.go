@@ -107,7 +107,7 @@ func TestInventorySurvivesRestartAndReconnects(t *testing.T) {
 func TestAuthRejectsMissingAndUnderprivilegedTokens(t *testing.T) {
 	ctx := t.Context()
 	tokens := map[string]string{"admin": "admin-token-0123456789", "viewer": "viewer-token-0123456789",
-		"agent": "agent-token-0123456789"}
+		"enroll": "enroll-token-0123456789"}
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("tokens:\n")
@@ -116,30 +116,29 @@ func TestAuthRejectsMissingAndUnderprivilegedTokens(t *testing.T) {
 	}
 	tokensFile := filepath.Join(dir, "tokens.yaml")
 	require.NoError(t, os.WriteFile(tokensFile, []byte(b.String()), 0o600))
-	srv := harness.StartServer(t, harness.ServerOptions{TokensFile: tokensFile, AdminToken: tokens["admin"]})
+	srv := harness.StartServer(t, harness.ServerOptions{TokensFile: tokensFile, AdminToken: tokens["admin"], EnrollToken: tokens["enroll"]})
 
 	_, _, err := apiclient.New(srv.API, "").ListAgents(ctx, apiclient.ListAgentsOptions{})
 	assert.True(t, apiclient.IsStatus(err, 401), "no token: %v", err)
 	_, _, err = apiclient.New(srv.API, "wrong-token-0123456789").ListAgents(ctx, apiclient.ListAgentsOptions{})
 	assert.True(t, apiclient.IsStatus(err, 401), "wrong token: %v", err)
-	_, _, err = apiclient.New(srv.API, tokens["agent"]).ListAgents(ctx, apiclient.ListAgentsOptions{})
-	assert.True(t, apiclient.IsStatus(err, 403), "agent token on the API: %v", err)
+	_, _, err = apiclient.New(srv.API, tokens["enroll"]).ListAgents(ctx, apiclient.ListAgentsOptions{})
+	assert.True(t, apiclient.IsStatus(err, 403), "enrollment token on the API: %v", err)
 
 	viewer := apiclient.New(srv.API, tokens["viewer"])
 	_, _, err = viewer.ListAgents(ctx, apiclient.ListAgentsOptions{})
 	assert.NoError(t, err, "viewer may read")
 
-	// A supervisor with a viewer token is refused; with the agent token it
-	// registers.
+	// A supervisor with a viewer token is refused; enrolled, it registers.
 	refused := harness.StartAgent(t, srv, harness.AgentOptions{Name: "refused", Token: tokens["viewer"], NoWait: true})
 	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
 		return srv.Metric(`phoenix_opamp_errors_total{stage="auth"}`) >= 1, "no refused OpAMP connection yet"
 	}, refused.Log)
-	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "accepted", Token: tokens["agent"]})
+	agent := harness.StartAgent(t, srv, harness.AgentOptions{Name: "accepted"})
 	admin := apiclient.New(srv.API, tokens["admin"])
 	agents, err := admin.AllAgents(ctx, apiclient.ListAgentsOptions{Selector: "phoenix.test.agent=refused"})
 	require.NoError(t, err)
-	assert.Empty(t, agents, "a supervisor without the agent role must not register")
+	assert.Empty(t, agents, "a supervisor without an agent credential must not register")
 	refused.Stop()
 
 	_, err = viewer.AssignAgent(ctx, agent.UID, apitypes.AssignRequest{Config: fileConfig(srv, agent, filepath.Join(dir, "o"), "")})

@@ -24,15 +24,15 @@ import (
 func TestReplicasShareStateThroughPostgres(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Start(t)
-	admin, agentTok := "replica-admin-token-0123", "replica-agent-token-0123"
+	admin, enroll := "replica-admin-token-0123", "replica-enroll-token-0123"
 	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
 	require.NoError(t, os.WriteFile(tokensFile, []byte(strings.Join([]string{
 		"tokens:",
 		fmt.Sprintf("  - {name: admin, token_sha256: %s, roles: [admin]}", sha(admin)),
-		fmt.Sprintf("  - {name: agents, token_sha256: %s, roles: [agent]}", sha(agentTok)),
+		fmt.Sprintf("  - {name: hosts, token_sha256: %s, roles: [enroll]}", sha(enroll)),
 	}, "\n")+"\n"), 0o600))
 	opts := func(id string) harness.ServerOptions {
-		return harness.ServerOptions{Store: dsn, TokensFile: tokensFile, AdminToken: admin, AgentToken: agentTok, ServerID: id}
+		return harness.ServerOptions{Store: dsn, TokensFile: tokensFile, AdminToken: admin, EnrollToken: enroll, ServerID: id}
 	}
 	a := harness.StartServer(t, opts("replica-a"))
 	b := harness.StartServer(t, opts("replica-b"))

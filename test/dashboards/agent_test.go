@@ -52,13 +52,15 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 	for k, v := range labels {
 		desc[k] = v
 	}
+	cred := srv.Enroll(t.Context())
 	cfg, err := yaml.Marshal(map[string]any{
 		"server": map[string]any{"endpoint": srv.OpAMP,
-			"headers": map[string]string{"Authorization": "Bearer " + srv.AgentToken()}},
+			"headers": map[string]string{"Authorization": "Bearer " + cred.Token}},
 		"capabilities": map[string]bool{"accepts_remote_config": true, "reports_effective_config": true,
 			"reports_own_metrics": true, "reports_health": true, "reports_remote_config": true},
 		"agent": map[string]any{
 			"executable":                      testenv.Binary(t, "phoenix-collector"),
+			"instance_id":                     cred.InstanceUID,
 			"collector_crash_log_snippet_kib": 2,
 			"automatic_config_rollback":       true,
 			"config_apply_timeout":            localrun.ApplyTimeout.String(),
@@ -77,7 +79,7 @@ func startTelemetryAgent(t *testing.T, srv *harness.Server, name string, labels 
 	cmd := exec.Command(testenv.Binary(t, "opampsupervisor"), "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = log, log
 	// The collector inherits the token for its push to the server.
-	cmd.Env = append(os.Environ(), apitypes.AgentTokenEnv+"="+srv.AgentToken())
+	cmd.Env = append(os.Environ(), apitypes.AgentTokenEnv+"="+cred.Token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()

@@ -3,10 +3,12 @@ package harness // import "github.com/phoenix/platform/test/harness"
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/phoenix/platform/cli/agentidentity"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -21,7 +23,10 @@ type AgentOptions struct {
 	HTTP bool
 	// Labels are extra non-identifying attributes.
 	Labels map[string]string
-	// Token overrides the server's agent token.
+	// Token replaces the agent's own credential (an agent the server is
+	// expected to refuse). Without it the agent enrolls on its first start,
+	// as `phoenix agent enroll` does, and keeps its identity across
+	// restarts.
 	Token string
 	// NoWait returns without waiting for registration (an agent the server
 	// is expected to refuse).
@@ -69,9 +74,16 @@ func (a *Agent) start() {
 	if a.opts.HTTP {
 		endpoint = strings.Replace(endpoint, "ws://", "http://", 1)
 	}
-	token := a.opts.Token
-	if token == "" {
-		token = a.srv.AgentToken()
+	identityDir := ""
+	if a.opts.Token == "" {
+		identityDir = filepath.Join(a.dir, "identity")
+		id, _, err := agentidentity.Ensure(context.Background(), agentidentity.EnrollOptions{
+			Server: a.srv.API, EnrollToken: a.srv.EnrollToken(), Dir: identityDir, HostName: a.opts.Name,
+		})
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		a.UID = id.InstanceUID
 	}
 	labels := map[string]string{
 		"phoenix.test.agent":                  a.opts.Name,
@@ -87,12 +99,24 @@ func (a *Agent) start() {
 	// Storage persists across restarts.
 	sup, err := localrun.StartSupervisor(localrun.SupervisorOptions{
 		Binary: testenv.Binary(a.t, "opampsupervisor"), Collector: testenv.Binary(a.t, "phoenix-collector"),
-		Server: endpoint, Token: token, Dir: a.dir, Labels: labels, TelemetryPort: promPort, LogLevel: "debug",
+		Server: endpoint, IdentityDir: identityDir, Token: a.opts.Token, Dir: a.dir, Labels: labels, TelemetryPort: promPort, LogLevel: "debug",
 	})
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	a.sup = sup
+}
+
+// Token is the agent's own credential ("" for an agent given a Token).
+func (a *Agent) Token() string {
+	if a.opts.Token != "" {
+		return ""
+	}
+	id, err := agentidentity.Read(filepath.Join(a.dir, "identity"))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return id.Token
 }
 
 // Log returns the supervisor's output and the collector's log.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
@@ -28,11 +29,11 @@ type ServerOptions struct {
 	DataDir string
 	// Store is a postgres:// URL; default: the embedded store.
 	Store string
-	// TokensFile replaces the generated default tokens; AdminToken is then
-	// the admin token the harness uses.
-	TokensFile string
-	AdminToken string
-	AgentToken string
+	// TokensFile replaces the generated default tokens; AdminToken and
+	// EnrollToken are then the tokens the harness uses.
+	TokensFile  string
+	AdminToken  string
+	EnrollToken string
 	// ServerID names the replica.
 	ServerID string
 	// Args are extra flags.
@@ -126,12 +127,23 @@ func (s *Server) AdminToken() string {
 	return s.token("admin.token")
 }
 
-// AgentToken returns the agent token: the configured one, or the generated.
-func (s *Server) AgentToken() string {
-	if s.opts.AgentToken != "" {
-		return s.opts.AgentToken
+// EnrollToken returns the enrollment token: the configured one, or the
+// generated.
+func (s *Server) EnrollToken() string {
+	if s.opts.EnrollToken != "" {
+		return s.opts.EnrollToken
 	}
-	return s.token("agent.token")
+	return s.token("enroll.token")
+}
+
+// Enroll gives a new agent identity, as `phoenix agent enroll` does.
+func (s *Server) Enroll(ctx context.Context) apitypes.AgentCredential {
+	s.t.Helper()
+	c, err := apiclient.New(s.API, s.EnrollToken()).Enroll(ctx, apitypes.EnrollRequest{HostName: "test"})
+	if err != nil {
+		s.t.Fatalf("enrolling an agent: %v", err)
+	}
+	return c
 }
 
 func (s *Server) token(file string) string {

@@ -76,14 +76,14 @@ func TestValidationAndVerbatimHostAccess(t *testing.T) {
 	dataDir := t.TempDir()
 	tokens := map[auth.Role]string{}
 	var entries []string
-	for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleViewer, auth.RoleOperator, auth.RoleAgent} {
+	for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleViewer, auth.RoleOperator, auth.RoleEnroll} {
 		tokens[role] = randomHex(t)
 		entries = append(entries, "  - {name: "+string(role)+", token_sha256: "+auth.Digest(tokens[role])+", roles: ["+string(role)+"]}")
 	}
 	tokenFile := filepath.Join(dataDir, "admin.token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(tokens[auth.RoleAdmin]+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dataDir, "tokens.yaml"), []byte("tokens:\n"+strings.Join(entries, "\n")+"\n"), 0o600))
-	srv := harness.StartServer(t, harness.ServerOptions{DataDir: dataDir, AdminToken: tokens[auth.RoleAdmin], AgentToken: tokens[auth.RoleAgent]})
+	srv := harness.StartServer(t, harness.ServerOptions{DataDir: dataDir, AdminToken: tokens[auth.RoleAdmin], EnrollToken: tokens[auth.RoleEnroll]})
 
 	// Finding 1: validation resolves nothing, and says what assigning needs.
 	for name, config := range map[string]string{

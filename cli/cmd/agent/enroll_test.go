@@ -144,3 +144,19 @@ func TestRotate(t *testing.T) {
 	_, _, err = srv.Run(t, NewCmd, "rotate", "--dir", t.TempDir())
 	require.Error(t, err, "nothing to rotate")
 }
+
+func TestIdentityFilesHoldNothingButTheValue(t *testing.T) {
+	t.Parallel()
+	srv := clitest.NewServer(t, auth.RoleAdmin)
+	dir := t.TempDir()
+	out, _, err := srv.Run(t, NewCmd, enrollArgs(t, srv, dir)...)
+	require.NoError(t, err)
+	// The supervisor reads each file whole (${file:...}): a newline would
+	// make the UID invalid and the header malformed.
+	raw, err := os.ReadFile(agentidentity.InstanceIDPath(dir))
+	require.NoError(t, err)
+	assert.Equal(t, strings.TrimSpace(out), string(raw))
+	raw, err = os.ReadFile(agentidentity.TokenPath(dir))
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "\n")
+}
