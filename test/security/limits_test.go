@@ -6,21 +6,14 @@ package security_test
 // bounded throughout.
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,171 +28,13 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/test/testenv"
 )
 
 // maxServerMemory is the most resident memory the server may ever reach
 // while it is attacked (VmHWM, its peak).
 const maxServerMemory = 512 << 20
 
-// limitsServer is a `phoenix server` process whose memory the test reads.
-type limitsServer struct {
-	cmd     *exec.Cmd
-	logPath string
-	dataDir string
-	opamp   string // http://…/v1/opamp
-	api     string // http://…
-}
-
-func startLimitsServer(t *testing.T) *limitsServer {
-	t.Helper()
-	opampPort, err := localrun.FreePort()
-	require.NoError(t, err)
-	apiPort, err := localrun.FreePort()
-	require.NoError(t, err)
-	s := &limitsServer{dataDir: t.TempDir(),
-		opamp: fmt.Sprintf("http://127.0.0.1:%d/v1/opamp", opampPort),
-		api:   fmt.Sprintf("http://127.0.0.1:%d", apiPort)}
-	s.logPath = filepath.Join(s.dataDir, "server.log")
-	logFile, err := os.Create(s.logPath)
-	require.NoError(t, err)
-	s.cmd = exec.Command(testenv.Binary(t, "phoenix"), "server", "--data-dir", s.dataDir, "--server-id", "limits",
-		"--opamp-listen", fmt.Sprintf("127.0.0.1:%d", opampPort), "--api-listen", fmt.Sprintf("127.0.0.1:%d", apiPort))
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	require.NoError(t, s.cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); _ = logFile.Close(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			raw, _ := os.ReadFile(s.logPath)
-			t.Logf("server log:\n%s", tail(string(raw), 40))
-		}
-	})
-	require.Eventually(t, func() bool { return s.ready() }, 30*time.Second, 100*time.Millisecond, "phoenix server ready")
-	return s
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(all[max(len(all)-lines, 0):], "\n")
-}
-
-func (s *limitsServer) ready() bool {
-	resp, err := http.Get(s.api + "/readyz")
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func (s *limitsServer) token(t *testing.T, file string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(s.dataDir, file))
-	require.NoError(t, err)
-	return strings.TrimSpace(string(raw))
-}
-
-// peakMemory is the server's peak resident memory (VmHWM), in bytes.
-func (s *limitsServer) peakMemory(t *testing.T) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			require.NoError(t, err)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0
-}
-
-// rejected reads phoenix_agent_input_rejected_total for source and reason;
-// the server starts every known pair at zero.
-func (s *limitsServer) rejected(t *testing.T, source, reason string) float64 {
-	t.Helper()
-	resp, err := http.Get(s.api + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "phoenix_agent_input_rejected_total{") &&
-			strings.Contains(line, `reason="`+reason+`"`) && strings.Contains(line, `source="`+source+`"`) {
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			require.NoError(t, err)
-			return v
-		}
-	}
-	return 0 // a server without the counter refused nothing
-}
-
-// agentStored reports whether the inventory holds uid.
-func (s *limitsServer) agentStored(t *testing.T, uid uuid.UUID) bool {
-	t.Helper()
-	code, _ := s.apiGet(t, apitypes.Prefix+"/agents/"+uid.String())
-	require.Contains(t, []int{http.StatusOK, http.StatusNotFound}, code)
-	return code == http.StatusOK
-}
-
-func (s *limitsServer) apiGet(t *testing.T, path string) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.api+path, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token(t, "admin.token"))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, raw
-}
-
-// postOpAMP sends body as a plain-HTTP OpAMP poll with the agent token. It
-// returns the status, the answer on 200, and the error of a connection the
-// server closed before the client finished sending (a refusal too).
-func (s *limitsServer) postOpAMP(t *testing.T, body io.Reader, gzipped bool) (int, *protobufs.ServerToAgent, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opamp, body)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Authorization", "Bearer "+s.token(t, "agent.token"))
-	if gzipped {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		require.NoError(t, ctx.Err(), "the server must answer, not keep reading")
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, nil, nil
-	}
-	var out protobufs.ServerToAgent
-	require.NoError(t, proto.Unmarshal(raw, &out))
-	return resp.StatusCode, &out, nil
-}
-
-// gzipStream compresses src as it is read.
 func gzipStream(t *testing.T, src io.Reader) io.Reader {
 	t.Helper()
 	pr, pw := io.Pipe()
@@ -326,14 +161,14 @@ func TestStreamedEffectiveConfigIsARealOpAMPMessage(t *testing.T) {
 }
 
 func TestLimitsOnAgentInput(t *testing.T) {
-	s := startLimitsServer(t)
+	s := startLiveServer(t)
 	const opamp, own = "opamp", "own_telemetry"
 
 	t.Run("a gzip bomb is refused while reading", func(t *testing.T) {
 		before := s.rejected(t, opamp, "body_too_large")
 		start := time.Now()
 		// 160 members of 64 MiB: 10 GiB of zeros in about 10 MB.
-		code, _, err := s.postOpAMP(t, gzipBomb(t, 160), true)
+		code, _, err := s.postOpAMP(t, s.enroll(t).token, gzipBomb(t, 160), true)
 		if err == nil {
 			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 		}
@@ -344,9 +179,10 @@ func TestLimitsOnAgentInput(t *testing.T) {
 	})
 
 	t.Run("a 64 MiB effective config is refused and not stored", func(t *testing.T) {
-		uid := uuid.New()
+		agent := s.enroll(t)
+		uid := agent.uid
 		before := s.rejected(t, opamp, "body_too_large")
-		code, _, err := s.postOpAMP(t, gzipStream(t, effectiveConfigMessage(uid, 64<<20)), true)
+		code, _, err := s.postOpAMP(t, agent.token, gzipStream(t, effectiveConfigMessage(uid, 64<<20)), true)
 		if err == nil {
 			assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 		}
@@ -355,7 +191,7 @@ func TestLimitsOnAgentInput(t *testing.T) {
 
 		// Within the transport's limits, over the effective config's own.
 		before = s.rejected(t, opamp, "config_too_large")
-		code, resp, err := s.postOpAMP(t, effectiveConfigMessage(uid, 2<<20), false)
+		code, resp, err := s.postOpAMP(t, agent.token, effectiveConfigMessage(uid, 2<<20), false)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, code)
 		require.NotNil(t, resp.GetErrorResponse())
@@ -365,9 +201,10 @@ func TestLimitsOnAgentInput(t *testing.T) {
 	})
 
 	t.Run("100k description attributes are refused and not stored", func(t *testing.T) {
-		uid := uuid.New()
+		agent := s.enroll(t)
+		uid := agent.uid
 		before := s.rejected(t, opamp, "too_many_attributes")
-		code, resp, err := s.postOpAMP(t, bytes.NewReader(marshal(t, describedAgent(uid, 100_000))), false)
+		code, resp, err := s.postOpAMP(t, agent.token, bytes.NewReader(marshal(t, describedAgent(uid, 100_000))), false)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, code)
 		require.NotNil(t, resp.GetErrorResponse())
@@ -377,10 +214,11 @@ func TestLimitsOnAgentInput(t *testing.T) {
 	})
 
 	t.Run("a WebSocket message over the read limit closes the connection", func(t *testing.T) {
-		uid := uuid.New()
+		agent := s.enroll(t)
+		uid := agent.uid
 		before := s.rejected(t, opamp, "message_too_large")
 		conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), "ws"+strings.TrimPrefix(s.opamp, "http"),
-			http.Header{"Authorization": {"Bearer " + s.token(t, "agent.token")}})
+			http.Header{"Authorization": {"Bearer " + agent.token}})
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 		defer conn.Close()
@@ -396,8 +234,9 @@ func TestLimitsOnAgentInput(t *testing.T) {
 	})
 
 	t.Run("NaN and year-2500 samples are dropped and the metrics stay valid JSON", func(t *testing.T) {
-		uid := uuid.New()
-		code, resp, err := s.postOpAMP(t, bytes.NewReader(marshal(t, describedAgent(uid, 3))), false)
+		agent := s.enroll(t)
+		uid := agent.uid
+		code, resp, err := s.postOpAMP(t, agent.token, bytes.NewReader(marshal(t, describedAgent(uid, 3))), false)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, code)
 		require.Nil(t, resp.GetErrorResponse())
@@ -431,7 +270,7 @@ func TestLimitsOnAgentInput(t *testing.T) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.api+"/v1/metrics", bytes.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-protobuf")
-		req.Header.Set("Authorization", "Bearer "+s.token(t, "agent.token"))
+		req.Header.Set("Authorization", "Bearer "+agent.token)
 		httpResp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		raw, err := io.ReadAll(httpResp.Body)
