@@ -153,14 +153,18 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T, opts ...func(*Settings)) *testServer {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.Close()) })
 	m := servermetrics.New()
 	logs := &lockedBuffer{}
-	s, err := New(Settings{Store: st, Metrics: m, ServerID: "test", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	set := Settings{Store: st, Metrics: m, ServerID: "test", Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	for _, o := range opts {
+		o(&set)
+	}
+	s, err := New(set)
 	require.NoError(t, err)
 	handler, connContext, err := s.Handler()
 	require.NoError(t, err)
