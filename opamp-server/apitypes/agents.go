@@ -206,10 +206,11 @@ type AssignResult struct {
 	Generation  int64  `json:"generation"`
 }
 
-// AgentTokenEnv is the environment variable collectors find their agent
-// token in: rendered configurations reference it for own telemetry, so the
-// token is never written into a configuration. Deployments set it in the
-// supervisor's environment, which the collector inherits.
+// AgentTokenEnv is the environment variable collectors find their agent's
+// own credential in: rendered configurations reference it for own
+// telemetry, so the token is never written into a configuration. The
+// supervisor sets it in the collector's environment (agent::env) from the
+// identity `phoenix agent enroll` wrote.
 const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
 
 // AgentParamLabelPrefix marks agent labels that set pipeline parameters for

@@ -28,7 +28,8 @@ type Config struct {
 	// Store is the embedded store's file path or a postgres:// URL. Default:
 	// <data_dir>/phoenix.db.
 	Store string `yaml:"store"`
-	// TokensFile lists API and agent tokens (SHA-256 digests and roles).
+	// TokensFile lists API, metrics and enrollment tokens (SHA-256 digests
+	// and roles); agents' own credentials are in the store.
 	// Default: generated in DataDir on first start.
 	TokensFile string `yaml:"tokens_file"`
 	// NoAuth disables authentication entirely (local experiments only).

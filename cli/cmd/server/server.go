@@ -44,8 +44,10 @@ The embedded store (a single file in --data-dir) needs nothing installed; give
 a postgres:// URL to --store to run several replicas on PostgreSQL.
 
 Authentication is on by default: without --tokens-file the server creates an
-admin and an agent token in --data-dir on first start (admin.token,
-agent.token) and the phoenix CLI picks up the local admin token by itself.`,
+admin and an enrollment token in --data-dir on first start (admin.token,
+enroll.token) and the phoenix CLI picks up the local admin token by itself.
+Each host exchanges the enrollment token for an agent credential of its own
+(phoenix agent enroll).`,
 		Example: `  phoenix server
   phoenix server --data-dir /var/lib/phoenix --opamp-listen :4320 --api-listen :8080
   phoenix server --store postgres://phoenix@db:5432/phoenix --tokens-file /etc/phoenix/tokens.yaml
