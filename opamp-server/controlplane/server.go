@@ -282,12 +282,16 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	// In order: no new agents, every agent connection drained and marked
+	// offline, the API, and the store last, so nothing in flight finds it
+	// closed.
 	var errs []error
+	if err := s.opampHTTP.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
 	errs = append(errs, s.agents.Stop(ctx))
-	for _, h := range []*http.Server{s.opampHTTP, s.apiHTTP} {
-		if err := h.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
+	if err := s.apiHTTP.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
 	}
 	// Shutdown closes only listeners that were served: a server stopped
 	// without starting, or whose Start failed, still holds its ports.

@@ -33,6 +33,7 @@ func (c *connection) onConnected(_ context.Context, conn types.Connection) {
 	if c.transport != apitypes.ConnectionWebSocket {
 		return // a plain-HTTP body was bounded as it was read
 	}
+	c.s.live.Add(1) // onClose always follows
 	if !setWSReadLimit(conn, MaxRequestBytes) {
 		c.s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
 		c.s.log.Error("cannot bound WebSocket messages with this opamp-go version; refusing the connection")
@@ -190,6 +191,7 @@ func (c *connection) onClose(conn types.Connection) {
 		return // a plain-HTTP poll ends after every message
 	}
 	s := c.s
+	defer s.live.Add(-1)
 	var uid string
 	s.mu.Lock()
 	for id, st := range s.agents {
@@ -209,6 +211,9 @@ func (c *connection) onClose(conn types.Connection) {
 	}
 	s.set.Metrics.AgentsConnected.WithLabelValues(string(apitypes.ConnectionWebSocket)).Dec()
 	s.log.Info("agent disconnected", "agent", uid)
+	if s.stopping.Load() {
+		return // Stop marks every agent of this replica offline at once
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.markOffline(ctx, uid)

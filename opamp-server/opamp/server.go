@@ -87,6 +87,11 @@ type Server struct {
 	runCtx atomic.Pointer[context.Context] // Start's context, for timed pushes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// live counts WebSocket connections whose close has not been handled;
+	// stopping tells those closes that Stop marks the agents offline.
+	live     atomic.Int64
+	stopping atomic.Bool
 }
 
 // agentState is what this replica knows about an agent beyond the store.
@@ -156,9 +161,13 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends background work and closes agent connections; agents reconnect
-// to another replica or when this one is back.
+// Stop ends background work, closes agent connections and waits until every
+// one is handled, then marks this replica's agents offline in one write:
+// nothing touches the store after Stop returns, so it may be closed. Agents
+// reconnect to another replica or when this one is back. Stop the listener
+// first, so no connection arrives meanwhile.
 func (s *Server) Stop(ctx context.Context) error {
+	s.stopping.Store(true)
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -176,13 +185,24 @@ func (s *Server) Stop(ctx context.Context) error {
 		_ = c.Disconnect()
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		for s.live.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("draining agent connections: %w", ctx.Err())
 	}
+	// A store that is gone is not a failed stop: this replica marks its
+	// agents offline again when it starts.
+	if err := s.set.Store.MarkServerAgentsOffline(ctx, s.set.ServerID); err != nil {
+		s.log.Warn("marking this replica's agents offline failed", "error", err)
+	}
+	return nil
 }
 
 func (s *Server) state(uid string) *agentState {
