@@ -30,7 +30,7 @@ const (
 	viewerToken   = "viewer-token-0000000000000000"
 	operatorToken = "operator-token-00000000000000"
 	adminToken    = "admin-token-0000000000000000"
-	agentToken    = "agent-token-0000000000000000"
+	agentToken    = auth.AgentTokenPrefix + "agent-token-00000000000"
 )
 
 // recordingPusher is an api.Pusher that records which agents it was asked
@@ -87,18 +87,21 @@ func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
 	return env
 }
 
-// withTokens turns authentication on with a viewer, an operator, an admin
-// and an agent token.
+// withTokens turns authentication on with a viewer, an operator and an
+// admin token, and one agent's own credential (agents are not in the tokens
+// file).
 func withTokens(t *testing.T) func(*Settings) {
 	t.Helper()
 	a, err := auth.New([]auth.TokenEntry{
 		{Name: "vera", TokenSHA256: auth.Digest(viewerToken), Roles: []auth.Role{auth.RoleViewer}},
 		{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}},
 		{Name: "ada", TokenSHA256: auth.Digest(adminToken), Roles: []auth.Role{auth.RoleAdmin}},
-		{Name: "agents", TokenSHA256: auth.Digest(agentToken), Roles: []auth.Role{auth.RoleAgent}},
 	})
 	require.NoError(t, err)
-	return func(s *Settings) { s.Auth = a }
+	agents := func(_ context.Context, digest string) (string, bool, error) {
+		return "agent-1", digest == auth.Digest(agentToken), nil
+	}
+	return func(s *Settings) { s.Auth = a.WithAgentCredentials(agents) }
 }
 
 type response struct {
