@@ -162,7 +162,8 @@ func TestRunStartsAndStopsOnCancel(t *testing.T) {
 	require.NoError(t, <-done, "Ctrl-C is a clean stop")
 
 	out := errOut.String()
-	assert.Contains(t, out, "Created tokens: admin in "+filepath.Join(dataDir, "admin.token")+", agents in "+filepath.Join(dataDir, "agent.token"))
+	assert.Contains(t, out, "Created tokens: admin in "+filepath.Join(dataDir, "admin.token")+
+		", enrollment (for `phoenix agent enroll`) in "+filepath.Join(dataDir, "enroll.token"))
 	assert.Contains(t, out, `"msg":"phoenix server started"`)
 	assert.Contains(t, out, `"msg":"shutting down"`)
 	_, err := os.Stat(filepath.Join(dataDir, "phoenix.db"))
