@@ -33,6 +33,10 @@ type Config struct {
 	TokensFile string `yaml:"tokens_file"`
 	// NoAuth disables authentication entirely (local experiments only).
 	NoAuth bool `yaml:"no_auth"`
+	// MetricsAuth makes GET /metrics require a token whose roles grant the
+	// metrics permission (role metrics, or admin). Off by default: existing
+	// scrape configurations carry no token, and /metrics holds no secret.
+	MetricsAuth bool `yaml:"metrics_auth"`
 	// TLSCertFile and TLSKeyFile enable TLS on both listeners.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
@@ -85,6 +89,10 @@ func (c Config) Validate() error {
 	}
 	if c.TokensFile != "" && c.NoAuth {
 		errs = append(errs, errors.New("tokens_file and no_auth contradict each other"))
+	}
+	if c.MetricsAuth && c.NoAuth {
+		errs = append(errs, errors.New("metrics_auth and no_auth contradict each other: /metrics cannot require a token "+
+			"when authentication is off"))
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))

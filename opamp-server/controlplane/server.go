@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -207,13 +205,7 @@ func (s *Server) build() error {
 		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention,
 	}))
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
-	// A metric that cannot be collected (phoenix_agents while the store is
-	// down) is logged and left out: the rest, the store errors above all,
-	// must stay visible.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiHTTP = newHTTPServer(mux, reportTimeout)

@@ -47,7 +47,8 @@ no_auth: true
 sample_retention: 1h
 server_id: file-replica
 `)
-	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false")
+	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false",
+		"--metrics-auth")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
 
@@ -55,6 +56,7 @@ server_id: file-replica
 	want.APIListen = "127.0.0.1:9100"              // flag
 	want.SampleRetention = 2 * time.Hour           // flag
 	want.NoAuth = false                            // flag, explicitly false
+	want.MetricsAuth = true                        // flag
 	want.DataDir = "/from/file"                    // file
 	want.PublicURL = "https://phoenix.example.com" // file
 	want.ServerID = "file-replica"                 // file
