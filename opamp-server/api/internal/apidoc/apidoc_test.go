@@ -204,7 +204,9 @@ func TestGrantsComeFromTheAuthPackage(t *testing.T) {
 		"viewer":       {"read"},
 		"operator":     {"read", "configure"},
 		"experimenter": {"read", "experiment"},
-		"admin":        {"read", "configure", "experiment", "host-access", "administer"},
+		"admin":        {"read", "configure", "experiment", "host-access", "administer", "metrics", "enroll"},
+		"metrics":      {"metrics"},
+		"enroll":       {"enroll"},
 		"agent":        {"agent"},
 	}, byRole)
 }
