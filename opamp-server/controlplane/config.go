@@ -6,9 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/storeopen"
 )
@@ -57,6 +59,14 @@ type Config struct {
 	// new host exports from the moment it connects. Empty assigns nothing.
 	DefaultPipeline   string         `yaml:"default_pipeline"`
 	DefaultParameters map[string]any `yaml:"default_parameters"`
+	// AgentEnvAllowlist holds glob patterns (path.Match) of the agents'
+	// environment variables a caller without the host-access permission
+	// may name: through catalog parameters such as otlp_env_headers, or in
+	// a verbatim configuration. The collector sends their values where the
+	// configuration sends data. Variables the catalog's own pipelines
+	// reference are always allowed. Default:
+	// assignment.DefaultEnvAllowlist; empty allows only those.
+	AgentEnvAllowlist []string `yaml:"agent_env_allowlist"`
 }
 
 // DefaultConfig returns the defaults `phoenix server` starts with.
@@ -70,6 +80,8 @@ func DefaultConfig() Config {
 		SampleRetention: 7 * 24 * time.Hour,
 		StoreTimeout:    store.DefaultCallTimeout,
 		AgentRetention:  30 * 24 * time.Hour,
+		// A copy: a flag or file changes the configuration's own.
+		AgentEnvAllowlist: slices.Clone(assignment.DefaultEnvAllowlist),
 	}
 }
 
@@ -116,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.ServerID == "" {
 		errs = append(errs, errors.New("server_id must not be empty"))
+	}
+	if err := assignment.CheckEnvAllowlist(c.AgentEnvAllowlist); err != nil {
+		errs = append(errs, fmt.Errorf("agent_env_allowlist: %w", err))
 	}
 	return errors.Join(errs...)
 }

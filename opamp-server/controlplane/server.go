@@ -169,7 +169,8 @@ func (s *Server) build() error {
 	}
 	s.assign, err = assignment.New(assignment.Settings{
 		Store: s.store, Catalog: cat, Validate: distribution.ValidateYAML, Pusher: agents, OwnTelemetryURL: s.OwnTelemetryURL(),
-		DefaultPipeline: s.cfg.DefaultPipeline, DefaultParameters: s.cfg.DefaultParameters, Logger: s.log,
+		DefaultPipeline: s.cfg.DefaultPipeline, DefaultParameters: s.cfg.DefaultParameters,
+		EnvAllowlist: s.cfg.AgentEnvAllowlist, Logger: s.log,
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,8 @@ func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "bound on every store call; API requests answer 503 when the store does not answer within it")
 	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
 	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
+	f.StringSliceVar(&c.AgentEnvAllowlist, "agent-env-allowlist", c.AgentEnvAllowlist,
+		"glob patterns of the agents' environment variables callers without host access may name (catalog parameters such as otlp_env_headers)")
 }
 
 // runServer starts the server and blocks until the context ends (Ctrl-C,
@@ -146,6 +148,13 @@ func (o *Options) resolve() (controlplane.Config, error) {
 	ours := pflag.NewFlagSet("", pflag.ContinueOnError)
 	bindConfigFlags(ours, &flagCfg)
 	for _, name := range override {
+		// A list's String() is "[a,b]", which Set would not read back.
+		if list, ok := fs.Lookup(name).Value.(pflag.SliceValue); ok {
+			if err := list.Replace(ours.Lookup(name).Value.(pflag.SliceValue).GetSlice()); err != nil {
+				return controlplane.Config{}, err
+			}
+			continue
+		}
 		if err := fs.Set(name, ours.Lookup(name).Value.String()); err != nil {
 			return controlplane.Config{}, err
 		}

@@ -64,6 +64,27 @@ server_id: file-replica
 	assert.Equal(t, want, cfg)
 }
 
+func TestResolveAgentEnvAllowlist(t *testing.T) {
+	t.Parallel()
+	cfg, err := parse(t).resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", "OTLP_*"}, cfg.AgentEnvAllowlist, "the default")
+
+	file := clitest.WriteFile(t, "server.yaml", "agent_env_allowlist: [DD_API_KEY, \"HONEYCOMB_*\"]\n")
+	cfg, err = parse(t, "--config", file).resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"DD_API_KEY", "HONEYCOMB_*"}, cfg.AgentEnvAllowlist, "the file replaces the default")
+
+	cfg, err = parse(t, "--config", file, "--agent-env-allowlist", "OTLP_*,NR_KEY").resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"OTLP_*", "NR_KEY"}, cfg.AgentEnvAllowlist, "the flag replaces the file")
+
+	empty := clitest.WriteFile(t, "server.yaml", "agent_env_allowlist: []\n")
+	cfg, err = parse(t, "--config", empty).resolve()
+	require.NoError(t, err)
+	assert.Empty(t, cfg.AgentEnvAllowlist, "only the catalog's own variables")
+}
+
 func TestResolveRejectsBadFiles(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
