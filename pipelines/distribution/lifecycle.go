@@ -80,7 +80,7 @@ func validationFactories(b *built) (otelcol.Factories, error) {
 		f.Processors[t] = trackProcessor(pf, b)
 	}
 	for t, ef := range f.Exporters {
-		if t == fileExporterType {
+		if ef.Type() == fileExporterType { // under its type and any alias
 			ef = fileStandIn(ef)
 		}
 		f.Exporters[t] = trackExporter(ef, b)
