@@ -115,6 +115,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
+	keyLogger
 )
 
 func requestID(ctx context.Context) string {
@@ -142,6 +143,7 @@ func (a *API) wrap(rt route, h http.HandlerFunc) http.Handler {
 		}
 		rec.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), keyRequestID, id)
+		ctx = context.WithValue(ctx, keyLogger, a.set.Logger)
 		defer func() {
 			if p := recover(); p != nil {
 				a.set.Logger.Error("api handler panicked", "route", rt.pattern, "panic", p, "request_id", id)

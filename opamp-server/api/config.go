@@ -104,7 +104,8 @@ func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 // assignError reports a refused assignment.
 func (a *API) assignError(w http.ResponseWriter, err error) {
 	if denied, ok := assignment.AsHostAccess(err); ok {
-		fail(w, http.StatusForbidden, apitypes.CodeForbidden, denied.Error(), hostAccessProblems(denied.Accesses))
+		fail(w, http.StatusForbidden, apitypes.CodeForbidden, denied.Error(),
+			append(hostAccessProblems(denied.Accesses), envParamProblems(denied.Params)...))
 		return
 	}
 	switch {
@@ -183,6 +184,16 @@ func hostAccessProblems(accesses []hostaccess.Access) []apitypes.Problem {
 	return out
 }
 
+// envParamProblems are parameters naming environment variables the caller
+// may not name, as the API shows them.
+func envParamProblems(uses []catalog.EnvUse) []apitypes.Problem {
+	out := make([]apitypes.Problem, len(uses))
+	for i, u := range uses {
+		out[i] = apitypes.Problem{Param: u.Param, Message: assignment.EnvUseMessage(u)}
+	}
+	return out
+}
+
 // configProblems are a refused configuration's problems as the API shows them.
 func configProblems(ps []distribution.Problem) []apitypes.Problem {
 	out := make([]apitypes.Problem, len(ps))
@@ -209,7 +220,7 @@ func pipelineView(p catalog.Pipeline) apitypes.Pipeline {
 		v.Params[i] = apitypes.PipelineParam{Name: q.Name, Type: apitypes.ParamType(q.Type), Description: q.Description,
 			Default: q.Default, Required: q.Required, RequiredWhen: q.RequiredWhen, Min: q.Min, Max: q.Max, Enum: q.Enum,
 			Pattern: q.Pattern, KeyPattern: q.KeyPattern, MinItems: q.MinItems, Sensitive: q.Sensitive, AgentSettable: q.AgentSettable,
-			Scope: apitypes.ParamScope(q.Scope)}
+			EnvVar: q.EnvVar, Scope: apitypes.ParamScope(q.Scope)}
 	}
 	return v
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
 	"github.com/phoenix/platform/opamp-server/experiments"
 	"github.com/phoenix/platform/opamp-server/redact"
@@ -77,6 +78,12 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 		return
 	}
+	// The controller trusts the variables the spec's parameters name when
+	// it deploys: they are checked here, against the creator's grants.
+	if denied := a.deniedSpecEnv(spec); len(denied) > 0 && !a.grants(r).HostAccess {
+		a.assignError(w, &assignment.HostAccessError{Params: denied})
+		return
+	}
 	x, err := a.set.Experiments.Create(r.Context(), spec)
 	if err != nil {
 		experimentError(w, err)
@@ -89,6 +96,16 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ok(w, r, http.StatusCreated, experimentView(x.Experiment), "")
+}
+
+// deniedSpecEnv lists the environment variables an experiment spec's
+// parameters name that a caller without host access may not name.
+func (a *API) deniedSpecEnv(spec apitypes.ExperimentSpec) []catalog.EnvUse {
+	denied := a.set.Assignments.DeniedEnv(spec.Candidate.Pipeline, spec.Parameters, "")
+	for _, v := range []apitypes.Variant{spec.Baseline, spec.Candidate} {
+		denied = append(denied, a.set.Assignments.DeniedEnv(v.Pipeline, v.Parameters, "")...)
+	}
+	return denied
 }
 
 // listExperiments: GET /experiments?status=running,completed&limit=&cursor=

@@ -38,6 +38,7 @@ func newExpEnv(t *testing.T) *expEnv {
 		{Name: "vera", TokenSHA256: auth.Digest(viewerToken), Roles: []auth.Role{auth.RoleViewer}},
 		{Name: "eddie", TokenSHA256: auth.Digest(experimenterToken), Roles: []auth.Role{auth.RoleExperimenter}},
 		{Name: "otto", TokenSHA256: auth.Digest(operatorToken), Roles: []auth.Role{auth.RoleOperator}},
+		{Name: "ada", TokenSHA256: auth.Digest(adminToken), Roles: []auth.Role{auth.RoleAdmin}},
 	})
 	require.NoError(t, err)
 	e.testEnv = newTestEnv(t, func(s *Settings) {

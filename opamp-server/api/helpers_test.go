@@ -75,7 +75,7 @@ func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
 	require.NoError(t, err)
 	env := &testEnv{store: st, pusher: &recordingPusher{}, metrics: servermetrics.New(), mux: http.NewServeMux()}
 	assign, err := assignment.New(assignment.Settings{Store: st, Catalog: cat, Validate: distribution.ValidateYAML,
-		Pusher: env.pusher, OwnTelemetryURL: ownTelemetryURL})
+		Pusher: env.pusher, OwnTelemetryURL: ownTelemetryURL, EnvAllowlist: assignment.DefaultEnvAllowlist})
 	require.NoError(t, err)
 	set := Settings{Store: st, Catalog: cat, Assignments: assign, Metrics: env.metrics}
 	for _, o := range opts {

@@ -1,9 +1,12 @@
 package api // import "github.com/phoenix/platform/opamp-server/api"
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -11,22 +14,51 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON encodes v before writing anything: once the status is sent it
+// cannot change, and a value that does not encode (a NaN float) would become
+// an empty 200. Such a value is answered with 500 and the API's error body
+// instead; the encoding error is returned for the caller to log.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := encodeJSON(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = encodeJSON(apitypes.ErrorBody{Error: apitypes.Error{Code: apitypes.CodeInternal,
+			Message: "internal error: the response could not be encoded"}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	_, _ = w.Write(body)
+	return err
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	err := enc.Encode(v)
+	return buf.Bytes(), err
 }
 
 // ok writes data in the envelope.
 func ok(w http.ResponseWriter, r *http.Request, status int, data any, next string) {
-	writeJSON(w, status, apitypes.Envelope[any]{Data: data, Meta: apitypes.Meta{RequestID: requestID(r.Context()), Timestamp: time.Now().UTC(), NextCursor: next}})
+	ctx := r.Context()
+	err := writeJSON(w, status, apitypes.Envelope[any]{Data: data, Meta: apitypes.Meta{RequestID: requestID(ctx), Timestamp: time.Now().UTC(), NextCursor: next}})
+	if err != nil {
+		loggerFrom(ctx).Error("api response could not be encoded", "path", r.URL.Path, "error", err, "request_id", requestID(ctx))
+	}
 }
 
-// fail writes an error body.
+// fail writes an error body. Its fields are strings, which always encode.
 func fail(w http.ResponseWriter, status int, code apitypes.ErrorCode, message string, details []apitypes.Problem) {
-	writeJSON(w, status, apitypes.ErrorBody{Error: apitypes.Error{Code: code, Message: message, Details: details}})
+	_ = writeJSON(w, status, apitypes.ErrorBody{Error: apitypes.Error{Code: code, Message: message, Details: details}})
+}
+
+// loggerFrom is the API's logger, which wrap puts in every request's context.
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, found := ctx.Value(keyLogger).(*slog.Logger); found {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // storeError maps store errors onto HTTP.

@@ -111,7 +111,7 @@ func TestOperatorVerbatimHostAccessIsForbidden(t *testing.T) {
 		{"file reference", withHeader("${file:/var/lib/phoenix/admin.token}"), "exporters::otlp_http::headers::x-phoenix",
 			"${file:/var/lib/phoenix/admin.token} reads file /var/lib/phoenix/admin.token"},
 		{"unknown environment variable", withHeader("${env:AWS_SECRET_ACCESS_KEY}"), "exporters::otlp_http::headers::x-phoenix",
-			"${env:AWS_SECRET_ACCESS_KEY} reads environment variable AWS_SECRET_ACCESS_KEY, which no catalog pipeline references"},
+			"${env:AWS_SECRET_ACCESS_KEY} reads environment variable AWS_SECRET_ACCESS_KEY, which no catalog pipeline references and the server's agent_env_allowlist does not allow"},
 		{"file exporter", fileExporter, "exporters::file/steal", "writes files on the host"},
 	}
 	for _, tt := range tests {

@@ -76,8 +76,14 @@ type PipelineParam struct {
 	// AgentSettable parameters may be set by an agent's own
 	// phoenix.param.NAME label: facts of its host, never a destination or
 	// a credential.
-	AgentSettable bool       `json:"agent_settable,omitempty"`
-	Scope         ParamScope `json:"scope"`
+	AgentSettable bool `json:"agent_settable,omitempty"`
+	// EnvVar parameters name environment variables of the collector (the
+	// string, or each map value), which it reads on its host and sends
+	// where the configuration sends data. Without the host-access
+	// permission a caller may name only variables the catalog's pipelines
+	// reference or the server's agent_env_allowlist allows.
+	EnvVar bool       `json:"env_var,omitempty"`
+	Scope  ParamScope `json:"scope"`
 }
 
 // RenderRequest is the body of a pipeline render.
@@ -110,7 +116,8 @@ type Validated struct {
 	// HostAccess lists what in the configuration reaches into the hosts it
 	// would run on beyond the catalog's own pipelines: ${file:...} and
 	// ${http(s):...} references, ${env:NAME} for a NAME no catalog
-	// pipeline references, components and settings that read or write the
+	// pipeline references and the server's agent_env_allowlist does not
+	// allow, components and settings that read or write the
 	// host's files (the file exporter, the file_storage extension, log
 	// files). Each names its path and what it does (docs/security.md).
 	HostAccess []Problem `json:"host_access,omitempty"`

@@ -27,23 +27,28 @@ type Checked struct {
 	// HostAccess lists what in it reaches into the hosts it runs on beyond
 	// the catalog's own configurations: every reference the collector
 	// resolves on the host (${file:...}, ${http(s):...}, ${env:NAME}) but
-	// ${env:NAME} for a NAME the catalog's configurations reference, and
+	// ${env:NAME} for a NAME the catalog's configurations reference or
+	// Settings.EnvAllowlist allows, and
 	// every component or setting that reads or writes the host's files
 	// (hostaccess.Find). Assigning it verbatim needs Grants.HostAccess.
 	HostAccess []hostaccess.Access
 }
 
-// HostAccessError refuses a verbatim configuration with host access to a
-// caller without Grants.HostAccess. Nothing was stored.
+// HostAccessError refuses, to a caller without Grants.HostAccess, a
+// verbatim configuration with host access, or catalog parameters naming
+// environment variables that caller may not name (DeniedEnv). Nothing was
+// stored.
 type HostAccessError struct {
 	Accesses []hostaccess.Access
+	Params   []catalog.EnvUse
 }
 
 func (e *HostAccessError) Error() string {
-	parts := make([]string, len(e.Accesses))
-	for i, a := range e.Accesses {
-		parts[i] = a.Path + ": " + AccessMessage(a)
+	parts := make([]string, 0, len(e.Accesses)+len(e.Params))
+	for _, a := range e.Accesses {
+		parts = append(parts, a.Path+": "+AccessMessage(a))
 	}
+	parts = append(parts, envUsesText(e.Params)...)
 	return "assigning this configuration needs the admin role: it reads or writes files, environment variables " +
 		"or URLs on every host it is assigned to (see docs/security.md): " + strings.Join(parts, "; ")
 }
@@ -56,7 +61,7 @@ func AccessMessage(a hostaccess.Access) string {
 		msg = a.Ref + " " + msg
 	}
 	if a.Kind == hostaccess.KindEnv && a.Name != "" {
-		msg += ", which no catalog pipeline references"
+		msg += ", " + notAllowed
 	}
 	return msg
 }
@@ -91,7 +96,7 @@ func (s *Service) HostAccess(config string) ([]hostaccess.Access, error) {
 	}
 	var out []hostaccess.Access
 	for _, a := range all {
-		if a.Kind == hostaccess.KindEnv && s.catalogEnv()[a.Name] {
+		if a.Kind == hostaccess.KindEnv && s.envAllowed(a.Name) {
 			continue
 		}
 		out = append(out, a)

@@ -65,7 +65,13 @@ type Settings struct {
 	// every new agent that has no assignment.
 	DefaultPipeline   string
 	DefaultParameters map[string]any
-	Logger            *slog.Logger
+	// EnvAllowlist holds path.Match patterns of the environment variables
+	// a caller without Grants.HostAccess may name, through a catalog
+	// parameter marked env_var or in a verbatim configuration, beside
+	// those the catalog's own configurations reference. Nil allows only
+	// those. The server's default is DefaultEnvAllowlist.
+	EnvAllowlist []string
+	Logger       *slog.Logger
 }
 
 // Service assigns configurations. It is safe for concurrent use.
@@ -87,6 +93,9 @@ func New(set Settings) (*Service, error) {
 		if _, err := set.Catalog.Get(set.DefaultPipeline); err != nil {
 			return nil, fmt.Errorf("default_pipeline: %w", err)
 		}
+	}
+	if err := CheckEnvAllowlist(set.EnvAllowlist); err != nil {
+		return nil, fmt.Errorf("agent_env_allowlist: %w", err)
 	}
 	log := set.Logger
 	if log == nil {
@@ -199,7 +208,8 @@ func (s *Service) Preview(ctx context.Context, pipeline string, params map[strin
 
 // FromRequest renders what an API request asks for one agent: a catalog
 // pipeline with parameters, or a configuration given verbatim. A verbatim
-// configuration with host access (Checked.HostAccess) needs
+// configuration with host access (Checked.HostAccess), and parameters
+// naming environment variables outside the allowlist (DeniedEnv), need
 // grants.HostAccess; without it the error is a *HostAccessError.
 func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.AssignRequest, grants Grants) (apitypes.Assignment, error) {
 	if (req.Pipeline == "") == (req.Config == "") {
@@ -219,6 +229,9 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 		var err error
 		if asg, err = s.Render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
 			return asg, err
+		}
+		if denied := s.DeniedEnv(req.Pipeline, asg.Parameters, asg.Config); len(denied) > 0 && !grants.HostAccess {
+			return apitypes.Assignment{}, &HostAccessError{Params: denied}
 		}
 	}
 	asg.Reason = req.Reason

@@ -6,9 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/opamp-server/store/storeopen"
 )
@@ -34,6 +36,10 @@ type Config struct {
 	TokensFile string `yaml:"tokens_file"`
 	// NoAuth disables authentication entirely (local experiments only).
 	NoAuth bool `yaml:"no_auth"`
+	// MetricsAuth makes GET /metrics require a token whose roles grant the
+	// metrics permission (role metrics, or admin). Off by default: existing
+	// scrape configurations carry no token, and /metrics holds no secret.
+	MetricsAuth bool `yaml:"metrics_auth"`
 	// TLSCertFile and TLSKeyFile enable TLS on both listeners.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
@@ -54,6 +60,14 @@ type Config struct {
 	// new host exports from the moment it connects. Empty assigns nothing.
 	DefaultPipeline   string         `yaml:"default_pipeline"`
 	DefaultParameters map[string]any `yaml:"default_parameters"`
+	// AgentEnvAllowlist holds glob patterns (path.Match) of the agents'
+	// environment variables a caller without the host-access permission
+	// may name: through catalog parameters such as otlp_env_headers, or in
+	// a verbatim configuration. The collector sends their values where the
+	// configuration sends data. Variables the catalog's own pipelines
+	// reference are always allowed. Default:
+	// assignment.DefaultEnvAllowlist; empty allows only those.
+	AgentEnvAllowlist []string `yaml:"agent_env_allowlist"`
 }
 
 // DefaultConfig returns the defaults `phoenix server` starts with.
@@ -67,6 +81,8 @@ func DefaultConfig() Config {
 		SampleRetention: 7 * 24 * time.Hour,
 		StoreTimeout:    store.DefaultCallTimeout,
 		AgentRetention:  30 * 24 * time.Hour,
+		// A copy: a flag or file changes the configuration's own.
+		AgentEnvAllowlist: slices.Clone(assignment.DefaultEnvAllowlist),
 	}
 }
 
@@ -86,6 +102,10 @@ func (c Config) Validate() error {
 	}
 	if c.TokensFile != "" && c.NoAuth {
 		errs = append(errs, errors.New("tokens_file and no_auth contradict each other"))
+	}
+	if c.MetricsAuth && c.NoAuth {
+		errs = append(errs, errors.New("metrics_auth and no_auth contradict each other: /metrics cannot require a token "+
+			"when authentication is off"))
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("public_url: %q must start with http:// or https://", c.PublicURL))
@@ -109,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.ServerID == "" {
 		errs = append(errs, errors.New("server_id must not be empty"))
+	}
+	if err := assignment.CheckEnvAllowlist(c.AgentEnvAllowlist); err != nil {
+		errs = append(errs, fmt.Errorf("agent_env_allowlist: %w", err))
 	}
 	return errors.Join(errs...)
 }

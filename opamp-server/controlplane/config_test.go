@@ -47,6 +47,13 @@ func TestConfigValidate(t *testing.T) {
 			mention: []string{"tls_cert_file", "tls_key_file"}},
 		{name: "tokens_file and no_auth", edit: func(c *Config) { c.TokensFile, c.NoAuth = "t.yaml", true },
 			mention: []string{"tokens_file", "no_auth"}},
+		{name: "metrics_auth", edit: func(c *Config) { c.MetricsAuth = true }},
+		{name: "metrics_auth and no_auth", edit: func(c *Config) { c.MetricsAuth, c.NoAuth, c.OpAMPListen = true, true, "127.0.0.1:4320" },
+			mention: []string{"metrics_auth and no_auth contradict each other"}},
+		{name: "agent_env_allowlist", edit: func(c *Config) { c.AgentEnvAllowlist = []string{"OTLP_*", "DD_API_KEY"} }},
+		{name: "agent_env_allowlist empty", edit: func(c *Config) { c.AgentEnvAllowlist = []string{} }},
+		{name: "agent_env_allowlist malformed", edit: func(c *Config) { c.AgentEnvAllowlist = []string{"OTLP_[", "a b"} },
+			mention: []string{"agent_env_allowlist", `"OTLP_["`, `"a b"`}},
 		{name: "public_url without scheme", edit: func(c *Config) { c.PublicURL = "phoenix.example.com" },
 			mention: []string{"public_url", "http://"}},
 		{name: "public_url https", edit: func(c *Config) { c.PublicURL = "https://phoenix.example.com" }},
@@ -84,6 +91,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "/var/lib/phoenix-state", c.DataDir, "systemd's StateDirectory wins")
 	assert.Equal(t, 7*24*time.Hour, c.SampleRetention)
 	assert.False(t, c.NoAuth, "authentication is on by default")
+	assert.False(t, c.MetricsAuth, "/metrics answers without a token by default")
+	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", "OTLP_*"}, c.AgentEnvAllowlist)
 
 	home := t.TempDir()
 	t.Setenv("STATE_DIRECTORY", "")

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/api"
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -172,7 +170,8 @@ func (s *Server) build() error {
 	}
 	s.assign, err = assignment.New(assignment.Settings{
 		Store: s.store, Catalog: cat, Validate: distribution.ValidateYAML, Pusher: agents, OwnTelemetryURL: s.OwnTelemetryURL(),
-		DefaultPipeline: s.cfg.DefaultPipeline, DefaultParameters: s.cfg.DefaultParameters, Logger: s.log,
+		DefaultPipeline: s.cfg.DefaultPipeline, DefaultParameters: s.cfg.DefaultParameters,
+		EnvAllowlist: s.cfg.AgentEnvAllowlist, Logger: s.log,
 	})
 	if err != nil {
 		return err
@@ -208,13 +207,7 @@ func (s *Server) build() error {
 		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention, Auth: s.auth,
 	})
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
-	// A metric that cannot be collected (phoenix_agents while the store is
-	// down) is logged and left out: the rest, the store errors above all,
-	// must stay visible.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.apiHTTP = newHTTPServer(mux, reportTimeout)

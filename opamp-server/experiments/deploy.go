@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -131,24 +132,56 @@ func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.Experi
 	cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
 	switch t.Variant {
 	case apitypes.VariantBoth:
-		return c.set.Assignments.RenderPaired(ctx, t.InstanceUID, catalog.PairedSpec{
+		asg, err := c.set.Assignments.RenderPaired(ctx, t.InstanceUID, catalog.PairedSpec{
 			Baseline: base, Candidate: cand, Shared: shared, CandidateExports: x.Spec.Candidate.Export,
 		})
+		if err != nil {
+			return asg, err
+		}
+		return asg, c.checkEnv(x, base.Pipeline, shared, asg.Config)
 	case apitypes.VariantBaseline:
-		return c.single(ctx, t.InstanceUID, base, shared, apitypes.VariantBaseline)
+		return c.single(ctx, x, t.InstanceUID, base, shared, apitypes.VariantBaseline)
 	default:
-		return c.single(ctx, t.InstanceUID, cand, shared, apitypes.VariantCandidate)
+		return c.single(ctx, x, t.InstanceUID, cand, shared, apitypes.VariantCandidate)
 	}
 }
 
 // single renders one pipeline on its own, labelled with a variant ("" for
 // none: a promoted candidate is no longer a variant).
-func (c *Controller) single(ctx context.Context, uid string, ref catalog.Ref, shared map[string]any, variant string) (apitypes.Assignment, error) {
+func (c *Controller) single(ctx context.Context, x Experiment, uid string, ref catalog.Ref, shared map[string]any, variant string) (apitypes.Assignment, error) {
 	params := merged(shared, ref.Params)
 	if _, ok := c.set.Catalog.Declares(ref.Pipeline, catalog.VariantParam); ok && variant != "" {
 		params[catalog.VariantParam] = variant
 	}
-	return c.set.Assignments.Render(ctx, uid, ref.Pipeline, params)
+	asg, err := c.set.Assignments.Render(ctx, uid, ref.Pipeline, params)
+	if err != nil {
+		return asg, err
+	}
+	return asg, c.checkEnv(x, ref.Pipeline, params, asg.Config)
+}
+
+// checkEnv refuses a configuration whose env_var parameters name an
+// environment variable that neither the spec names (the API checked those
+// against its creator's grants) nor a caller without host access may name
+// (assignment.Service.DeniedEnv). With a current baseline the parameters
+// come from each agent's previous assignment too, which an admin may have
+// given such a variable; the spec's own parameters could send it elsewhere.
+func (c *Controller) checkEnv(x Experiment, pipeline string, params map[string]any, config string) error {
+	named := map[string]bool{}
+	for _, u := range c.set.Catalog.EnvUses(pipeline, x.Spec.Parameters) {
+		named[u.Name] = true
+	}
+	var refused []string
+	for _, u := range c.set.Assignments.DeniedEnv(pipeline, params, config) {
+		if !named[u.Name] {
+			refused = append(refused, fmt.Sprintf("parameter %s names environment variable %s", u.Param, u.Name))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%s, which agent_env_allowlist does not allow: an experiment sends only the variables its spec names "+
+			"or the allowlist allows (docs/security.md)", strings.Join(refused, "; "))
+	}
+	return nil
 }
 
 // baseline is the baseline reference for a target: the spec's pipeline, or

@@ -103,7 +103,7 @@ func (c *Controller) checkRenders(ctx context.Context, x Experiment) error {
 			return err
 		}
 		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
-		if _, err := c.single(ctx, t.InstanceUID, cand, shared, apitypes.VariantCandidate); err != nil {
+		if _, err := c.single(ctx, x, t.InstanceUID, cand, shared, apitypes.VariantCandidate); err != nil {
 			return fmt.Errorf("rendering the candidate: %w", err)
 		}
 		return nil
@@ -227,7 +227,7 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 			if err != nil {
 				return err
 			}
-			asg, err := c.single(ctx, t.InstanceUID, cand, shared, "")
+			asg, err := c.single(ctx, *x, t.InstanceUID, cand, shared, "")
 			if err != nil {
 				return fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)
 			}

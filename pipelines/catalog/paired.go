@@ -102,10 +102,10 @@ func (c *Catalog) RenderPaired(ctx context.Context, spec PairedSpec) (Paired, er
 		return Paired{}, &InvalidParamsError{Problems: problems}
 	}
 
-	sharedValues := valuesOf(shared)
+	sharedValues := base.valuesOf(shared)
 	arms := []arm{
-		{p: base, values: merge(sharedValues, valuesOf(baseParams)), pipelineID: "metrics/" + VariantBaseline, suffix: "/" + VariantBaseline},
-		{p: cand, values: merge(sharedValues, valuesOf(candParams)), pipelineID: "metrics/" + VariantCandidate, suffix: "/" + VariantCandidate, shadow: !spec.CandidateExports},
+		{p: base, values: merge(sharedValues, base.valuesOf(baseParams)), pipelineID: "metrics/" + VariantBaseline, suffix: "/" + VariantBaseline},
+		{p: cand, values: merge(sharedValues, cand.valuesOf(candParams)), pipelineID: "metrics/" + VariantCandidate, suffix: "/" + VariantCandidate, shadow: !spec.CandidateExports},
 	}
 	cfg, err := c.build(ctx, sharedValues, arms)
 	if err != nil {

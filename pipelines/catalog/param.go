@@ -84,8 +84,15 @@ type Param struct {
 	// AgentSettable parameters may be set by an agent's own
 	// phoenix.param.NAME label (where it listens, where the host's root
 	// is): facts of the host, never where data goes or a credential.
-	AgentSettable bool  `json:"agent_settable,omitempty" yaml:"agent_settable"`
-	Scope         Scope `json:"scope" yaml:"scope"`
+	AgentSettable bool `json:"agent_settable,omitempty" yaml:"agent_settable"`
+	// EnvVar parameters name environment variables of the collector: the
+	// string, or each value of a map. The configuration references each as
+	// ${env:NAME} (Value.EnvRef, which refuses any other parameter), so the
+	// collector reads it on its host and sends it where the configuration
+	// sends data. The control plane limits the names a caller may give
+	// (docs/security.md).
+	EnvVar bool  `json:"env_var,omitempty" yaml:"env_var"`
+	Scope  Scope `json:"scope" yaml:"scope"`
 
 	pattern, keyPattern *regexp.Regexp
 	minInt, maxInt      *int
@@ -115,6 +122,12 @@ func (p *Param) compile() error {
 	}
 	if p.AgentSettable && p.Scope == ScopeVariant {
 		return fmt.Errorf("parameter %q: agent_settable: a variant parameter is the assigner's, never an agent's", p.Name)
+	}
+	if p.EnvVar && p.Type != TypeString && p.Type != TypeMap {
+		return fmt.Errorf("parameter %q: env_var applies to string and map only", p.Name)
+	}
+	if p.EnvVar && p.AgentSettable {
+		return fmt.Errorf("parameter %q: agent_settable: an env_var parameter names a credential, never an agent's to choose", p.Name)
 	}
 	var err error
 	if p.pattern, err = compileAnchored(p.Pattern); err != nil {

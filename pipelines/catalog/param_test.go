@@ -145,6 +145,8 @@ func TestSpecsRefuseConstraintsTheyCannotCheck(t *testing.T) {
 		{Param{Name: "a", Type: TypeString, Description: "d"}, "an optional parameter needs a default"},
 		{Param{Name: "a", Type: TypeString, Description: "d", Required: true, Default: "x"}, "a required parameter has neither default nor required_when"},
 		{Param{Name: "a", Type: TypeInt, Description: "d", Default: 5, Max: 3}, `parameter "a": default: must be at most 3, got 5`},
+		{Param{Name: "a", Type: TypeList, Description: "d", Default: []any{}, EnvVar: true}, "env_var applies to string and map only"},
+		{Param{Name: "a", Type: TypeString, Description: "d", Default: "", EnvVar: true, AgentSettable: true}, "an env_var parameter names a credential"},
 	}
 	for _, tt := range tests {
 		spec := tt.spec

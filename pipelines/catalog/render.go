@@ -47,7 +47,7 @@ func (c *Catalog) Render(ctx context.Context, name string, params map[string]any
 	if len(problems) > 0 {
 		return Rendered{}, &InvalidParamsError{Problems: problems}
 	}
-	values := valuesOf(canonical)
+	values := p.valuesOf(canonical)
 	cfg, err := c.build(ctx, values, []arm{{p: p, values: values, pipelineID: processPipeline}})
 	if err != nil {
 		return Rendered{}, fmt.Errorf("pipeline %q %s: %w", p.meta.Name, p.meta.Version, err)
@@ -140,10 +140,12 @@ func (p *Param) requiredWhen(values map[string]any) string {
 	return ""
 }
 
-func valuesOf(canonical map[string]any) map[string]Value {
+// valuesOf are canonical values of p's parameters as templates see them.
+func (p *pipeline) valuesOf(canonical map[string]any) map[string]Value {
 	out := make(map[string]Value, len(canonical))
 	for k, v := range canonical {
-		out[k] = Value{v: v}
+		spec := p.params[k]
+		out[k] = Value{v: v, env: spec != nil && spec.EnvVar}
 	}
 	return out
 }

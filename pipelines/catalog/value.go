@@ -20,6 +20,9 @@ import (
 // branch with the methods below; none returns the raw string.
 type Value struct {
 	v any // canonical form: string, int, bool, []string, map[string]string, []Rule
+	// env is set for the values of an env_var parameter (a map's values,
+	// not its keys): only they may be written as ${env:NAME}.
+	env bool
 }
 
 // String renders the value as YAML. Durations are canonical strings.
@@ -195,6 +198,11 @@ func (v Value) BearerEnvRef() (string, error) {
 // into it. The name is checked again here, because this is the one place a
 // "${" is written unescaped.
 func (v Value) EnvRef() (string, error) {
+	if !v.env {
+		// Every variable a configuration reads must be declared, so the
+		// control plane can tell which parameters name one (Param.EnvVar).
+		return "", fmt.Errorf("EnvRef: the parameter is not marked env_var")
+	}
 	s, _ := v.v.(string)
 	if !envName.MatchString(s) {
 		return "", fmt.Errorf("EnvRef: %q is not an environment variable name", s)
@@ -212,7 +220,7 @@ func (v Value) Entries() []Entry {
 	m, _ := v.v.(map[string]string)
 	out := make([]Entry, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, Entry{Key: Value{v: k}, Value: Value{v: m[k]}})
+		out = append(out, Entry{Key: Value{v: k}, Value: Value{v: m[k], env: v.env}})
 	}
 	return out
 }

@@ -59,17 +59,19 @@ func TestValueMethods(t *testing.T) {
 	_, err = Value{v: 5}.Millis()
 	assert.Error(t, err)
 
-	bearer, err := Value{v: "PHOENIX_AGENT_TOKEN"}.BearerEnvRef()
+	bearer, err := Value{v: "PHOENIX_AGENT_TOKEN", env: true}.BearerEnvRef()
 	require.NoError(t, err)
 	assert.Equal(t, `"Bearer ${env:PHOENIX_AGENT_TOKEN}"`, bearer)
-	_, err = Value{v: "not a name"}.BearerEnvRef()
+	_, err = Value{v: "not a name", env: true}.BearerEnvRef()
 	assert.Error(t, err)
 
-	ref, err := Value{v: "NR_KEY"}.EnvRef()
+	ref, err := Value{v: "NR_KEY", env: true}.EnvRef()
 	require.NoError(t, err)
 	assert.Equal(t, `"${env:NR_KEY}"`, ref)
-	_, err = Value{v: "A}${file:/etc/passwd"}.EnvRef()
+	_, err = Value{v: "A}${file:/etc/passwd", env: true}.EnvRef()
 	assert.Error(t, err, "EnvRef is the one unescaped ${: it checks its input itself")
+	_, err = Value{v: "NR_KEY"}.EnvRef()
+	assert.ErrorContains(t, err, "not marked env_var", "only a declared env_var parameter names a variable")
 
 	host, err := Value{v: "[::1]:8888"}.Host()
 	require.NoError(t, err)
@@ -83,6 +85,8 @@ func TestValueMethods(t *testing.T) {
 	assert.ErrorContains(t, err, "port \"99999\" is not a number from 1 to 65535")
 
 	assert.Equal(t, []Entry{{Value{v: "a"}, Value{v: "1"}}, {Value{v: "b"}, Value{v: "2"}}}, Value{v: map[string]string{"b": "2", "a": "1"}}.Entries())
+	assert.Equal(t, []Entry{{Value{v: "x-key"}, Value{v: "K", env: true}}}, Value{v: map[string]string{"x-key": "K"}, env: true}.Entries(),
+		"an env_var map's values name variables, its keys do not")
 }
 
 func TestNormaliseRefusesDuplicatesAndAliases(t *testing.T) {

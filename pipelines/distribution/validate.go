@@ -119,8 +119,10 @@ func componentOf(path string) string {
 // distribution's factories, the same steps `phoenix-collector validate` takes,
 // without starting anything, except that what depends on the agent's host's
 // filesystem is checked only for what does not (hostRootConverter,
-// fileStorageConverter). providers resolve the configuration's URI and its
+// fileStorageConverter), and what it creates is shut down again
+// (validationFactories). providers resolve the configuration's URI and its
 // references.
+//
 // validateMu serialises validations: building a host_metrics receiver, which
 // validation does, writes process-wide gopsutil settings
 // (EnableBootTimeCache), so two validations at once race.
@@ -129,9 +131,13 @@ var validateMu sync.Mutex
 func validate(ctx context.Context, uri string, providers []confmap.ProviderFactory) error {
 	validateMu.Lock()
 	defer validateMu.Unlock()
+	var b built
+	// Shut down even when the request's context has ended: what was
+	// created must be released either way.
+	defer b.shutdown(context.WithoutCancel(ctx))
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{Command: "phoenix-collector", Description: "Phoenix collector"},
-		Factories: Components,
+		Factories: func() (otelcol.Factories, error) { return validationFactories(&b) },
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
 				URIs:              []string{uri},

@@ -137,7 +137,7 @@ func TestValidate(t *testing.T) {
 	assert.Equal(t, hostFile+": valid\n", out)
 	assert.Equal(t, hostFile+": note: assigning it needs the admin role: it reaches into every host it runs on:\n"+
 		"  exporters::file: writes files on the host\n"+
-		"  exporters::file::path: ${env:OUT_PATH} reads environment variable OUT_PATH, which no catalog pipeline references\n", errOut)
+		"  exporters::file::path: ${env:OUT_PATH} reads environment variable OUT_PATH, which no catalog pipeline references and the server's agent_env_allowlist does not allow\n", errOut)
 }
 
 func TestServerUnreachable(t *testing.T) {

@@ -38,7 +38,8 @@ func NewCmd(ios *cmdutil.IOStreams, runF func(context.Context, *Options) error) 
 		Long: `Run the Phoenix control plane. Supervisors connect to the OpAMP listener
 (ws://HOST:4320/v1/opamp, or plain HTTP polling on the same URL); the REST API,
 the collectors' own-telemetry endpoint (/v1/metrics), /metrics, /healthz and
-/readyz share the API listener.
+/readyz share the API listener. /metrics answers without a token unless
+--metrics-auth is set.
 
 The embedded store (a single file in --data-dir) needs nothing installed; give
 a postgres:// URL to --store to run several replicas on PostgreSQL.
@@ -51,6 +52,7 @@ Each host exchanges the enrollment token for an agent credential of its own
 		Example: `  phoenix server
   phoenix server --data-dir /var/lib/phoenix --opamp-listen :4320 --api-listen :8080
   phoenix server --store postgres://phoenix@db:5432/phoenix --tokens-file /etc/phoenix/tokens.yaml
+  phoenix server --tokens-file /etc/phoenix/tokens.yaml --metrics-auth
   phoenix server --config /etc/phoenix/server.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,6 +79,7 @@ func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.StringVar(&c.Store, "store", c.Store, "embedded store file or postgres:// URL (default <data-dir>/phoenix.db)")
 	f.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "tokens file (default: generated in --data-dir)")
 	f.BoolVar(&c.NoAuth, "no-auth", c.NoAuth, "disable authentication (refused unless both listeners are loopback addresses)")
+	f.BoolVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "require a token with the metrics permission (role metrics or admin) for /metrics")
 	f.StringVar(&c.TLSCertFile, "tls-cert", c.TLSCertFile, "TLS certificate for both listeners")
 	f.StringVar(&c.TLSKeyFile, "tls-key", c.TLSKeyFile, "TLS key for both listeners")
 	f.StringVar(&c.ServerID, "server-id", c.ServerID, "this replica's identity (default: host name)")
@@ -85,6 +88,8 @@ func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "bound on every store call; API requests answer 503 when the store does not answer within it")
 	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
 	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
+	f.StringSliceVar(&c.AgentEnvAllowlist, "agent-env-allowlist", c.AgentEnvAllowlist,
+		"glob patterns of the agents' environment variables callers without host access may name (catalog parameters such as otlp_env_headers)")
 }
 
 // runServer starts the server and blocks until the context ends (Ctrl-C,
@@ -134,17 +139,24 @@ func (o *Options) resolve() (controlplane.Config, error) {
 	// Flags given explicitly win over the file.
 	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
 	bindConfigFlags(fs, &fileCfg)
+	// Every flag bindConfigFlags declares, so a new setting cannot be left out.
 	var override []string
-	for _, name := range []string{"opamp-listen", "api-listen", "public-url", "data-dir", "store", "tokens-file",
-		"no-auth", "tls-cert", "tls-key", "server-id", "sample-retention", "agent-retention", "store-timeout", "prices", "default-pipeline"} {
-		if o.changed != nil && o.changed(name) {
-			override = append(override, name)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if o.changed != nil && o.changed(f.Name) {
+			override = append(override, f.Name)
 		}
-	}
+	})
 	flagCfg := o.Config
 	ours := pflag.NewFlagSet("", pflag.ContinueOnError)
 	bindConfigFlags(ours, &flagCfg)
 	for _, name := range override {
+		// A list's String() is "[a,b]", which Set would not read back.
+		if list, ok := fs.Lookup(name).Value.(pflag.SliceValue); ok {
+			if err := list.Replace(ours.Lookup(name).Value.(pflag.SliceValue).GetSlice()); err != nil {
+				return controlplane.Config{}, err
+			}
+			continue
+		}
 		if err := fs.Set(name, ours.Lookup(name).Value.String()); err != nil {
 			return controlplane.Config{}, err
 		}

@@ -47,7 +47,8 @@ no_auth: true
 sample_retention: 1h
 server_id: file-replica
 `)
-	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false")
+	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false",
+		"--metrics-auth")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
 
@@ -55,11 +56,33 @@ server_id: file-replica
 	want.APIListen = "127.0.0.1:9100"              // flag
 	want.SampleRetention = 2 * time.Hour           // flag
 	want.NoAuth = false                            // flag, explicitly false
+	want.MetricsAuth = true                        // flag
 	want.DataDir = "/from/file"                    // file
 	want.PublicURL = "https://phoenix.example.com" // file
 	want.ServerID = "file-replica"                 // file
 	// opamp_listen is in neither: the default.
 	assert.Equal(t, want, cfg)
+}
+
+func TestResolveAgentEnvAllowlist(t *testing.T) {
+	t.Parallel()
+	cfg, err := parse(t).resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", "OTLP_*"}, cfg.AgentEnvAllowlist, "the default")
+
+	file := clitest.WriteFile(t, "server.yaml", "agent_env_allowlist: [DD_API_KEY, \"HONEYCOMB_*\"]\n")
+	cfg, err = parse(t, "--config", file).resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"DD_API_KEY", "HONEYCOMB_*"}, cfg.AgentEnvAllowlist, "the file replaces the default")
+
+	cfg, err = parse(t, "--config", file, "--agent-env-allowlist", "OTLP_*,NR_KEY").resolve()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"OTLP_*", "NR_KEY"}, cfg.AgentEnvAllowlist, "the flag replaces the file")
+
+	empty := clitest.WriteFile(t, "server.yaml", "agent_env_allowlist: []\n")
+	cfg, err = parse(t, "--config", empty).resolve()
+	require.NoError(t, err)
+	assert.Empty(t, cfg.AgentEnvAllowlist, "only the catalog's own variables")
 }
 
 func TestResolveRejectsBadFiles(t *testing.T) {
