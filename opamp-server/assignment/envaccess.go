@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution/hostaccess"
 )
@@ -42,6 +43,9 @@ func CheckEnvAllowlist(patterns []string) error {
 // the configuration sends data: one the catalog's own configurations
 // reference (CatalogEnv), or one Settings.EnvAllowlist allows.
 func (s *Service) envAllowed(name string) bool {
+	if name == apitypes.AgentTokenEnv {
+		return false // only the server's telemetry_token_env names it (DeniedEnv)
+	}
 	if s.catalogEnv()[name] {
 		return true
 	}
@@ -73,6 +77,9 @@ func (s *Service) DeniedEnv(pipeline string, params map[string]any, config strin
 	}
 	var out []catalog.EnvUse
 	for _, u := range s.set.Catalog.EnvUses(pipeline, params) {
+		if u.Param == "telemetry_token_env" && u.Name == apitypes.AgentTokenEnv {
+			continue // the server's own: the agent's credential, to the server only
+		}
 		if (used == nil || used[u.Name]) && !s.envAllowed(u.Name) {
 			out = append(out, u)
 		}

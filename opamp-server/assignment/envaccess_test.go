@@ -43,8 +43,8 @@ func TestEnvParamsOutsideTheAllowlistNeedTheGrant(t *testing.T) {
 			catalog.EnvUse{Param: "otlp_env_headers", Key: "authorization", Name: "AWS_SECRET_ACCESS_KEY"}},
 		{"license key", map[string]any{"destination": "newrelic", "newrelic_license_key_env": "PGPASSWORD"},
 			catalog.EnvUse{Param: "newrelic_license_key_env", Name: "PGPASSWORD"}},
-		{"own telemetry token", map[string]any{"telemetry_token_env": "AWS_SECRET_ACCESS_KEY", "telemetry_endpoint": "https://attacker.example/v1/metrics"},
-			catalog.EnvUse{Param: "telemetry_token_env", Name: "AWS_SECRET_ACCESS_KEY"}},
+		{"the agent's credential", otlpTo(map[string]any{"otlp_env_headers": map[string]any{"authorization": apitypes.AgentTokenEnv}}),
+			catalog.EnvUse{Param: "otlp_env_headers", Key: "authorization", Name: apitypes.AgentTokenEnv}},
 		{"patterns match whole names", otlpTo(map[string]any{"otlp_env_headers": map[string]any{"x": "XOTLP_KEY"}}),
 			catalog.EnvUse{Param: "otlp_env_headers", Key: "x", Name: "XOTLP_KEY"}},
 	}
@@ -102,8 +102,15 @@ func TestEnvAllowlistIsTheServers(t *testing.T) {
 	_, denied := AsHostAccess(err)
 	assert.True(t, denied, "%v", err)
 	_, err = s.FromRequest(t.Context(), "a1", apitypes.AssignRequest{Pipeline: "baseline",
-		Parameters: otlpTo(map[string]any{"otlp_env_headers": map[string]any{"authorization": apitypes.AgentTokenEnv}})}, Grants{})
+		Parameters: otlpTo(map[string]any{"otlp_env_headers": map[string]any{"authorization": "NEW_RELIC_LICENSE_KEY"}})}, Grants{})
 	assert.NoError(t, err, "the catalog's own variables stay allowed")
+
+	s, st, _ = newService(t, func(set *Settings) { set.EnvAllowlist = []string{"PHOENIX_*"} })
+	require.NoError(t, st.UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: "a1"}))
+	_, err = s.FromRequest(t.Context(), "a1", apitypes.AssignRequest{Pipeline: "baseline",
+		Parameters: otlpTo(map[string]any{"otlp_env_headers": map[string]any{"authorization": apitypes.AgentTokenEnv}})}, Grants{})
+	_, denied = AsHostAccess(err)
+	assert.True(t, denied, "no allowlist lets the agent's credential go elsewhere: %v", err)
 }
 
 func TestEnvAllowlistPatterns(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/pipelines/distribution/hostaccess"
@@ -151,6 +152,10 @@ func (s *Service) catalogEnvNames() map[string]bool {
 			}
 		}
 	}
+	// The agent's credential goes to this server only, in the
+	// configurations the server renders: a verbatim configuration that
+	// reads it could send it anywhere, so that needs host access.
+	delete(names, apitypes.AgentTokenEnv)
 	if len(names) == 0 {
 		s.log.Warn("the catalog's configurations reference no environment variable; verbatim configurations that reference any need the admin role")
 	}

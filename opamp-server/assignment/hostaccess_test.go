@@ -31,12 +31,12 @@ service: {pipelines: {metrics: {receivers: [host_metrics], exporters: [otlp_http
 func TestCatalogEnv(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newService(t)
-	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", apitypes.AgentTokenEnv}, s.CatalogEnv())
-
-	// Without a telemetry URL of its own the server still knows the
-	// agent token's variable is the catalog's.
+	// The agent's credential is not among them: the catalog sends it to
+	// this server only, and a verbatim configuration could send it
+	// anywhere.
+	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY"}, s.CatalogEnv())
 	s, _, _ = newService(t, func(set *Settings) { set.OwnTelemetryURL = "" })
-	assert.Contains(t, s.CatalogEnv(), apitypes.AgentTokenEnv)
+	assert.NotContains(t, s.CatalogEnv(), apitypes.AgentTokenEnv)
 }
 
 func TestVerbatimHostAccessNeedsTheGrant(t *testing.T) {
@@ -85,7 +85,7 @@ func TestVerbatimHostAccessNeedsTheGrant(t *testing.T) {
 	}
 
 	allowed := map[string]string{
-		"catalog variables": verbatim(`    headers: {api-key: "${env:NEW_RELIC_LICENSE_KEY}", authorization: "Bearer ${env:`+apitypes.AgentTokenEnv+`}"}`, ""),
+		"catalog variables": verbatim(`    headers: {api-key: "${env:NEW_RELIC_LICENSE_KEY}"}`, ""),
 		"escaped":           verbatim(`    headers: {x: "$${file:/etc/shadow}"}`, ""),
 		"plain":             verbatim("", ""),
 	}

@@ -126,9 +126,22 @@ func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
 
 // serverParams are the parameters the server gives every agent's
 // configurations: the collector reports its own telemetry to this server as
-// itself, with the agent token from its environment.
+// itself, with its own credential from its environment. They are the
+// server's alone: no caller, experiment or label sets them, since whoever
+// chose telemetry_endpoint would receive every agent's credential.
 func (s *Service) serverParams(uid string) map[string]any {
 	return map[string]any{"instance_id": uid, "telemetry_endpoint": s.set.OwnTelemetryURL, "telemetry_token_env": apitypes.AgentTokenEnv}
+}
+
+// serverOwned lists the server's own parameters (serverParams) among params.
+func serverOwned(params map[string]any) []string {
+	var out []string
+	for _, k := range []string{"instance_id", "telemetry_endpoint", "telemetry_token_env"} {
+		if _, given := params[k]; given {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // labelValue reads a label as a YAML scalar, as `--param` values are read:
@@ -158,7 +171,13 @@ func (s *Service) withAgentParams(ctx context.Context, pipeline, uid string, par
 			delete(agent, k)
 		}
 	}
-	return s.withDeclared(pipeline, params, agent)
+	out := s.withDeclared(pipeline, params, agent)
+	for k, v := range server {
+		if _, given := out[k]; given {
+			out[k] = v // the server's own win over anything given
+		}
+	}
+	return out
 }
 
 // withDeclared adds to params the collector parameters of agent that params
@@ -226,6 +245,10 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 		}
 		asg = apitypes.Assignment{InstanceUID: uid, Config: req.Config, ConfigHash: checked.Hash}
 	} else {
+		if owned := serverOwned(req.Parameters); len(owned) > 0 {
+			return asg, fmt.Errorf("%w: parameters %s are set by the server for each agent (its own telemetry, with its own credential)",
+				ErrRequest, strings.Join(owned, ", "))
+		}
 		var err error
 		if asg, err = s.Render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
 			return asg, err

@@ -91,9 +91,10 @@ func TestAgentParamsSetOnlyCollectorParameters(t *testing.T) {
 	assert.NotEqual(t, 99, asg.Parameters["k"], "a processor parameter is the assigner's, not the agent's")
 	assert.NotContains(t, asg.Parameters, "not_a_parameter")
 
-	asg, err = s.Render(t.Context(), "a1", "topk", map[string]any{"instance_id": "chosen"})
+	asg, err = s.Render(t.Context(), "a1", "topk", map[string]any{"instance_id": "chosen", "telemetry_endpoint": "https://elsewhere/v1/metrics"})
 	require.NoError(t, err)
-	assert.Equal(t, "chosen", asg.Parameters["instance_id"], "the caller's parameters win")
+	assert.Equal(t, "a1", asg.Parameters["instance_id"], "the server's own parameters win over a caller's")
+	assert.Equal(t, ownURL, asg.Parameters["telemetry_endpoint"])
 
 	paired, err := s.RenderPaired(t.Context(), "a1", catalog.PairedSpec{
 		Baseline: catalog.Ref{Pipeline: "baseline"}, Candidate: catalog.Ref{Pipeline: "topk"}})
