@@ -22,6 +22,12 @@ import (
 // false FAILED is never corrected.
 const ApplyTimeout = 10 * time.Second
 
+// BootstrapTimeout is how long the supervisor waits for its first run of
+// the collector (which reports the collector's description) before giving
+// up and exiting. Its default, 3 s, is too short on a busy host: the
+// collector's start alone can take longer while load runs beside it.
+const BootstrapTimeout = 30 * time.Second
+
 // SupervisorOptions configure an OpAMP supervisor managing a collector.
 type SupervisorOptions struct {
 	// Binary is opampsupervisor; Collector is phoenix-collector.
@@ -80,6 +86,7 @@ func StartSupervisor(opts SupervisorOptions) (*Supervisor, error) {
 		"collector_crash_log_snippet_kib": 2,
 		"automatic_config_rollback":       true,
 		"config_apply_timeout":            ApplyTimeout.String(),
+		"bootstrap_timeout":               BootstrapTimeout.String(),
 		"description":                     map[string]any{"non_identifying_attributes": opts.Labels},
 	}
 	if opts.TelemetryPort > 0 {
