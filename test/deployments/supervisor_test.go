@@ -154,6 +154,16 @@ func validateCollectorConfig(t *testing.T, files ...string) {
 	require.NoError(t, err, "phoenix collector-config validate: %s", out)
 }
 
+// The generic example in deployments/supervisor holds Phoenix's settings
+// and reads the identity as the deployments do.
+func TestSupervisorExample(t *testing.T) {
+	dir := repoPath(t, "deployments", "supervisor")
+	validateCollectorConfig(t, filepath.Join(dir, "collector.yaml"))
+	sup := loadSupervisor(t, string(readFile(t, filepath.Join(dir, "supervisor.yaml"))))
+	checkPhoenixSupervisor(t, sup)
+	validateSupervisor(t, sup, string(readFile(t, filepath.Join(dir, "collector.yaml"))))
+}
+
 func TestSupervisorChecksCanFail(t *testing.T) {
 	cfg := loadSupervisor(t, "server:\n  endpoint: ws://x:4320/v1/opamp\nagent:\n  executable: /usr/local/bin/phoenix-collector\n")
 	var rec failureRecorder
