@@ -14,13 +14,19 @@
 #                          creates them at the next boot from /etc/sysusers.d)
 #   --server URL           the agent's OpAMP endpoint, e.g. ws://phoenix.internal:4320/v1/opamp
 #   --public-url URL       the server's public_url, e.g. http://phoenix.internal:8080
-#   --agent-token-file F   put the agent token in F into /etc/phoenix/agent.env
+#   --enroll-token-file F  enroll this host as an agent with the enrollment token
+#                          in F: runs `phoenix agent enroll`, which writes the
+#                          agent's own identity to /var/lib/phoenix/agent (needs
+#                          --api and a running server; F is not copied anywhere)
+#   --api URL              the server's REST API, where the host enrolls, e.g.
+#                          http://phoenix.internal:8080 (not the OpAMP URL)
 #   -h, --help             this help
 #
-# Safe to run again: units and binaries are replaced, configuration files and
-# environment files that exist are kept (--server, --public-url and
-# --agent-token-file change just their setting in them). Users are created
-# only when running as root. Nothing is started: the closing message says how.
+# Safe to run again: units and binaries are replaced, configuration files
+# that exist are kept (--server and --public-url change just their setting in
+# them), and an agent identity the server still accepts is kept. Users are
+# created only when running as root. Nothing is started: the closing message
+# says how.
 set -euo pipefail
 # Directories and files get the modes given here, whatever the caller's umask.
 umask 022
@@ -40,7 +46,8 @@ binaries=true
 users=true
 server_url=""
 public_url=""
-token_file=""
+enroll_file=""
+api_url=""
 
 need_arg() {
   if [ $# -lt 2 ] || [ -z "$2" ] || [[ "$2" == --* ]]; then die "$1 needs a value"; fi
@@ -54,7 +61,8 @@ while [ $# -gt 0 ]; do
     --no-users) users=false ;;
     --server) need_arg "$@"; server_url="$2"; shift ;;
     --public-url) need_arg "$@"; public_url="$2"; shift ;;
-    --agent-token-file) need_arg "$@"; token_file="$2"; shift ;;
+    --enroll-token-file) need_arg "$@"; enroll_file="$2"; shift ;;
+    --api) need_arg "$@"; api_url="$2"; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "$prog: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -78,12 +86,18 @@ if [ -n "$public_url" ]; then
   [[ "$public_url" =~ ^https?://[^[:space:]]+$ ]] ||
     die "--public-url: \"$public_url\" is not an http:// or https:// URL"
 fi
-token=""
-if [ -n "$token_file" ]; then
-  has agent || die "--agent-token-file configures the agent, which --only $only leaves out"
-  [ -r "$token_file" ] || die "--agent-token-file: cannot read $token_file"
-  token="$(tr -d '\r\n' <"$token_file")"
-  [[ "$token" =~ ^[[:graph:]]+$ ]] || die "--agent-token-file: $token_file must hold one token without spaces"
+if [ -n "$api_url" ]; then
+  has agent || die "--api configures the agent, which --only $only leaves out"
+  [[ "$api_url" =~ ^https?://[^[:space:]]+$ ]] ||
+    die "--api: \"$api_url\" is not an http:// or https:// URL (the REST API, e.g. http://phoenix.internal:8080)"
+fi
+if [ -n "$enroll_file" ]; then
+  has agent || die "--enroll-token-file configures the agent, which --only $only leaves out"
+  [ -r "$enroll_file" ] || die "--enroll-token-file: cannot read $enroll_file"
+  [[ "$(tr -d '\r\n' <"$enroll_file")" =~ ^[[:graph:]]+$ ]] ||
+    die "--enroll-token-file: $enroll_file must hold one token without spaces"
+  [ -n "$api_url" ] ||
+    die "--enroll-token-file needs --api URL: the server's REST API (e.g. http://phoenix.internal:8080), where the host enrolls"
 fi
 
 # "" is the real root from here on, so that "$root/etc/…" is a plain path.
@@ -99,6 +113,23 @@ etc=/etc/phoenix
 units=/etc/systemd/system
 sysusers=/etc/sysusers.d
 bindir=/usr/local/bin
+# The agent's identity, as `phoenix agent enroll` writes it and
+# supervisor.yaml reads it (phoenix-agent.service's second StateDirectory).
+identity=/var/lib/phoenix/agent
+agent_user=phoenix-agent
+
+# The phoenix CLI that enrolls: the one installed below, or with
+# --no-binaries the one already installed (or on PATH).
+phoenix_cli=""
+if [ -n "$enroll_file" ]; then
+  if $binaries || [ -x "$root$bindir/phoenix" ]; then
+    phoenix_cli="$root$bindir/phoenix"
+  elif command -v phoenix >/dev/null; then
+    phoenix_cli="$(command -v phoenix)"
+  else
+    die "--enroll-token-file runs phoenix agent enroll, but --no-binaries and no $bindir/phoenix nor phoenix on PATH"
+  fi
+fi
 
 # install_file SRC DEST MODE: always replaced (units, binaries).
 install_file() {
@@ -150,23 +181,10 @@ set_server_endpoint() {
   mv "$tmp" "$file"
 }
 
-# set_env FILE NAME VALUE: sets NAME=VALUE in an environment file.
-set_env() {
-  local file="$1" name="$2" value="$3" tmp
-  tmp="$(mktemp "$file.XXXXXX")"
-  NAME="$name" VALUE="$value" awk '
-    BEGIN { name = ENVIRON["NAME"]; value = ENVIRON["VALUE"] }
-    !done && $0 ~ "^#? ?" name "=" { print name "=" value; done = 1; next }
-    { print }
-    END { if (!done) print name "=" value }
-  ' "$file" >"$tmp"
-  chmod 0600 "$tmp"
-  mv "$tmp" "$file"
-}
-
 if $binaries; then
-  want=""
-  if has server; then want="phoenix"; fi
+  # The agent's host needs phoenix too: `phoenix agent enroll` and
+  # `phoenix agent rotate` manage its identity.
+  want="phoenix"
   if has agent; then want="$want opampsupervisor phoenix-collector"; fi
   for bin in $want; do
     [ -x "$bin_dir/$bin" ] ||
@@ -175,8 +193,9 @@ if $binaries; then
   for bin in $want; do install_file "$bin_dir/$bin" "$bindir/$bin" 0755; done
 fi
 
-# Configuration holds no secrets (they live in the 0600 environment files),
-# so it is world-readable and the services need no group to read it.
+# Configuration holds no secrets (the server's live in the 0600 server.env,
+# the agent's identity in /var/lib/phoenix/agent), so it is world-readable and
+# the services need no group to read it.
 install -d -m 0755 "$root$etc"
 for c in $components; do
   install_file "$here/phoenix-$c.service" "$units/phoenix-$c.service" 0644
@@ -193,14 +212,16 @@ fi
 if has agent; then
   install_config "$here/supervisor.yaml" "$etc/supervisor.yaml" 0644
   install_config "$here/collector.yaml" "$etc/collector.yaml" 0644
-  install_config "$here/agent.env" "$etc/agent.env" 0600
   if [ -n "$server_url" ]; then
     set_server_endpoint "$root$etc/supervisor.yaml" "$server_url"
     note "set server.endpoint in $etc/supervisor.yaml to $server_url"
   fi
-  if [ -n "$token" ]; then
-    set_env "$root$etc/agent.env" PHOENIX_AGENT_TOKEN "$token"
-    note "set PHOENIX_AGENT_TOKEN in $etc/agent.env"
+  # Left by an installation from before per-agent identities.
+  if ! grep -qF "\${file:$identity/token}" "$root$etc/supervisor.yaml"; then
+    note "warning: $etc/supervisor.yaml does not read the agent's identity (\${file:$identity/token}): it predates enrollment; compare it with $here/supervisor.yaml"
+  fi
+  if [ -e "$root$etc/agent.env" ]; then
+    note "warning: $etc/agent.env is no longer read (it held the retired shared agent token): remove it"
   fi
 fi
 
@@ -227,8 +248,37 @@ else
   note "system users are in place"
 fi
 
-if has agent && ! grep -q '^PHOENIX_AGENT_TOKEN=[^[:space:]]' "$root$etc/agent.env"; then
-  note "warning: $etc/agent.env has no PHOENIX_AGENT_TOKEN yet; the server will refuse the agent"
+# user_ids USER: "uid:gid" of a user of the target system, or nothing.
+user_ids() {
+  [ -r "$root/etc/passwd" ] || return 0
+  awk -F: -v u="$1" '$1 == u { print $3 ":" $4; exit }' "$root/etc/passwd"
+}
+
+enrolled=false
+if [ -n "$enroll_file" ]; then
+  # /var/lib/phoenix stays traversable for both services; the identity is
+  # the agent's alone.
+  [ -d "$root/var/lib/phoenix" ] || install -d -m 0755 "$root/var/lib/phoenix"
+  [ -d "$root$identity" ] || install -d -m 0700 "$root$identity"
+  # Keeps an identity the server still accepts, replaces one it refuses; the
+  # enrollment token is read from its file and stored nowhere. It says on
+  # stderr what it did; stdout is the instance UID alone.
+  "$phoenix_cli" agent enroll --server "$api_url" --enroll-token-file "$enroll_file" --dir "$root$identity" >/dev/null ||
+    die "enrolling with $api_url failed (above); everything else is installed. Once the server answers, run:
+  phoenix agent enroll --server $api_url --enroll-token-file FILE --dir $identity"
+  ids=""
+  if is_root; then ids="$(user_ids "$agent_user")"; fi
+  if [ -n "$ids" ]; then
+    chown -R "$ids" "$root$identity"
+    note "$identity belongs to $agent_user"
+  else
+    # The user does not exist yet, or we may not give files away: systemd
+    # hands the StateDirectory to the user when it starts the service.
+    note "$identity is not $agent_user's yet: systemd gives it to $agent_user when phoenix-agent starts"
+  fi
+  enrolled=true
+elif has agent && [ -s "$root$identity/token" ]; then
+  enrolled=true
 fi
 
 cat <<EOF
@@ -241,8 +291,16 @@ has server && cat <<EOF
   # the admin token for the phoenix CLI, once started:
   #   PHOENIX_TOKEN_FILE=/var/lib/phoenix/server/admin.token phoenix agent list
 EOF
+if has agent && ! $enrolled; then
+  cat <<EOF
+  # enroll this host as an agent (once; its identity goes to $identity) with
+  # an enrollment token: the server's /var/lib/phoenix/server/enroll.token, or
+  # a token with the enroll role in its tokens file. Not stored on this host.
+  phoenix agent enroll --server ${api_url:-http://SERVER:8080} --enroll-token-file FILE
+  chown -R $agent_user:$agent_user $identity
+EOF
+fi
 has agent && cat <<EOF
-  # the agent token (e.g. /var/lib/phoenix/server/agent.token on the server) in $etc/agent.env, then
   systemctl enable --now phoenix-agent.service
 EOF
 exit 0

@@ -71,12 +71,23 @@ func selects(tb testing.TB, sel *metav1.LabelSelector, lbls map[string]string) b
 	return s.Matches(labels.Set(lbls))
 }
 
-// onlyContainer returns a pod's single container.
+// onlyContainer returns a pod's single container (init containers aside).
 func onlyContainer(tb testing.TB, spec corev1.PodSpec) corev1.Container {
 	tb.Helper()
 	require.Len(tb, spec.Containers, 1)
-	require.Empty(tb, spec.InitContainers)
 	return spec.Containers[0]
+}
+
+// onlyInitContainer returns a pod's single init container.
+func onlyInitContainer(tb testing.TB, spec corev1.PodSpec) corev1.Container {
+	tb.Helper()
+	require.Len(tb, spec.InitContainers, 1)
+	return spec.InitContainers[0]
+}
+
+// allContainers returns a pod's init containers and containers.
+func allContainers(spec corev1.PodSpec) []corev1.Container {
+	return append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
 }
 
 // fileSource says where a file a container reads comes from.

@@ -55,7 +55,7 @@ func collectRefs(objs []object) refs {
 				}
 			}
 		}
-		for _, c := range w.Template.Spec.Containers {
+		for _, c := range allContainers(w.Template.Spec) {
 			for _, e := range c.EnvFrom {
 				if e.ConfigMapRef != nil {
 					add(r.configMaps, e.ConfigMapRef.Name, "")
@@ -139,14 +139,15 @@ func TestNoInlineSecrets(t *testing.T) {
 				assert.Empty(t, ofType[*corev1.Secret](objs), "Secrets are referenced, never defined, outside dev")
 			}
 			for _, w := range workloads(objs) {
-				for _, c := range w.Template.Spec.Containers {
+				for _, c := range allContainers(w.Template.Spec) {
 					for _, e := range c.Env {
 						if secretNameRE.MatchString(e.Name) {
 							assert.Empty(t, e.Value, "%s/%s: $%s is a literal", w.Name, c.Name, e.Name)
 						}
 					}
-					for _, a := range c.Args {
+					for _, a := range append(slices.Clone(c.Command), c.Args...) {
 						assert.NotContains(t, strings.ToLower(a), "password", "%s: arguments are readable in /proc", w.Name)
+						assert.NotRegexp(t, `[0-9a-f]{32}`, a, "%s/%s: a token on the command line is readable in /proc", w.Name, c.Name)
 					}
 				}
 			}
@@ -165,7 +166,7 @@ func TestDevSecrets(t *testing.T) {
 	}
 	r := collectRefs(objs)
 	var tokens auth.TokensFile
-	var agentToken string
+	var enrollToken string
 	for secretName := range r.secrets {
 		s := mustLookup[*corev1.Secret](t, objs, secretName)
 		switch {
@@ -174,8 +175,8 @@ func TestDevSecrets(t *testing.T) {
 			_, err := auth.LoadFile(p)
 			require.NoError(t, err, "the server loads the generated tokens file")
 			require.NoError(t, yaml.Unmarshal(s.Data["tokens.yaml"], &tokens))
-		case strings.HasPrefix(secretName, "phoenix-agent-token-"):
-			agentToken = string(s.Data["token"])
+		case strings.HasPrefix(secretName, "phoenix-enroll-token-"):
+			enrollToken = string(s.Data["token"])
 		case strings.HasPrefix(secretName, "phoenix-postgres-"):
 			svc := mustLookup[*corev1.Service](t, objs, string(s.Data["PGHOST"]))
 			assert.Equal(t, string(s.Data["PGPORT"]), strconv.Itoa(int(svc.Spec.Ports[0].Port)))
@@ -184,14 +185,15 @@ func TestDevSecrets(t *testing.T) {
 			t.Errorf("unexpected Secret %s", secretName)
 		}
 	}
-	require.NotEmpty(t, agentToken)
+	require.NotEmpty(t, enrollToken)
 	var roles []auth.Role
 	for _, e := range tokens.Tokens {
-		if e.TokenSHA256 == auth.Digest(agentToken) {
+		if e.TokenSHA256 == auth.Digest(enrollToken) {
 			roles = e.Roles
 		}
+		assert.NotContains(t, e.Roles, auth.RoleAgent, "%s: agents enroll; no token in the file speaks for them", e.Name)
 	}
-	assert.Equal(t, []auth.Role{auth.RoleAgent}, roles, "the agent token is in the tokens file with the agent role")
+	assert.Equal(t, []auth.Role{auth.RoleEnroll}, roles, "the enrollment token is in the tokens file with the enroll role only")
 }
 
 func TestDevSecretExamples(t *testing.T) {
@@ -199,22 +201,30 @@ func TestDevSecretExamples(t *testing.T) {
 	_, err := auth.LoadFile(filepath.Join(dir, "tokens.yaml.example"))
 	assert.NoError(t, err, "the tokens example is a valid tokens file")
 
-	token := string(readFile(t, filepath.Join(dir, "agent.token.example")))
+	token := string(readFile(t, filepath.Join(dir, "enroll.token.example")))
 	assert.Regexp(t, `^[0-9a-f]{64}$`, token, "one token, no newline")
 
+	// A secrets directory from before enrollment: the shared agent token,
+	// which the server refuses in a tokens file, is replaced.
 	generated := t.TempDir()
+	testenv.WriteFile(t, generated, "agent.token", token)
+	testenv.WriteFile(t, generated, "tokens.yaml", "tokens: []\n")
+	testenv.WriteFile(t, generated, "admin.token", token)
 	out, err := runScript(t, filepath.Join(kubeDir(t), "overlays", "dev", "make-secrets.sh"), generated)
 	require.NoError(t, err, out)
+	assert.NoFileExists(t, filepath.Join(generated, "agent.token"), "the retired shared token is removed")
+	_, err = auth.LoadFile(filepath.Join(generated, "tokens.yaml"))
+	require.NoError(t, err, "the server loads the tokens file")
 	assert.Equal(t, envKeys(t, filepath.Join(dir, "postgres.env.example")), envKeys(t, filepath.Join(generated, "postgres.env")))
-	for _, f := range []string{"tokens.yaml", "agent.token", "admin.token", "postgres.env"} {
+	for _, f := range []string{"tokens.yaml", "enroll.token", "admin.token", "postgres.env"} {
 		st, err := os.Stat(filepath.Join(generated, f))
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), f)
 	}
-	before := readFile(t, filepath.Join(generated, "agent.token"))
+	before := readFile(t, filepath.Join(generated, "enroll.token"))
 	_, err = runScript(t, filepath.Join(kubeDir(t), "overlays", "dev", "make-secrets.sh"), generated)
 	require.NoError(t, err)
-	assert.Equal(t, before, readFile(t, filepath.Join(generated, "agent.token")), "a second run keeps the secrets")
+	assert.Equal(t, before, readFile(t, filepath.Join(generated, "enroll.token")), "a second run keeps the secrets")
 }
 
 func envKeys(tb testing.TB, p string) []string {

@@ -3,6 +3,7 @@ package deployments_test
 import (
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ func TestServerDeployment(t *testing.T) {
 			d := mustLookup[*appsv1.Deployment](t, objs, "phoenix-server")
 			spec := d.Spec.Template.Spec
 			c := onlyContainer(t, spec)
+			assert.Empty(t, spec.InitContainers)
 
 			assert.Equal(t, ptr.To[int32](2), d.Spec.Replicas)
 			assert.True(t, selects(t, d.Spec.Selector, d.Spec.Template.Labels))
@@ -140,7 +142,7 @@ func TestEveryContainerIsConfined(t *testing.T) {
 				require.NotNil(t, spec.SecurityContext, w.Name)
 				require.NotNil(t, spec.SecurityContext.SeccompProfile, w.Name)
 				assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, spec.SecurityContext.SeccompProfile.Type, w.Name)
-				for _, c := range spec.Containers {
+				for _, c := range allContainers(spec) {
 					sc := c.SecurityContext
 					require.NotNil(t, sc, "%s/%s", w.Name, c.Name)
 					assert.Equal(t, ptr.To(false), sc.AllowPrivilegeEscalation, "%s/%s", w.Name, c.Name)
@@ -155,8 +157,10 @@ func TestEveryContainerIsConfined(t *testing.T) {
 						assert.Contains(t, c.Resources.Requests, r, "%s/%s requests", w.Name, c.Name)
 						assert.Contains(t, c.Resources.Limits, r, "%s/%s limits", w.Name, c.Name)
 					}
-					assert.NotNil(t, c.LivenessProbe, "%s/%s", w.Name, c.Name)
-					assert.NotNil(t, c.ReadinessProbe, "%s/%s", w.Name, c.Name)
+					if !slices.ContainsFunc(spec.InitContainers, func(i corev1.Container) bool { return i.Name == c.Name }) {
+						assert.NotNil(t, c.LivenessProbe, "%s/%s", w.Name, c.Name)
+						assert.NotNil(t, c.ReadinessProbe, "%s/%s", w.Name, c.Name)
+					}
 				}
 			}
 		})
@@ -168,7 +172,7 @@ func TestImagesPerOverlay(t *testing.T) {
 	for name, objs := range rendered {
 		t.Run(name, func(t *testing.T) {
 			for _, w := range workloads(objs) {
-				for _, c := range w.Template.Spec.Containers {
+				for _, c := range allContainers(w.Template.Spec) {
 					if imageName(c.Image) == "postgres" {
 						continue
 					}

@@ -2,6 +2,7 @@ package deployments_test
 
 import (
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,26 +13,48 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phoenix/platform/cli/agentidentity"
+	agentcmd "github.com/phoenix/platform/cli/cmd/agent"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/testenv"
 )
 
-// Values the tests give the variables deployments set for the supervisor.
+// identityDir is where every deployment keeps the agent's identity:
+// `phoenix agent enroll`'s default --dir, the systemd unit's StateDirectory
+// and the DaemonSet's hostPath.
+const identityDir = agentcmd.DefaultIdentityDir
+
+// The identity the tests enroll supervisors with, and the node name
+// deployments set for the supervisor.
 const (
-	testAgentToken = "0123456789abcdef"
-	testNodeName   = "node-a"
+	testAgentToken  = "phxa_0123456789abcdef0123456789abcdef"
+	testInstanceUID = "0190f5c2-7f3a-7c1e-9a55-2b1f3c4d5e6f"
+	testNodeName    = "node-a"
+	// retiredToken is what the environment holds in the tests: a
+	// configuration that still reads the shared token from
+	// ${env:PHOENIX_AGENT_TOKEN} sends it instead of its own.
+	retiredToken = "the-retired-shared-agent-token"
 )
 
+// moveIdentity returns a supervisor configuration with every ${file:…}
+// under identityDir read from dir instead.
+func moveIdentity(content, dir string) string {
+	return strings.ReplaceAll(content, "${file:"+identityDir+"/", "${file:"+dir+"/")
+}
+
 // loadSupervisor reads a supervisor configuration as opampsupervisor does
-// (config.Load: ${env:…} resolved, unknown keys are errors), with the
-// agent token and node name set to the test values.
+// (config.Load: ${file:…} and ${env:…} resolved, unknown keys are errors),
+// with an identity enrolled as `phoenix agent enroll` writes it (the test
+// values, in a directory standing in for identityDir) and the node name
+// set to the test value.
 func loadSupervisor(t *testing.T, content string) supconfig.Supervisor {
 	t.Helper()
-	require.Equal(t, apitypes.AgentTokenEnv, apitypes.AgentTokenEnv)
-	t.Setenv(apitypes.AgentTokenEnv, testAgentToken)
+	dir := filepath.Join(t.TempDir(), "agent")
+	require.NoError(t, agentidentity.Write(dir, agentidentity.Identity{InstanceUID: testInstanceUID, Token: testAgentToken}))
+	t.Setenv(apitypes.AgentTokenEnv, retiredToken)
 	t.Setenv("NODE_NAME", testNodeName)
-	p := testenv.WriteFile(t, t.TempDir(), "supervisor.yaml", content)
+	p := testenv.WriteFile(t, t.TempDir(), "supervisor.yaml", moveIdentity(content, dir))
 	cfg, err := supconfig.Load(p)
 	require.NoError(t, err)
 	return cfg
@@ -58,9 +81,19 @@ func checkPhoenixSupervisor(t assert.TestingT, cfg supconfig.Supervisor) {
 	assert.Len(t, a.StartupFallbackConfigs, 1, "startup_fallback_configs: one complete configuration")
 	assert.Equal(t, "/usr/local/bin/phoenix-collector", a.Executable)
 
+	// The agent's own identity, read from the files `phoenix agent enroll`
+	// writes: never the shared token from the environment.
 	assert.Equal(t, "Bearer "+testAgentToken, cfg.Server.Headers.Get("Authorization"),
-		"the agent token, from $%s", apitypes.AgentTokenEnv)
-	assert.NotEmpty(t, cfg.Storage.Directory)
+		"server.headers: Authorization: Bearer ${file:%s/%s}", identityDir, apitypes.AgentTokenFile)
+	assert.Equal(t, testInstanceUID, a.InstanceID, "agent.instance_id: ${file:%s/%s}", identityDir, apitypes.AgentInstanceIDFile)
+	assert.Equal(t, testAgentToken, a.Env[apitypes.AgentTokenEnv],
+		"agent.env gives the collector the credential for its own telemetry: %s: ${file:%s/%s}", apitypes.AgentTokenEnv, identityDir, apitypes.AgentTokenFile)
+	// The supervisor takes agent.instance_id only when it creates its state
+	// and keeps the UID it finds there: a host enrolled anew must start
+	// with new state, or it announces its old UID with its new credential.
+	assert.Equal(t, testInstanceUID, path.Base(cfg.Storage.Directory),
+		"storage.directory: one per identity, named ${file:%s/%s}", identityDir, apitypes.AgentInstanceIDFile)
+	assert.False(t, strings.HasPrefix(cfg.Storage.Directory+"/", identityDir+"/"), "the storage is not the identity directory")
 }
 
 // validateSupervisor runs the supervisor's own startup validation
@@ -121,11 +154,29 @@ func validateCollectorConfig(t *testing.T, files ...string) {
 	require.NoError(t, err, "phoenix collector-config validate: %s", out)
 }
 
+// The generic example in deployments/supervisor holds Phoenix's settings
+// and reads the identity as the deployments do.
+func TestSupervisorExample(t *testing.T) {
+	dir := repoPath(t, "deployments", "supervisor")
+	validateCollectorConfig(t, filepath.Join(dir, "collector.yaml"))
+	sup := loadSupervisor(t, string(readFile(t, filepath.Join(dir, "supervisor.yaml"))))
+	checkPhoenixSupervisor(t, sup)
+	validateSupervisor(t, sup, string(readFile(t, filepath.Join(dir, "collector.yaml"))))
+}
+
 func TestSupervisorChecksCanFail(t *testing.T) {
 	cfg := loadSupervisor(t, "server:\n  endpoint: ws://x:4320/v1/opamp\nagent:\n  executable: /usr/local/bin/phoenix-collector\n")
 	var rec failureRecorder
 	checkPhoenixSupervisor(&rec, cfg)
 	assert.Positive(t, rec.failures, "a supervisor configuration without Phoenix's settings passes the checks")
+
+	// A configuration that passes, but for the retired shared token.
+	good := string(readFile(t, repoPath(t, "deployments", "systemd", "supervisor.yaml")))
+	shared := strings.ReplaceAll(good, "${file:"+identityDir+"/"+apitypes.AgentTokenFile+"}", "${env:"+apitypes.AgentTokenEnv+"}")
+	require.NotEqual(t, good, shared)
+	rec = failureRecorder{}
+	checkPhoenixSupervisor(&rec, loadSupervisor(t, shared))
+	assert.Equal(t, 2, rec.failures, "the header and the collector's variable from the environment pass the checks")
 
 	p := testenv.WriteFile(t, t.TempDir(), "supervisor.yaml", "server:\n  endpont: ws://x\n")
 	_, err := supconfig.Load(p)

@@ -3,12 +3,15 @@ package deployments_test
 import (
 	"bufio"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // unitFile is a parsed systemd unit: section → key → values in order (a
@@ -120,7 +123,7 @@ func TestAgentUnit(t *testing.T) {
 		"neither may signal the other or write to the other's state")
 	assert.Equal(t, []string{"/usr/local/bin/opampsupervisor", "--config", "/etc/phoenix/supervisor.yaml"},
 		strings.Fields(u.get(t, "Service", "ExecStart")))
-	assert.Equal(t, "/etc/phoenix/agent.env", u.get(t, "Service", "EnvironmentFile"), "required: it holds the token")
+	assert.NotContains(t, u["Service"], "EnvironmentFile", "no secret in the environment: the identity is read from files")
 	assert.Equal(t, "mixed", u.get(t, "Service", "KillMode"), "the supervisor stops its collector itself")
 
 	// Exactly the capabilities that read other processes' /proc entries,
@@ -135,9 +138,17 @@ func TestAgentUnit(t *testing.T) {
 	assert.NotContains(t, u["Service"], "ProcSubset")
 	assert.NotContains(t, u["Service"], "PrivateUsers", "capabilities in a user namespace reach nothing")
 
+	// Two state directories, the service's own: the supervisor's storage
+	// and the agent's identity, which phoenix agent enroll writes.
 	sup := loadSupervisor(t, string(readFile(t, repoPath(t, "deployments", "systemd", "supervisor.yaml"))))
-	assert.Equal(t, "/var/lib/"+u.get(t, "Service", "StateDirectory"), sup.Storage.Directory,
-		"the supervisor's storage is the StateDirectory")
+	var states []string
+	for _, d := range u.words("Service", "StateDirectory") {
+		states = append(states, "/var/lib/"+d)
+	}
+	assert.ElementsMatch(t, []string{path.Dir(sup.Storage.Directory), identityDir}, states,
+		"StateDirectory: the supervisors' storage (one per identity) and the identity directory")
+	assert.Equal(t, identityDir+"/"+apitypes.AgentTokenFile, u.get(t, "Unit", "AssertPathExists"),
+		"not enrolled: the unit fails at once instead of restarting the supervisor")
 	assert.Equal(t, []string{"/etc/phoenix/collector.yaml"}, sup.Agent.StartupFallbackConfigs)
 	assert.Empty(t, sup.Agent.ConfigFiles, "nothing is merged into the server's configurations")
 }
@@ -161,8 +172,5 @@ func TestSystemdConfigFiles(t *testing.T) {
 	assert.Equal(t, "vm", sup.Agent.Description.NonIdentifyingAttributes["phoenix.deployment"])
 	validateSupervisor(t, sup, string(readFile(t, filepath.Join(dir, "collector.yaml"))))
 	loadServerConfig(t, readFile(t, filepath.Join(dir, "server.yaml")))
-
-	// The environment files set what the units and configurations expect.
-	agentEnv := envKeys(t, filepath.Join(dir, "agent.env"))
-	assert.Equal(t, []string{"PHOENIX_AGENT_TOKEN"}, agentEnv)
+	assert.NoFileExists(t, filepath.Join(dir, "agent.env"), "the shared agent token's environment file is gone")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phoenix/platform/cli/agentidentity"
 	"github.com/phoenix/platform/cli/localrun"
 	"github.com/phoenix/platform/test/filesummary"
 	"github.com/phoenix/platform/test/testenv"
@@ -67,6 +68,16 @@ func TestSupervisorRunsTheCollector(t *testing.T) {
 	sup["storage"].(map[string]any)["directory"] = filepath.Join(dir, "storage")
 	supPath := filepath.Join(dir, "supervisor.yaml")
 	writeYAML(t, supPath, sup)
+	// The example reads the agent's identity where `phoenix agent enroll`
+	// writes it: here, an identity in dir.
+	identity := filepath.Join(dir, "identity")
+	require.NoError(t, agentidentity.Write(identity, agentidentity.Identity{
+		InstanceUID: "0190f5c2-7f3a-7c1e-9a55-2b1f3c4d5e6f", Token: "phxa_smoke"}))
+	raw, err := os.ReadFile(supPath)
+	require.NoError(t, err)
+	moved := strings.ReplaceAll(string(raw), "${file:/var/lib/phoenix/agent/", "${file:"+identity+"/")
+	require.NotEqual(t, string(raw), moved, "the example reads /var/lib/phoenix/agent")
+	require.NoError(t, os.WriteFile(supPath, []byte(moved), 0o600))
 
 	cmd := exec.Command(testenv.Binary(t, "opampsupervisor"), "--config", supPath)
 	logPath := filepath.Join(dir, "supervisor.log")

@@ -3,7 +3,8 @@
 # the secretGenerator in kustomization.yaml:
 #
 #   secrets/admin.token   an admin API token, for the phoenix CLI
-#   secrets/agent.token   the agent token collectors authenticate with
+#   secrets/enroll.token  the enrollment token each node's init container
+#                         exchanges for an agent identity of its own
 #   secrets/tokens.yaml   the server's tokens file: both tokens' SHA-256 digests
 #   secrets/postgres.env  libpq settings for the server and the dev PostgreSQL
 #
@@ -43,23 +44,24 @@ digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 mkdir -p "$dir"
 umask 077
 
-if $force || [ ! -s "$dir/tokens.yaml" ] || [ ! -s "$dir/admin.token" ] || [ ! -s "$dir/agent.token" ]; then
+if $force || [ ! -s "$dir/tokens.yaml" ] || [ ! -s "$dir/admin.token" ] || [ ! -s "$dir/enroll.token" ]; then
   admin="$(random_hex 32)"
-  agent="$(random_hex 32)"
-  # No trailing newline: the agent token becomes an environment variable
-  # and an HTTP header value as it is.
+  enroll="$(random_hex 32)"
+  # No trailing newline: Secret values are used as they are.
   printf '%s' "$admin" >"$dir/admin.token"
-  printf '%s' "$agent" >"$dir/agent.token"
+  printf '%s' "$enroll" >"$dir/enroll.token"
   cat >"$dir/tokens.yaml" <<YAML
 tokens:
   - name: admin
     token_sha256: $(digest "$admin")
     roles: [admin]
-  - name: agents
-    token_sha256: $(digest "$agent")
-    roles: [agent]
+  - name: hosts
+    token_sha256: $(digest "$enroll")
+    roles: [enroll]
 YAML
-  echo "wrote $dir/admin.token, $dir/agent.token and $dir/tokens.yaml"
+  # The shared agent token of earlier versions, which servers now refuse.
+  rm -f "$dir/agent.token"
+  echo "wrote $dir/admin.token, $dir/enroll.token and $dir/tokens.yaml"
 else
   echo "kept the tokens in $dir"
 fi
