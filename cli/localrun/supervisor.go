@@ -81,6 +81,16 @@ func StartSupervisor(opts SupervisorOptions) (*Supervisor, error) {
 	}
 	s := &Supervisor{done: make(chan struct{}), LogPath: filepath.Join(opts.Dir, "supervisor.log"),
 		StorageDir: filepath.Join(opts.Dir, "storage")}
+	if opts.IdentityDir != "" {
+		// One storage per identity: the supervisor takes instance_id only
+		// when it creates its state, and would otherwise announce the old
+		// UID with a new credential after the host enrolled again.
+		uid, err := os.ReadFile(filepath.Join(opts.IdentityDir, apitypes.AgentInstanceIDFile))
+		if err != nil {
+			return nil, fmt.Errorf("reading the agent identity: %w", err)
+		}
+		s.StorageDir = filepath.Join(opts.Dir, "storage", strings.TrimSpace(string(uid)))
+	}
 	agent := map[string]any{
 		"executable":                      opts.Collector,
 		"collector_crash_log_snippet_kib": 2,

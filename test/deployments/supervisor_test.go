@@ -76,6 +76,7 @@ func checkPhoenixSupervisor(t assert.TestingT, cfg supconfig.Supervisor) {
 	a := cfg.Agent
 	assert.True(t, a.AutomaticConfigRollback, "automatic_config_rollback")
 	assert.Equal(t, localrun.ApplyTimeout, a.ConfigApplyTimeout, "config_apply_timeout")
+	assert.Equal(t, localrun.BootstrapTimeout, a.BootstrapTimeout, "bootstrap_timeout: 3s is too short on a busy host")
 	assert.False(t, a.ValidateConfig, "validate_config is broken upstream (OPAMP-NOTES.md); the server validates")
 	assert.Positive(t, a.CollectorCrashLogSnippetKiB, "collector_crash_log_snippet_kib: the error text in FAILED")
 	assert.Len(t, a.StartupFallbackConfigs, 1, "startup_fallback_configs: one complete configuration")
