@@ -82,6 +82,8 @@ type Service struct {
 	// configurations reference (catalogEnvNames), found once, when first
 	// needed.
 	catalogEnv func() map[string]bool
+	// renders holds renderings by parameters, the instance UID aside.
+	renders renderCache
 }
 
 // New returns a service; the default pipeline, when set, must exist.
@@ -201,22 +203,23 @@ func (s *Service) withDeclared(pipeline string, params, agent map[string]any) ma
 // Render renders a catalog pipeline for one agent: params, then the
 // per-agent collector parameters. The result is validated.
 func (s *Service) Render(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, error) {
-	r, err := s.set.Catalog.Render(ctx, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
+	r, err := s.renderOne(ctx, uid, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
 	if err != nil {
 		return apitypes.Assignment{}, renderFailure{err}
 	}
-	return apitypes.Assignment{InstanceUID: uid, Pipeline: r.Pipeline, Parameters: r.Params, Config: string(r.Config), ConfigHash: r.Hash}, nil
+	return apitypes.Assignment{InstanceUID: uid, Pipeline: r.pipeline, Parameters: r.params, Config: string(r.config),
+		ConfigHash: store.HashConfig(r.config)}, nil
 }
 
 // RenderPaired renders two pipelines side by side in one configuration for
 // one agent; the per-agent parameters join the shared collector parameters.
 func (s *Service) RenderPaired(ctx context.Context, uid string, spec catalog.PairedSpec) (apitypes.Assignment, error) {
 	spec.Shared = s.withAgentParams(ctx, spec.Baseline.Pipeline, uid, spec.Shared)
-	r, err := s.set.Catalog.RenderPaired(ctx, spec)
+	r, err := s.renderPaired(ctx, uid, spec)
 	if err != nil {
 		return apitypes.Assignment{}, renderFailure{err}
 	}
-	return apitypes.Assignment{InstanceUID: uid, Config: string(r.Config), ConfigHash: r.Hash}, nil
+	return apitypes.Assignment{InstanceUID: uid, Config: string(r.config), ConfigHash: store.HashConfig(r.config)}, nil
 }
 
 // Preview renders a pipeline for no agent in particular (what the catalog

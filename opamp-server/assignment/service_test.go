@@ -32,7 +32,7 @@ func (p *recordingPusher) Push(_ context.Context, uid string) error {
 	return errors.New("not connected") // a failed push never fails an assignment
 }
 
-func newService(t *testing.T, edit ...func(*Settings)) (*Service, store.Store, *recordingPusher) {
+func newService(t testing.TB, edit ...func(*Settings)) (*Service, store.Store, *recordingPusher) {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)
