@@ -139,8 +139,9 @@ func TestCallsAgainstTheAPI(t *testing.T) {
 	assert.InDelta(t, 1, samples[0].Value, 0)
 
 	// Instance UIDs here are not valid collector instance IDs (real ones are
-	// UUIDs), so the requests set the parameter the server would derive.
-	baseline := apitypes.AssignRequest{Pipeline: "baseline", Parameters: map[string]any{"instance_id": "agent-3"}}
+	// UUIDs, and the server derives the parameter from them), so the
+	// requests assign a configuration verbatim.
+	baseline := apitypes.AssignRequest{Config: "receivers:\n  nop: {}\nexporters:\n  nop: {}\nservice:\n  pipelines:\n    metrics:\n      receivers: [nop]\n      exporters: [nop]\n"}
 	asg, err := c.AssignAgent(t.Context(), "agent/3", baseline)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), asg.Generation)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -272,21 +273,29 @@ func (s *Service) Store(ctx context.Context, asgs ...apitypes.Assignment) ([]api
 
 func (s *Service) store(ctx context.Context, push bool, asgs ...apitypes.Assignment) ([]apitypes.Assignment, error) {
 	out := make([]apitypes.Assignment, 0, len(asgs))
-	for _, a := range asgs {
-		stored, err := s.set.Store.SetAssignment(ctx, a)
+	// One transaction per chunk rather than per agent: a fleet's worth of
+	// single writes (an fsync each) would take longer than the fleet.
+	for chunk := range slices.Chunk(asgs, storeChunk) {
+		stored, err := s.set.Store.SetAssignments(ctx, chunk)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, stored)
-		if push && s.set.Pusher != nil {
-			if err := s.set.Pusher.Push(ctx, stored.InstanceUID); err != nil {
+		out = append(out, stored...)
+		if !push || s.set.Pusher == nil {
+			continue
+		}
+		for _, a := range stored {
+			if err := s.set.Pusher.Push(ctx, a.InstanceUID); err != nil {
 				// Stored is what counts: the agent receives it on its next message.
-				s.log.Warn("immediate push failed", "agent", stored.InstanceUID, "error", err)
+				s.log.Warn("immediate push failed", "agent", a.InstanceUID, "error", err)
 			}
 		}
 	}
 	return out, nil
 }
+
+// storeChunk is how many assignments one store transaction writes.
+const storeChunk = 1000
 
 // Assign renders a request for one existing agent and stores it; grants
 // are what the caller may do (FromRequest).

@@ -15,23 +15,29 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-// crashingStore fails the first assignment of one agent: the deploy stops
-// there, as a server killed mid-deploy does.
+// crashingStore fails the first write that holds one agent's assignment,
+// after writing the ones before it: a server killed between two of the
+// deploy's store transactions.
 type crashingStore struct {
 	store.Store
 	uid  string
 	once sync.Once
 }
 
-func (s *crashingStore) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
-	failed := false
-	if a.InstanceUID == s.uid {
-		s.once.Do(func() { failed = true })
+func (s *crashingStore) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	for i, a := range asgs {
+		failed := false
+		if a.InstanceUID == s.uid {
+			s.once.Do(func() { failed = true })
+		}
+		if failed {
+			if _, err := s.Store.SetAssignments(ctx, asgs[:i]); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("server killed")
+		}
 	}
-	if failed {
-		return apitypes.Assignment{}, errors.New("server killed")
-	}
-	return s.Store.SetAssignment(ctx, a)
+	return s.Store.SetAssignments(ctx, asgs)
 }
 
 // TestAnInterruptedDeployResumes replays the finding: a server killed

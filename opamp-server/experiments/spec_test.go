@@ -226,11 +226,11 @@ type refusingStore struct {
 	armed atomic.Bool
 }
 
-func (s *refusingStore) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
+func (s *refusingStore) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
 	if s.armed.Load() {
-		return apitypes.Assignment{}, errors.New("disk full")
+		return nil, errors.New("disk full")
 	}
-	return s.Store.SetAssignment(ctx, a)
+	return s.Store.SetAssignments(ctx, asgs)
 }
 
 func TestAFailedRestoreIsRecorded(t *testing.T) {

@@ -174,3 +174,9 @@ func (d *deadlineStore) DeleteAgentCredential(ctx context.Context, uid string) e
 	defer cancel()
 	return d.Store.DeleteAgentCredential(ctx, uid)
 }
+
+func (d *deadlineStore) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.SetAssignments(ctx, asgs)
+}

@@ -85,6 +85,9 @@ type Store interface {
 	// AssignedAt when zero and Generation to the previous one plus one, and
 	// returns the stored record. It notifies watchers (ChangeAssignment).
 	SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error)
+	// SetAssignments is SetAssignment for many, in one transaction: all are
+	// stored or none. An invalid one fails the batch, named by its place.
+	SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error)
 	// GetAssignment returns an agent's assignment or ErrNotFound.
 	GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error)
 	// DeleteAssignment removes an agent's assignment (it then keeps what it

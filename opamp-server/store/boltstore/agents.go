@@ -132,30 +132,48 @@ func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) er
 
 // SetAssignment stores an agent's assignment with the next generation.
 func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
-	a, err := store.NormalizeAssignment(a, s.now())
+	out, err := s.SetAssignments(ctx, []apitypes.Assignment{a})
 	if err != nil {
 		return apitypes.Assignment{}, err
 	}
-	key := []byte(a.InstanceUID)
-	err = s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
-		gens := tx.Bucket(bucketGenerations)
-		a.Generation = int64(decodeUint(gens.Get(key)) + 1)
-		if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
-			return nil, err
+	return out[0], nil
+}
+
+// SetAssignments stores assignments in one transaction: all or none.
+func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	out := make([]apitypes.Assignment, len(asgs))
+	now := s.now()
+	for i, a := range asgs {
+		var err error
+		if out[i], err = store.NormalizeAssignment(a, now); err != nil {
+			return nil, store.BatchError(i, len(asgs), err)
 		}
-		v, err := marshal(a)
-		if err != nil {
-			return nil, err
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		gens, assignments := tx.Bucket(bucketGenerations), tx.Bucket(bucketAssignments)
+		changes := make([]store.Change, 0, len(out))
+		for i := range out {
+			a := &out[i]
+			key := []byte(a.InstanceUID)
+			a.Generation = int64(decodeUint(gens.Get(key)) + 1)
+			if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
+				return nil, err
+			}
+			v, err := marshal(*a)
+			if err != nil {
+				return nil, err
+			}
+			if err := assignments.Put(key, v); err != nil {
+				return nil, err
+			}
+			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: a.InstanceUID})
 		}
-		if err := tx.Bucket(bucketAssignments).Put(key, v); err != nil {
-			return nil, err
-		}
-		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
+		return changes, nil
 	})
 	if err != nil {
-		return apitypes.Assignment{}, err
+		return nil, err
 	}
-	return a, nil
+	return out, nil
 }
 
 // GetAssignment returns an agent's assignment or store.ErrNotFound.

@@ -15,40 +15,60 @@ import (
 // SetAssignment stores an agent's assignment with the next generation. The
 // generation row's lock serializes concurrent sets for one agent.
 func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
-	a, err := store.NormalizeAssignment(a, s.now())
+	out, err := s.SetAssignments(ctx, []apitypes.Assignment{a})
 	if err != nil {
 		return apitypes.Assignment{}, err
 	}
-	var params []byte // NULL when there are none
-	if a.Parameters != nil {
-		if params, err = json.Marshal(a.Parameters); err != nil {
-			return apitypes.Assignment{}, err
+	return out[0], nil
+}
+
+// SetAssignments stores assignments in one transaction, all or none, sent
+// as one batch of statements.
+func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	out := make([]apitypes.Assignment, len(asgs))
+	params := make([][]byte, len(asgs)) // NULL when there are none
+	now := s.now()
+	for i, a := range asgs {
+		var err error
+		if out[i], err = store.NormalizeAssignment(a, now); err != nil {
+			return nil, store.BatchError(i, len(asgs), err)
+		}
+		if out[i].Parameters != nil {
+			if params[i], err = json.Marshal(out[i].Parameters); err != nil {
+				return nil, err
+			}
 		}
 	}
-	err = s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
-		err := tx.QueryRow(ctx, `INSERT INTO assignment_generations (instance_uid, generation) VALUES ($1, 1)
-			ON CONFLICT (instance_uid) DO UPDATE SET generation = assignment_generations.generation + 1
-			RETURNING generation`, a.InstanceUID).Scan(&a.Generation)
-		if err != nil {
+	err := s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+		batch := &pgx.Batch{}
+		for i := range out {
+			a := &out[i]
+			batch.Queue(`INSERT INTO assignment_generations (instance_uid, generation) VALUES ($1, 1)
+				ON CONFLICT (instance_uid) DO UPDATE SET generation = assignment_generations.generation + 1
+				RETURNING generation`, a.InstanceUID).QueryRow(func(row pgx.Row) error { return row.Scan(&a.Generation) })
+			batch.Queue(`INSERT INTO assignments
+					(instance_uid, pipeline, parameters, config, config_hash, reason, assigned_at, generation)
+				VALUES ($1, $2, $3, $4, $5, $6, $7,
+					(SELECT generation FROM assignment_generations WHERE instance_uid = $1))
+				ON CONFLICT (instance_uid) DO UPDATE SET
+					pipeline = EXCLUDED.pipeline, parameters = EXCLUDED.parameters, config = EXCLUDED.config,
+					config_hash = EXCLUDED.config_hash, reason = EXCLUDED.reason,
+					assigned_at = EXCLUDED.assigned_at, generation = EXCLUDED.generation`,
+				a.InstanceUID, a.Pipeline, params[i], a.Config, a.ConfigHash, a.Reason, a.AssignedAt)
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return nil, err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO assignments
-				(instance_uid, pipeline, parameters, config, config_hash, reason, assigned_at, generation)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (instance_uid) DO UPDATE SET
-				pipeline = EXCLUDED.pipeline, parameters = EXCLUDED.parameters, config = EXCLUDED.config,
-				config_hash = EXCLUDED.config_hash, reason = EXCLUDED.reason,
-				assigned_at = EXCLUDED.assigned_at, generation = EXCLUDED.generation`,
-			a.InstanceUID, a.Pipeline, params, a.Config, a.ConfigHash, a.Reason, a.AssignedAt, a.Generation)
-		if err != nil {
-			return nil, err
+		changes := make([]store.Change, len(out))
+		for i, a := range out {
+			changes[i] = store.Change{Kind: store.ChangeAssignment, ID: a.InstanceUID}
 		}
-		return []store.Change{{Kind: store.ChangeAssignment, ID: a.InstanceUID}}, nil
+		return changes, nil
 	})
 	if err != nil {
-		return apitypes.Assignment{}, err
+		return nil, err
 	}
-	return a, nil
+	return out, nil
 }
 
 // GetAssignment returns an agent's assignment or store.ErrNotFound.

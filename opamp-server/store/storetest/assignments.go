@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ var assignmentTests = []testCase{
 	{"Delete", testAssignmentDelete},
 	{"Invalid", testAssignmentInvalid},
 	{"ResultsAreCopies", testAssignmentResultsAreCopies},
+	{"Batch", testAssignmentBatch},
+	{"BatchIsAllOrNothing", testAssignmentBatchAllOrNothing},
 }
 
 const testConfig = "receivers:\n  hostmetrics: {}\n"
@@ -140,4 +143,64 @@ func testAssignmentResultsAreCopies(t *testing.T, s store.Store) {
 	again, err := s.GetAssignment(t.Context(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"k": 1.0}, again.Parameters)
+}
+
+func testAssignmentBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ch, err := s.Watch(ctx)
+	require.NoError(t, err)
+	_, err = s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "b1", Config: testConfig})
+	require.NoError(t, err)
+	batch := make([]apitypes.Assignment, 0, 300)
+	for i := range 300 {
+		batch = append(batch, apitypes.Assignment{InstanceUID: fmt.Sprintf("b%d", i), Pipeline: "topk",
+			Parameters: map[string]any{"k": i}, Config: testConfig, Reason: "fleet"})
+	}
+	out, err := s.SetAssignments(ctx, batch)
+	require.NoError(t, err)
+	require.Len(t, out, 300)
+	for i, a := range out {
+		want := int64(1)
+		if a.InstanceUID == "b1" {
+			want = 2
+		}
+		assert.Equal(t, want, a.Generation, a.InstanceUID)
+		assert.Equal(t, sha(testConfig), a.ConfigHash)
+		got, err := s.GetAssignment(ctx, a.InstanceUID)
+		require.NoError(t, err)
+		assert.Equal(t, a, got)
+		assert.EqualValues(t, i, got.Parameters["k"])
+	}
+	// Watchers hear of the last one, or, if the batch outran them, get a
+	// resync (the Watch contract).
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case c, ok := <-ch:
+			require.True(t, ok, "watch closed")
+			if c.Kind == store.ChangeResync || c == (store.Change{Kind: store.ChangeAssignment, ID: "b299"}) {
+				return
+			}
+		case <-timeout:
+			require.FailNow(t, "neither the last change nor a resync was delivered")
+		}
+	}
+}
+
+func testAssignmentBatchAllOrNothing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.SetAssignments(ctx, []apitypes.Assignment{
+		{InstanceUID: "ok-1", Config: testConfig},
+		{InstanceUID: "bad", Config: ""},
+		{InstanceUID: "ok-2", Config: testConfig},
+	})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	assert.Contains(t, err.Error(), "item 2 of 3")
+	for _, uid := range []string{"ok-1", "ok-2"} {
+		_, err := s.GetAssignment(ctx, uid)
+		assert.ErrorIs(t, err, store.ErrNotFound, "%s: nothing of the batch is stored", uid)
+	}
+	out, err := s.SetAssignments(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, out)
 }
