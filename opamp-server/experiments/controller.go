@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,13 +121,8 @@ func (c *Controller) ReconcileAll(ctx context.Context) {
 			return
 		}
 		for _, e := range exps {
-			x, err := decode(e)
-			if err != nil {
-				c.log.Error("unreadable experiment", "id", e.ID, "error", err)
-				continue
-			}
-			if err := c.step(ctx, x); err != nil && !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
-				c.log.Warn("experiment step failed", "id", x.ID, "status", x.Status, "error", err)
+			if err := c.stepOwned(ctx, e.ID); err != nil && !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
+				c.log.Warn("experiment step failed", "id", e.ID, "status", e.Status, "error", err)
 			}
 		}
 		if next == "" {
@@ -134,6 +130,30 @@ func (c *Controller) ReconcileAll(ctx context.Context) {
 		}
 		page.After = next
 	}
+}
+
+// stepOwned steps an experiment as its one owner across replicas
+// (Store.LockExperiment), on what it is once owned: another replica may
+// have moved it since it was listed.
+func (c *Controller) stepOwned(ctx context.Context, id string) error {
+	unlock, err := c.set.Store.LockExperiment(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	e, err := c.set.Store.GetExperiment(ctx, id)
+	if err != nil {
+		return err
+	}
+	x, err := decode(e)
+	if err != nil {
+		c.log.Error("unreadable experiment", "id", id, "error", err)
+		return nil
+	}
+	if !slices.Contains(active, x.Status) {
+		return nil
+	}
+	return c.step(ctx, x)
 }
 
 // step moves one experiment forward by at most one transition.

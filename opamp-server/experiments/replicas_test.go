@@ -233,3 +233,59 @@ func TestRunReactsToExperimentChangesAtOnceAndSkipsAgents(t *testing.T) {
 	}
 	assert.True(t, slices.ContainsFunc(f.get(x.ID).Events, func(e apitypes.ExperimentEvent) bool { return e.To == apitypes.ExperimentDeploying }))
 }
+
+// slowStore holds every assignment write until released: a replica inside
+// a long deploy.
+type slowStore struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *slowStore) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return s.Store.SetAssignments(ctx, asgs)
+}
+
+// A stop handled by one replica while another is inside the deploy's
+// assignment loop waits for it, then every agent gets its configuration
+// back: none is left on the experiment's.
+func TestAStopNeverInterleavesWithADeploy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	before := map[string]apitypes.Assignment{
+		"a1": f.agent("a1", map[string]string{"env": "test"}),
+		"a2": f.agent("a2", map[string]string{"env": "test"}),
+	}
+	slow := &slowStore{Store: f.st, entered: make(chan struct{}), release: make(chan struct{})}
+	deployer := f.replica(slow)
+	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
+	require.NoError(t, err)
+	_, err = f.c.Start(ctx, x.ID)
+	require.NoError(t, err)
+
+	deployed := make(chan struct{})
+	go func() { defer close(deployed); deployer.ReconcileAll(ctx) }()
+	<-slow.entered // the deployer is storing the experiment's configurations
+
+	stopped := make(chan error, 1)
+	go func() { _, err := f.c.Stop(ctx, x.ID); stopped <- err }()
+	select {
+	case err := <-stopped:
+		require.FailNow(t, "the stop went through in the middle of the deploy", "%v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(slow.release)
+	<-deployed
+	require.NoError(t, <-stopped)
+
+	together(ctx, 3, f.c, deployer)
+	x = f.get(x.ID)
+	require.Equal(t, apitypes.ExperimentCancelled, x.Status, x.State.Error)
+	for uid, was := range before {
+		assert.Equal(t, was.ConfigHash, f.assigned(uid).ConfigHash, "%s has its configuration back", uid)
+	}
+}

@@ -151,10 +151,17 @@ func (c *Controller) List(ctx context.Context, status []apitypes.ExperimentStatu
 	return out, next, nil
 }
 
-// update applies fn to an experiment and saves it, retrying when another
-// replica changed it in between: fn may run more than once, so its side
+// update applies fn to an experiment and saves it as the experiment's one
+// owner (Store.LockExperiment): a stop never lands in the middle of another
+// replica's deploy, nor a promote in a rollback. It still retries when the
+// experiment changed in between: fn may run more than once, so its side
 // effects must be idempotent, and events are recorded after update.
 func (c *Controller) update(ctx context.Context, id string, fn func(*Experiment) error) (Experiment, error) {
+	unlock, err := c.set.Store.LockExperiment(ctx, id)
+	if err != nil {
+		return Experiment{}, err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		e, err := c.set.Store.GetExperiment(ctx, id)
 		if err != nil {

@@ -113,6 +113,13 @@ type Store interface {
 	// UpdateExperiment replaces an experiment if e.Version is the stored
 	// version, storing Version+1 (ErrConflict otherwise). Notifies watchers.
 	UpdateExperiment(ctx context.Context, e Experiment) (Experiment, error)
+	// LockExperiment makes its caller the one owner of an experiment's
+	// transitions, across every replica on the same data, until it calls
+	// unlock: stop, deploy, promote and rollback never interleave. It waits
+	// while another holds the lock, until ctx ends; a replica that dies
+	// releases its locks (PostgreSQL ends its session). It is not bounded by
+	// WithDeadlines: the owner may be deploying to a fleet.
+	LockExperiment(ctx context.Context, id string) (unlock func(), err error)
 	// AppendExperimentEvent adds an event, assigning its Seq.
 	AppendExperimentEvent(ctx context.Context, ev apitypes.ExperimentEvent) (apitypes.ExperimentEvent, error)
 	// ListExperimentEvents returns an experiment's events in Seq order.

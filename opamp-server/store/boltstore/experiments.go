@@ -220,3 +220,15 @@ func getExperiment(b *bolt.Bucket, id string) (store.Experiment, error) {
 	}
 	return e, nil
 }
+
+// LockExperiment serialises an experiment's transitions: the embedded store
+// has one process, so an in-process lock is every replica's.
+func (s *Store) LockExperiment(ctx context.Context, id string) (func(), error) {
+	if err := store.ValidateKey("id", id); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	return s.locks.Lock(ctx, id)
+}

@@ -38,6 +38,7 @@ type Store struct {
 	now    func() time.Time
 	closed atomic.Bool
 	once   sync.Once
+	locks  store.Locks
 }
 
 var _ store.Store = (*Store)(nil)

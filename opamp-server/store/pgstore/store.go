@@ -29,6 +29,10 @@ type Store struct {
 	now      func() time.Time
 	closed   atomic.Bool
 	once     sync.Once
+	locks    store.Locks
+	// heldLocks maps each held experiment lock to its unlock, so Close
+	// can release their connections.
+	heldLocks sync.Map
 }
 
 var _ store.Store = (*Store)(nil)
@@ -96,6 +100,12 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		s.listener.stop()
 		s.hub.Close()
+		// The pool waits for every acquired connection: release the
+		// experiment locks' first.
+		s.heldLocks.Range(func(_, unlock any) bool {
+			unlock.(func())()
+			return true
+		})
 		s.pool.Close()
 	})
 	return nil
