@@ -161,6 +161,9 @@ func (a *agent) start(ctx context.Context) error {
 	a.mu.Lock()
 	a.startedAt = now
 	a.client = c
+	if a.id.OwnMetrics != nil { // offered on an earlier run
+		a.telemetry = a.f.destination(a.id.OwnMetrics)
+	}
 	a.mu.Unlock()
 	err := c.Start(ctx, types.StartSettings{
 		OpAMPServerURL:    o.OpAMP,
@@ -372,20 +375,34 @@ func (a *agent) effectiveConfig(context.Context) (*protobufs.EffectiveConfig, er
 	return &protobufs.EffectiveConfig{ConfigMap: a.running}, nil
 }
 
-// offerOwnMetrics keeps the server's own-telemetry destination; the
-// supervisor restarts the collector to export there.
+// offerOwnMetrics keeps the server's own-telemetry destination, with the
+// identity (as the supervisor persists it); the supervisor restarts the
+// collector to export there.
 func (a *agent) offerOwnMetrics(s *protobufs.TelemetryConnectionSettings) {
 	if s.GetDestinationEndpoint() == "" {
 		return
 	}
-	d := &destination{endpoint: a.f.intern(s.GetDestinationEndpoint()), header: http.Header{}}
+	offer := &OwnMetrics{Endpoint: s.GetDestinationEndpoint()}
 	for _, h := range s.GetHeaders().GetHeaders() {
-		d.header.Add(h.GetKey(), h.GetValue())
+		if offer.Headers == nil {
+			offer.Headers = map[string]string{}
+		}
+		offer.Headers[h.GetKey()] = h.GetValue()
 	}
 	a.mu.Lock()
-	a.telemetry = d
+	a.telemetry = a.f.destination(offer)
 	a.startedAt = a.f.now()
+	changed := !offer.equal(a.id.OwnMetrics)
+	if changed {
+		a.id.OwnMetrics = offer
+	}
+	id := a.id
 	a.mu.Unlock()
+	if changed {
+		if err := a.f.ids.add(id); err != nil {
+			a.f.countError(ErrClient, err.Error())
+		}
+	}
 }
 
 // Debugf implements the opamp-go client's logger: nothing.

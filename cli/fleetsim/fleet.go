@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"runtime"
 	"slices"
 	"sync"
@@ -82,7 +83,7 @@ func Start(ctx context.Context, o Options) (*Fleet, error) {
 	}
 	if missing := o.Count - ids.known(o.Count); missing > 0 && o.EnrollToken == "" {
 		_ = ids.close()
-		return nil, fmt.Errorf("an enrollment token is needed: %d of the %d agents have no identity yet", missing, o.Count)
+		return nil, fmt.Errorf("%w: %d of the %d agents have no identity yet", ErrEnrollTokenNeeded, missing, o.Count)
 	}
 	f := &Fleet{
 		o: o, ids: ids, api: apiclient.New(o.Server, o.EnrollToken),
@@ -539,6 +540,15 @@ func (f *Fleet) received(now time.Time) *wave {
 	w.received = append(w.received, max(now.Sub(w.start), 0))
 	w.mu.Unlock()
 	return w
+}
+
+// destination is where an agent exports its own metrics to.
+func (f *Fleet) destination(m *OwnMetrics) *destination {
+	d := &destination{endpoint: f.intern(m.Endpoint), header: make(http.Header, len(m.Headers))}
+	for k, v := range m.Headers {
+		d.header.Set(k, v)
+	}
+	return d
 }
 
 // intern returns one copy of s for all agents (the own-telemetry

@@ -7,6 +7,7 @@ package fleetsim_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,7 +207,7 @@ func TestAFleetOverWebSocketEnrollsAppliesReportsAndComesBack(t *testing.T) {
 	for sc.Scan() {
 		lines++
 	}
-	assert.Equal(t, 50, lines)
+	assert.Equal(t, 100, lines, "each agent's identity, then with its own-telemetry destination")
 	before := uids(f.Agents())
 	failed := map[string]bool{}
 	for _, a := range f.Agents() {
@@ -235,6 +236,10 @@ func TestAFleetOverWebSocketEnrollsAppliesReportsAndComesBack(t *testing.T) {
 			assert.Empty(t, a.Status, "agent %d was sent the configuration it failed", a.Index)
 		}
 	}
+	// The server offers own telemetry once per agent and replica lifetime:
+	// the agents export where they were told on the first run, as the
+	// supervisor, which keeps the offer, does.
+	require.Eventually(t, func() bool { return again.Stats().TelemetryExports >= 40 }, 10*time.Second, 100*time.Millisecond)
 	all, err := s.admin.AllAgents(t.Context(), apiclient.ListAgentsOptions{Selector: fleetsim.FleetLabel + "=ws-fleet"})
 	require.NoError(t, err)
 	assert.Len(t, all, 50, "no new agents in the inventory")
@@ -309,10 +314,16 @@ func TestRefusedCredentialsAreCountedByStatus(t *testing.T) {
 	o.Identities = ids
 	_, err := fleetsim.Run(within(t, 2*time.Second), o) // enrolls, connects, ends
 	require.NoError(t, err)
+	revoked := map[string]bool{}
 	for _, line := range strings.Split(readFile(t, ids), "\n") {
-		uid := line[strings.Index(line, `"instance_uid":"`)+len(`"instance_uid":"`):][:36]
-		require.NoError(t, s.admin.RevokeCredential(t.Context(), uid))
+		var id fleetsim.Identity
+		require.NoError(t, json.Unmarshal([]byte(line), &id))
+		if !revoked[id.InstanceUID] {
+			require.NoError(t, s.admin.RevokeCredential(t.Context(), id.InstanceUID))
+			revoked[id.InstanceUID] = true
+		}
 	}
+	require.Len(t, revoked, 2)
 	for _, transport := range []fleetsim.Transport{fleetsim.WebSocket, fleetsim.HTTP} {
 		o.Transport, o.Heartbeat = transport, 200*time.Millisecond
 		f := start(t, o)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"sync"
@@ -29,7 +30,28 @@ type Identity struct {
 	// Server is the API URL that issued it: a credential works with that
 	// server (and its replicas) only.
 	Server string `json:"server"`
+	// OwnMetrics is the last own-telemetry destination the server offered
+	// the agent. The supervisor keeps it across restarts
+	// (last_recv_own_telemetry_config), and so must a simulated agent: a
+	// server offers it once per connection of its replica's lifetime, not
+	// again to an agent that reconnects.
+	OwnMetrics *OwnMetrics `json:"own_metrics,omitempty"`
 }
+
+// OwnMetrics is an own-telemetry destination: the OTLP/HTTP metrics URL
+// and the headers to send (the agent's own credential).
+type OwnMetrics struct {
+	Endpoint string            `json:"endpoint"`
+	Headers  map[string]string `json:"headers,omitempty"`
+}
+
+func (m *OwnMetrics) equal(o *OwnMetrics) bool {
+	return m != nil && o != nil && m.Endpoint == o.Endpoint && maps.Equal(m.Headers, o.Headers)
+}
+
+// ErrEnrollTokenNeeded is returned (wrapped) by Start when agents have no
+// identity and there is no enrollment token to get them one.
+var ErrEnrollTokenNeeded = errors.New("an enrollment token is needed")
 
 // ErrEnrollRefused is returned (wrapped) when the server refuses the
 // enrollment token: no agent without an identity can join.
@@ -120,7 +142,8 @@ func (ids *identities) known(n int) int {
 	return k
 }
 
-// add keeps a new identity, and appends it to the file.
+// add keeps a new or changed identity, and appends it to the file (where
+// a later line for an agent replaces the earlier ones).
 func (ids *identities) add(id Identity) error {
 	ids.mu.Lock()
 	defer ids.mu.Unlock()

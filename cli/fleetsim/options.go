@@ -46,7 +46,7 @@ const (
 	// DefaultEnrollConcurrency bounds enrollments in flight.
 	DefaultEnrollConcurrency = 8
 	// DefaultTelemetryConcurrency bounds own-telemetry exports in flight.
-	DefaultTelemetryConcurrency = 4
+	DefaultTelemetryConcurrency = 16
 	// DefaultHeartbeat is opamp-go's and the supervisor's heartbeat (and
 	// plain HTTP's polling interval).
 	DefaultHeartbeat = 30 * time.Second
