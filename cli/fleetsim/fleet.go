@@ -26,8 +26,11 @@ import (
 	"github.com/phoenix/platform/opamp-server/apiclient"
 )
 
-// stopConcurrency bounds the agents disconnecting at once.
-const stopConcurrency = 64
+// stopConcurrency bounds the agents disconnecting at once. Stopping is
+// waiting: a WebSocket agent sends its goodbye and waits (opamp-go: up to
+// 5 s) for the server to close, and a server busy with thousands of agents
+// answers slowly; so agents stop in few rounds, not one by one.
+const stopConcurrency = 10_000
 
 // DefaultStopTimeout is how long Run gives the agents to disconnect.
 const DefaultStopTimeout = 15 * time.Second
@@ -418,7 +421,7 @@ func (f *Fleet) WaitOutcomes(ctx context.Context, want map[string]string) (Outco
 
 // Stop ends the ramp and own telemetry, measures the process's memory,
 // disconnects every agent (a WebSocket agent says goodbye with
-// AgentDisconnect; a polling one just stops), at most 64 at once, within
+// AgentDisconnect; a polling one just stops), up to 10,000 at once, within
 // ctx, and returns the run's summary and the fleet's fatal error, if any.
 // Agents still connected when ctx ends are counted as ErrStop. Calling Stop
 // again returns the same.
