@@ -288,9 +288,9 @@ func (a *agent) setLatest(hash []byte, to outcome) {
 
 // finishApply ends the apply of configuration gen, unless a newer one
 // superseded it. A failing agent reports FAILED with the collector's
-// error; with a configuration to fall back on (automatic_config_rollback,
-// as deployed) that one runs again and is reported APPLIED after another
-// apply delay, as the supervisor does.
+// error. It fails every configuration, so it never ran one to roll back
+// to: its collector is down (unhealthy, no own telemetry), as the
+// supervisor's is after a bad first configuration.
 func (a *agent) finishApply(gen uint64) {
 	a.mu.Lock()
 	if a.stopped || a.gen != gen {
@@ -301,19 +301,12 @@ func (a *agent) finishApply(gen uint64) {
 	if a.fails {
 		a.setLatest(hash, outcomeFailed)
 		a.pending = nil
-		previous := a.runningHash
-		a.startedAt = now
 		a.mu.Unlock()
 		w.done(false)
 		msg := fmt.Sprintf("simulated failure (loadsim agent %d, fail share %g): collector exited with status 1: "+
 			"cannot start pipelines: failed to build pipelines: unknown component %q", a.index, a.f.o.FailShare, "loadsim/failure")
 		a.report(protobufs.RemoteConfigStatuses_RemoteConfigStatuses_FAILED, hash, msg)
-		if previous == nil {
-			a.setHealth(health(false, now, msg))
-			return
-		}
-		a.setHealth(health(true, now, "")) // the previous configuration runs again
-		time.AfterFunc(a.delay, func() { a.reportRollback(gen, previous) })
+		a.setHealth(health(false, now, msg))
 		return
 	}
 	a.running, a.runningHash, a.pending, a.startedAt = a.pending, hash, nil, now
@@ -326,17 +319,6 @@ func (a *agent) finishApply(gen uint64) {
 	}
 	a.setHealth(health(true, now, ""))
 	a.report(protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, hash, "")
-}
-
-// reportRollback reports the configuration the agent fell back on as
-// APPLIED, unless another configuration arrived meanwhile.
-func (a *agent) reportRollback(gen uint64, previous []byte) {
-	a.mu.Lock()
-	current := !a.stopped && a.gen == gen
-	a.mu.Unlock()
-	if current {
-		a.report(protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, previous, "")
-	}
 }
 
 func (a *agent) report(status protobufs.RemoteConfigStatuses, hash []byte, msg string) {

@@ -188,9 +188,16 @@ func (f *Fleet) ramp(ctx context.Context) {
 
 func (f *Fleet) enrollAndLaunch(ctx context.Context, i int) {
 	id, err := enroll(ctx, f.api, f.o.Server, i, f.o.HostPrefix+"-"+fmt.Sprint(i))
+	var answer *apiclient.Error
 	switch {
 	case errors.Is(err, ErrEnrollRefused):
 		f.fail(err)
+		return
+	case err != nil && ctx.Err() == nil && !errors.As(err, &answer) && f.enrolled.Load() == f.reused.Load():
+		// Not one enrollment has worked, and the server does not answer: a
+		// wrong --server, or a server that is down. Retrying thousands
+		// of agents would only hide it.
+		f.fail(fmt.Errorf("the server cannot be reached to enroll agents: %w", err))
 		return
 	case err != nil:
 		if ctx.Err() == nil {
@@ -434,7 +441,7 @@ func (f *Fleet) stop(ctx context.Context) Summary {
 	f.cancel(errors.New("fleet stopped"))
 	f.bgDone.Wait()
 	s := Summary{
-		Fleet: f.o.Fleet, Transport: f.o.Transport, OpAMP: f.o.OpAMP, Identities: f.o.Identities,
+		Fleet: f.o.Fleet, Transport: f.o.Transport, OpAMP: f.o.OpAMP, Identities: f.o.Identities, TelemetryInterval: f.o.TelemetryInterval,
 		Stats: f.Stats(), Waves: f.Waves(), Memory: f.memory(),
 	}
 

@@ -281,9 +281,28 @@ func TestAFleetOverPlainHTTPPolls(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond)
 	require.Eventually(t, func() bool { return f.Stats().TelemetryExports >= 10 }, 10*time.Second, 100*time.Millisecond)
 
+	// One configuration, verbatim, for all: one hash to wait for.
+	rendered, err := s.admin.RenderPipeline(t.Context(), "baseline", nil)
+	require.NoError(t, err)
+	results, err := s.admin.AssignMany(t.Context(), apitypes.BulkAssignRequest{
+		AssignRequest: apitypes.AssignRequest{Config: rendered.Config}, Selector: fleetsim.FleetLabel + "=http-fleet",
+	})
+	require.NoError(t, err)
+	require.Len(t, results, 10)
+	require.NoError(t, f.WaitApplied(within(t, 20*time.Second), results[0].ConfigHash, 10))
+	for _, a := range f.Agents() {
+		assert.Equal(t, results[0].ConfigHash, a.RunningHash)
+	}
+	require.ErrorContains(t, f.WaitApplied(within(t, 100*time.Millisecond), "feed", 1), "0 of 1 agents applied")
+
 	summary, err := f.Stop(within(t, 10*time.Second))
 	require.NoError(t, err)
 	assert.Equal(t, 10, summary.Stopped)
+	received := 0
+	for _, w := range summary.Waves {
+		received += w.Received
+	}
+	assert.Equal(t, 20, received, "two configurations for each agent, in one or two waves")
 	assert.Equal(t, fleetsim.HTTP, summary.Transport)
 	assert.True(t, strings.HasPrefix(summary.OpAMP, "http://"), summary.OpAMP)
 	assert.Empty(t, summary.Errors, "%v", summary.ErrorExamples)
@@ -304,6 +323,17 @@ func TestARefusedEnrollmentTokenEndsTheRamp(t *testing.T) {
 	summary, err := f.Stop(within(t, 5*time.Second))
 	require.ErrorIs(t, err, fleetsim.ErrEnrollRefused)
 	assert.Zero(t, summary.Started)
+}
+
+func TestAnUnreachableServerEndsTheRamp(t *testing.T) {
+	t.Parallel()
+	f := start(t, fleetsim.Options{Count: 100, Server: "http://127.0.0.1:1", EnrollToken: "t"})
+	select {
+	case <-f.Failed():
+	case <-within(t, 20*time.Second).Done():
+		t.Fatal("a server that cannot be reached must end the ramp")
+	}
+	require.ErrorContains(t, f.Err(), "the server cannot be reached to enroll agents")
 }
 
 func TestRefusedCredentialsAreCountedByStatus(t *testing.T) {

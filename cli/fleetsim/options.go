@@ -89,8 +89,9 @@ type Options struct {
 	// Labels are further non-identifying attributes of every agent.
 	Labels map[string]string
 	// FailShare is the share of agents, in [0, 1], that fail every remote
-	// configuration they apply. Which ones is fixed by index, spread
-	// evenly: with 0.2, agents 4, 9, 14, …, exactly a fifth of any prefix.
+	// configuration they apply (their collectors are down). Which ones is
+	// fixed by index, spread evenly: with 0.2, agents 4, 9, 14, …, exactly
+	// a fifth of any prefix.
 	FailShare float64
 	// ApplyDelay is the longest an apply takes, the collector's restart;
 	// each agent takes its own fixed share of it, spread evenly over

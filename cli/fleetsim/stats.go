@@ -103,6 +103,8 @@ type Summary struct {
 	OpAMP     string    `json:"opamp"`
 	// Identities is the identities file, if one was used.
 	Identities string `json:"identities,omitempty"`
+	// TelemetryInterval is the own-telemetry interval; zero: none.
+	TelemetryInterval time.Duration `json:"telemetry_interval"`
 	Stats
 	// Waves are the pushes of configurations the fleet saw, oldest first
 	// (at most the last 16).

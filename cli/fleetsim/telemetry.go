@@ -91,12 +91,12 @@ func (t *telemetry) run(ctx context.Context) {
 }
 
 // exporting reports whether the agent's collector runs and has somewhere
-// to export to. A collector that failed its first configuration is down
-// (it crash-loops: there is nothing to roll back to).
+// to export to. A collector that failed its configuration is down (it
+// crash-loops: it never ran one to roll back to).
 func (a *agent) exporting() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.telemetry != nil && !a.stopped && (a.running != nil || a.latest != outcomeFailed)
+	return a.telemetry != nil && !a.stopped && a.latest != outcomeFailed
 }
 
 // export sends one agent's own metrics, as its collector's periodic OTLP
