@@ -67,8 +67,7 @@ What an agent does, like the supervisor:
     --apply-delay (the collector's restart) APPLIED with the configuration as
     its effective config and healthy, or, for the --fail-share of agents
     (every 1/share-th by index, so the same ones on every run), FAILED with
-    a collector error; a failing agent with an earlier configuration falls
-    back to it and reports that one APPLIED again (automatic rollback);
+    a collector error, its collector down (unhealthy, no own telemetry);
   - re-sent the configuration it runs, reports APPLIED without a restart;
   - heartbeats every --heartbeat (plain HTTP polls at that interval);
   - once the server offers an own-telemetry destination, exports its
@@ -349,7 +348,11 @@ func writeSummary(w io.Writer, format cmdutil.Format, s fleetsim.Summary, ended 
 			wv.Start.Local().Format("15:04:05"), wv.Received, wv.ReceivedP50.Round(time.Millisecond),
 			wv.ReceivedP99.Round(time.Millisecond), wv.ReceivedMax.Round(time.Millisecond), wv.Applied, wv.Failed)
 	}
-	row("Own telemetry", "%d exports accepted", s.TelemetryExports)
+	if s.TelemetryInterval > 0 {
+		row("Own telemetry", "%d exports accepted (every %s)", s.TelemetryExports, s.TelemetryInterval)
+	} else {
+		row("Own telemetry", "off")
+	}
 	if len(s.Errors) == 0 {
 		row("Errors", "none")
 	} else {

@@ -134,7 +134,7 @@ func TestSummaryTable(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	s := fleetsim.Summary{
-		Fleet: "bench", Transport: fleetsim.WebSocket, OpAMP: "ws://127.0.0.1:4320/v1/opamp", Identities: "ids.jsonl",
+		Fleet: "bench", Transport: fleetsim.WebSocket, OpAMP: "ws://127.0.0.1:4320/v1/opamp", Identities: "ids.jsonl", TelemetryInterval: time.Minute,
 		Stats: fleetsim.Stats{
 			Agents: 10, Enrolled: 10, Reused: 4, Started: 10, Connected: 10, EverConnected: 10, ConfigsReceived: 10,
 			Applied: 8, Failed: 2, TelemetryExports: 30, Elapsed: time.Minute, Ramped: time.Second, AllConnected: 1200 * time.Millisecond,
@@ -152,7 +152,7 @@ func TestSummaryTable(t *testing.T) {
 		"Enrolled       10 (6 new, 4 from ids.jsonl)\n",
 		"Connected      10 of 10 started at the end; all had connected 1.2s after the start (ramp 1s)\n",
 		"received within p50 20ms, p99 90ms, max 95ms of the first; 8 applied, 2 failed\n",
-		"Own telemetry  30 exports accepted\n",
+		"Own telemetry  30 exports accepted (every 1m0s)\n",
 		"  refused 401  2 (first: Server responded with status=401 Unauthorized)\n",
 		"Memory         RSS 200 MiB (peak 210 MiB, 100 MiB before the agents): 40.0 KiB per agent over 10 agents; Go heap 50 MiB, 42 goroutines\n",
 		"Stopped        10 agents disconnected in 300ms\n",
