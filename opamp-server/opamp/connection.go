@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-telemetry/opamp-go/protobufs"
@@ -25,6 +26,10 @@ type connection struct {
 	// auth disabled); checkedAt when it was last looked up.
 	agentUID  string
 	checkedAt time.Time
+	// uid is the agent this WebSocket has spoken for: onClose finds its
+	// state without a scan of every agent (a mass disconnect would cost
+	// the square of the fleet).
+	uid atomic.Pointer[string]
 }
 
 // onConnected bounds a WebSocket's messages before the first is read; a
@@ -80,6 +85,9 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		s.log.Info("agent connected", "agent", uid, "transport", c.transport)
 	}
 	st.transport, st.lastSeen, st.uidBytes = c.transport, now, msg.GetInstanceUid()
+	if c.transport == apitypes.ConnectionWebSocket {
+		c.uid.Store(&uid)
+	}
 
 	a, err := s.set.Store.GetAgent(ctx, uid)
 	known := err == nil
@@ -192,22 +200,25 @@ func (c *connection) onClose(conn types.Connection) {
 	}
 	s := c.s
 	defer s.live.Add(-1)
-	var uid string
-	s.mu.Lock()
-	for id, st := range s.agents {
-		st.mu.Lock()
-		if st.conn == conn {
-			uid = id
-			st.conn, st.synced = nil, false
-		}
-		st.mu.Unlock()
-		if uid != "" {
-			break
-		}
+	p := c.uid.Load()
+	if p == nil {
+		return // it never spoke for an agent
 	}
+	uid := *p
+	s.mu.Lock()
+	st, ok := s.agents[uid]
 	s.mu.Unlock()
-	if uid == "" {
+	if !ok {
 		return
+	}
+	st.mu.Lock()
+	mine := st.conn == conn
+	if mine {
+		st.conn, st.synced = nil, false
+	}
+	st.mu.Unlock()
+	if !mine {
+		return // the agent has a newer connection already
 	}
 	s.set.Metrics.AgentsConnected.WithLabelValues(string(apitypes.ConnectionWebSocket)).Dec()
 	s.log.Info("agent disconnected", "agent", uid)

@@ -2,10 +2,8 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -79,7 +77,7 @@ server's enroll.token.`,
 
 func runEnroll(ctx context.Context, opts *EnrollOptions) error {
 	server := opts.Client.ServerURL()
-	token, err := enrollToken(opts, server)
+	token, err := cmdutil.EnrollToken(opts.EnrollTokenFile, server)
 	if err != nil {
 		return err
 	}
@@ -105,30 +103,6 @@ func runEnroll(ctx context.Context, opts *EnrollOptions) error {
 	}
 	_, err = fmt.Fprintln(opts.IO.Out, id.InstanceUID)
 	return err
-}
-
-// enrollToken finds the enrollment token: the flag's file, the
-// environment, or a local server's enroll.token. None is not an error yet:
-// a stored identity may need none.
-func enrollToken(opts *EnrollOptions, server string) (string, error) {
-	if opts.EnrollTokenFile != "" {
-		raw, err := os.ReadFile(opts.EnrollTokenFile)
-		if err != nil {
-			return "", fmt.Errorf("reading the enrollment token: %w", err)
-		}
-		return strings.TrimSpace(string(raw)), nil
-	}
-	if t := os.Getenv(agentidentity.EnvEnrollToken); t != "" {
-		return t, nil
-	}
-	if !cmdutil.IsLocal(server) {
-		return "", nil
-	}
-	raw, err := os.ReadFile(cmdutil.LocalDataFile("enroll.token"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	return strings.TrimSpace(string(raw)), err
 }
 
 // RotateOptions are the inputs of `phoenix agent rotate`.

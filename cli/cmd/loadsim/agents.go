@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -142,39 +141,12 @@ func fleetOptions(opts *AgentsOptions) (fleetsim.Options, error) {
 	if err := o.Validate(); err != nil {
 		return o, err
 	}
-	token, err := enrollToken(opts.EnrollTokenFile, o.Server)
+	token, err := cmdutil.EnrollToken(opts.EnrollTokenFile, o.Server)
 	if err != nil {
 		return o, err
 	}
 	o.EnrollToken = token
 	return o, nil
-}
-
-// enrollToken finds the enrollment token: the flag's file, the
-// environment, or a local server's enroll.token; "" when there is none (a
-// fleet whose identities are all on file needs none).
-//
-// It resolves the token as `phoenix agent enroll` does (cli/cmd/agent's
-// enrollToken, which is not shared yet).
-func enrollToken(file, server string) (string, error) {
-	if file != "" {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("reading the enrollment token: %w", err)
-		}
-		return strings.TrimSpace(string(raw)), nil
-	}
-	if t := os.Getenv(agentidentity.EnvEnrollToken); t != "" {
-		return t, nil
-	}
-	if !cmdutil.IsLocal(server) {
-		return "", nil
-	}
-	raw, err := os.ReadFile(cmdutil.LocalDataFile("enroll.token"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	return strings.TrimSpace(string(raw)), err
 }
 
 // stopTimeout bounds the agents' disconnection at the end.

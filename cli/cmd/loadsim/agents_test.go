@@ -104,12 +104,12 @@ func TestAgentsNeedsAnEnrollmentTokenForNewAgents(t *testing.T) {
 	assert.Contains(t, err.Error(), "3 of the 3 agents have no identity yet: give --enroll-token-file (or PHOENIX_ENROLL_TOKEN)")
 
 	t.Setenv("PHOENIX_ENROLL_TOKEN", "from-env")
-	token, err := enrollToken("", "http://phoenix.example.com:8080")
+	token, err := cmdutil.EnrollToken("", "http://phoenix.example.com:8080")
 	require.NoError(t, err)
 	assert.Equal(t, "from-env", token)
 	file := filepath.Join(t.TempDir(), "enroll.token")
 	require.NoError(t, os.WriteFile(file, []byte("from-file\n"), 0o600))
-	token, err = enrollToken(file, "http://phoenix.example.com:8080")
+	token, err = cmdutil.EnrollToken(file, "http://phoenix.example.com:8080")
 	require.NoError(t, err)
 	assert.Equal(t, "from-file", token, "the flag's file beats the environment")
 }
