@@ -66,15 +66,30 @@ func (s *Service) envAllowed(name string) bool {
 func (s *Service) DeniedEnv(pipeline string, params map[string]any, config string) []catalog.EnvUse {
 	var used map[string]bool
 	if config != "" {
-		if accesses, err := hostaccess.Find([]byte(config)); err == nil {
-			used = map[string]bool{}
-			for _, a := range accesses {
-				if a.Kind == hostaccess.KindEnv {
-					used[a.Name] = true
-				}
-			}
+		used = envUsed([]byte(config))
+	}
+	return s.deniedEnv(pipeline, params, used)
+}
+
+// envUsed lists the ${env:NAME} a configuration references; nil when it
+// does not parse (then every named variable counts as used).
+func envUsed(config []byte) map[string]bool {
+	accesses, err := hostaccess.Find(config)
+	if err != nil {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, a := range accesses {
+		if a.Kind == hostaccess.KindEnv {
+			used[a.Name] = true
 		}
 	}
+	return used
+}
+
+// deniedEnv is DeniedEnv with the variables the configuration references
+// already found (nil: unknown, every one counts).
+func (s *Service) deniedEnv(pipeline string, params map[string]any, used map[string]bool) []catalog.EnvUse {
 	var out []catalog.EnvUse
 	for _, u := range s.set.Catalog.EnvUses(pipeline, params) {
 		if u.Param == "telemetry_token_env" && u.Name == apitypes.AgentTokenEnv {

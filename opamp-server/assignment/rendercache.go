@@ -33,6 +33,9 @@ type rendering struct {
 	pipeline, version string
 	params            map[string]any
 	config            []byte
+	// envUsed are the ${env:NAME} the configuration references, found once
+	// per rendering: the instance UID changes none of them.
+	envUsed map[string]bool
 }
 
 type renderCache struct {
@@ -57,7 +60,9 @@ func stampable(uid string) bool {
 // directly.
 func (c *renderCache) get(kind string, uid string, params map[string]any, key any, render func(map[string]any) (rendering, error)) (rendering, error) {
 	if !stampable(uid) || params["instance_id"] != uid {
-		return render(params)
+		r, err := render(params)
+		r.envUsed = envUsed(r.config)
+		return r, err
 	}
 	generic := maps.Clone(params)
 	generic["instance_id"] = instancePlaceholder
@@ -73,10 +78,11 @@ func (c *renderCache) get(kind string, uid string, params map[string]any, key an
 		if r, err = render(generic); err != nil {
 			return rendering{}, err
 		}
+		r.envUsed = envUsed(r.config)
 		c.put(k, r)
 	}
 	out := rendering{pipeline: r.pipeline, version: r.version, params: maps.Clone(r.params),
-		config: bytes.ReplaceAll(r.config, []byte(instancePlaceholder), []byte(uid))}
+		config: bytes.ReplaceAll(r.config, []byte(instancePlaceholder), []byte(uid)), envUsed: r.envUsed}
 	if _, ok := out.params["instance_id"]; ok {
 		out.params["instance_id"] = uid
 	}

@@ -83,8 +83,9 @@ func TestRenderCacheIsBounded(t *testing.T) {
 	assert.False(t, oldest, "the oldest go first")
 }
 
-// BenchmarkRenderFleet measures rendering one pipeline for a fleet (the
-// work of a fleet-wide assignment before it is stored), per agent: stamped
+// BenchmarkRenderFleet measures rendering and checking one pipeline for a
+// fleet (the work of a fleet-wide assignment before it is stored), per
+// agent: stamped
 // from one rendering (UUID instance UIDs, as every enrolled agent has) and,
 // for comparison, rendered and validated for each agent (UIDs that are not
 // UUIDs): go test -run '^$' -bench RenderFleet ./opamp-server/assignment.
@@ -105,9 +106,10 @@ func BenchmarkRenderFleet(b *testing.B) {
 				uids[i] = bc.uid(i)
 				require.NoError(b, st.UpsertAgent(ctx, apitypes.Agent{InstanceUID: uids[i]}))
 			}
+			req := apitypes.AssignRequest{Pipeline: "topk-rollup", Parameters: map[string]any{"k": 10}}
 			for b.Loop() {
 				for _, uid := range uids {
-					if _, err := s.Render(ctx, uid, "topk-rollup", map[string]any{"k": 10}); err != nil {
+					if _, err := s.FromRequest(ctx, uid, req, Grants{}); err != nil {
 						b.Fatal(err)
 					}
 				}

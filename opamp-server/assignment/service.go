@@ -204,12 +204,19 @@ func (s *Service) withDeclared(pipeline string, params, agent map[string]any) ma
 // Render renders a catalog pipeline for one agent: params, then the
 // per-agent collector parameters. The result is validated.
 func (s *Service) Render(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, error) {
+	asg, _, err := s.render(ctx, uid, pipeline, params)
+	return asg, err
+}
+
+// render is Render that also gives the environment variables the
+// configuration references.
+func (s *Service) render(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, map[string]bool, error) {
 	r, err := s.renderOne(ctx, uid, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
 	if err != nil {
-		return apitypes.Assignment{}, renderFailure{err}
+		return apitypes.Assignment{}, nil, renderFailure{err}
 	}
 	return apitypes.Assignment{InstanceUID: uid, Pipeline: r.pipeline, Parameters: r.params, Config: string(r.config),
-		ConfigHash: store.HashConfig(r.config)}, nil
+		ConfigHash: store.HashConfig(r.config)}, r.envUsed, nil
 }
 
 // RenderPaired renders two pipelines side by side in one configuration for
@@ -254,10 +261,11 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 				ErrRequest, strings.Join(owned, ", "))
 		}
 		var err error
-		if asg, err = s.Render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
+		var used map[string]bool
+		if asg, used, err = s.render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
 			return asg, err
 		}
-		if denied := s.DeniedEnv(req.Pipeline, asg.Parameters, asg.Config); len(denied) > 0 && !grants.HostAccess {
+		if denied := s.deniedEnv(req.Pipeline, asg.Parameters, used); len(denied) > 0 && !grants.HostAccess {
 			return apitypes.Assignment{}, &HostAccessError{Params: denied}
 		}
 	}
@@ -272,6 +280,13 @@ func (s *Service) Store(ctx context.Context, asgs ...apitypes.Assignment) ([]api
 }
 
 func (s *Service) store(ctx context.Context, push bool, asgs ...apitypes.Assignment) ([]apitypes.Assignment, error) {
+	// Once validated, a fleet's assignments are stored whole even if the
+	// caller goes away: half a fleet changed is worse than either.
+	ctx = context.WithoutCancel(ctx)
+	// The OpAMP endpoint hears of every stored assignment through the
+	// store's changes and pushes it; pushing here too is only worth it for
+	// a few agents, for whom it saves the watcher's round trip.
+	push = push && len(asgs) <= immediatePushes
 	out := make([]apitypes.Assignment, 0, len(asgs))
 	// One transaction per chunk rather than per agent: a fleet's worth of
 	// single writes (an fsync each) would take longer than the fleet.
@@ -296,6 +311,9 @@ func (s *Service) store(ctx context.Context, push bool, asgs ...apitypes.Assignm
 
 // storeChunk is how many assignments one store transaction writes.
 const storeChunk = 1000
+
+// immediatePushes is the most assignments Store pushes itself.
+const immediatePushes = 16
 
 // Assign renders a request for one existing agent and stores it; grants
 // are what the caller may do (FromRequest).

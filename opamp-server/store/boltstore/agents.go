@@ -23,12 +23,12 @@ func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
-		if err := tx.Bucket(bucketAgents).Put([]byte(a.InstanceUID), v); err != nil {
-			return nil, err
-		}
-		return []store.Change{{Kind: store.ChangeAgent, ID: a.InstanceUID}}, nil
-	})
+	// Agents report all at once (a fleet applying a configuration): their
+	// writes share transactions, and fsyncs, instead of queueing for one
+	// each.
+	return s.batch(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAgents).Put([]byte(a.InstanceUID), v)
+	}, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
 }
 
 // GetAgent returns one agent or store.ErrNotFound.

@@ -72,6 +72,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Writers that arrive within this of each other share one commit
+	// (UpsertAgent); bbolt's default, 10 ms, would slow a lone writer.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -166,6 +169,20 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) ([]store.Change, e
 	for _, c := range changes {
 		s.hub.Publish(c)
 	}
+	return nil
+}
+
+// batch runs fn in a write transaction it may share with other callers'
+// (bbolt's Batch: one commit for many writers at once), then publishes
+// change. fn may run more than once, so it must be idempotent.
+func (s *Store) batch(ctx context.Context, fn func(*bolt.Tx) error, change store.Change) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if err := s.db.Batch(fn); err != nil {
+		return s.wrap(err)
+	}
+	s.hub.Publish(change)
 	return nil
 }
 
