@@ -82,7 +82,7 @@ func TestEnrollReplacesARevokedIdentity(t *testing.T) {
 	assert.NotEqual(t, uid, strings.TrimSpace(out), "the host comes back as a new agent")
 	assert.Contains(t, errOut, "replaced")
 
-	_, errOut, err = srv.Run(t, NewCmd, "revoke", uid)
+	_, _, err = srv.Run(t, NewCmd, "revoke", uid)
 	require.Error(t, err, "revoking twice")
 	assert.Contains(t, err.Error(), "not found")
 }
