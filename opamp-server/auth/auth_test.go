@@ -318,3 +318,27 @@ func TestRolesAndPermissionsAreListed(t *testing.T) {
 	}
 	assert.Len(t, Roles(), len(rolePermissions))
 }
+
+// A data directory an older server generated, with the shared agent token,
+// is upgraded in place: that token becomes the enrollment token.
+func TestEnsureDefaultUpgradesTheSharedAgentToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	agent := "old-shared-agent-token"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "agent.token"), []byte(agent+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tokens.yaml"), []byte("tokens:\n"+
+		"  - {name: admin, token_sha256: "+Digest("adm")+", roles: [admin]}\n"+
+		"  - {name: agents, token_sha256: "+Digest(agent)+", roles: [agent]}\n"), 0o600))
+	g, err := EnsureDefault(dir)
+	require.NoError(t, err)
+	a, err := LoadFile(g.TokensFile)
+	require.NoError(t, err, "the server starts")
+	p, err := a.Authenticate(request("Bearer " + agent))
+	require.NoError(t, err)
+	assert.Equal(t, []Role{RoleEnroll}, p.Roles, "the old token may now only enroll")
+	raw, err := os.ReadFile(g.EnrollToken)
+	require.NoError(t, err)
+	assert.Equal(t, agent, strings.TrimSpace(string(raw)))
+	_, err = os.Stat(filepath.Join(dir, "agent.token"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

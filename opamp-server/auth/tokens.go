@@ -86,7 +86,7 @@ func EnsureDefault(dataDir string) (Generated, error) {
 		EnrollToken: filepath.Join(dataDir, "enroll.token"),
 	}
 	if _, err := os.Stat(g.TokensFile); err == nil {
-		return g, nil
+		return g, upgradeDefault(g, dataDir)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return g, err
 	}
@@ -140,4 +140,41 @@ const AgentTokenPrefix = "phxa_"
 func NewAgentToken() (string, error) {
 	t, err := NewToken()
 	return AgentTokenPrefix + t, err
+}
+
+// upgradeDefault turns the shared agent token an older server generated
+// (entry "agents", role agent, its value in agent.token) into the
+// enrollment token: the tokens file no longer grants the agent role, and
+// without this a server upgraded in place would not start. Supervisors
+// still sending it are then refused until their hosts enroll.
+func upgradeDefault(g Generated, dataDir string) error {
+	raw, err := os.ReadFile(g.TokensFile)
+	if err != nil {
+		return err
+	}
+	var tf TokensFile
+	if err := yaml.Unmarshal(raw, &tf); err != nil {
+		return nil // LoadFile reports it
+	}
+	old := filepath.Join(dataDir, "agent.token")
+	changed := false
+	for i, e := range tf.Tokens {
+		if e.Name == "agents" && len(e.Roles) == 1 && e.Roles[0] == RoleAgent {
+			tf.Tokens[i] = TokenEntry{Name: "enrollment", TokenSHA256: e.TokenSHA256, Roles: []Role{RoleEnroll}}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := os.Stat(g.EnrollToken); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(old, g.EnrollToken); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	out, err := yaml.Marshal(tf)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(g.TokensFile, out, 0o600)
 }
