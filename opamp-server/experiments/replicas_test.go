@@ -264,12 +264,18 @@ func TestAStopNeverInterleavesWithADeploy(t *testing.T) {
 	deployer := f.replica(slow)
 	x, err := f.c.Create(ctx, validSpec(apitypes.ModePaired))
 	require.NoError(t, err)
-	_, err = f.c.Start(ctx, x.ID)
+	// Started through the deployer: Start steps the experiment in the
+	// background on the replica that took it.
+	_, err = deployer.Start(ctx, x.ID)
 	require.NoError(t, err)
 
 	deployed := make(chan struct{})
 	go func() { defer close(deployed); deployer.ReconcileAll(ctx) }()
-	<-slow.entered // the deployer is storing the experiment's configurations
+	select {
+	case <-slow.entered: // the deployer is storing the experiment's configurations
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the deploy never started")
+	}
 
 	stopped := make(chan error, 1)
 	go func() { _, err := f.c.Stop(ctx, x.ID); stopped <- err }()
@@ -279,8 +285,17 @@ func TestAStopNeverInterleavesWithADeploy(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	close(slow.release)
-	<-deployed
-	require.NoError(t, <-stopped)
+	select {
+	case <-deployed:
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the deploy never ended")
+	}
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the stop never went through")
+	}
 
 	together(ctx, 3, f.c, deployer)
 	x = f.get(x.ID)
