@@ -1,19 +1,11 @@
 package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
-	"compress/gzip"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"reflect"
-	"strings"
 	"unsafe"
 
 	"github.com/gorilla/websocket"
 	"github.com/open-telemetry/opamp-go/server/types"
-
-	"github.com/phoenix/platform/opamp-server/servermetrics"
 )
 
 // Limits on what an agent sends over OpAMP. The "Limits on agent input"
@@ -59,57 +51,14 @@ const (
 	MaxTextBytes = 16 << 10
 )
 
-// violation is input over a limit: its reason (servermetrics.Reason*), the
-// HTTP status that refuses it at the transport, and what to tell the agent.
+// violation is a message over a limit: its reason (servermetrics.Reason*)
+// and what to tell the agent. (A body over one is a bodylimit.Violation.)
 type violation struct {
 	reason string
-	status int
 	detail string
 }
 
 func (v *violation) Error() string { return v.detail }
-
-// readHTTPBody reads a plain-HTTP OpAMP body within MaxRequestBytes as sent
-// and MaxMessageBytes decompressed, inflating gzip itself: opamp-go would
-// inflate without a bound (io.ReadAll of a gzip.Reader).
-func readHTTPBody(r *http.Request) ([]byte, *violation) {
-	if r.ContentLength > MaxRequestBytes {
-		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, MaxRequestBytes)}
-	}
-	raw := http.MaxBytesReader(nil, r.Body, MaxRequestBytes)
-	var src io.Reader = raw
-	switch enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
-	case enc == "", strings.EqualFold(enc, "identity"):
-	case strings.EqualFold(enc, "gzip"):
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return nil, bodyError(err)
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, &violation{servermetrics.ReasonBadEncoding, http.StatusUnsupportedMediaType,
-			fmt.Sprintf("unsupported Content-Encoding %q (gzip or none)", enc)}
-	}
-	body, err := io.ReadAll(io.LimitReader(src, MaxMessageBytes+1))
-	if err != nil {
-		return nil, bodyError(err)
-	}
-	if len(body) > MaxMessageBytes {
-		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body inflates to more than the limit of %d bytes", MaxMessageBytes)}
-	}
-	return body, nil
-}
-
-func bodyError(err error) *violation {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body is over the limit of %d bytes", MaxRequestBytes)}
-	}
-	return &violation{servermetrics.ReasonBadEncoding, http.StatusBadRequest, "reading gzip body: " + err.Error()}
-}
 
 // wsConnType is the gorilla connection type setWSReadLimit looks for.
 var wsConnType = reflect.TypeFor[*websocket.Conn]()

@@ -3,7 +3,6 @@ package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 import (
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -132,7 +131,7 @@ func limitAttributes(list string, kvs []*protobufs.KeyValue) *violation {
 }
 
 func refuse(reason, format string, args ...any) *violation {
-	return &violation{reason: reason, status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
+	return &violation{reason: reason, detail: fmt.Sprintf(format, args...)}
 }
 
 // storable reports whether the store can hold s: valid UTF-8 without NUL.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/internal/bodylimit"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
@@ -228,10 +229,11 @@ func (s *Server) onConnecting(r *http.Request) types.ConnectionResponse {
 		transport = apitypes.ConnectionHTTP
 		// opamp-go reads this same request's body next, without a bound:
 		// read it here, bounded, and hand it over already inflated.
-		body, v := readHTTPBody(r)
+		// opamp-go would inflate without a bound (io.ReadAll of a gzip.Reader).
+		body, v := bodylimit.Read(r, MaxRequestBytes, MaxMessageBytes)
 		if v != nil {
-			s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, v.reason, remoteHost(r.RemoteAddr), 1, v.detail)
-			return types.ConnectionResponse{Accept: false, HTTPStatusCode: v.status,
+			s.set.Metrics.RejectInput(s.log, servermetrics.SourceOpAMP, v.Reason, remoteHost(r.RemoteAddr), 1, v.Detail)
+			return types.ConnectionResponse{Accept: false, HTTPStatusCode: v.Status,
 				HTTPResponseHeader: map[string]string{"Connection": "close"}}
 		}
 		if refused := s.checkPollIdentity(r, agentUID, body); refused != nil {

@@ -13,10 +13,7 @@
 package owntelemetry // import "github.com/phoenix/platform/opamp-server/owntelemetry"
 
 import (
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -31,6 +28,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/internal/bodylimit"
 	"github.com/phoenix/platform/opamp-server/servermetrics"
 	"github.com/phoenix/platform/opamp-server/store"
 )
@@ -98,13 +96,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !authenticated {
 		return
 	}
-	raw, v := readBody(r)
+	raw, v := bodylimit.Read(r, MaxRequestBytes, MaxBodyBytes)
 	if v != nil {
-		h.Metrics.RejectInput(h.Logger, servermetrics.SourceOwnTelemetry, v.reason, remoteHost(r.RemoteAddr), 1, v.detail)
-		if v.status == http.StatusRequestEntityTooLarge {
+		h.Metrics.RejectInput(h.Logger, servermetrics.SourceOwnTelemetry, v.Reason, remoteHost(r.RemoteAddr), 1, v.Detail)
+		if v.Status == http.StatusRequestEntityTooLarge {
 			w.Header().Set("Connection", "close")
 		}
-		http.Error(w, v.detail, v.status)
+		http.Error(w, v.Detail, v.Status)
 		return
 	}
 	req, isJSON, err := decode(r.Header.Get("Content-Type"), raw)
@@ -173,55 +171,6 @@ func (h *Handler) checkInstance(_ *http.Request, uid string) (reason, detail str
 		return servermetrics.ReasonInvalidSeries, err.Error()
 	}
 	return "", ""
-}
-
-// violation is an export refused whole: the reason counted, the HTTP
-// status answered and what the sender is told.
-type violation struct {
-	reason string
-	status int
-	detail string
-}
-
-// readBody reads an export within MaxRequestBytes as sent and MaxBodyBytes
-// inflated.
-func readBody(r *http.Request) ([]byte, *violation) {
-	if r.ContentLength > MaxRequestBytes {
-		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, MaxRequestBytes)}
-	}
-	raw := http.MaxBytesReader(nil, r.Body, MaxRequestBytes)
-	var src io.Reader = raw
-	switch enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
-	case enc == "", strings.EqualFold(enc, "identity"):
-	case strings.EqualFold(enc, "gzip"):
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return nil, bodyError(err)
-		}
-		defer zr.Close()
-		src = zr
-	default:
-		return nil, &violation{servermetrics.ReasonBadEncoding, http.StatusUnsupportedMediaType,
-			fmt.Sprintf("unsupported Content-Encoding %q (gzip or none)", enc)}
-	}
-	body, err := io.ReadAll(io.LimitReader(src, MaxBodyBytes+1))
-	if err != nil {
-		return nil, bodyError(err)
-	}
-	if len(body) > MaxBodyBytes {
-		return nil, &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body inflates to more than the limit of %d bytes", MaxBodyBytes)}
-	}
-	return body, nil
-}
-
-func bodyError(err error) *violation {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return &violation{servermetrics.ReasonBodyTooLarge, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("body is over the limit of %d bytes", MaxRequestBytes)}
-	}
-	return &violation{servermetrics.ReasonBadEncoding, http.StatusBadRequest, "reading gzip body: " + err.Error()}
 }
 
 func decode(contentType string, raw []byte) (pmetricotlp.ExportRequest, bool, error) {
