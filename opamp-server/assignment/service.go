@@ -136,14 +136,16 @@ func (s *Service) serverParams(uid string) map[string]any {
 	return map[string]any{"instance_id": uid, "telemetry_endpoint": s.set.OwnTelemetryURL, "telemetry_token_env": apitypes.AgentTokenEnv}
 }
 
-// serverOwned lists the server's own parameters (serverParams) among params.
-func serverOwned(params map[string]any) []string {
+// serverOwned lists, sorted, the server's own parameters (serverParams)
+// among params.
+func (s *Service) serverOwned(params map[string]any) []string {
 	var out []string
-	for _, k := range []string{"instance_id", "telemetry_endpoint", "telemetry_token_env"} {
+	for k := range s.serverParams("") {
 		if _, given := params[k]; given {
 			out = append(out, k)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -256,7 +258,7 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 		}
 		asg = apitypes.Assignment{InstanceUID: uid, Config: req.Config, ConfigHash: checked.Hash}
 	} else {
-		if owned := serverOwned(req.Parameters); len(owned) > 0 {
+		if owned := s.serverOwned(req.Parameters); len(owned) > 0 {
 			return asg, fmt.Errorf("%w: parameters %s are set by the server for each agent (its own telemetry, with its own credential)",
 				ErrRequest, strings.Join(owned, ", "))
 		}
