@@ -28,7 +28,99 @@ var (
 )
 
 // Config returns cfg with every secret value replaced by Placeholder.
+//
+// Agents report their whole effective configuration, kilobytes at a time,
+// and the patterns have no literal prefix for the regexp engine to search
+// for, so running them over all of it dominated the OpAMP endpoint's CPU.
+// Config runs them only over the lines that name a secret, which gives the
+// same text (FuzzConfigLines holds it to that): no match can cross a line
+// break unless the break follows a secret's name, and lines are kept
+// together there.
 func Config(cfg string) string {
+	if !isASCII(cfg) {
+		// Case folding maps some non-ASCII letters onto ASCII ones (the
+		// Kelvin sign is a k): only the patterns themselves can tell.
+		return redactText(cfg)
+	}
+	lower := strings.ToLower(cfg) // ASCII: the same offsets
+	var b strings.Builder
+	start, changed := 0, false
+	for start < len(cfg) {
+		end := chunkEnd(cfg, start)
+		chunk := cfg[start:end]
+		if out := chunk; mayNameSecret(lower[start:end]) {
+			out = redactText(chunk)
+			changed = changed || out != chunk
+			b.WriteString(out)
+		} else {
+			b.WriteString(chunk)
+		}
+		start = end
+	}
+	if !changed {
+		return cfg
+	}
+	return b.String()
+}
+
+// chunkEnd is where the chunk starting at start ends: after the first line
+// break that no match can cross.
+func chunkEnd(cfg string, start int) int {
+	for i := start; ; {
+		n := strings.IndexByte(cfg[i:], '\n')
+		if n < 0 {
+			return len(cfg)
+		}
+		i += n + 1
+		if !nameBefore(cfg[start : i-1]) {
+			return i
+		}
+	}
+}
+
+// nameBefore reports whether text ends, but for white space, with a word
+// after which a pattern may go on over white space (line breaks
+// included): a secret's key, optionally quoted, or "bearer".
+func nameBefore(text string) bool {
+	text = strings.TrimRight(text, " \t\r\n\v\f")
+	text = strings.TrimRight(text, `"'`)
+	i := len(text)
+	for i > 0 && isKeyByte(text[i-1]) {
+		i--
+	}
+	word := strings.ToLower(text[i:])
+	return word != "" && (secretName.MatchString(word) || strings.HasSuffix(word, "bearer"))
+}
+
+func isKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// triggers are the words every match contains: the secret names' stems
+// and "bearer".
+var triggers = []string{"key", "passw", "secret", "token", "credential", "authorization", "bearer"}
+
+// mayNameSecret reports whether a lower-case chunk holds a trigger.
+func mayNameSecret(lower string) bool {
+	for _, t := range triggers {
+		if strings.Contains(lower, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// redactText runs the patterns over the whole of text.
+func redactText(cfg string) string {
 	cfg = bearer.ReplaceAllStringFunc(cfg, func(m string) string {
 		parts := bearer.FindStringSubmatch(m)
 		if isReference(parts[2]) {

@@ -1,6 +1,8 @@
 package redact
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,4 +67,37 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("redacting twice changes %q", once)
 		}
 	})
+}
+
+// FuzzConfigLines holds Config, which runs the patterns line by line, to
+// what they give over the whole text.
+func FuzzConfigLines(f *testing.F) {
+	for _, s := range []string{
+		"exporters:\n  otlp_http:\n    headers:\n      Authorization: Bearer abcdefgh12345678\n",
+		"token\n  : abc\nnext: 1",
+		"x: Bearer\n\n   abcdefgh12345678",
+		`"password"` + "\n:\thunter2",
+		"headers: {api-key: a,\n x-api-key: b}\n",
+		"api-key : \n  value",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if got, want := Config(in), redactText(in); got != want {
+			t.Fatalf("line by line %q, whole text %q", got, want)
+		}
+	})
+}
+
+func BenchmarkConfig(b *testing.B) {
+	var sb strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&sb, "processors:\n  p%d:\n    endpoint: http://example.com:%d\n    timeout: 5s\n", i, 4000+i)
+	}
+	sb.WriteString("exporters:\n  otlp_http:\n    headers:\n      Authorization: Bearer ${env:PHOENIX_AGENT_TOKEN}\n      api-key: abc\n")
+	cfg := sb.String()
+	b.SetBytes(int64(len(cfg)))
+	for b.Loop() {
+		Config(cfg)
+	}
 }
