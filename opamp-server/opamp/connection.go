@@ -133,6 +133,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	a.Online = msg.GetAgentDisconnect() == nil
 	a.ConnectionType = c.transport
 	a.ServerID = s.set.ServerID
+	st.config = reportOf(a)
 	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 		s.log.Error("saving agent failed", "agent", uid, "error", err)
@@ -158,7 +159,10 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 // has not just sent it.
 func (c *connection) attachConfig(ctx context.Context, st *agentState, a apitypes.Agent, resp *protobufs.ServerToAgent, now time.Time) {
 	s := c.s
-	asg, err := s.assignment(ctx, a.InstanceUID)
+	if st.assignedKnown && !needsConfig(a, &apitypes.Assignment{ConfigHash: st.assigned}, now) {
+		return // most messages are status reports: no read for them
+	}
+	asg, err := s.assignmentOf(ctx, st, a.InstanceUID)
 	if err != nil {
 		s.log.Error("loading assignment failed", "agent", a.InstanceUID, "error", err)
 		return

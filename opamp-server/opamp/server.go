@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,49 @@ type agentState struct {
 	offered   string               // own-metrics offer hash already sent
 	lastSeen  time.Time
 	uidBytes  []byte
+
+	// config is what the agent last reported about its remote
+	// configuration, kept from its last message through this replica:
+	// only this replica's connection changes it while the agent is here,
+	// so a push decides without reading the agent back.
+	config *configReport
+	// assigned is the hash of the agent's assignment as last read ("" for
+	// none), valid while assignedKnown: a message that needs no
+	// configuration skips reading the assignment. Every assignment change
+	// this replica hears of clears it.
+	assigned      string
+	assignedKnown bool
+}
+
+// configReport is the part of an agent's record needsConfig reads.
+type configReport struct {
+	status apitypes.RemoteConfigStatus
+	failed []string
+	retry  *apitypes.ApplyRetry
+}
+
+func reportOf(a apitypes.Agent) *configReport {
+	return &configReport{status: a.RemoteConfig, failed: slices.Clone(a.FailedConfigHashes), retry: a.ApplyRetry}
+}
+
+// agent is the record needsConfig reads, rebuilt from the report.
+func (r *configReport) agent(uid string) apitypes.Agent {
+	return apitypes.Agent{InstanceUID: uid, RemoteConfig: r.status, FailedConfigHashes: r.failed, ApplyRetry: r.retry}
+}
+
+// assignmentOf reads uid's assignment and remembers its hash; the caller
+// holds st.mu.
+func (s *Server) assignmentOf(ctx context.Context, st *agentState, uid string) (*apitypes.Assignment, error) {
+	asg, err := s.assignment(ctx, uid)
+	if err != nil {
+		st.assignedKnown = false
+		return nil, err
+	}
+	st.assigned, st.assignedKnown = "", true
+	if asg != nil {
+		st.assigned = asg.ConfigHash
+	}
+	return asg, nil
 }
 
 // New creates the endpoint; call Handler to mount it and Start to run its
@@ -273,14 +317,20 @@ func (s *Server) Push(ctx context.Context, uid string) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.assignedKnown = false // Push is how this replica hears of a change
 	if st.conn == nil || !st.synced {
 		return nil
 	}
-	a, err := s.set.Store.GetAgent(ctx, uid)
-	if err != nil {
-		return err
+	var a apitypes.Agent
+	if st.config != nil {
+		a = st.config.agent(uid)
+	} else {
+		var err error
+		if a, err = s.set.Store.GetAgent(ctx, uid); err != nil {
+			return err
+		}
 	}
-	asg, err := s.assignment(ctx, uid)
+	asg, err := s.assignmentOf(ctx, st, uid)
 	if err != nil {
 		return err
 	}

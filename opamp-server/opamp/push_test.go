@@ -1,0 +1,93 @@
+package opamp
+
+import (
+	"context"
+	"encoding/hex"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"github.com/open-telemetry/opamp-go/protobufs"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// readCounting counts the agent and assignment reads the endpoint makes.
+type readCounting struct {
+	store.Store
+	agents, assignments atomic.Int64
+}
+
+func (r *readCounting) GetAgent(ctx context.Context, uid string) (apitypes.Agent, error) {
+	r.agents.Add(1)
+	return r.Store.GetAgent(ctx, uid)
+}
+
+func (r *readCounting) GetAssignment(ctx context.Context, uid string) (apitypes.Assignment, error) {
+	r.assignments.Add(1)
+	return r.Store.GetAssignment(ctx, uid)
+}
+
+// configStatus is the agent's report on a remote configuration.
+func configStatus(t *testing.T, seq uint64, hash string, status protobufs.RemoteConfigStatuses) *protobufs.AgentToServer {
+	raw, err := hex.DecodeString(hash)
+	require.NoError(t, err)
+	return &protobufs.AgentToServer{SequenceNum: seq, RemoteConfigStatus: &protobufs.RemoteConfigStatus{
+		LastRemoteConfigHash: raw, Status: status}}
+}
+
+// A push decides from what the agent last reported here, and the status
+// reports that follow it do not read the assignment back; an assignment
+// changed afterwards still reaches the agent.
+func TestPushesAndReportsReadOnlyWhatChanged(t *testing.T) {
+	counting := &readCounting{}
+	env := newTestServer(t, func(s *Settings) { counting.Store = s.Store; s.Store = counting })
+	require.NoError(t, env.s.Start(t.Context()))
+	conn := wsDial(t, env)
+	msg, uid := withUID(described(str("host.name", "web-1")))
+	require.NoError(t, wsSend(t, conn, marshal(t, msg)))
+	_, err := wsAnswer(t, conn)
+	require.NoError(t, err)
+
+	assign := func(body string) string {
+		asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: uid.String(), Config: body, Reason: "test"})
+		require.NoError(t, err)
+		return asg.ConfigHash
+	}
+	received := func(conn *websocket.Conn) string {
+		t.Helper()
+		answer, err := wsAnswer(t, conn)
+		require.NoError(t, err)
+		require.NotNil(t, answer.GetRemoteConfig(), "a pushed configuration")
+		return hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash())
+	}
+
+	agentsBefore := counting.agents.Load()
+	first := assign("receivers: {nop: {}}\n")
+	require.Equal(t, first, received(conn))
+	assert.Equal(t, agentsBefore, counting.agents.Load(), "the push reads no agent record")
+
+	before := counting.assignments.Load()
+	for seq, status := range []protobufs.RemoteConfigStatuses{
+		protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLYING,
+		protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED,
+		protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED, // a heartbeat
+	} {
+		report := configStatus(t, uint64(seq+1), first, status)
+		report.InstanceUid = uid[:]
+		require.NoError(t, wsSend(t, conn, marshal(t, report)))
+		answer, err := wsAnswer(t, conn)
+		require.NoError(t, err)
+		assert.Nil(t, answer.GetRemoteConfig(), "nothing to send while the agent reports on its assignment")
+	}
+	assert.Equal(t, before, counting.assignments.Load(), "status reports read no assignment")
+	a, err := env.store.GetAgent(t.Context(), uid.String())
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.ConfigStatusApplied, a.RemoteConfig.Status, "the reports are stored")
+
+	second := assign("receivers: {nop/2: {}}\n")
+	assert.Equal(t, second, received(conn), "a later assignment is pushed")
+}
