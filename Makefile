@@ -24,7 +24,7 @@ HEAVY_PKGS = ./pipelines/... ./test/...
 DISTRIBUTION_PKG := pipelines/distribution
 
 .PHONY: build collector phoenix loadworker supervisor generate generate-collector generate-components \
-        check-generated test unit-test e2e-test test-deps lint fuzz bench demo images clean
+        check-generated test unit-test e2e-test test-deps lint fuzz bench bench-fleet demo images clean
 
 # Debian packages the tests need, installed when missing: PostgreSQL 15 for
 # the store tests (started as a throwaway cluster by the tests themselves),
@@ -122,6 +122,12 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./processors/... ./receivers/... | tee bench.txt
 
+## bench-fleet: the control plane with a simulated fleet (FLEETBENCH_AGENTS,
+## default 10000) on both stores, and opamp-go's example server beside it when
+## FLEETBENCH_PEER names its binary (docs/architecture.md); about 15 minutes
+bench-fleet: phoenix test-deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/fleetbench | tee bench-fleet.txt
+
 IMAGE_TAG ?= $(VERSION)
 
 ## images: the phoenix-collector and phoenix-server images as OCI layouts and
@@ -135,4 +141,4 @@ demo: build
 	$(BIN)/phoenix demo
 
 clean:
-	rm -rf $(BIN) $(BUILD_DIR) coverage.out bench.txt
+	rm -rf $(BIN) $(BUILD_DIR) coverage.out bench.txt bench-fleet.txt

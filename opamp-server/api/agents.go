@@ -17,9 +17,9 @@ import (
 
 func (a *API) view(r *http.Request, ag apitypes.Agent, withConfig bool) (apitypes.AgentView, error) {
 	v := apitypes.AgentView{Agent: ag}
-	v.EffectiveConfig = redact.Config(ag.EffectiveConfig)
-	if !withConfig {
-		v.EffectiveConfig = ""
+	v.EffectiveConfig = ""
+	if withConfig {
+		v.EffectiveConfig = redact.Config(ag.EffectiveConfig)
 	}
 	asg, err := a.set.Store.GetAssignment(r.Context(), ag.InstanceUID)
 	switch {

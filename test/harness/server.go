@@ -182,6 +182,9 @@ func (s *Server) Metric(name string) float64 {
 	return total
 }
 
+// Pid is the server process's ID, for reading its resource use.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Stop terminates the server gracefully (SIGTERM).
 func (s *Server) Stop() { stop(s.cmd, syscall.SIGTERM) }
 

@@ -1,0 +1,160 @@
+package fleetbench
+
+import (
+	"context"
+	"fmt"
+		"path/filepath"
+		"testing"
+	"time"
+
+	"github.com/phoenix/platform/cli/fleetsim"
+	"github.com/phoenix/platform/opamp-server/apiclient"
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/test/harness"
+	"github.com/phoenix/platform/test/pgtest"
+)
+
+// BenchmarkFleet runs the targets of a fleet-sized control plane against
+// `phoenix server` (bin/phoenix) on each store: every agent connected and
+// online, memory per agent, idle CPU, one assignment to the whole fleet
+// (each agent's configuration received, then the API showing every one
+// APPLIED), and a restart with the fleet connected.
+func BenchmarkFleet(b *testing.B) {
+	b.Run("store=embedded", func(b *testing.B) {
+		for b.Loop() {
+			runFleet(b, harness.ServerOptions{ServerID: "bench"})
+		}
+	})
+	b.Run("store=postgres", func(b *testing.B) {
+		for b.Loop() {
+			runFleet(b, harness.ServerOptions{ServerID: "bench", Store: pgtest.Start(b)})
+		}
+	})
+}
+
+func runFleet(b *testing.B, opts harness.ServerOptions) {
+	ctx := b.Context()
+	n := agents(b)
+	srv := harness.StartServer(b, opts)
+	base, err := readMemory(srv.Pid()) // the server with no agent at all
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := filepath.Join(b.TempDir(), "identities.jsonl")
+	fleetOpts := fleetsim.Options{Count: n, Server: srv.API, OpAMP: srv.OpAMP, EnrollToken: srv.EnrollToken(),
+		Identities: ids, Rate: connectRate, EnrollConcurrency: 32, ApplyDelay: applyDelay, TelemetryInterval: time.Minute}
+
+	// Enrolment is not what is measured: enroll the fleet, then connect it
+	// again as a fleet of known agents.
+	b.Logf("enrolling %d agents", n)
+	enroll, err := fleetsim.Start(ctx, fleetOpts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := enroll.WaitConnected(ctx, n); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := enroll.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	waitUntil(b, ctx, "the enrolled fleet offline", time.Second, waitLimit, agentsWhere(srv, nil, online, nil, 0))
+
+	start := time.Now()
+	fleet, err := fleetsim.Start(ctx, fleetOpts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _, _ = fleet.Stop(context.WithoutCancel(ctx)) }()
+	waitUntil(b, ctx, "every agent online", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, online, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
+	b.ReportMetric(time.Since(start).Seconds(), "online-s")
+	time.Sleep(settle)
+	connected := memory(b, srv.Pid(), base, n, "")
+
+	idle := idleWindow(b)
+	cpu0, _ := readCPU(srv.Pid())
+	time.Sleep(idle)
+	cpu1, _ := readCPU(srv.Pid())
+	b.ReportMetric((cpu1-cpu0).Seconds()*float64(time.Minute)/float64(idle), "idle-cpu-s/min")
+
+	// One pipeline for the whole fleet.
+	start = time.Now()
+	if _, err := srv.Client().AssignMany(ctx, apitypes.BulkAssignRequest{Selector: fleetsim.FleetLabel + "=" + fleetsim.DefaultFleet,
+		AssignRequest: apitypes.AssignRequest{Pipeline: "topk-rollup", Reason: "fleet benchmark"}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "assign-s")
+	waitUntil(b, ctx, "every agent APPLIED", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
+	b.ReportMetric(time.Since(start).Seconds(), "applied-s")
+	waves := fleet.Waves()
+	if len(waves) == 0 || waves[len(waves)-1].Received < n {
+		b.Fatalf("not every agent received the configuration: %+v", waves)
+	}
+	w := waves[len(waves)-1]
+	lead := w.Start.Sub(start)
+	b.ReportMetric((lead + w.ReceivedP50).Seconds(), "received-p50-s")
+	b.ReportMetric((lead + w.ReceivedP99).Seconds(), "received-p99-s")
+
+	// A restart with the fleet connected: everything comes back.
+	srv.Stop()
+	start = time.Now()
+	srv.Restart()
+	waitUntil(b, ctx, "every agent online after the restart", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, online, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
+	b.ReportMetric(time.Since(start).Seconds(), "restart-online-s")
+	waitUntil(b, ctx, "every agent still APPLIED after the restart", time.Second, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
+	time.Sleep(settle)
+	restarted := memory(b, srv.Pid(), procMemory{}, n, "restart-")
+	b.Logf("resident memory: %d MiB with %d agents connected, %d MiB after the restart",
+		connected.rss>>20, n, restarted.rss>>20)
+}
+
+// memory reports the server's resident memory per agent above base.
+func memory(b *testing.B, pid int, base procMemory, n int, prefix string) procMemory {
+	m, err := readMemory(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if prefix == "" {
+		b.ReportMetric(perAgentKiB(m.rss, base.rss, n), "KiB/agent")
+		b.ReportMetric(perAgentKiB(m.anon, base.anon, n), "anon-KiB/agent")
+	}
+	b.ReportMetric(float64(m.rss>>20), prefix+"rss-MiB")
+	return m
+}
+
+// agentsWhere is a condition on what the API shows: the agents for which
+// match holds number want. The fleet's own view is checked first, so the
+// API is only paged through once the simulator has seen it happen.
+func agentsWhere(srv *harness.Server, fleet *fleetsim.Fleet, match func(apitypes.AgentView) bool, fleetDone func(fleetsim.Stats) bool, want int) func() (bool, string) {
+	return func() (bool, string) {
+		if fleet != nil && !fleetDone(fleet.Stats()) {
+			return false, "the simulated fleet is not there yet"
+		}
+		got, err := countAgents(srv, match)
+		if err != nil {
+			return false, err.Error()
+		}
+		return got == want, fmt.Sprintf("%d of %d agents", got, want)
+	}
+}
+
+func countAgents(srv *harness.Server, match func(apitypes.AgentView) bool) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	agents, err := srv.Client().AllAgents(ctx, apiclient.ListAgentsOptions{Limit: 1000})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range agents {
+		if match(a) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func online(a apitypes.AgentView) bool  { return a.Online }
+func offline(a apitypes.AgentView) bool { return !a.Online }
+func applied(a apitypes.AgentView) bool {
+	return a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Assignment != nil && a.RemoteConfig.Hash == a.Assignment.ConfigHash
+}
