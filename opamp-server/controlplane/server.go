@@ -244,8 +244,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Start serves both listeners and runs background work until Stop.
 func (s *Server) Start(ctx context.Context) error {
-	// The lease outlives ctx's cancel in Stop: it is held until the
-	// agents are drained.
+	// Not ended by ctx (a SIGTERM ends it before Stop runs): the lease is
+	// held until Stop has drained the agents.
 	if err := s.presence.start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}

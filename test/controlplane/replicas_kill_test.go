@@ -332,7 +332,8 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	assert.Less(t, took, lease+lease/3+2*time.Second, "within about one lease")
 
 	candidate := map[string]string{}
-	final := c.waitAgents(survivor, 90*time.Second, "candidate promoted", func(v apitypes.AgentView) string {
+	// Generous: a promote may go out in waves.
+	final := c.waitAgents(survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
 		if v.Assignment == nil || v.Assignment.Pipeline != "topk-rollup" {
 			return "not assigned the candidate"
 		}
