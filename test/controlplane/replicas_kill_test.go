@@ -285,6 +285,14 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	require.NoError(t, err)
 	stopped := waitExperiment(t, c, viaSurvivor, x.ID, 60*time.Second, apitypes.ExperimentCancelled)
 	assert.True(t, stopped.State.Restored)
+	var transitions []string
+	for _, ev := range stopped.Events {
+		if ev.To != "" {
+			transitions = append(transitions, string(ev.From)+"→"+string(ev.To))
+		}
+	}
+	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→cancelled"}, transitions,
+		"each transition once, whichever replica made it")
 	c.waitAgents(survivor, 60*time.Second, "baseline restored", func(v apitypes.AgentView) string {
 		return runs(before[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
 	})
