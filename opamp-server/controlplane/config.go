@@ -53,6 +53,10 @@ type Config struct {
 	// StoreTimeout bounds every store call: a store that stops answering
 	// makes API requests fail with 503 within it instead of hanging.
 	StoreTimeout time.Duration `yaml:"store_timeout"`
+	// PresenceLease is how long this replica's hold on its agents lasts
+	// without renewal (every third of it): when a replica dies, another
+	// marks its agents offline within about this long.
+	PresenceLease time.Duration `yaml:"presence_lease"`
 	// PricesFile replaces the built-in price table experiments cost with.
 	PricesFile string `yaml:"prices_file"`
 	// DefaultPipeline is assigned, rendered for the agent with
@@ -80,6 +84,7 @@ func DefaultConfig() Config {
 		ServerID:        host,
 		SampleRetention: 7 * 24 * time.Hour,
 		StoreTimeout:    store.DefaultCallTimeout,
+		PresenceLease:   DefaultPresenceLease,
 		AgentRetention:  30 * 24 * time.Hour,
 		// A copy: a flag or file changes the configuration's own.
 		AgentEnvAllowlist: slices.Clone(assignment.DefaultEnvAllowlist),
@@ -115,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.StoreTimeout <= 0 {
 		errs = append(errs, errors.New("store_timeout must be positive"))
+	}
+	if c.PresenceLease < MinPresenceLease || c.PresenceLease > MaxPresenceLease {
+		errs = append(errs, fmt.Errorf("presence_lease must be between %s and %s, got %s", MinPresenceLease, MaxPresenceLease, c.PresenceLease))
 	}
 	if c.AgentRetention < time.Hour {
 		errs = append(errs, errors.New("agent_retention must be at least 1h: agents are offline for minutes on every restart"))

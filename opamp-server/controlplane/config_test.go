@@ -11,7 +11,8 @@ import (
 
 func validConfig() Config {
 	return Config{OpAMPListen: ":4320", APIListen: "127.0.0.1:8080", DataDir: "/var/lib/phoenix",
-		ServerID: "replica-1", SampleRetention: time.Hour, StoreTimeout: time.Second, AgentRetention: 24 * time.Hour}
+		ServerID: "replica-1", SampleRetention: time.Hour, StoreTimeout: time.Second, AgentRetention: 24 * time.Hour,
+		PresenceLease: 10 * time.Second}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -40,6 +41,12 @@ func TestConfigValidate(t *testing.T) {
 			mention: []string{"api_listen", "10.0.0.5:8080"}},
 		{name: "no_auth on localhost", edit: func(c *Config) { c.NoAuth, c.OpAMPListen, c.APIListen = true, "localhost:4320", "[::1]:8080" }},
 		{name: "agent_retention short", edit: func(c *Config) { c.AgentRetention = time.Minute }, mention: []string{"agent_retention"}},
+		{name: "presence_lease shortest", edit: func(c *Config) { c.PresenceLease = 3 * time.Second }},
+		{name: "presence_lease longest", edit: func(c *Config) { c.PresenceLease = 10 * time.Minute }},
+		{name: "presence_lease short", edit: func(c *Config) { c.PresenceLease = 2 * time.Second },
+			mention: []string{"presence_lease", "between 3s and 10m0s", "got 2s"}},
+		{name: "presence_lease long", edit: func(c *Config) { c.PresenceLease = 11 * time.Minute }, mention: []string{"presence_lease"}},
+		{name: "presence_lease zero", edit: func(c *Config) { c.PresenceLease = 0 }, mention: []string{"presence_lease"}},
 		{name: "store_timeout zero", edit: func(c *Config) { c.StoreTimeout = 0 }, mention: []string{"store_timeout"}},
 		{name: "certificate without key", edit: func(c *Config) { c.TLSCertFile = "cert.pem" },
 			mention: []string{"tls_cert_file", "tls_key_file"}},
@@ -90,6 +97,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, ":8080", c.APIListen)
 	assert.Equal(t, "/var/lib/phoenix-state", c.DataDir, "systemd's StateDirectory wins")
 	assert.Equal(t, 7*24*time.Hour, c.SampleRetention)
+	assert.Equal(t, 30*time.Second, c.PresenceLease)
 	assert.False(t, c.NoAuth, "authentication is on by default")
 	assert.False(t, c.MetricsAuth, "/metrics answers without a token by default")
 	assert.Equal(t, []string{"NEW_RELIC_LICENSE_KEY", "OTLP_*"}, c.AgentEnvAllowlist)

@@ -45,6 +45,8 @@ type Server struct {
 	assign  *assignment.Service
 	auth    *auth.Authenticator
 	tokens  auth.Generated
+	// presence is this replica's lease on its agents (presence.go).
+	presence *presence
 
 	opampLn, apiLn net.Listener
 	opampHTTP      *http.Server
@@ -207,6 +209,7 @@ func (s *Server) build() error {
 		Store: s.store, Metrics: s.metrics, Logger: s.log, Retention: s.cfg.SampleRetention, Auth: s.auth,
 	})
 	s.metrics.Registry.MustRegister(newAgentStateCollector(s.store))
+	s.presence = newPresence(s.store, s.cfg, s.log, s.metrics.Registry)
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -241,6 +244,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Start serves both listeners and runs background work until Stop.
 func (s *Server) Start(ctx context.Context) error {
+	// Not ended by ctx (a SIGTERM ends it before Stop runs): the lease is
+	// held until Stop has drained the agents.
+	if err := s.presence.start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.agents.Start(ctx); err != nil {
 		return err
@@ -283,6 +291,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, s.agents.Stop(ctx))
+	s.presence.stop(ctx)
 	if err := s.apiHTTP.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}

@@ -61,6 +61,8 @@ type Store interface {
 	// MarkServerAgentsOffline marks every agent held by serverID offline (a
 	// replica starting up after a crash).
 	MarkServerAgentsOffline(ctx context.Context, serverID string) error
+	// Presence: each replica's lease on its agents (presence.go).
+	Presence
 
 	// CreateAgentCredential stores the credential of a newly enrolled agent;
 	// ErrConflict if the agent has one or the token digest is in use.

@@ -46,9 +46,10 @@ public_url: https://phoenix.example.com
 no_auth: true
 sample_retention: 1h
 server_id: file-replica
+presence_lease: 1m
 `)
 	opts := parse(t, "--config", file, "--api-listen", "127.0.0.1:9100", "--sample-retention", "2h", "--no-auth=false",
-		"--metrics-auth")
+		"--metrics-auth", "--presence-lease", "15s")
 	cfg, err := opts.resolve()
 	require.NoError(t, err)
 
@@ -57,6 +58,7 @@ server_id: file-replica
 	want.SampleRetention = 2 * time.Hour           // flag
 	want.NoAuth = false                            // flag, explicitly false
 	want.MetricsAuth = true                        // flag
+	want.PresenceLease = 15 * time.Second          // flag over the file
 	want.DataDir = "/from/file"                    // file
 	want.PublicURL = "https://phoenix.example.com" // file
 	want.ServerID = "file-replica"                 // file

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Experiments", experimentTests},
 		{"Events", eventTests},
 		{"Locks", lockTests},
+		{"Presence", presenceTests},
 		{"Watch", watchTests},
 		{"Lifecycle", lifecycleTests},
 	}
