@@ -293,3 +293,36 @@ func TestPromoteRefusesBadWaves(t *testing.T) {
 	}
 	assert.Nil(t, f.get(x.ID).State.Rollout)
 }
+
+func TestTwoReplicasStepARolloutOnce(t *testing.T) {
+	t.Parallel()
+	f, x, _ := rolloutFixture(t)
+	ctx := t.Context()
+	other := f.replica(f.st) // finds the rollout by its scan
+	_, err := f.c.PromoteWith(ctx, x.ID, apitypes.PromoteRequest{Waves: []float64{25, 50, 100}})
+	require.NoError(t, err)
+	for _, wave := range [][]string{{"a1"}, {"a2"}, {"a3", "a4"}} {
+		for _, uid := range wave {
+			require.True(t, onCandidate(f, uid), "%s is in the current wave", uid)
+			f.apply(uid)
+		}
+		together(ctx, 3, f.c, other)
+		f.advance(time.Minute)
+		for _, uid := range wave {
+			f.critical(uid, 4)
+		}
+		together(ctx, 3, f.c, other)
+	}
+	x = f.get(x.ID)
+	assert.Equal(t, apitypes.RolloutCompleted, x.State.Rollout.State)
+	seen := map[string]int{}
+	for _, e := range x.Events {
+		if e.To == "" {
+			seen[e.Cause]++
+		}
+	}
+	for cause, n := range seen {
+		assert.Equal(t, 1, n, "recorded once: %s", cause)
+	}
+	assert.Len(t, seen, 8, "promoting, 3 × (assigned, passed), complete")
+}
