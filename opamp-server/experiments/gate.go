@@ -195,8 +195,10 @@ func (c *Controller) gate(ctx context.Context, x Experiment, a *apitypes.Rollout
 		return true, "no own telemetry since applying yet", c.telemetry(ctx, a, minRetention)
 	}
 	switch {
-	case !onIt:
+	case ag.RemoteConfig.Hash != a.ConfigHash:
 		return false, "", gateFailure(fmt.Sprintf("%s no longer runs the candidate (it reports %s %s)", name, shortHash(ag.RemoteConfig.Hash), ag.RemoteConfig.Status))
+	case !onIt:
+		return false, "applying the candidate again", nil // sent again: wait for its report
 	case !healthy:
 		msg := "no health reported"
 		if ag.Health != nil {

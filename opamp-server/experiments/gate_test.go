@@ -104,6 +104,10 @@ func TestWavesAdvanceInOrderOnceEachGatePasses(t *testing.T) {
 	assert.Equal(t, []int{1, 1, 0}, []int{w.Applied, w.Healthy, w.Reporting})
 	assert.Contains(t, w.Reason, "no own telemetry since applying")
 	f.critical("a1", 4) // the minute of the apply: maybe the old collector's
+	f.report("a1", f.assigned("a1").ConfigHash, apitypes.ConfigStatusApplying, "")
+	f.c.ReconcileAll(ctx)
+	require.Equal(t, apitypes.RolloutRolling, f.get(x.ID).State.Rollout.State, "the candidate sent again is no failure")
+	f.apply("a1")
 	f.c.ReconcileAll(ctx)
 	assert.Equal(t, apitypes.WaveGated, f.get(x.ID).State.Rollout.Waves[0].State)
 	assert.False(t, onCandidate(f, "a2"))
@@ -170,6 +174,11 @@ func TestAFailedGateHaltsAndRollsBackOnlyItsWave(t *testing.T) {
 			f.advance(time.Minute)
 			f.critical("a2", 3)
 		}, "agent a2 () keeps 3 of its 4 critical processes (retention 75.0%, 100.0% required)"},
+		{"back on another configuration", func(f *fixture) {
+			f.apply("a2")
+			f.c.ReconcileAll(f.t.Context())
+			f.report("a2", "0123456789abcdef", apitypes.ConfigStatusApplied, "")
+		}, "agent a2 () no longer runs the candidate (it reports 0123456789ab APPLIED)"},
 		{"gate timeout", func(f *fixture) {
 			f.apply("a2")
 			f.c.ReconcileAll(f.t.Context())
