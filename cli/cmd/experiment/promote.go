@@ -42,8 +42,8 @@ one passed its gate:
 
   - it reported the candidate's configuration APPLIED and is healthy on it;
   - it sent its own telemetry from a whole minute after applying;
-  - its critical processes are not fewer than before the wave (at least the
-    experiment's min_critical_retention of them).
+  - it kept its critical processes: at least the experiment's
+    min_critical_retention of those it had before the wave (by default all).
 
 An agent that reports FAILED, turns unhealthy or loses critical processes, or a
 wave that has not passed within --gate-timeout, halts the rollout: that wave's
