@@ -14,7 +14,7 @@ import (
 )
 
 // Follow polls the experiment, drawing its live view on out, until it is
-// terminal, and returns its final state.
+// terminal and no rollout of it is in progress, and returns its final state.
 func Follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool) (apitypes.Experiment, error) {
 	return follow(ctx, c, id, every, out, redraw, time.Now)
 }
@@ -25,7 +25,7 @@ const heartbeat = 15 * time.Second
 func follow(ctx context.Context, c *apiclient.Client, id string, every time.Duration, out io.Writer, redraw bool,
 	clock func() time.Time,
 ) (apitypes.Experiment, error) {
-	var lastStatus apitypes.ExperimentStatus
+	var lastLine string
 	var lastPrinted time.Time
 	notesSeen := 0
 	for {
@@ -42,17 +42,22 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 		}
 		now := clock()
 		line := liveLine(x, interim, now)
+		phase := string(x.Status)
+		if x.State.Rollout != nil && x.Status == apitypes.ExperimentCompleted {
+			line = rolloutLine(x)
+			phase = line // every change of a wave's counts is news
+		}
 		switch {
 		case redraw:
 			fmt.Fprintf(out, "\r\033[K%s", line)
-		case x.Status != lastStatus || now.Sub(lastPrinted) >= heartbeat:
+		case phase != lastLine || now.Sub(lastPrinted) >= heartbeat:
 			// Without a terminal, one line per phase change and a
 			// heartbeat, not a line per poll.
 			fmt.Fprintln(out, line)
 			lastPrinted = now
 		}
-		lastStatus = x.Status
-		if x.Status.Terminal() {
+		lastLine = phase
+		if !following(x) {
 			if redraw {
 				fmt.Fprintln(out)
 			}
@@ -105,8 +110,19 @@ func liveLine(x apitypes.Experiment, r *apitypes.Results, now time.Time) string 
 }
 
 // Summarise prints how an experiment ended: results when it completed, the
-// error when it failed (as a non-zero exit).
+// error when it failed (as a non-zero exit); for a promoted one, its waves,
+// and the reason as an error when the rollout halted.
 func Summarise(ctx context.Context, c *apiclient.Client, x apitypes.Experiment, out io.Writer) error {
+	if r := x.State.Rollout; r != nil && x.Status == apitypes.ExperimentCompleted {
+		fmt.Fprintln(out)
+		if err := PrintRollout(out, *r); err != nil {
+			return err
+		}
+		if r.State == apitypes.RolloutHalted {
+			return fmt.Errorf("experiment %s: %s", x.ID, r.Reason)
+		}
+		return nil
+	}
 	switch x.Status {
 	case apitypes.ExperimentCompleted:
 		view, err := c.ExperimentResults(ctx, x.ID)

@@ -31,11 +31,17 @@ func PrintStatus(out io.Writer, x apitypes.Experiment, now time.Time) error {
 	if x.State.Error != "" {
 		fmt.Fprintf(w, "Error:\t%s\n", x.State.Error)
 	}
-	if x.State.Promoted || x.State.RolledBack {
+	if (x.State.Promoted || x.State.RolledBack) && x.State.Rollout == nil {
 		fmt.Fprintf(w, "Rollout:\tpromoted=%t rolled_back=%t\n", x.State.Promoted, x.State.RolledBack)
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if r := x.State.Rollout; r != nil {
+		fmt.Fprintln(out)
+		if err := PrintRollout(out, *r); err != nil {
+			return err
+		}
 	}
 	if len(x.State.Targets) > 0 {
 		fmt.Fprintln(out, "\nTARGETS")

@@ -3,9 +3,11 @@ package api // import "github.com/phoenix/platform/opamp-server/api"
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,7 +32,7 @@ func (a *API) experimentRoutes() []route {
 		{http.MethodGet, "/experiments/{id}", auth.PermRead, a.getExperiment},
 		{http.MethodPost, "/experiments/{id}/start", auth.PermExperiment, a.experimentAction(a.set.Experiments.Start)},
 		{http.MethodPost, "/experiments/{id}/stop", auth.PermExperiment, a.experimentAction(a.set.Experiments.Stop)},
-		{http.MethodPost, "/experiments/{id}/promote", auth.PermConfigure, a.experimentAction(a.set.Experiments.Promote)},
+		{http.MethodPost, "/experiments/{id}/promote", auth.PermConfigure, a.promoteExperiment},
 		{http.MethodPost, "/experiments/{id}/rollback", auth.PermConfigure, a.experimentAction(a.set.Experiments.Rollback)},
 		{http.MethodGet, "/experiments/{id}/results", auth.PermRead, a.experimentResults},
 		{http.MethodGet, "/experiments/{id}/report", auth.PermRead, a.experimentReport},
@@ -39,7 +41,7 @@ func (a *API) experimentRoutes() []route {
 
 func experimentError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, experiments.ErrInvalidSpec):
+	case errors.Is(err, experiments.ErrInvalidSpec), errors.Is(err, experiments.ErrInvalidRequest):
 		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
 	case errors.Is(err, experiments.ErrState), errors.Is(err, analysis.ErrInsufficientData):
 		fail(w, http.StatusConflict, apitypes.CodeConflict, err.Error(), nil)
@@ -206,5 +208,52 @@ func experimentView(x apitypes.Experiment) apitypes.Experiment {
 	if x.State.Targets != nil {
 		x.State.Targets = targets
 	}
+	x.State.Rollout = rolloutView(x.State.Rollout)
 	return x
+}
+
+// rolloutView redacts the assignments a rollout's waves replaced, on a copy.
+func rolloutView(r *apitypes.Rollout) *apitypes.Rollout {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	out.Waves = make([]apitypes.RolloutWave, len(r.Waves))
+	for i, w := range r.Waves {
+		w.Agents = slices.Clone(w.Agents)
+		for j, ag := range w.Agents {
+			if ag.Before != nil {
+				b := *ag.Before
+				b.Config, b.Parameters = redact.Config(b.Config), redact.Params(b.Parameters)
+				w.Agents[j].Before = &b
+			}
+		}
+		out.Waves[i] = w
+	}
+	return &out
+}
+
+// promoteExperiment: POST /experiments/{id}/promote with an optional body
+// {"waves": [1, 10, 50, 100], "gate_timeout": "5m"}.
+func (a *API) promoteExperiment(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	if err != nil {
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "request body: "+err.Error(), nil)
+		return
+	}
+	var req apitypes.PromoteRequest
+	if len(bytes.TrimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "request body: "+err.Error(), nil)
+			return
+		}
+	}
+	x, err := a.set.Experiments.PromoteWith(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		experimentError(w, err)
+		return
+	}
+	ok(w, r, http.StatusOK, experimentView(x.Experiment), "")
 }

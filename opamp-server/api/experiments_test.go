@@ -263,13 +263,25 @@ func TestExperimentLifecycleOverTheAPI(t *testing.T) {
 	assert.Equal(t, "<!doctype html><title>web topk</title>", string(r.body))
 	apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none/report", nil), http.StatusNotFound, apitypes.CodeNotFound)
 
-	promoted, _ := data[experiments.Experiment](t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil))
+	got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", map[string]any{"waves": []float64{10, 5, 100}}),
+		http.StatusBadRequest, apitypes.CodeBadRequest)
+	assert.Equal(t, "invalid request: waves: 5 after 10: each wave must reach more of the targets than the one before", got.Message)
+	apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", map[string]any{"wave": []float64{100}}),
+		http.StatusBadRequest, apitypes.CodeBadRequest)
+
+	promoted, _ := data[experiments.Experiment](t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote",
+		map[string]any{"waves": []float64{50, 100}, "gate_timeout": "2m"}))
 	assert.True(t, promoted.State.Promoted)
+	require.NotNil(t, promoted.State.Rollout)
+	assert.Equal(t, apitypes.RolloutRolling, promoted.State.Rollout.State)
+	assert.Equal(t, apitypes.Duration(2*time.Minute), promoted.State.Rollout.GateTimeout)
+	require.Len(t, promoted.State.Rollout.Waves, 1, "one agent is one wave")
+	assert.Equal(t, apitypes.WaveRolling, promoted.State.Rollout.Waves[0].State)
 	asg, err := e.store.GetAssignment(t.Context(), "agent-1")
 	require.NoError(t, err)
 	assert.Equal(t, "topk-rollup", asg.Pipeline)
-	got := apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil), http.StatusConflict, apitypes.CodeConflict)
-	assert.Contains(t, got.Message, "already promoted")
+	got = apiError(t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/promote", nil), http.StatusConflict, apitypes.CodeConflict)
+	assert.Contains(t, got.Message, "a rollout is in progress (wave 1 of 1)")
 
 	rolled, _ := data[experiments.Experiment](t, e.as(t, operatorToken, http.MethodPost, "/experiments/"+x.ID+"/rollback", nil))
 	assert.True(t, rolled.State.RolledBack)

@@ -71,6 +71,14 @@ func (c *Client) ExperimentAction(ctx context.Context, id, action string) (apity
 	return out, err
 }
 
+// PromoteExperiment starts a progressive promotion: req's waves and gate
+// timeout, or the server's defaults where they are zero.
+func (c *Client) PromoteExperiment(ctx context.Context, id string, req apitypes.PromoteRequest) (apitypes.Experiment, error) {
+	var out apitypes.Experiment
+	_, err := c.Do(ctx, http.MethodPost, "/experiments/"+url.PathEscape(id)+"/"+ActionPromote, nil, req, &out)
+	return out, err
+}
+
 // ExperimentResults returns final or interim results.
 func (c *Client) ExperimentResults(ctx context.Context, id string) (apitypes.ExperimentResults, error) {
 	var out apitypes.ExperimentResults

@@ -200,6 +200,8 @@ type ExperimentState struct {
 	Restored   bool `json:"restored,omitempty"`
 	Promoted   bool `json:"promoted,omitempty"`
 	RolledBack bool `json:"rolled_back,omitempty"`
+	// Rollout is the progressive promotion, once promote asked for one.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // ExperimentTarget is one agent in an experiment.

@@ -49,6 +49,7 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 		}
 		data.Configs = append(data.Configs, report.Config{Name: name, YAML: redact.Config(x.State.Configs[v])})
 	}
+	data.Rollout = x.State.Rollout
 	for _, e := range x.Events {
 		data.Events = append(data.Events, report.Event{Time: e.Time, From: string(e.From), To: string(e.To), Cause: e.Cause})
 	}

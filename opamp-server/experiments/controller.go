@@ -45,6 +45,9 @@ type Controller struct {
 	set Settings
 	log *slog.Logger
 	mu  sync.Mutex // serialises this replica's steps
+	// rollouts are the promotions in progress this replica knows of;
+	// guarded by mu.
+	rollouts rolloutIndex
 }
 
 // New creates a controller.
@@ -126,10 +129,11 @@ func (c *Controller) ReconcileAll(ctx context.Context) {
 			}
 		}
 		if next == "" {
-			return
+			break
 		}
 		page.After = next
 	}
+	c.reconcileRollouts(ctx)
 }
 
 // stepOwned steps an experiment as its one owner across replicas
@@ -149,6 +153,9 @@ func (c *Controller) stepOwned(ctx context.Context, id string) error {
 	if err != nil {
 		c.log.Error("unreadable experiment", "id", id, "error", err)
 		return nil
+	}
+	if x.Status == apitypes.ExperimentCompleted && x.State.Rollout != nil && x.State.Rollout.State.Active() {
+		return c.stepRollout(ctx, x)
 	}
 	if !slices.Contains(active, x.Status) {
 		return nil

@@ -152,7 +152,8 @@ func TestEventsAreRecordedOnceWhenAnUpdateIsRetried(t *testing.T) {
 			causes = append(causes, e.Cause)
 		}
 	}
-	assert.Equal(t, []string{"promoted: candidate assigned to every target", "rolled back: previous configurations restored"}, causes)
+	assert.Equal(t, []string{"promoting in 1 wave(s): 100% (+1); gate timeout 5m0s", "wave 1 of 1 (100%, 1 agent(s)): candidate assigned",
+		"rolled back: previous configurations restored"}, causes)
 }
 
 // conflictingStore fails the next conflicts experiment updates with
@@ -178,6 +179,9 @@ type listingStore struct {
 
 func (s *listingStore) ListExperiments(ctx context.Context, f store.ExperimentFilter, p store.Page) ([]store.Experiment, string, error) {
 	exps, next, err := s.Store.ListExperiments(ctx, f, p)
+	if slices.Equal(f.Status, []apitypes.ExperimentStatus{apitypes.ExperimentCompleted}) {
+		return exps, next, err // the rollout scan, not a reconcile
+	}
 	ids := make([]string, 0, len(exps))
 	for _, e := range exps {
 		ids = append(ids, e.ID)

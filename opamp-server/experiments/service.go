@@ -213,46 +213,6 @@ func (c *Controller) Stop(ctx context.Context, id string) (Experiment, error) {
 	return x, err
 }
 
-// Promote assigns the candidate, rendered on its own with the experiment's
-// collector parameters, to every target as its new configuration.
-func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error) {
-	x, err := c.update(ctx, id, func(x *Experiment) error {
-		if x.Status != apitypes.ExperimentCompleted {
-			return fmt.Errorf("%w: only a completed experiment can be promoted (it is %s)", ErrState, x.Status)
-		}
-		if x.State.Promoted && !x.State.RolledBack {
-			return fmt.Errorf("%w: already promoted", ErrState)
-		}
-		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
-		pending := make([]apitypes.Assignment, 0, len(x.State.Targets))
-		for _, t := range x.State.Targets {
-			// The shared parameters of a current baseline come from it.
-			if _, err := c.baseline(*x, t); err != nil {
-				return err
-			}
-			shared, err := c.sharedParams(*x, t)
-			if err != nil {
-				return err
-			}
-			asg, err := c.single(ctx, *x, t.InstanceUID, cand, shared, "")
-			if err != nil {
-				return fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)
-			}
-			asg.Reason = "promoted from experiment " + x.Name + " (" + x.ID + ")"
-			pending = append(pending, asg)
-		}
-		if _, err := c.set.Assignments.Store(ctx, pending...); err != nil {
-			return err
-		}
-		x.State.Promoted, x.State.RolledBack = true, false
-		return nil
-	})
-	if err == nil {
-		c.event(ctx, x.ID, "promoted: candidate assigned to every target")
-	}
-	return x, err
-}
-
 // Rollback gives every target the assignment it had before the experiment.
 func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error) {
 	x, err := c.update(ctx, id, func(x *Experiment) error {
@@ -264,6 +224,10 @@ func (c *Controller) Rollback(ctx context.Context, id string) (Experiment, error
 			return err
 		}
 		x.State.RolledBack = true
+		// A rollout in progress stops here: every target is back.
+		if r := x.State.Rollout; r != nil && r.State != apitypes.RolloutRolledBack {
+			r.State, r.FinishedAt = apitypes.RolloutRolledBack, c.set.Now()
+		}
 		return nil
 	})
 	if err == nil {

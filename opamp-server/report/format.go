@@ -19,6 +19,7 @@ var funcs = template.FuncMap{
 	"interval": formatInterval,
 	"when":     formatTime,
 	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"inc":      func(i int) int { return i + 1 },
 	"change":   change,
 	"deref":    func(f *float64) float64 { return *f },
 	"symbol":   outcomeSymbol,

@@ -27,6 +27,8 @@ type Data struct {
 	// Configs are the configurations the experiment deployed: baseline and
 	// candidate in split mode, the combined one in paired mode.
 	Configs []Config
+	// Rollout is the candidate's progressive promotion, nil before one.
+	Rollout *apitypes.Rollout
 	// Events are the lifecycle events, oldest first.
 	Events []Event
 	// GeneratedAt stamps the report; zero leaves the stamp out.

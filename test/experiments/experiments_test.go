@@ -140,6 +140,20 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 		return v.Assignment != nil && v.Assignment.Pipeline == "topk-rollup" && v.Drift.State == apitypes.DriftInSync &&
 			strings.Contains(v.EffectiveConfig, "process_topk") && strings.Contains(v.EffectiveConfig, "process_rollup")
 	})
+	// The promote's one wave passes its gate on the collector's own
+	// telemetry: applied, healthy, reporting, critical processes kept.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		y, err := c.Experiment(ctx, x.ID)
+		require.NoError(t, err)
+		require.NotNil(t, y.State.Rollout)
+		if y.State.Rollout.State == apitypes.RolloutCompleted {
+			break
+		}
+		require.Equal(t, apitypes.RolloutRolling, y.State.Rollout.State, "rollout: %s\n%s", y.State.Rollout.Reason, logs())
+		require.True(t, time.Now().Before(deadline), "the rollout's gate did not pass in 3m: %+v\n%s", y.State.Rollout.Waves, logs())
+		time.Sleep(2 * time.Second)
+	}
 
 	// Rollback: what it had before the experiment.
 	_, err = c.ExperimentAction(ctx, x.ID, "rollback")

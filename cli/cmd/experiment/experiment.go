@@ -22,14 +22,15 @@ measures after a warm-up, analyses (series, datapoints, bytes, critical
 processes, cost per price model) and returns every agent to its previous
 configuration unless you promote the candidate.
 
-Lifecycle: pending → deploying → running → analyzing → completed | failed | cancelled.`,
+Lifecycle: pending → deploying → running → analyzing → completed | failed | cancelled.
+A completed experiment's candidate is promoted in gated waves (see promote --help).`,
 	}
 	cmdutil.AddClientFlags(cmd, client)
 	cmd.AddCommand(
 		NewCmdCreate(ios, client, nil),
 		NewCmdAction(ios, client, "start", "Start a pending experiment", nil),
 		NewCmdAction(ios, client, "stop", "Cancel an experiment; its agents get their previous configurations back", nil),
-		NewCmdAction(ios, client, "promote", "Assign a completed experiment's candidate to its agents for good", nil),
+		NewCmdPromote(ios, client, nil),
 		NewCmdAction(ios, client, "rollback", "Give an experiment's agents the configurations they had before it", nil),
 		NewCmdList(ios, client, nil),
 		NewCmdStatus(ios, client, nil),

@@ -128,6 +128,9 @@ func (e *ExperimentServer) clock() time.Time {
 	return e.now
 }
 
+// Now is the controller's clock.
+func (e *ExperimentServer) Now() time.Time { return e.clock() }
+
 // Advance moves the controller's clock on.
 func (e *ExperimentServer) Advance(d time.Duration) {
 	e.mu.Lock()

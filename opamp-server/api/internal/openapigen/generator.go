@@ -33,6 +33,7 @@ var roots = []reflect.Type{
 	reflect.TypeFor[apitypes.Validated](),
 	reflect.TypeFor[apitypes.ExperimentSpec](),
 	reflect.TypeFor[apitypes.Experiment](),
+	reflect.TypeFor[apitypes.PromoteRequest](),
 	reflect.TypeFor[apitypes.ExperimentResults](),
 }
 

@@ -1,0 +1,117 @@
+package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/cli/experimentview"
+	"github.com/phoenix/platform/opamp-server/apitypes"
+)
+
+// PromoteOptions are the inputs of `phoenix experiment promote`.
+type PromoteOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	ID     string
+	// Waves is the flag as given ("1,10,50,100"); empty for the server's
+	// default.
+	Waves       string
+	GateTimeout time.Duration
+	Format      cmdutil.Format
+}
+
+// NewCmdPromote returns `phoenix experiment promote`. runF, when not nil,
+// runs instead of runPromote.
+func NewCmdPromote(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *PromoteOptions) error) *cobra.Command {
+	opts := &PromoteOptions{IO: ios, Client: client}
+	cmd := &cobra.Command{
+		Use:   "promote ID",
+		Short: "Roll a completed experiment's candidate out to its agents, in gated waves",
+		Long: `Assign a completed experiment's candidate to its agents for good, in waves.
+
+Each wave is a cumulative share of the experiment's targets (--waves, default
+1,10,50,100: 1% of them, then 10%, 50% and all), at least one agent more than
+the wave before. The next wave goes out only once every agent of the current
+one passed its gate:
+
+  - it reported the candidate's configuration APPLIED and is healthy on it;
+  - it sent its own telemetry from a whole minute after applying;
+  - it kept its critical processes: at least the experiment's
+    min_critical_retention of those it had before the wave (by default all).
+
+An agent that reports FAILED, turns unhealthy or loses critical processes, or a
+wave that has not passed within --gate-timeout, halts the rollout: that wave's
+agents get their previous assignments back, earlier waves stay promoted, and
+the reason is in status, watch and the events. 'phoenix experiment rollback'
+then restores every agent. The server carries the rollout on across restarts.
+
+The promote returns once the first wave is assigned; follow the rest with
+'phoenix experiment watch ID'. --waves 100 promotes every agent at once (still
+gated: a failure rolls them all back).`,
+		Example: `  phoenix experiment promote exp-3f2a9c1b7d4e
+  phoenix experiment promote exp-3f2a9c1b7d4e --waves 5,25,100 --gate-timeout 10m
+  phoenix experiment promote exp-3f2a9c1b7d4e --waves 100
+  phoenix experiment watch exp-3f2a9c1b7d4e`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runPromote(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Waves, "waves", "", "cumulative percentages of the targets per wave, increasing, the last 100 (default 1,10,50,100)")
+	cmd.Flags().DurationVar(&opts.GateTimeout, "gate-timeout", 0, "how long each wave may take to pass its gate, 10s to 1h (default 5m)")
+	cmdutil.AddFormatFlag(cmd, &opts.Format)
+	return cmd
+}
+
+// ParseWaves reads "1,10,50,100"; the server checks the values.
+func ParseWaves(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float64
+	for part := range strings.SplitSeq(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(part), "%"), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--waves: %q is not a number: give cumulative percentages such as 1,10,50,100", strings.TrimSpace(part))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func runPromote(ctx context.Context, opts *PromoteOptions) error {
+	waves, err := ParseWaves(opts.Waves)
+	if err != nil {
+		return err
+	}
+	c, err := opts.Client.Client()
+	if err != nil {
+		return err
+	}
+	x, err := c.PromoteExperiment(ctx, opts.ID, apitypes.PromoteRequest{Waves: waves, GateTimeout: apitypes.Duration(opts.GateTimeout)})
+	if err != nil {
+		return fmt.Errorf("promote %s: %w", opts.ID, err)
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteStructured(opts.IO.Out, opts.Format, x)
+	}
+	fmt.Fprintf(opts.IO.Out, "%s: promote (%s)\n", x.ID, x.Status)
+	if x.State.Rollout != nil {
+		fmt.Fprintln(opts.IO.Out)
+		if err := experimentview.PrintRollout(opts.IO.Out, *x.State.Rollout); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "\nFollow it with: phoenix experiment watch %s\n", x.ID)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package experimentview // import "github.com/phoenix/platform/cli/experimentview"
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/phoenix/platform/cli/cmdutil"
+	"github.com/phoenix/platform/opamp-server/apitypes"
+)
+
+// PrintRollout writes a progressive promotion: where it is, why it halted,
+// and one line per wave with its gate's counts.
+func PrintRollout(out io.Writer, r apitypes.Rollout) error {
+	fmt.Fprintf(out, "ROLLOUT  %s, %s, gate timeout %s\n", r.State, rolloutPosition(r), r.GateTimeout.D())
+	if r.Reason != "" {
+		fmt.Fprintf(out, "Halted:  %s\n", r.Reason)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "WAVE\tTARGETS\tAGENTS\tSTATE\tAPPLIED\tHEALTHY\tREPORTING\tREASON")
+	for i, wv := range r.Waves {
+		n := len(wv.Agents)
+		fmt.Fprintf(w, "%d\t%s%%\t+%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", i+1, pct(wv.Percent), wv.Size, wv.State,
+			wv.Applied, n, wv.Healthy, n, wv.Reporting, n, cmdutil.Or(wv.Reason, "-"))
+	}
+	return w.Flush()
+}
+
+// rolloutPosition says which wave the rollout is at.
+func rolloutPosition(r apitypes.Rollout) string {
+	i := r.Current()
+	if i >= len(r.Waves) {
+		return fmt.Sprintf("all %d wave(s) passed", len(r.Waves))
+	}
+	return fmt.Sprintf("wave %d of %d", i+1, len(r.Waves))
+}
+
+// rolloutLine is the live view of a rollout in progress.
+func rolloutLine(x apitypes.Experiment) string {
+	r := *x.State.Rollout
+	line := fmt.Sprintf("%s rollout %-9s %s", x.ID, r.State, rolloutPosition(r))
+	if i := r.Current(); i < len(r.Waves) {
+		wv := r.Waves[i]
+		n := len(wv.Agents)
+		line += fmt.Sprintf(" (%s%%, %s): applied %d/%d, healthy %d/%d, reporting %d/%d", pct(wv.Percent), wv.State,
+			wv.Applied, n, wv.Healthy, n, wv.Reporting, n)
+	}
+	return line
+}
+
+func pct(p float64) string { return strconv.FormatFloat(p, 'g', -1, 64) }
+
+// following reports whether watch still has something to follow: an
+// experiment that has not ended, or a rollout in progress.
+func following(x apitypes.Experiment) bool {
+	return !x.Status.Terminal() || x.State.Rollout != nil && x.State.Rollout.State.Active()
+}
