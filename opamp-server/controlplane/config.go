@@ -57,6 +57,10 @@ type Config struct {
 	// without renewal (every third of it): when a replica dies, another
 	// marks its agents offline within about this long.
 	PresenceLease time.Duration `yaml:"presence_lease"`
+	// HTTPHeartbeat is the heartbeat offered to plain-HTTP agents, which
+	// is how often they poll: a configuration reaches them at their next
+	// poll. 0 offers nothing (the supervisor polls every 30s).
+	HTTPHeartbeat time.Duration `yaml:"http_heartbeat"`
 	// PricesFile replaces the built-in price table experiments cost with.
 	PricesFile string `yaml:"prices_file"`
 	// DefaultPipeline is assigned, rendered for the agent with
@@ -85,6 +89,7 @@ func DefaultConfig() Config {
 		SampleRetention: 7 * 24 * time.Hour,
 		StoreTimeout:    store.DefaultCallTimeout,
 		PresenceLease:   DefaultPresenceLease,
+		HTTPHeartbeat:   DefaultHTTPHeartbeat,
 		AgentRetention:  30 * 24 * time.Hour,
 		// A copy: a flag or file changes the configuration's own.
 		AgentEnvAllowlist: slices.Clone(assignment.DefaultEnvAllowlist),
@@ -120,6 +125,10 @@ func (c Config) Validate() error {
 	}
 	if c.StoreTimeout <= 0 {
 		errs = append(errs, errors.New("store_timeout must be positive"))
+	}
+	if c.HTTPHeartbeat != 0 && (c.HTTPHeartbeat < MinHTTPHeartbeat || c.HTTPHeartbeat > MaxHTTPHeartbeat || c.HTTPHeartbeat%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("http_heartbeat must be 0 (no offer) or whole seconds between %s and %s, got %s",
+			MinHTTPHeartbeat, MaxHTTPHeartbeat, c.HTTPHeartbeat))
 	}
 	if c.PresenceLease < MinPresenceLease || c.PresenceLease > MaxPresenceLease {
 		errs = append(errs, fmt.Errorf("presence_lease must be between %s and %s, got %s", MinPresenceLease, MaxPresenceLease, c.PresenceLease))
@@ -171,3 +180,13 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Heartbeat offered to plain-HTTP agents (Config.HTTPHeartbeat). Each poll
+// costs the server about as much as a WebSocket agent's heartbeat.
+const (
+	DefaultHTTPHeartbeat = 10 * time.Second
+	MinHTTPHeartbeat     = time.Second
+	// MaxHTTPHeartbeat keeps three polls inside the 90s after which a
+	// silent polling agent is marked offline.
+	MaxHTTPHeartbeat = 30 * time.Second
+)

@@ -151,6 +151,7 @@ func (s *Server) build() error {
 	agents, err := opamp.New(opamp.Settings{
 		Store: s.store, Logger: s.log, Metrics: s.metrics, ServerID: s.cfg.ServerID, Auth: s.auth,
 		OwnMetricsEndpoint: s.OwnTelemetryURL(),
+		HTTPHeartbeat:      s.cfg.HTTPHeartbeat,
 		OnNewAgent:         func(ctx context.Context, a apitypes.Agent) { s.assign.AssignDefault(ctx, a.InstanceUID) },
 	})
 	if err != nil {

@@ -152,6 +152,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	}
 	c.attachConfig(ctx, st, a, resp, now)
 	c.attachOffers(st, a, resp)
+	c.offerHeartbeat(st, a, msg, resp)
 	return resp
 }
 
@@ -196,6 +197,35 @@ func (c *connection) attachOffers(st *agentState, a apitypes.Agent, resp *protob
 	}
 	resp.ConnectionSettings = &protobufs.ConnectionSettingsOffers{Hash: []byte(hash), OwnMetrics: settings}
 	st.offered = hash
+}
+
+// offerHeartbeat offers a plain-HTTP agent the server's heartbeat, which
+// opamp-go's client makes its polling interval: a configuration then waits
+// for a poll at most that long instead of the supervisor's 30s. The offer
+// is OpAMP connection settings holding only the heartbeat, so it goes only
+// to agents that do not accept connection settings (the supervisor's
+// default): opamp-go applies the heartbeat itself for those, while an agent
+// that accepts them would reconnect with the offer's headers and TLS (none)
+// in place of its own. The supervisor forgets the interval when it
+// restarts, and sends its full state then, which renews the offer.
+func (c *connection) offerHeartbeat(st *agentState, a apitypes.Agent, msg *protobufs.AgentToServer, resp *protobufs.ServerToAgent) {
+	interval := c.s.set.HTTPHeartbeat
+	if msg.GetAgentDescription() != nil {
+		st.heartbeatOffered = false
+	}
+	caps := a.Capabilities
+	if interval <= 0 || c.transport != apitypes.ConnectionHTTP || st.heartbeatOffered ||
+		caps&uint64(protobufs.AgentCapabilities_AgentCapabilities_ReportsHeartbeat) == 0 ||
+		caps&uint64(protobufs.AgentCapabilities_AgentCapabilities_AcceptsOpAMPConnectionSettings) != 0 {
+		return
+	}
+	if resp.ConnectionSettings == nil {
+		resp.ConnectionSettings = &protobufs.ConnectionSettingsOffers{}
+	}
+	seconds := uint64(interval / time.Second)
+	resp.ConnectionSettings.Opamp = &protobufs.OpAMPConnectionSettings{HeartbeatIntervalSeconds: seconds}
+	resp.ConnectionSettings.Hash = []byte(store.HashConfig(append(resp.ConnectionSettings.Hash, fmt.Sprintf("heartbeat %d", seconds)...)))
+	st.heartbeatOffered = true
 }
 
 func (c *connection) onClose(conn types.Connection) {

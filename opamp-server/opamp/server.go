@@ -63,6 +63,9 @@ type Settings struct {
 	// OwnMetricsEndpoint is the OTLP/HTTP metrics URL offered to agents for
 	// their own telemetry; empty makes no offer.
 	OwnMetricsEndpoint string
+	// HTTPHeartbeat is offered to plain-HTTP agents as their heartbeat,
+	// which is their polling interval; 0 offers none. See offerHeartbeat.
+	HTTPHeartbeat time.Duration
 	// OnNewAgent is called, once, when an agent the inventory did not know
 	// has sent its full description: the server assigns new agents their
 	// default pipeline there. Nil does nothing.
@@ -104,6 +107,9 @@ type agentState struct {
 	synced    bool                 // full state received on the current connection
 	lastSent  map[string]time.Time // config hash → when this replica sent it
 	offered   string               // own-metrics offer hash already sent
+	// heartbeatOffered: the HTTP heartbeat went out since the agent last
+	// sent its full state (a supervisor restart forgets it).
+	heartbeatOffered bool
 	lastSeen  time.Time
 	uidBytes  []byte
 
@@ -413,8 +419,22 @@ func (s *Server) watchAssignments(ctx context.Context) {
 
 // forgetIfDeleted drops what this replica keeps of an agent removed from
 // the inventory (deleted, or pruned after its retention), unless it is
-// connected here: the map of agents stays as large as the inventory.
+// connected here: the map of agents stays as large as the inventory. Every
+// write to an agent announces a change, so the store is read only for an
+// agent this replica could forget.
 func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
+	s.mu.Lock()
+	st, ok := s.agents[uid]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	live := st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
+	st.mu.Unlock()
+	if live {
+		return
+	}
 	if _, err := s.set.Store.GetAgent(ctx, uid); !errors.Is(err, store.ErrNotFound) {
 		return
 	}

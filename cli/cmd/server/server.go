@@ -88,6 +88,8 @@ func bindConfigFlags(f *pflag.FlagSet, c *controlplane.Config) {
 	f.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "bound on every store call; API requests answer 503 when the store does not answer within it")
 	f.DurationVar(&c.PresenceLease, "presence-lease", c.PresenceLease,
 		"this replica's hold on its agents, renewed every third of it; when a replica dies, another marks its agents offline within about this long (3s to 10m)")
+	f.DurationVar(&c.HTTPHeartbeat, "http-heartbeat", c.HTTPHeartbeat,
+		"heartbeat offered to plain-HTTP agents, their polling interval and so how soon a configuration reaches them (1s to 30s; 0: no offer, the supervisor's 30s)")
 	f.StringVar(&c.PricesFile, "prices", c.PricesFile, "price table replacing the built-in one (docs/experiment-results.md)")
 	f.StringVar(&c.DefaultPipeline, "default-pipeline", c.DefaultPipeline, "catalog pipeline assigned to new agents without an assignment (parameters: default_parameters in --config)")
 	f.StringSliceVar(&c.AgentEnvAllowlist, "agent-env-allowlist", c.AgentEnvAllowlist,

@@ -12,8 +12,10 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-// Buffer is each watcher's channel capacity.
-const Buffer = 256
+// Buffer is each watcher's channel capacity: a fleet-wide assignment
+// commits a thousand changes at once (store.SetAssignments), and a watcher
+// that misses one re-reads everything, so a commit must fit.
+const Buffer = 4096
 
 // Hub is a set of watchers. The zero value is not usable; call New.
 type Hub struct {
