@@ -110,8 +110,8 @@ type agentState struct {
 	// heartbeatOffered: the HTTP heartbeat went out since the agent last
 	// sent its full state (a supervisor restart forgets it).
 	heartbeatOffered bool
-	lastSeen  time.Time
-	uidBytes  []byte
+	lastSeen         time.Time
+	uidBytes         []byte
 
 	// config is what the agent last reported about its remote
 	// configuration, kept from its last message through this replica:

@@ -3,8 +3,8 @@ package fleetbench
 import (
 	"context"
 	"fmt"
-		"path/filepath"
-		"testing"
+	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/phoenix/platform/cli/fleetsim"
