@@ -32,17 +32,10 @@ type connection struct {
 	uid atomic.Pointer[string]
 }
 
-// onConnected bounds a WebSocket's messages before the first is read; a
-// connection that cannot be bounded is refused.
-func (c *connection) onConnected(_ context.Context, conn types.Connection) {
-	if c.transport != apitypes.ConnectionWebSocket {
-		return // a plain-HTTP body was bounded as it was read
-	}
-	c.s.live.Add(1) // onClose always follows
-	if !setWSReadLimit(conn, MaxRequestBytes) {
-		c.s.set.Metrics.OpAMPErrors.WithLabelValues("handle").Inc()
-		c.s.log.Error("cannot bound WebSocket messages with this opamp-go version; refusing the connection")
-		_ = conn.Disconnect()
+// onConnected counts a WebSocket until its close is handled.
+func (c *connection) onConnected(_ context.Context, _ types.Connection) {
+	if c.transport == apitypes.ConnectionWebSocket {
+		c.s.live.Add(1) // onClose always follows
 	}
 }
 

@@ -1,13 +1,5 @@
 package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
-import (
-	"reflect"
-	"unsafe"
-
-	"github.com/gorilla/websocket"
-	"github.com/open-telemetry/opamp-go/server/types"
-)
-
 // Limits on what an agent sends over OpAMP. The "Limits on agent input"
 // section of the security documentation lists them; each is enforced
 // before anything of the message is stored. A message over a limit is
@@ -59,31 +51,3 @@ type violation struct {
 }
 
 func (v *violation) Error() string { return v.detail }
-
-// wsConnType is the gorilla connection type setWSReadLimit looks for.
-var wsConnType = reflect.TypeFor[*websocket.Conn]()
-
-// setWSReadLimit bounds the messages read from an opamp-go WebSocket
-// connection. opamp-go (v0.23.0) has no setting for it and keeps the gorilla
-// connection in the unexported field wsConn of its connection type, read
-// with no limit at all; this reaches the field and calls SetReadLimit, so an
-// oversized message is refused after its frame header (close code 1009)
-// rather than buffered. It reports false if the connection is not what it
-// expects (an opamp-go upgrade changed it): the caller must then refuse the
-// connection, and the package's tests fail.
-func setWSReadLimit(conn types.Connection, limit int64) bool {
-	v := reflect.ValueOf(conn)
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return false
-	}
-	f := v.Elem().FieldByName("wsConn")
-	if !f.IsValid() || f.Type() != wsConnType {
-		return false
-	}
-	ws := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*websocket.Conn)
-	if ws == nil {
-		return false
-	}
-	ws.SetReadLimit(limit)
-	return true
-}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/open-telemetry/opamp-go/protobufs"
-	"github.com/open-telemetry/opamp-go/server/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -423,18 +421,3 @@ func TestWebSocketMessagesAreBounded(t *testing.T) {
 	assert.Contains(t, resp.GetErrorResponse().GetErrorMessage(), "attributes")
 	assert.False(t, env.stored(t, attrsUID))
 }
-
-func TestSetWSReadLimitNeedsAWebSocket(t *testing.T) {
-	assert.False(t, setWSReadLimit(nil, 1))
-	assert.False(t, setWSReadLimit(plainConn{}, 1), "a value, not opamp-go's WebSocket connection")
-	assert.False(t, setWSReadLimit(&plainConn{wsConn: 1}, 1), "a wsConn field of another type")
-}
-
-// plainConn is a connection of another shape than opamp-go's WebSocket.
-type plainConn struct{ wsConn int }
-
-func (plainConn) Connection() net.Conn                                 { return nil }
-func (plainConn) Send(context.Context, *protobufs.ServerToAgent) error { return nil }
-func (plainConn) Disconnect() error                                    { return nil }
-
-var _ types.Connection = plainConn{}

@@ -89,6 +89,8 @@ type Server struct {
 	mu     sync.Mutex
 	agents map[string]*agentState // by instance UID
 
+	handlers chan struct{} // WebSocket messages being handled (see handle)
+
 	runCtx atomic.Pointer[context.Context] // Start's context, for timed pushes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -179,23 +181,31 @@ func New(set Settings) (*Server, error) {
 		set.Now = time.Now
 	}
 	return &Server{
-		set:    set,
-		log:    set.Logger.With("component", "opamp"),
-		opamp:  opampserver.New(&opampLogger{set.Logger}),
-		agents: make(map[string]*agentState),
+		set:      set,
+		log:      set.Logger.With("component", "opamp"),
+		opamp:    opampserver.New(&opampLogger{set.Logger}),
+		agents:   make(map[string]*agentState),
+		handlers: make(chan struct{}, maxHandlers),
 	}, nil
 }
 
 // Handler returns the HTTP handler to mount on the OpAMP path and the
 // ConnContext function the http.Server must use for plain-HTTP agents.
+// WebSockets are served here (websocket.go), plain-HTTP polls by opamp-go.
 func (s *Server) Handler() (http.HandlerFunc, opampserver.ConnContext, error) {
-	handler, connContext, err := s.opamp.Attach(opampserver.Settings{
+	poll, connContext, err := s.opamp.Attach(opampserver.Settings{
 		Callbacks: types.Callbacks{OnConnecting: s.onConnecting},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return http.HandlerFunc(handler), connContext, nil
+	return func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			s.serveWebSocket(w, r)
+			return
+		}
+		poll(w, r)
+	}, connContext, nil
 }
 
 // Start runs the assignment watcher and the offline sweeper until Stop.

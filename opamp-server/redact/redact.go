@@ -89,7 +89,10 @@ func nameBefore(text string) bool {
 		i--
 	}
 	word := strings.ToLower(text[i:])
-	return word != "" && (secretName.MatchString(word) || strings.HasSuffix(word, "bearer"))
+	if !mayNameSecret(word) {
+		return false // the common case, without the pattern
+	}
+	return secretName.MatchString(word) || strings.HasSuffix(word, "bearer")
 }
 
 func isKeyByte(c byte) bool {

@@ -18,12 +18,13 @@ func (s *Store) CreateAgentCredential(ctx context.Context, c store.AgentCredenti
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+	// Enrolments share commits (Batch): a fleet enrolls at once.
+	return s.batch(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketCredentials).Get([]byte(c.InstanceUID)) != nil {
-			return nil, fmt.Errorf("agent %q already has a credential: %w", c.InstanceUID, store.ErrConflict)
+			return fmt.Errorf("agent %q already has a credential: %w", c.InstanceUID, store.ErrConflict)
 		}
-		return nil, putCredential(tx, c)
-	})
+		return putCredential(tx, c)
+	}, store.Change{})
 }
 
 // GetAgentCredential returns an agent's credential.

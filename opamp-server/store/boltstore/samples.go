@@ -20,19 +20,20 @@ func (s *Store) PutSamples(ctx context.Context, samples []apitypes.Sample) error
 	if err != nil || len(samples) == 0 {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+	// A fleet's exports arrive together: they share commits (Batch).
+	return s.batch(ctx, func(tx *bolt.Tx) error {
 		values, byMinute := tx.Bucket(bucketSamples), tx.Bucket(bucketSamplesByMinute)
 		for _, sm := range samples {
 			v := binary.BigEndian.AppendUint64(nil, math.Float64bits(sm.Value))
 			if err := values.Put(sampleKey(sm.InstanceUID, sm.Name, sm.Variant, sm.Minute), v); err != nil {
-				return nil, err
+				return err
 			}
 			if err := byMinute.Put(minuteKey(sm.InstanceUID, sm.Name, sm.Variant, sm.Minute), nil); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		return nil, nil
-	})
+		return nil
+	}, store.Change{})
 }
 
 // QuerySamples returns matching samples by uid, name, variant and minute:

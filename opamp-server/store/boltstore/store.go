@@ -174,7 +174,8 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) ([]store.Change, e
 
 // batch runs fn in a write transaction it may share with other callers'
 // (bbolt's Batch: one commit for many writers at once), then publishes
-// change. fn may run more than once, so it must be idempotent.
+// change (none when its Kind is empty). fn may run more than once, so it must
+// be idempotent.
 func (s *Store) batch(ctx context.Context, fn func(*bolt.Tx) error, change store.Change) error {
 	if err := s.usable(ctx); err != nil {
 		return err
@@ -182,7 +183,9 @@ func (s *Store) batch(ctx context.Context, fn func(*bolt.Tx) error, change store
 	if err := s.db.Batch(fn); err != nil {
 		return s.wrap(err)
 	}
-	s.hub.Publish(change)
+	if change.Kind != "" {
+		s.hub.Publish(change)
+	}
 	return nil
 }
 
