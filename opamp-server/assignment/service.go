@@ -115,13 +115,20 @@ func New(set Settings) (*Service, error) {
 // for, which never replace the server's own. Rendering keeps of the labels'
 // only the parameters the catalog marks agent_settable.
 func (s *Service) AgentParams(ctx context.Context, uid string) map[string]any {
-	params := s.serverParams(uid)
+	var labels map[string]string
 	if a, err := s.set.Store.GetAgent(ctx, uid); err == nil {
-		for k, v := range a.Labels {
-			name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix)
-			if _, theServers := params[name]; ok && name != "" && !theServers {
-				params[name] = labelValue(v)
-			}
+		labels = a.Labels
+	}
+	return s.paramsOf(uid, labels)
+}
+
+// paramsOf is AgentParams for an agent whose labels are at hand.
+func (s *Service) paramsOf(uid string, labels map[string]string) map[string]any {
+	params := s.serverParams(uid)
+	for k, v := range labels {
+		name, ok := strings.CutPrefix(k, apitypes.AgentParamLabelPrefix)
+		if _, theServers := params[name]; ok && name != "" && !theServers {
+			params[name] = labelValue(v)
 		}
 	}
 	return params
@@ -168,7 +175,13 @@ func labelValue(s string) any {
 // how the collector runs, while a pipeline's processor (variant) parameters
 // are always the assigner's.
 func (s *Service) withAgentParams(ctx context.Context, pipeline, uid string, params map[string]any) map[string]any {
-	agent, server := s.AgentParams(ctx, uid), s.serverParams(uid)
+	return s.withParamsOf(pipeline, uid, s.AgentParams(ctx, uid), params)
+}
+
+// withParamsOf is withAgentParams with the agent's parameters (paramsOf)
+// at hand; it takes agent over.
+func (s *Service) withParamsOf(pipeline, uid string, agent, params map[string]any) map[string]any {
+	server := s.serverParams(uid)
 	for k := range agent {
 		// An agent's labels set only what the catalog lets an agent set:
 		// facts of its host, never where its data goes or a credential.
@@ -213,7 +226,12 @@ func (s *Service) Render(ctx context.Context, uid, pipeline string, params map[s
 // render is Render that also gives the environment variables the
 // configuration references.
 func (s *Service) render(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, map[string]bool, error) {
-	r, err := s.renderOne(ctx, uid, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
+	return s.renderWith(ctx, uid, pipeline, s.withAgentParams(ctx, pipeline, uid, params))
+}
+
+// renderWith is render with the agent's parameters already joined.
+func (s *Service) renderWith(ctx context.Context, uid, pipeline string, params map[string]any) (apitypes.Assignment, map[string]bool, error) {
+	r, err := s.renderOne(ctx, uid, pipeline, params)
 	if err != nil {
 		return apitypes.Assignment{}, nil, renderFailure{err}
 	}
@@ -244,6 +262,14 @@ func (s *Service) Preview(ctx context.Context, pipeline string, params map[strin
 // naming environment variables outside the allowlist (DeniedEnv), need
 // grants.HostAccess; without it the error is a *HostAccessError.
 func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.AssignRequest, grants Grants) (apitypes.Assignment, error) {
+	return s.fromRequest(ctx, uid, req, grants, func() map[string]any { return s.AgentParams(ctx, uid) })
+}
+
+// fromRequest is FromRequest with the agent's parameters (paramsOf) from
+// agentParams, called only for a catalog pipeline.
+func (s *Service) fromRequest(ctx context.Context, uid string, req apitypes.AssignRequest, grants Grants,
+	agentParams func() map[string]any,
+) (apitypes.Assignment, error) {
 	if (req.Pipeline == "") == (req.Config == "") {
 		return apitypes.Assignment{}, fmt.Errorf("%w: give exactly one of pipeline or config", ErrRequest)
 	}
@@ -264,7 +290,8 @@ func (s *Service) FromRequest(ctx context.Context, uid string, req apitypes.Assi
 		}
 		var err error
 		var used map[string]bool
-		if asg, used, err = s.render(ctx, uid, req.Pipeline, req.Parameters); err != nil {
+		params := s.withParamsOf(req.Pipeline, uid, agentParams(), req.Parameters)
+		if asg, used, err = s.renderWith(ctx, uid, req.Pipeline, params); err != nil {
 			return asg, err
 		}
 		if denied := s.deniedEnv(req.Pipeline, asg.Parameters, used); len(denied) > 0 && !grants.HostAccess {
@@ -351,7 +378,8 @@ func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.A
 	}
 	pending := make([]apitypes.Assignment, 0, len(agents))
 	for _, a := range agents {
-		asg, err := s.FromRequest(ctx, a.InstanceUID, req, grants)
+		// The agent is at hand: its parameters need no second read.
+		asg, err := s.fromRequest(ctx, a.InstanceUID, req, grants, func() map[string]any { return s.paramsOf(a.InstanceUID, a.Labels) })
 		if err != nil {
 			return nil, err
 		}
