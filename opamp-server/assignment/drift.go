@@ -1,9 +1,11 @@
 package assignment
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -38,11 +40,50 @@ func Drift(a apitypes.Agent, asg *apitypes.Assignment) apitypes.Drift {
 	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
 		return apitypes.Drift{State: apitypes.DriftApplying}
 	}
+	return shapes.compare(asg, a.EffectiveConfig)
+}
+
+// shapes remembers structural comparisons: parsing both configurations is
+// most of what listing agents costs, and a listing of a fleet asks the same
+// questions again and again until an agent's configuration changes.
+var shapes = &shapeCache{results: map[shapeKey]apitypes.Drift{}}
+
+// maxShapes bounds the remembered comparisons (about 200 bytes each).
+const maxShapes = 100_000
+
+type shapeKey struct{ assigned, effective [sha256.Size]byte }
+
+type shapeCache struct {
+	mu      sync.Mutex
+	results map[shapeKey]apitypes.Drift
+}
+
+func (c *shapeCache) compare(asg *apitypes.Assignment, effective string) apitypes.Drift {
+	key := shapeKey{sha256.Sum256([]byte(asg.Config)), sha256.Sum256([]byte(effective))}
+	c.mu.Lock()
+	d, ok := c.results[key]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = compareShapes(asg.Config, effective)
+	c.mu.Lock()
+	if len(c.results) >= maxShapes {
+		clear(c.results) // simpler than an LRU, and rare: a fleet's worth fits
+	}
+	c.results[key] = d
+	c.mu.Unlock()
+	return d
+}
+
+// compareShapes is Drift's structural comparison of an assigned and an
+// effective configuration.
+func compareShapes(assigned, effective string) apitypes.Drift {
 	var want, got configShape
-	if err := yaml.Unmarshal([]byte(asg.Config), &want); err != nil {
+	if err := yaml.Unmarshal([]byte(assigned), &want); err != nil {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "assigned configuration unreadable: " + err.Error()}
 	}
-	if err := yaml.Unmarshal([]byte(a.EffectiveConfig), &got); err != nil || a.EffectiveConfig == "" {
+	if err := yaml.Unmarshal([]byte(effective), &got); err != nil || effective == "" {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "effective configuration unreadable or not reported"}
 	}
 	if differ := want.diff(got); len(differ) > 0 {
