@@ -3,6 +3,7 @@ package processcritical // import "github.com/phoenix/platform/processors/proces
 import (
 	"context"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,14 +32,24 @@ type criticalProcessor struct {
 	now       func() time.Time
 	seed      maphash.Seed
 
-	mu        sync.Mutex
-	cache     map[processmetrics.Key]*cacheEntry
+	mu sync.Mutex
+	// cache is keyed by host, then PID: an int key is hashed and compared
+	// far faster than a Key with its string, and a batch is one host.
+	cache     map[string]*hostCache
+	tracked   int // entries over all hosts
+	lastHost  *hostCache
 	lastSweep time.Time
 	recorder  decision.Recorder
 
 	// free holds Batches to reuse.
 	freeMu sync.Mutex
 	free   []*chainbatch.Batch
+}
+
+// hostCache is the cache of one host.name.
+type hostCache struct {
+	name  string
+	procs map[int64]*cacheEntry
 }
 
 type cacheEntry struct {
@@ -68,7 +79,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, erro
 		ttl:       cfg.ProcessTTL,
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
-		cache:     make(map[processmetrics.Key]*cacheEntry),
+		cache:     make(map[string]*hostCache),
 	}, nil
 }
 
@@ -122,7 +133,7 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 		}
 	}
 	p.sweep(now)
-	tracked := int64(len(p.cache))
+	tracked := int64(p.tracked)
 	recorder := p.recorder
 	p.mu.Unlock()
 
@@ -138,7 +149,8 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 // match returns the rule matching the process, from the cache when the process
 // is unchanged since it was last evaluated. Callers hold p.mu.
 func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, identity uint64, now time.Time) (string, *cacheEntry) {
-	e, ok := p.cache[r.Key]
+	hc := p.hostCache(r.Key.Host)
+	e, ok := hc.procs[r.Key.PID]
 	if ok && e.start == r.Start && e.identity == identity {
 		e.lastSeen = now
 		return e.rule, e
@@ -146,12 +158,27 @@ func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, i
 	rule, _ := p.matcher.Match(attrs)
 	if !ok {
 		e = &cacheEntry{}
-		p.cache[r.Key] = e
+		hc.procs[r.Key.PID] = e
+		p.tracked++
 	}
 	// The shared record stays: the processors after this one tell a reused
 	// PID apart themselves, and may be reading it for a concurrent batch.
 	e.start, e.identity, e.rule, e.lastSeen = r.Start, identity, rule, now
 	return rule, e
+}
+
+// hostCache returns the cache of a host, creating it. Callers hold p.mu.
+func (p *criticalProcessor) hostCache(name string) *hostCache {
+	if hc := p.lastHost; hc != nil && hc.name == name {
+		return hc
+	}
+	hc := p.cache[name]
+	if hc == nil {
+		hc = &hostCache{name: strings.Clone(name), procs: make(map[int64]*cacheEntry)}
+		p.cache[hc.name] = hc
+	}
+	p.lastHost = hc
+	return hc
 }
 
 // resourceIdentity is what one pass over a resource's attributes finds.
@@ -210,9 +237,16 @@ func (p *criticalProcessor) sweep(now time.Time) {
 		return
 	}
 	p.lastSweep = now
-	for k, e := range p.cache {
-		if now.Sub(e.lastSeen) > p.ttl {
-			delete(p.cache, k)
+	for name, hc := range p.cache {
+		for pid, e := range hc.procs {
+			if now.Sub(e.lastSeen) > p.ttl {
+				delete(hc.procs, pid)
+				p.tracked--
+			}
+		}
+		if len(hc.procs) == 0 {
+			delete(p.cache, name)
 		}
 	}
+	p.lastHost = nil
 }

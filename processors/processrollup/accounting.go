@@ -19,6 +19,9 @@ import (
 
 // procEntry is what the processor remembers about one process.
 type procEntry struct {
+	// owner is the instance the entry belongs to, for the chain's shared
+	// record, which any instance may reach.
+	owner *rollupProcessor
 	start pcommon.Timestamp // creation time: tells PID reuse apart
 	time  pcommon.Timestamp // timestamp of the latest observation
 	// group is the group the process was a member of at its latest
@@ -35,8 +38,8 @@ type procEntry struct {
 }
 
 // newProcEntry returns an entry whose points start in its inline array.
-func newProcEntry() *procEntry {
-	e := &procEntry{}
+func newProcEntry(owner *rollupProcessor) *procEntry {
+	e := &procEntry{owner: owner}
 	e.points = e.inline[:0]
 	return e
 }

@@ -307,13 +307,13 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 	e := p.entry(shared, host, pid)
 	first := e == nil || e.start != start
 	if e == nil {
-		e = newProcEntry()
+		e = newProcEntry(p)
 		p.procs[processmetrics.Key{Host: host.name, PID: pid}] = e
 		if shared != nil {
-			shared.Rollup.Set(p, e)
+			shared.Rollup.Store(e)
 		}
 	} else if first {
-		*e = procEntry{points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
+		*e = procEntry{owner: p, points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
 	}
 	e.lastSeen = now
 	// An observation older than the last one (batches racing each other)
@@ -344,13 +344,13 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 // hold p.mu.
 func (p *rollupProcessor) entry(shared *chainbatch.Shared, host *hostState, pid int64) *procEntry {
 	if shared != nil {
-		if e, _ := shared.Rollup.Get(p).(*procEntry); e != nil && !e.evicted {
+		if e, _ := shared.Rollup.Load().(*procEntry); e != nil && e.owner == p && !e.evicted {
 			return e
 		}
 	}
 	e := p.procs[processmetrics.Key{Host: host.name, PID: pid}]
 	if e != nil && shared != nil {
-		shared.Rollup.Set(p, e)
+		shared.Rollup.Store(e)
 	}
 	return e
 }

@@ -166,17 +166,17 @@ func (p *topkProcessor) state(proc *chainbatch.Proc, key processmetrics.Key) *pr
 	var shared *chainbatch.Shared
 	if proc != nil && proc.Shared != nil {
 		shared = proc.Shared
-		if st, _ := shared.TopK.Get(p).(*procState); st != nil && !st.evicted {
+		if st, _ := shared.TopK.Load().(*procState); st != nil && st.owner == p && !st.evicted {
 			return st
 		}
 	}
 	st, ok := p.procs[key]
 	if !ok {
-		st = &procState{}
+		st = &procState{owner: p}
 		p.procs[key] = st
 	}
 	if shared != nil {
-		shared.TopK.Set(p, st)
+		shared.TopK.Store(st)
 	}
 	return st
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 )
 
 func reading(start, at time.Duration, cpu float64) processmetrics.Reading {
@@ -101,4 +102,21 @@ func TestPIDReuseForgetsMembership(t *testing.T) {
 	s.observe(&r)
 	assert.False(t, s.kept)
 	assert.Zero(t, s.outStreak)
+}
+
+func TestSharedRecordOnlyServesItsOwner(t *testing.T) {
+	a, _ := newTestProcessor(t, testConfig(nil))
+	b, _ := newTestProcessor(t, testConfig(nil))
+	proc := &chainbatch.Proc{Shared: &chainbatch.Shared{}}
+	key := processmetrics.Key{PID: 7}
+
+	sa := a.state(proc, key)
+	assert.Same(t, sa, a.state(proc, key), "the owner finds its state through the record")
+	sb := b.state(proc, key)
+	assert.NotSame(t, sa, sb, "another instance never uses a's state")
+	assert.Same(t, sa, a.state(proc, key), "a finds its state again, by its own map")
+
+	a.procs[key].evicted = true
+	delete(a.procs, key)
+	assert.NotSame(t, sa, a.state(proc, key), "an evicted state is never used again")
 }
