@@ -37,9 +37,10 @@ type procEntry struct {
 	evicted bool
 }
 
-// newProcEntry returns an entry whose points start in its inline array.
-func newProcEntry(owner *rollupProcessor) *procEntry {
-	e := &procEntry{owner: owner}
+// newProcEntry readies e, zero, as an entry whose points start in its
+// inline array.
+func newProcEntry(owner *rollupProcessor, e *procEntry) *procEntry {
+	e.owner = owner
 	e.points = e.inline[:0]
 	return e
 }

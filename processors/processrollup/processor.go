@@ -15,6 +15,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
+	"github.com/phoenix/platform/processors/internal/slab"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
 
@@ -37,6 +38,7 @@ type rollupProcessor struct {
 	recorder    decision.Recorder
 	table       *seriesTable
 	procs       map[processmetrics.Key]*procEntry
+	entries     slab.Slab[procEntry]
 	hosts       map[string]*hostState
 	groups      map[string]*group
 	batch       uint64 // sequence number of the current batch
@@ -307,7 +309,7 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 	e := p.entry(shared, host, pid)
 	first := e == nil || e.start != start
 	if e == nil {
-		e = newProcEntry(p)
+		e = newProcEntry(p, p.entries.New())
 		p.procs[processmetrics.Key{Host: host.name, PID: pid}] = e
 		if shared != nil {
 			shared.Rollup.Store(e)

@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
+	"github.com/phoenix/platform/processors/internal/slab"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadata"
 )
 
@@ -37,6 +38,7 @@ type topkProcessor struct {
 	hosts     map[string]*hostState
 	lastSweep int64
 	recorder  decision.Recorder
+	states    slab.Slab[procState]
 	// Scratch reused across batches.
 	cands []candidate
 	drop  []bool
@@ -172,7 +174,8 @@ func (p *topkProcessor) state(proc *chainbatch.Proc, key processmetrics.Key) *pr
 	}
 	st, ok := p.procs[key]
 	if !ok {
-		st = &procState{owner: p}
+		st = p.states.New()
+		st.owner = p
 		p.procs[key] = st
 	}
 	if shared != nil {
