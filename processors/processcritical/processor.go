@@ -40,6 +40,7 @@ type criticalProcessor struct {
 	cache    map[string]*hostCache
 	tracked  int // entries over all hosts
 	lastHost *hostCache
+	warmed   int64 // keeps hostCache's warming loads from being optimised away
 	// batchHosts are the hosts of the current batch.
 	batchHosts []*hostCache
 	entries    slab.Slab[cacheEntry]

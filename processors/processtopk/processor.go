@@ -40,8 +40,9 @@ type topkProcessor struct {
 	recorder  decision.Recorder
 	states    slab.Slab[procState]
 	// Scratch reused across batches.
-	cands []candidate
-	drop  []bool
+	cands  []candidate
+	drop   []bool
+	warmed int64 // keeps warm's loads from being optimised away
 }
 
 // batchCounts is what one batch adds to the telemetry.
@@ -131,6 +132,7 @@ func (p *topkProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) 
 func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, batch *chainbatch.Batch, now int64) []candidate {
 	cands := p.cands[:0]
 	hint := 0
+	p.warm(batch)
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		var r processmetrics.Reading
@@ -159,6 +161,25 @@ func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, batch *chainba
 	}
 	p.cands = cands
 	return cands
+}
+
+// warm reads one word of each state the batch's shared records point to,
+// in a loop short enough for the processor to have many of these memory
+// loads in flight at once; collect, too long per process for that, then
+// finds the states in cache. Callers hold p.mu.
+func (p *topkProcessor) warm(batch *chainbatch.Batch) {
+	if batch == nil {
+		return
+	}
+	var sum int64
+	for i := range batch.Procs {
+		if sh := batch.Procs[i].Shared; sh != nil {
+			if st, _ := sh.TopK.Load().(*procState); st != nil {
+				sum += st.lastSeen
+			}
+		}
+	}
+	p.warmed = sum
 }
 
 // state returns the process's state, from the record the chain shares for
