@@ -45,6 +45,14 @@ func newProcEntry(owner *rollupProcessor, e *procEntry) *procEntry {
 	return e
 }
 
+// reset forgets the process the entry described, for a new one under the
+// same key. Field by field: owner is written once, at creation, since
+// another instance may read it through the chain's shared record.
+func (e *procEntry) reset() {
+	e.start, e.time, e.group, e.lastSeen, e.evicted = 0, 0, nil, 0, false
+	e.points = e.points[:0] // may alias e.inline
+}
+
 // scraperCounterPoints is how many counter points the scraper reports per
 // process (cpu.time by 3 states, disk.io by 2 directions): entries are sized
 // for it.

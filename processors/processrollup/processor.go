@@ -227,7 +227,7 @@ func (p *rollupProcessor) warm(batch *chainbatch.Batch) {
 	var sum int64
 	for i := range batch.Procs {
 		if sh := batch.Procs[i].Shared; sh != nil {
-			if e, _ := sh.Rollup.Load().(*procEntry); e != nil {
+			if e, _ := sh.Rollup.Load().(*procEntry); e != nil && e.owner == p {
 				sum += e.lastSeen
 			}
 		}
@@ -336,7 +336,7 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 			shared.Rollup.Store(e)
 		}
 	} else if first {
-		*e = procEntry{owner: p, points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
+		e.reset() // PID reuse: another process
 	}
 	e.lastSeen = now
 	// An observation older than the last one (batches racing each other)

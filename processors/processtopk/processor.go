@@ -174,7 +174,7 @@ func (p *topkProcessor) warm(batch *chainbatch.Batch) {
 	var sum int64
 	for i := range batch.Procs {
 		if sh := batch.Procs[i].Shared; sh != nil {
-			if st, _ := sh.TopK.Load().(*procState); st != nil {
+			if st, _ := sh.TopK.Load().(*procState); st != nil && st.owner == p {
 				sum += st.lastSeen
 			}
 		}

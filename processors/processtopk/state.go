@@ -36,7 +36,10 @@ type procState struct {
 // lifetime average with no kept-set history.
 func (s *procState) observe(r *processmetrics.Reading) {
 	if s.time == 0 || r.Start != s.start {
-		*s = procState{owner: s.owner, start: r.Start, time: r.Time, cpuSeconds: r.CPUSeconds, cpuRate: lifetimeRate(r)}
+		// Field by field: owner is written once, at creation, since another
+		// instance may read it through the chain's shared record.
+		s.start, s.time, s.cpuSeconds, s.cpuRate = r.Start, r.Time, r.CPUSeconds, lifetimeRate(r)
+		s.lastSeen, s.outStreak, s.kept, s.evicted = 0, 0, false, false
 		return
 	}
 	dt := int64(r.Time) - int64(s.time)
