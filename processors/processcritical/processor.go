@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
+	"github.com/phoenix/platform/processors/internal/slab"
 	"github.com/phoenix/platform/processors/processcritical/internal/metadata"
 )
 
@@ -30,11 +31,21 @@ type criticalProcessor struct {
 	ttl       time.Duration
 	now       func() time.Time
 	seed      maphash.Seed
+	// uses tells which of identityAttrs some rule matches on.
+	uses [4]bool
 
-	mu        sync.Mutex
-	cache     map[processmetrics.Key]*cacheEntry
-	lastSweep time.Time
-	recorder  decision.Recorder
+	mu sync.Mutex
+	// cache is keyed by host, then PID: an int key is hashed and compared
+	// far faster than a Key with its string, and a batch is one host.
+	cache    map[string]*hostCache
+	tracked  int // entries over all hosts
+	lastHost *hostCache
+	warmed   int64 // keeps hostCache's warming loads from being optimised away
+	// batchHosts are the hosts of the current batch.
+	batchHosts []*hostCache
+	entries    slab.Slab[cacheEntry]
+	lastSweep  time.Time
+	recorder   decision.Recorder
 
 	// free holds Batches to reuse.
 	freeMu sync.Mutex
@@ -46,6 +57,12 @@ type cacheEntry struct {
 	identity uint64 // hash of the attributes rules match on
 	rule     string // "" when no rule matched
 	lastSeen time.Time
+	// pid and pos (its index in its host's latest batch) let the next
+	// batch find the entry by position; evicted is set when the sweep
+	// forgets it.
+	pid     int64
+	pos     int
+	evicted bool
 	// shared is the process's record for the processors after this one:
 	// written by them only, through its atomic slots.
 	shared chainbatch.Shared
@@ -60,7 +77,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, erro
 	if err != nil {
 		return nil, err
 	}
-	return &criticalProcessor{
+	p := &criticalProcessor{
 		id:        set.ID,
 		logger:    set.Logger,
 		telemetry: tb,
@@ -68,8 +85,12 @@ func newProcessor(set processor.Settings, cfg *Config) (*criticalProcessor, erro
 		ttl:       cfg.ProcessTTL,
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
-		cache:     make(map[processmetrics.Key]*cacheEntry),
-	}, nil
+		cache:     make(map[string]*hostCache),
+	}
+	for i, attr := range identityAttrs {
+		p.uses[i] = matcher.Uses(attr)
+	}
+	return p, nil
 }
 
 func (p *criticalProcessor) start(_ context.Context, host component.Host) error {
@@ -121,8 +142,9 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 			})
 		}
 	}
+	p.endBatch()
 	p.sweep(now)
-	tracked := int64(len(p.cache))
+	tracked := int64(p.tracked)
 	recorder := p.recorder
 	p.mu.Unlock()
 
@@ -133,25 +155,6 @@ func (p *criticalProcessor) mark(ctx context.Context, md pmetric.Metrics, batch 
 	p.telemetry.ProcessorProcessCriticalProcessesMarked.Add(ctx, marked)
 	p.telemetry.ProcessorProcessCriticalTracked.Record(ctx, tracked)
 	return md, nil
-}
-
-// match returns the rule matching the process, from the cache when the process
-// is unchanged since it was last evaluated. Callers hold p.mu.
-func (p *criticalProcessor) match(r processmetrics.Reading, attrs pcommon.Map, identity uint64, now time.Time) (string, *cacheEntry) {
-	e, ok := p.cache[r.Key]
-	if ok && e.start == r.Start && e.identity == identity {
-		e.lastSeen = now
-		return e.rule, e
-	}
-	rule, _ := p.matcher.Match(attrs)
-	if !ok {
-		e = &cacheEntry{}
-		p.cache[r.Key] = e
-	}
-	// The shared record stays: the processors after this one tell a reused
-	// PID apart themselves, and may be reading it for a concurrent batch.
-	e.start, e.identity, e.rule, e.lastSeen = r.Start, identity, rule, now
-	return rule, e
 }
 
 // resourceIdentity is what one pass over a resource's attributes finds.
@@ -168,7 +171,7 @@ type resourceIdentity struct {
 // scan reads, in one pass over a resource's attributes, its PID and host
 // (as processmetrics.Read does), whether it carries the critical marker,
 // and the hash of the attributes rules match on: executable name and path,
-// command line and owner, in that order, each followed by a zero byte.
+// command line and owner, in that order.
 func (p *criticalProcessor) scan(attrs pcommon.Map) resourceIdentity {
 	var id resourceIdentity
 	var matched [4]string
@@ -179,13 +182,13 @@ func (p *criticalProcessor) scan(attrs pcommon.Map) resourceIdentity {
 		case processmetrics.AttrHostName:
 			id.host = v.Str()
 		case processmetrics.AttrExecutableName:
-			matched[0] = v.Str()
+			matched[0] = p.identityValue(0, v)
 		case processmetrics.AttrExecutablePath:
-			matched[1] = v.Str()
+			matched[1] = p.identityValue(1, v)
 		case processmetrics.AttrCommandLine:
-			matched[2] = v.Str()
+			matched[2] = p.identityValue(2, v)
 		case processmetrics.AttrOwner:
-			matched[3] = v.Str()
+			matched[3] = p.identityValue(3, v)
 		case processmetrics.MarkerCriticalRule:
 			id.marked = true
 		}
@@ -193,26 +196,33 @@ func (p *criticalProcessor) scan(attrs pcommon.Map) resourceIdentity {
 	if !id.isProcess {
 		return id
 	}
-	var h maphash.Hash
-	h.SetSeed(p.seed)
+	// One maphash.String per value, chained: a maphash.Hash copies short
+	// strings into its buffer first, which cost more than the hashing.
+	h := uint64(len(matched))
 	for _, s := range matched {
-		_, _ = h.WriteString(s)
-		_ = h.WriteByte(0)
+		h = (h ^ maphash.String(p.seed, s)) * hashPrime
 	}
-	id.hash = h.Sum64()
+	id.hash = h
 	return id
 }
 
-// sweep evicts processes not seen for the TTL, at most twice per TTL so the
-// scan's cost stays negligible. Callers hold p.mu.
-func (p *criticalProcessor) sweep(now time.Time) {
-	if now.Sub(p.lastSweep) < p.ttl/2 {
-		return
-	}
-	p.lastSweep = now
-	for k, e := range p.cache {
-		if now.Sub(e.lastSeen) > p.ttl {
-			delete(p.cache, k)
-		}
-	}
+// identityAttrs are the attributes rules can match on, in the order of
+// criticalProcessor.uses.
+var identityAttrs = [4]string{
+	processmetrics.AttrExecutableName, processmetrics.AttrExecutablePath,
+	processmetrics.AttrCommandLine, processmetrics.AttrOwner,
 }
+
+// identityValue returns the i-th identity attribute's value when some rule
+// matches on it, and "" otherwise: an attribute no rule reads cannot change
+// the match, so it is neither read nor hashed (the default rules only read
+// the executable name; a command line is the longest string of a process).
+func (p *criticalProcessor) identityValue(i int, v pcommon.Value) string {
+	if !p.uses[i] {
+		return ""
+	}
+	return v.Str()
+}
+
+// hashPrime chains the values' hashes in order (the 64-bit FNV prime).
+const hashPrime = 1099511628211

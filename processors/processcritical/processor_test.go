@@ -117,12 +117,12 @@ func TestEvictsProcessesNotSeenForTTL(t *testing.T) {
 		_, err = p.processMetrics(t.Context(), proc(pid, "bash", "bash", now.Add(-time.Hour)))
 		require.NoError(t, err)
 	}
-	assert.Len(t, p.cache, 100)
+	assert.Equal(t, 100, p.tracked)
 
 	now = now.Add(2 * time.Minute)
 	_, err = p.processMetrics(t.Context(), proc(500, "bash", "bash", now.Add(-time.Hour)))
 	require.NoError(t, err)
-	assert.Len(t, p.cache, 1, "processes unseen for longer than process_ttl must be evicted")
+	assert.Equal(t, 1, p.tracked, "processes unseen for longer than process_ttl must be evicted")
 }
 
 func TestConcurrentConsumers(t *testing.T) {

@@ -19,6 +19,9 @@ import (
 
 // procEntry is what the processor remembers about one process.
 type procEntry struct {
+	// owner is the instance the entry belongs to, for the chain's shared
+	// record, which any instance may reach.
+	owner *rollupProcessor
 	start pcommon.Timestamp // creation time: tells PID reuse apart
 	time  pcommon.Timestamp // timestamp of the latest observation
 	// group is the group the process was a member of at its latest
@@ -34,11 +37,20 @@ type procEntry struct {
 	evicted bool
 }
 
-// newProcEntry returns an entry whose points start in its inline array.
-func newProcEntry() *procEntry {
-	e := &procEntry{}
+// newProcEntry readies e, zero, as an entry whose points start in its
+// inline array.
+func newProcEntry(owner *rollupProcessor, e *procEntry) *procEntry {
+	e.owner = owner
 	e.points = e.inline[:0]
 	return e
+}
+
+// reset forgets the process the entry described, for a new one under the
+// same key. Field by field: owner is written once, at creation, since
+// another instance may read it through the chain's shared record.
+func (e *procEntry) reset() {
+	e.start, e.time, e.group, e.lastSeen, e.evicted = 0, 0, nil, 0, false
+	e.points = e.points[:0] // may alias e.inline
 }
 
 // scraperCounterPoints is how many counter points the scraper reports per

@@ -15,6 +15,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
+	"github.com/phoenix/platform/processors/internal/slab"
 	"github.com/phoenix/platform/processors/processrollup/internal/metadata"
 )
 
@@ -37,6 +38,7 @@ type rollupProcessor struct {
 	recorder    decision.Recorder
 	table       *seriesTable
 	procs       map[processmetrics.Key]*procEntry
+	entries     slab.Slab[procEntry]
 	hosts       map[string]*hostState
 	groups      map[string]*group
 	batch       uint64 // sequence number of the current batch
@@ -49,6 +51,7 @@ type rollupProcessor struct {
 	batchHosts []*hostState // hosts present in this batch
 	remove     []bool       // per input resource: member, removed from the output
 	lastHost   *hostState
+	warmed     int64 // keeps warm's loads from being optimised away
 }
 
 // batchStats is what one batch reports once the lock is released.
@@ -117,6 +120,7 @@ func (p *rollupProcessor) processMetrics(ctx context.Context, md pmetric.Metrics
 	p.remove = p.remove[:n]
 	batch := chainbatch.From(ctx, md)
 	ranked := batch != nil && batch.Ranked || carriesKept(rms)
+	p.warm(batch)
 	hint := 0
 	for i := 0; i < n; i++ {
 		rm := rms.At(i)
@@ -210,6 +214,26 @@ func (p *rollupProcessor) consume(rm pmetric.ResourceMetrics, proc *chainbatch.P
 		})
 	}
 	return true
+}
+
+// warm reads one word of each entry the batch's shared records point to,
+// in a loop short enough for the processor to have many of these memory
+// loads in flight at once; the walk over the batch, too long per process
+// for that, then finds the entries in cache. Callers hold p.mu.
+func (p *rollupProcessor) warm(batch *chainbatch.Batch) {
+	if batch == nil {
+		return
+	}
+	var sum int64
+	for i := range batch.Procs {
+		if sh := batch.Procs[i].Shared; sh != nil {
+			if e, _ := sh.Rollup.Load().(*procEntry); e != nil && e.owner == p {
+				// The entry spans a few cache lines: one word of each.
+				sum += e.lastSeen + int64(e.inline[0].bits+e.inline[scraperCounterPoints-1].bits)
+			}
+		}
+	}
+	p.warmed = sum
 }
 
 // markers is what a resource's attributes say to process_rollup.
@@ -307,13 +331,13 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 	e := p.entry(shared, host, pid)
 	first := e == nil || e.start != start
 	if e == nil {
-		e = newProcEntry()
+		e = newProcEntry(p, p.entries.New())
 		p.procs[processmetrics.Key{Host: host.name, PID: pid}] = e
 		if shared != nil {
-			shared.Rollup.Set(p, e)
+			shared.Rollup.Store(e)
 		}
 	} else if first {
-		*e = procEntry{points: e.points[:0]} // PID reuse: another process (points may alias e.inline)
+		e.reset() // PID reuse: another process
 	}
 	e.lastSeen = now
 	// An observation older than the last one (batches racing each other)
@@ -344,13 +368,13 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 // hold p.mu.
 func (p *rollupProcessor) entry(shared *chainbatch.Shared, host *hostState, pid int64) *procEntry {
 	if shared != nil {
-		if e, _ := shared.Rollup.Get(p).(*procEntry); e != nil && !e.evicted {
+		if e, _ := shared.Rollup.Load().(*procEntry); e != nil && e.owner == p && !e.evicted {
 			return e
 		}
 	}
 	e := p.procs[processmetrics.Key{Host: host.name, PID: pid}]
 	if e != nil && shared != nil {
-		shared.Rollup.Set(p, e)
+		shared.Rollup.Store(e)
 	}
 	return e
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix/platform/processors/contract/decision"
 	"github.com/phoenix/platform/processors/contract/processmetrics"
 	"github.com/phoenix/platform/processors/internal/chainbatch"
+	"github.com/phoenix/platform/processors/internal/slab"
 	"github.com/phoenix/platform/processors/processtopk/internal/metadata"
 )
 
@@ -37,9 +38,11 @@ type topkProcessor struct {
 	hosts     map[string]*hostState
 	lastSweep int64
 	recorder  decision.Recorder
+	states    slab.Slab[procState]
 	// Scratch reused across batches.
-	cands []candidate
-	drop  []bool
+	cands  []candidate
+	drop   []bool
+	warmed int64 // keeps warm's loads from being optimised away
 }
 
 // batchCounts is what one batch adds to the telemetry.
@@ -129,6 +132,7 @@ func (p *topkProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) 
 func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, batch *chainbatch.Batch, now int64) []candidate {
 	cands := p.cands[:0]
 	hint := 0
+	p.warm(batch)
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		var r processmetrics.Reading
@@ -159,6 +163,25 @@ func (p *topkProcessor) collect(rms pmetric.ResourceMetricsSlice, batch *chainba
 	return cands
 }
 
+// warm reads one word of each state the batch's shared records point to,
+// in a loop short enough for the processor to have many of these memory
+// loads in flight at once; collect, too long per process for that, then
+// finds the states in cache. Callers hold p.mu.
+func (p *topkProcessor) warm(batch *chainbatch.Batch) {
+	if batch == nil {
+		return
+	}
+	var sum int64
+	for i := range batch.Procs {
+		if sh := batch.Procs[i].Shared; sh != nil {
+			if st, _ := sh.TopK.Load().(*procState); st != nil && st.owner == p {
+				sum += st.lastSeen
+			}
+		}
+	}
+	p.warmed = sum
+}
+
 // state returns the process's state, from the record the chain shares for
 // it when there is one (no lookup), creating it when the process is new.
 // Callers hold p.mu.
@@ -166,17 +189,18 @@ func (p *topkProcessor) state(proc *chainbatch.Proc, key processmetrics.Key) *pr
 	var shared *chainbatch.Shared
 	if proc != nil && proc.Shared != nil {
 		shared = proc.Shared
-		if st, _ := shared.TopK.Get(p).(*procState); st != nil && !st.evicted {
+		if st, _ := shared.TopK.Load().(*procState); st != nil && st.owner == p && !st.evicted {
 			return st
 		}
 	}
 	st, ok := p.procs[key]
 	if !ok {
-		st = &procState{}
+		st = p.states.New()
+		st.owner = p
 		p.procs[key] = st
 	}
 	if shared != nil {
-		shared.TopK.Set(p, st)
+		shared.TopK.Store(st)
 	}
 	return st
 }

@@ -52,6 +52,7 @@ type selector struct {
 	maxK      int
 
 	sorted  []uint64
+	scratch []uint64
 	evictee []int32
 }
 
@@ -128,7 +129,7 @@ func (s *selector) rank(cands []candidate) {
 			}
 			sorted = append(sorted, descending(v)&^positionMask|uint64(i)&positionMask)
 		}
-		slices.Sort(sorted)
+		s.scratch = radixSort(sorted, s.scratch)
 		for pos, sk := range sorted {
 			if c := &cands[sk&positionMask]; pos+1 < c.rank {
 				c.rank, c.rankBy = pos+1, key
@@ -146,6 +147,44 @@ const (
 	positionBits = 24 // candidates of one host in one batch; far beyond any process table
 	positionMask = 1<<positionBits - 1
 )
+
+// radixSort sorts keys in ascending order, with scratch (returned, grown
+// as needed) as its buffer. A least-significant-digit radix sort gets
+// there without a data-dependent branch per comparison, which is
+// what a comparison sort of a thousand keys per scrape mostly spends its
+// time on. A byte all keys share costs no pass.
+func radixSort(keys, scratch []uint64) []uint64 {
+	if len(keys) < 64 {
+		slices.Sort(keys)
+		return scratch
+	}
+	scratch = slices.Grow(scratch[:0], len(keys))[:len(keys)]
+	src, dst := keys, scratch
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for _, k := range src {
+			count[byte(k>>shift)]++
+		}
+		if count[byte(src[0]>>shift)] == len(src) {
+			continue // every key has this byte
+		}
+		at := 0
+		for i, c := range count {
+			count[i] = at
+			at += c
+		}
+		for _, k := range src {
+			b := byte(k >> shift)
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+	return scratch
+}
 
 // descending maps x to an integer whose ascending order is x's descending
 // order.

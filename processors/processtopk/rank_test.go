@@ -1,6 +1,9 @@
 package processtopk
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -146,5 +149,23 @@ func TestIncumbentMargin(t *testing.T) {
 			s.decide(cands, 1)
 			assert.Equal(t, tt.want, keptSet(cands))
 		})
+	}
+}
+
+func TestRadixSortAgreesWithSlicesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var scratch []uint64
+	for _, n := range []int{0, 1, 63, 64, 65, 1000, 4096} {
+		for _, spread := range []uint64{math.MaxUint64, 1<<40 - 1, 1<<24 - 1} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				// Distinct keys, as the ranking builds them: a value above a position.
+				keys[i] = rng.Uint64()&spread&^positionMask | uint64(i)
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			scratch = radixSort(keys, scratch)
+			assert.Equal(t, want, keys, "n=%d spread=%d", n, spread)
+		}
 	}
 }

@@ -9,6 +9,9 @@ import (
 // procState is what the processor remembers about one process between
 // scrapes. It is kept small: there is one per tracked process.
 type procState struct {
+	// owner is the instance the state belongs to, for the chain's shared
+	// record, which any instance may reach.
+	owner *topkProcessor
 	// start is the process creation time; a different one under the same
 	// key means the PID was reused by a new process.
 	start pcommon.Timestamp
@@ -33,7 +36,10 @@ type procState struct {
 // lifetime average with no kept-set history.
 func (s *procState) observe(r *processmetrics.Reading) {
 	if s.time == 0 || r.Start != s.start {
-		*s = procState{start: r.Start, time: r.Time, cpuSeconds: r.CPUSeconds, cpuRate: lifetimeRate(r)}
+		// Field by field: owner is written once, at creation, since another
+		// instance may read it through the chain's shared record.
+		s.start, s.time, s.cpuSeconds, s.cpuRate = r.Start, r.Time, r.CPUSeconds, lifetimeRate(r)
+		s.lastSeen, s.outStreak, s.kept, s.evicted = 0, 0, false, false
 		return
 	}
 	dt := int64(r.Time) - int64(s.time)

@@ -1,6 +1,7 @@
 package processtopk
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/internal/chainbatch"
 )
 
 func reading(start, at time.Duration, cpu float64) processmetrics.Reading {
@@ -101,4 +103,52 @@ func TestPIDReuseForgetsMembership(t *testing.T) {
 	s.observe(&r)
 	assert.False(t, s.kept)
 	assert.Zero(t, s.outStreak)
+}
+
+func TestSharedRecordOnlyServesItsOwner(t *testing.T) {
+	a, _ := newTestProcessor(t, testConfig(nil))
+	b, _ := newTestProcessor(t, testConfig(nil))
+	proc := &chainbatch.Proc{Shared: &chainbatch.Shared{}}
+	key := processmetrics.Key{PID: 7}
+
+	sa := a.state(proc, key)
+	assert.Same(t, sa, a.state(proc, key), "the owner finds its state through the record")
+	sb := b.state(proc, key)
+	assert.NotSame(t, sa, sb, "another instance never uses a's state")
+	assert.Same(t, sa, a.state(proc, key), "a finds its state again, by its own map")
+
+	a.procs[key].evicted = true
+	delete(a.procs, key)
+	assert.NotSame(t, sa, a.state(proc, key), "an evicted state is never used again")
+}
+
+// TestSharedRecordAcrossInstancesIsRaceFree has two instances use the same
+// shared records at once, each under its own lock, as two pipelines fed by
+// one process_critical would (run with -race).
+func TestSharedRecordAcrossInstancesIsRaceFree(t *testing.T) {
+	batch := &chainbatch.Batch{}
+	for pid := range 50 {
+		batch.Procs = append(batch.Procs, chainbatch.Proc{
+			Reading: processmetrics.Reading{Key: processmetrics.Key{PID: int64(pid)}},
+			Shared:  &chainbatch.Shared{},
+		})
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		p, _ := newTestProcessor(t, testConfig(nil))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 20 {
+				p.mu.Lock()
+				p.warm(batch)
+				for i := range batch.Procs {
+					st := p.state(&batch.Procs[i], batch.Procs[i].Reading.Key)
+					st.observe(&processmetrics.Reading{Start: 1, Time: pcommon.Timestamp(round + 2)})
+				}
+				p.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -151,6 +151,19 @@ func literalSet(expr string) map[string]struct{} {
 	return set
 }
 
+// Uses reports whether some rule matches on the resource attribute attr:
+// when none does, the attribute cannot change what Match returns.
+func (m *Matcher) Uses(attr string) bool {
+	for i := range m.rules {
+		for _, vm := range m.rules[i].matchers {
+			if vm.attr == attr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Len returns the number of rules.
 func (m *Matcher) Len() int { return len(m.rules) }
 

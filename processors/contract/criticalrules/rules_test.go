@@ -93,3 +93,18 @@ func BenchmarkMatchDefaultStyleRules(b *testing.B) {
 		m.Match(a)
 	}
 }
+
+func TestUsesNamesTheMatchedAttributes(t *testing.T) {
+	m, err := Compile(Rules{{Name: "db", ExecutableName: "postgres"}, {Name: "agent", Owner: "otel", CommandLine: ".*--agent.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attr, want := range map[string]bool{
+		"process.executable.name": true, "process.owner": true, "process.command_line": true,
+		"process.executable.path": false,
+	} {
+		if got := m.Uses(attr); got != want {
+			t.Errorf("Uses(%q) = %v, want %v", attr, got, want)
+		}
+	}
+}

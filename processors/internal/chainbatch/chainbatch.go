@@ -98,33 +98,29 @@ func (b *Batch) Find(rm pmetric.ResourceMetrics, hint *int) *Proc {
 }
 
 // Shared is the record a process keeps for as long as the first processor
-// tracks it. Each later processor has a Slot where it caches a pointer to
-// its own state for the process.
+// tracks it. Each later processor has a Slot where it keeps a pointer to its
+// own state for the process.
 type Shared struct {
 	TopK, Rollup Slot
 }
 
-// Slot caches one processor instance's state for a process. The owner tells
-// instances apart (a reloaded configuration, two consumers of one
-// pipeline): a processor only uses what it cached itself. Slots are read and
-// written atomically: batches of one pipeline may run concurrently, each
-// processor under its own lock.
+// Slot holds a pointer to one processor's state for a process. The state
+// itself names the instance that owns it (a reloaded configuration, two
+// consumers of one pipeline): a processor only uses a state it owns. A slot
+// holds one type, the state of the processor it is named for, and is read
+// and written atomically: batches of one pipeline may run concurrently,
+// each processor under its own lock. The pointer sits in the slot itself,
+// not in a separate object, so reaching the state costs one dependent load
+// less per process and processor.
 type Slot struct {
-	v atomic.Pointer[cached]
+	v atomic.Value
 }
 
-type cached struct{ owner, state any }
+// Load returns the state last stored, or nil.
+func (s *Slot) Load() any { return s.v.Load() }
 
-// Get returns the state owner cached, or nil.
-func (s *Slot) Get(owner any) any {
-	if c := s.v.Load(); c != nil && c.owner == owner {
-		return c.state
-	}
-	return nil
-}
-
-// Set caches owner's state.
-func (s *Slot) Set(owner, state any) { s.v.Store(&cached{owner, state}) }
+// Store keeps state, a pointer of the slot's one type.
+func (s *Slot) Store(state any) { s.v.Store(state) }
 
 type ctxKey struct{}
 

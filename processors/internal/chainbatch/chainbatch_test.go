@@ -67,14 +67,17 @@ func TestFromMatchesTheBatch(t *testing.T) {
 	assert.Same(t, b, Of(ctx))
 }
 
-func TestSlotBelongsToItsOwner(t *testing.T) {
+func TestSlotKeepsTheLatestState(t *testing.T) {
+	type state struct{ owner *int }
 	var s Slot
 	a, c := new(int), new(int)
-	assert.Nil(t, s.Get(a))
-	s.Set(a, "state of a")
-	assert.Equal(t, "state of a", s.Get(a))
-	assert.Nil(t, s.Get(c), "another instance never sees a's state")
-	s.Set(c, "state of c")
-	assert.Nil(t, s.Get(a))
-	assert.Equal(t, "state of c", s.Get(c))
+	assert.Nil(t, s.Load())
+	sa := &state{owner: a}
+	s.Store(sa)
+	assert.Same(t, sa, s.Load())
+	sc := &state{owner: c}
+	s.Store(sc)
+	got, _ := s.Load().(*state)
+	assert.Same(t, sc, got)
+	assert.NotSame(t, a, got.owner, "the state names its owner: a sees it is not its own")
 }

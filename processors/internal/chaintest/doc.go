@@ -35,8 +35,8 @@
 // process and round, as docs/processors.md ("Performance against filter")
 // shows; or compare two runs with benchstat (golang.org/x/perf/cmd/benchstat):
 //
-//	go test -run '^$' -bench 'Chain$|FilterKeep' -benchtime 200x -count 6 ./processors/chaintest | tee new.txt
-//	go test -run '^$' -bench StateMemory -count 6 ./processors/chaintest | tee -a new.txt
+//	go test -run '^$' -bench 'Chain$|FilterKeep' -benchtime 200x -count 6 ./processors/internal/chaintest | tee new.txt
+//	go test -run '^$' -bench StateMemory -count 6 ./processors/internal/chaintest | tee -a new.txt
 //	benchstat old.txt new.txt
 //
 // -benchtime 200x keeps a run to about a minute; BenchmarkChainStateMemory
