@@ -394,8 +394,35 @@ func (s *Server) assignment(ctx context.Context, uid string) (*apitypes.Assignme
 	return &asg, nil
 }
 
+// maxPushes bounds the pushes in flight. Each reads the assignment it
+// sends (a round trip to PostgreSQL) and a fleet-wide assignment announces
+// thousands at once: one after the other, the last agent of ten thousand
+// waited half a minute.
+const maxPushes = 32
+
+// pusher runs pushes concurrently, at most maxPushes at a time. Two pushes
+// for one agent may overlap: each sends what is current, under the agent's
+// lock, and the second finds it sent.
+type pusher struct {
+	s    *Server
+	slot chan struct{}
+	wg   sync.WaitGroup
+}
+
+func (p *pusher) push(ctx context.Context, uid string) {
+	p.slot <- struct{}{}
+	p.wg.Go(func() {
+		defer func() { <-p.slot }()
+		if err := p.s.Push(ctx, uid); err != nil {
+			p.s.log.Warn("push failed", "agent", uid, "error", err)
+		}
+	})
+}
+
 // watchAssignments pushes assignments as they change, on any replica.
 func (s *Server) watchAssignments(ctx context.Context) {
+	p := &pusher{s: s, slot: make(chan struct{}, maxPushes)}
+	defer p.wg.Wait()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		changes, err := s.set.Store.Watch(ctx)
@@ -407,10 +434,10 @@ func (s *Server) watchAssignments(ctx context.Context) {
 		}
 		backoff = time.Second
 		// Changes may have been missed while not watching: re-check all.
-		s.pushAll(ctx)
+		s.pushAll(ctx, p)
 		for ch := range changes {
 			if ch.Kind == store.ChangeResync {
-				s.pushAll(ctx)
+				s.pushAll(ctx, p)
 				continue
 			}
 			if ch.Kind == store.ChangeAgent {
@@ -420,9 +447,7 @@ func (s *Server) watchAssignments(ctx context.Context) {
 			if ch.Kind != store.ChangeAssignment {
 				continue
 			}
-			if err := s.Push(ctx, ch.ID); err != nil {
-				s.log.Warn("push failed", "agent", ch.ID, "error", err)
-			}
+			p.push(ctx, ch.ID)
 		}
 	}
 }
@@ -479,7 +504,7 @@ func (s *Server) pushAt(uid string, at time.Time) {
 	})
 }
 
-func (s *Server) pushAll(ctx context.Context) {
+func (s *Server) pushAll(ctx context.Context, p *pusher) {
 	s.mu.Lock()
 	uids := make([]string, 0, len(s.agents))
 	for uid := range s.agents {
@@ -487,9 +512,7 @@ func (s *Server) pushAll(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, uid := range uids {
-		if err := s.Push(ctx, uid); err != nil {
-			s.log.Warn("push failed", "agent", uid, "error", err)
-		}
+		p.push(ctx, uid)
 	}
 }
 
