@@ -91,3 +91,21 @@ func TestPushesAndReportsReadOnlyWhatChanged(t *testing.T) {
 	second := assign("receivers: {nop/2: {}}\n")
 	assert.Equal(t, second, received(conn), "a later assignment is pushed")
 }
+
+// An agent queued again before its push is pushed once; agents are pushed
+// in the order they were first queued.
+func TestPusherQueuesEachAgentOnce(t *testing.T) {
+	p := &pusher{queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+	for _, uid := range []string{"a", "b", "a", "a", "c", "b"} {
+		p.push(uid)
+	}
+	var got []string
+	for uid, ok := p.next(); ok; uid, ok = p.next() {
+		got = append(got, uid)
+	}
+	assert.Equal(t, []string{"a", "b", "c"}, got)
+	p.push("a")
+	uid, ok := p.next()
+	assert.True(t, ok, "pushed again once its push was taken")
+	assert.Equal(t, "a", uid)
+}

@@ -398,31 +398,82 @@ func (s *Server) assignment(ctx context.Context, uid string) (*apitypes.Assignme
 // sends (a round trip to PostgreSQL) and a fleet-wide assignment announces
 // thousands at once: one after the other, the last agent of ten thousand
 // waited half a minute.
-const maxPushes = 32
+const maxPushes = 16
 
-// pusher runs pushes concurrently, at most maxPushes at a time. Two pushes
-// for one agent may overlap: each sends what is current, under the agent's
-// lock, and the second finds it sent.
+// pusher queues agents to push and pushes them on maxPushes workers. The
+// watcher only queues, so it never falls behind the store's changes (which
+// would cost a resync, and a push to every agent); an agent queued twice
+// before its push is pushed once, with what is current then.
 type pusher struct {
-	s    *Server
-	slot chan struct{}
-	wg   sync.WaitGroup
+	s       *Server
+	mu      sync.Mutex
+	queued  map[string]bool
+	order   []string
+	wake    chan struct{}
+	workers sync.WaitGroup
 }
 
-func (p *pusher) push(ctx context.Context, uid string) {
-	p.slot <- struct{}{}
-	p.wg.Go(func() {
-		defer func() { <-p.slot }()
-		if err := p.s.Push(ctx, uid); err != nil {
+func newPusher(ctx context.Context, s *Server) *pusher {
+	p := &pusher{s: s, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+	for range maxPushes {
+		p.workers.Go(func() { p.work(ctx) })
+	}
+	return p
+}
+
+func (p *pusher) push(uid string) {
+	p.mu.Lock()
+	if !p.queued[uid] {
+		p.queued[uid] = true
+		p.order = append(p.order, uid)
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pusher) next() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.order) == 0 {
+		p.order = nil // let a fleet's worth of queue go
+		return "", false
+	}
+	uid := p.order[0]
+	p.order = p.order[1:]
+	delete(p.queued, uid)
+	if len(p.order) > 0 {
+		select { // more to do: wake another worker
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return uid, true
+}
+
+func (p *pusher) work(ctx context.Context) {
+	for {
+		uid, ok := p.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.wake:
+				continue
+			}
+		}
+		if err := p.s.Push(ctx, uid); err != nil && ctx.Err() == nil {
 			p.s.log.Warn("push failed", "agent", uid, "error", err)
 		}
-	})
+	}
 }
 
 // watchAssignments pushes assignments as they change, on any replica.
 func (s *Server) watchAssignments(ctx context.Context) {
-	p := &pusher{s: s, slot: make(chan struct{}, maxPushes)}
-	defer p.wg.Wait()
+	p := newPusher(ctx, s)
+	defer p.workers.Wait()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		changes, err := s.set.Store.Watch(ctx)
@@ -434,10 +485,10 @@ func (s *Server) watchAssignments(ctx context.Context) {
 		}
 		backoff = time.Second
 		// Changes may have been missed while not watching: re-check all.
-		s.pushAll(ctx, p)
+		s.pushAll(p)
 		for ch := range changes {
 			if ch.Kind == store.ChangeResync {
-				s.pushAll(ctx, p)
+				s.pushAll(p)
 				continue
 			}
 			if ch.Kind == store.ChangeAgent {
@@ -447,7 +498,7 @@ func (s *Server) watchAssignments(ctx context.Context) {
 			if ch.Kind != store.ChangeAssignment {
 				continue
 			}
-			p.push(ctx, ch.ID)
+			p.push(ch.ID)
 		}
 	}
 }
@@ -504,15 +555,22 @@ func (s *Server) pushAt(uid string, at time.Time) {
 	})
 }
 
-func (s *Server) pushAll(ctx context.Context, p *pusher) {
+// pushAll re-checks every agent after changes may have been missed: each
+// forgets the assignment it knew, and those connected here are pushed.
+func (s *Server) pushAll(p *pusher) {
 	s.mu.Lock()
-	uids := make([]string, 0, len(s.agents))
-	for uid := range s.agents {
-		uids = append(uids, uid)
+	var uids []string
+	for uid, st := range s.agents {
+		st.mu.Lock()
+		st.assignedKnown = false
+		if st.conn != nil && st.synced {
+			uids = append(uids, uid)
+		}
+		st.mu.Unlock()
 	}
 	s.mu.Unlock()
 	for _, uid := range uids {
-		p.push(ctx, uid)
+		p.push(uid)
 	}
 }
 
