@@ -153,8 +153,7 @@ func countAgents(srv *harness.Server, match func(apitypes.AgentView) bool) (int,
 	return n, nil
 }
 
-func online(a apitypes.AgentView) bool  { return a.Online }
-func offline(a apitypes.AgentView) bool { return !a.Online }
+func online(a apitypes.AgentView) bool { return a.Online }
 func applied(a apitypes.AgentView) bool {
 	return a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Assignment != nil && a.RemoteConfig.Hash == a.Assignment.ConfigHash
 }
