@@ -305,8 +305,11 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	promoter := (deployer + 2) % 3
 	survivor = deployer
 	promoted := make(chan error, 1)
+	// All at once: this is about replicas, not waves, whose gates wait a
+	// minute of own telemetry each (experiments' tests cover them).
+	allAtOnce := apitypes.PromoteRequest{Waves: []float64{100}}
 	go func() {
-		_, err := c.replicas[promoter].Client().ExperimentAction(context.WithoutCancel(ctx), x.ID, "promote")
+		_, err := c.replicas[promoter].Client().PromoteExperiment(context.WithoutCancel(ctx), x.ID, allAtOnce)
 		promoted <- err
 	}()
 	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
@@ -329,7 +332,7 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 		// What an operator does when the replica answering dies: ask
 		// another. It is promoted once, whichever replica stored it.
 		t.Logf("promote through the killed replica: %v; asking replica-%d", err, survivor)
-		_, err = c.replicas[survivor].Client().ExperimentAction(ctx, x.ID, "promote")
+		_, err = c.replicas[survivor].Client().PromoteExperiment(ctx, x.ID, allAtOnce)
 		if err != nil {
 			assert.True(t, apiclient.IsStatus(err, 409), "promote again: %v", err)
 		}
@@ -340,7 +343,6 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	assert.Less(t, took, lease+lease/3+2*time.Second, "within about one lease")
 
 	candidate := map[string]string{}
-	// Generous: a promote may go out in waves.
 	final := c.waitAgents(survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
 		if v.Assignment == nil || v.Assignment.Pipeline != "topk-rollup" {
 			return "not assigned the candidate"
