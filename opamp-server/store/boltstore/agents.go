@@ -98,36 +98,42 @@ func (s *Store) MarkServerAgentsOffline(ctx context.Context, serverID string) er
 		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
-		b := tx.Bucket(bucketAgents)
-		var changed []apitypes.Agent
-		err := b.ForEach(func(k, v []byte) error {
-			var a apitypes.Agent
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("agent %q: %w", k, err)
-			}
-			if a.Online && a.ServerID == serverID {
-				a.Online = false
-				changed = append(changed, a)
-			}
-			return nil
-		})
+		return markOffline(tx, func(a apitypes.Agent) bool { return a.ServerID == serverID })
+	})
+}
+
+// markOffline marks offline every online agent for which held is true, and
+// returns a change for each.
+func markOffline(tx *bolt.Tx, held func(apitypes.Agent) bool) ([]store.Change, error) {
+	b := tx.Bucket(bucketAgents)
+	var changed []apitypes.Agent
+	err := b.ForEach(func(k, v []byte) error {
+		var a apitypes.Agent
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("agent %q: %w", k, err)
+		}
+		if a.Online && held(a) {
+			a.Online = false
+			changed = append(changed, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Written after the scan: a bbolt cursor is invalidated by writes.
+	changes := make([]store.Change, 0, len(changed))
+	for _, a := range changed {
+		v, err := marshal(a)
 		if err != nil {
 			return nil, err
 		}
-		// Written after the scan: a bbolt cursor is invalidated by writes.
-		changes := make([]store.Change, 0, len(changed))
-		for _, a := range changed {
-			v, err := marshal(a)
-			if err != nil {
-				return nil, err
-			}
-			if err := b.Put([]byte(a.InstanceUID), v); err != nil {
-				return nil, err
-			}
-			changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
+		if err := b.Put([]byte(a.InstanceUID), v); err != nil {
+			return nil, err
 		}
-		return changes, nil
-	})
+		changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
+	}
+	return changes, nil
 }
 
 // SetAssignment stores an agent's assignment with the next generation.

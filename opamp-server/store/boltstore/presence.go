@@ -2,8 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,34 +65,15 @@ func (s *Store) ExpirePresence(ctx context.Context, now time.Time) ([]store.Expi
 		if err != nil || len(expired) == 0 {
 			return nil, err
 		}
-		agents := tx.Bucket(bucketAgents)
-		var changed []apitypes.Agent
-		err = agents.ForEach(func(k, v []byte) error {
-			var a apitypes.Agent
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("agent %q: %w", k, err)
-			}
-			if i, held := byServer[a.ServerID]; held && a.Online {
-				a.Online = false
-				changed = append(changed, a)
+		changes, err := markOffline(tx, func(a apitypes.Agent) bool {
+			i, held := byServer[a.ServerID]
+			if held {
 				expired[i].Agents = append(expired[i].Agents, a.InstanceUID)
 			}
-			return nil
+			return held
 		})
 		if err != nil {
 			return nil, err
-		}
-		// Written after the scans: a bbolt cursor is invalidated by writes.
-		changes := make([]store.Change, 0, len(changed))
-		for _, a := range changed {
-			v, err := marshal(a)
-			if err != nil {
-				return nil, err
-			}
-			if err := agents.Put([]byte(a.InstanceUID), v); err != nil {
-				return nil, err
-			}
-			changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
 		}
 		for _, e := range expired {
 			if err := leases.Delete([]byte(e.ServerID)); err != nil {
