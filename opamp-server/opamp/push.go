@@ -1,0 +1,280 @@
+package opamp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/open-telemetry/opamp-go/protobufs"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// Pushing configurations: what this replica remembers of each agent's
+// configuration, the push itself, and the watcher that pushes as
+// assignments change anywhere.
+
+// configReport is the part of an agent's record needsConfig reads.
+type configReport struct {
+	status apitypes.RemoteConfigStatus
+	failed []string
+	retry  *apitypes.ApplyRetry
+}
+
+func reportOf(a apitypes.Agent) *configReport {
+	return &configReport{status: a.RemoteConfig, failed: slices.Clone(a.FailedConfigHashes), retry: a.ApplyRetry}
+}
+
+// agent is the record needsConfig reads, rebuilt from the report.
+func (r *configReport) agent(uid string) apitypes.Agent {
+	return apitypes.Agent{InstanceUID: uid, RemoteConfig: r.status, FailedConfigHashes: r.failed, ApplyRetry: r.retry}
+}
+
+// assignmentOf reads uid's assignment and remembers its hash; the caller
+// holds st.mu.
+func (s *Server) assignmentOf(ctx context.Context, st *agentState, uid string) (*apitypes.Assignment, error) {
+	asg, err := s.set.Store.GetAssignment(ctx, uid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		st.assigned, st.assignedKnown = "", true
+		return nil, nil
+	case err != nil:
+		st.assignedKnown = false
+		return nil, err
+	}
+	st.assigned, st.assignedKnown = asg.ConfigHash, true
+	return &asg, nil
+}
+
+// Push sends an agent its assignment now if it holds a WebSocket connection
+// to this replica and needs it. Polling agents receive it on their next poll;
+// agents of other replicas through those replicas' store watch.
+func (s *Server) Push(ctx context.Context, uid string) error {
+	s.mu.Lock()
+	st, ok := s.agents[uid]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.assignedKnown = false // Push is how this replica hears of a change
+	if st.conn == nil || !st.synced {
+		return nil
+	}
+	var a apitypes.Agent
+	if st.config != nil {
+		a = st.config.agent(uid)
+	} else {
+		var err error
+		if a, err = s.set.Store.GetAgent(ctx, uid); err != nil {
+			return err
+		}
+	}
+	asg, err := s.assignmentOf(ctx, st, uid)
+	if err != nil {
+		return err
+	}
+	if !needsConfig(a, asg, s.set.Now()) {
+		return nil
+	}
+	// The same configuration twice in a row makes the supervisor report
+	// APPLIED for the second copy at once, before the first has proven
+	// itself, and that premature "last working" config defeats rollback.
+	if sent, ok := st.lastSent[asg.ConfigHash]; ok && s.set.Now().Sub(sent) < s.set.ResendAfter {
+		return nil
+	}
+	msg := &protobufs.ServerToAgent{InstanceUid: st.uidBytes, Capabilities: serverCapabilities, RemoteConfig: remoteConfig(asg)}
+	if err := st.conn.Send(ctx, msg); err != nil {
+		s.set.Metrics.OpAMPErrors.WithLabelValues("send").Inc()
+		return fmt.Errorf("pushing config to %s: %w", uid, err)
+	}
+	st.lastSent[asg.ConfigHash] = s.set.Now()
+	s.set.Metrics.ConfigPushes.Inc()
+	s.log.Info("pushed configuration", "agent", uid, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
+	return nil
+}
+
+// maxPushes bounds the pushes in flight. Each reads the assignment it
+// sends (a round trip to PostgreSQL) and a fleet-wide assignment announces
+// thousands at once: one after the other, the last agent of ten thousand
+// waited half a minute.
+const maxPushes = 16
+
+// pusher queues agents to push and pushes them on maxPushes workers. The
+// watcher only queues, so it never falls behind the store's changes (which
+// would cost a resync, and a push to every agent); an agent queued twice
+// before its push is pushed once, with what is current then.
+type pusher struct {
+	s       *Server
+	mu      sync.Mutex
+	queued  map[string]bool
+	order   []string
+	wake    chan struct{}
+	workers sync.WaitGroup
+}
+
+func newPusher(ctx context.Context, s *Server) *pusher {
+	p := &pusher{s: s, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+	for range maxPushes {
+		p.workers.Go(func() { p.work(ctx) })
+	}
+	return p
+}
+
+func (p *pusher) push(uid string) {
+	p.mu.Lock()
+	if !p.queued[uid] {
+		p.queued[uid] = true
+		p.order = append(p.order, uid)
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pusher) next() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.order) == 0 {
+		p.order = nil // let a fleet's worth of queue go
+		return "", false
+	}
+	uid := p.order[0]
+	p.order = p.order[1:]
+	delete(p.queued, uid)
+	if len(p.order) > 0 {
+		select { // more to do: wake another worker
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return uid, true
+}
+
+func (p *pusher) work(ctx context.Context) {
+	for {
+		uid, ok := p.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.wake:
+				continue
+			}
+		}
+		if err := p.s.Push(ctx, uid); err != nil && ctx.Err() == nil {
+			p.s.log.Warn("push failed", "agent", uid, "error", err)
+		}
+	}
+}
+
+// watchAssignments pushes assignments as they change, on any replica.
+func (s *Server) watchAssignments(ctx context.Context) {
+	p := newPusher(ctx, s)
+	defer p.workers.Wait()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		changes, err := s.set.Store.Watch(ctx)
+		if err != nil {
+			s.log.Warn("watching store changes failed; retrying", "error", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		// Changes may have been missed while not watching: re-check all.
+		s.pushAll(p)
+		for ch := range changes {
+			if ch.Kind == store.ChangeResync {
+				s.pushAll(p)
+				continue
+			}
+			if ch.Kind == store.ChangeAgent {
+				s.forgetIfDeleted(ctx, ch.ID)
+				continue
+			}
+			if ch.Kind != store.ChangeAssignment {
+				continue
+			}
+			p.push(ch.ID)
+		}
+	}
+}
+
+// forgetIfDeleted drops what this replica keeps of an agent removed from
+// the inventory (deleted, or pruned after its retention), unless it is
+// connected here: the map of agents stays as large as the inventory. Every
+// write to an agent announces a change, so the store is read only for an
+// agent this replica could forget.
+func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
+	s.mu.Lock()
+	st, ok := s.agents[uid]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	live := st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
+	st.mu.Unlock()
+	if live {
+		return
+	}
+	if _, err := s.set.Store.GetAgent(ctx, uid); !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.agents[uid]; ok {
+		st.mu.Lock()
+		connected := st.conn != nil
+		st.mu.Unlock()
+		if !connected {
+			delete(s.agents, uid)
+		}
+	}
+}
+
+// pushAt pushes uid's assignment once at, for a retry planned after an
+// apply timeout: a WebSocket agent would otherwise wait for its next
+// heartbeat. Polling agents receive it with the first poll after at.
+func (s *Server) pushAt(uid string, at time.Time) {
+	p := s.runCtx.Load()
+	if p == nil {
+		return
+	}
+	ctx := *p
+	time.AfterFunc(max(at.Sub(s.set.Now()), 0), func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := s.Push(ctx, uid); err != nil {
+			s.log.Warn("push failed", "agent", uid, "error", err)
+		}
+	})
+}
+
+// pushAll re-checks every agent after changes may have been missed: each
+// forgets the assignment it knew, and those connected here are pushed.
+func (s *Server) pushAll(p *pusher) {
+	s.mu.Lock()
+	var uids []string
+	for uid, st := range s.agents {
+		st.mu.Lock()
+		st.assignedKnown = false
+		if st.conn != nil && st.synced {
+			uids = append(uids, uid)
+		}
+		st.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, uid := range uids {
+		p.push(uid)
+	}
+}
