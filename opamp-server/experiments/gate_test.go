@@ -310,20 +310,35 @@ func TestTwoReplicasStepARolloutOnce(t *testing.T) {
 	other := f.replica(f.st) // finds the rollout by its scan
 	_, err := f.c.PromoteWith(ctx, x.ID, apitypes.PromoteRequest{Waves: []float64{25, 50, 100}})
 	require.NoError(t, err)
-	for _, wave := range [][]string{{"a1"}, {"a2"}, {"a3", "a4"}} {
+	passWaves(t, f, func(int) *Controller { return other })
+	x = f.get(x.ID)
+	assert.Equal(t, apitypes.RolloutCompleted, x.State.Rollout.State)
+	assert.Len(t, eventsOnce(t, x), 8, "promoting, 3 × (assigned, passed), complete")
+}
+
+// passWaves takes the waves 25, 50 and 100 % of a1–a4 through their gates,
+// f.c and replica(wave) stepping together.
+func passWaves(t *testing.T, f *fixture, replica func(wave int) *Controller) {
+	t.Helper()
+	for i, wave := range [][]string{{"a1"}, {"a2"}, {"a3", "a4"}} {
+		other := replica(i)
 		for _, uid := range wave {
-			require.True(t, onCandidate(f, uid), "%s is in the current wave", uid)
+			require.True(t, onCandidate(f, uid), "%s is in wave %d", uid, i+1)
 			f.apply(uid)
 		}
-		together(ctx, 3, f.c, other)
+		together(t.Context(), 3, f.c, other)
 		f.advance(time.Minute)
 		for _, uid := range wave {
 			f.critical(uid, 4)
 		}
-		together(ctx, 3, f.c, other)
+		together(t.Context(), 3, f.c, other)
 	}
-	x = f.get(x.ID)
-	assert.Equal(t, apitypes.RolloutCompleted, x.State.Rollout.State)
+}
+
+// eventsOnce checks each of x's events (not transitions) was recorded
+// once, and returns them with their counts.
+func eventsOnce(t *testing.T, x Experiment) map[string]int {
+	t.Helper()
 	seen := map[string]int{}
 	for _, e := range x.Events {
 		if e.To == "" {
@@ -333,5 +348,5 @@ func TestTwoReplicasStepARolloutOnce(t *testing.T) {
 	for cause, n := range seen {
 		assert.Equal(t, 1, n, "recorded once: %s", cause)
 	}
-	assert.Len(t, seen, 8, "promoting, 3 × (assigned, passed), complete")
+	return seen
 }

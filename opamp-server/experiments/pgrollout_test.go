@@ -45,32 +45,15 @@ func TestARolloutOnPostgresSurvivesReplicasAndARestart(t *testing.T) {
 
 	_, err := other.PromoteWith(ctx, x.ID, apitypes.PromoteRequest{Waves: []float64{25, 50, 100}})
 	require.NoError(t, err)
-	for i, wave := range [][]string{{"a1"}, {"a2"}, {"a3", "a4"}} {
-		if i == 1 {
+	passWaves(t, f, func(wave int) *Controller {
+		if wave == 1 {
 			other = f.replica(open()) // a restarted replica
 		}
-		for _, uid := range wave {
-			require.True(t, onCandidate(f, uid), "%s is in wave %d", uid, i+1)
-			f.apply(uid)
-		}
-		together(ctx, 3, f.c, other)
-		f.advance(time.Minute)
-		for _, uid := range wave {
-			f.critical(uid, 4)
-		}
-		together(ctx, 3, f.c, other)
-	}
+		return other
+	})
 	x = f.get(x.ID)
 	require.Equal(t, apitypes.RolloutCompleted, x.State.Rollout.State)
-	seen := map[string]int{}
-	for _, e := range x.Events {
-		if e.To == "" {
-			seen[e.Cause]++
-		}
-	}
-	for cause, n := range seen {
-		assert.Equal(t, 1, n, "recorded once: %s", cause)
-	}
+	eventsOnce(t, x)
 
 	_, err = f.c.Rollback(ctx, x.ID)
 	require.NoError(t, err)
