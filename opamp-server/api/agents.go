@@ -15,22 +15,35 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-func (a *API) view(r *http.Request, ag apitypes.Agent, withConfig bool) (apitypes.AgentView, error) {
+// view is an agent as the API shows it, with its assignment (nil: none);
+// withConfig adds both configurations' text.
+func (a *API) view(r *http.Request, ag apitypes.Agent, asg *apitypes.Assignment, withConfig bool) (apitypes.AgentView, error) {
 	v := apitypes.AgentView{Agent: ag}
 	v.EffectiveConfig = ""
 	if withConfig {
 		v.EffectiveConfig = redact.Config(ag.EffectiveConfig)
 	}
-	asg, err := a.set.Store.GetAssignment(r.Context(), ag.InstanceUID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if asg == nil {
 		v.Drift = assignment.Drift(ag, nil)
 		return v, nil
-	case err != nil:
+	}
+	var err error
+	// A listed agent comes without its effective configuration's text: it
+	// is read only when the drift comparison is not remembered.
+	load := func() (string, error) {
+		if withConfig {
+			return ag.EffectiveConfig, nil
+		}
+		full, err := a.set.Store.GetAgent(r.Context(), ag.InstanceUID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil // deleted since it was listed
+		}
+		return full.EffectiveConfig, err
+	}
+	if v.Drift, err = assignment.DriftLoading(ag, asg, load); err != nil {
 		return v, err
 	}
-	v.Drift = assignment.Drift(ag, &asg)
-	v.Assignment = assignmentView(asg, withConfig)
+	v.Assignment = assignmentView(*asg, withConfig)
 	return v, nil
 }
 
@@ -72,12 +85,23 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "agents")
 		return
 	}
+	agents = slices.DeleteFunc(agents, func(ag apitypes.Agent) bool { return !sel.Matches(ag.Labels) })
+	uids := make([]string, len(agents))
+	for i, ag := range agents {
+		uids[i] = ag.InstanceUID
+	}
+	asgs, err := a.set.Store.GetAssignments(r.Context(), uids)
+	if err != nil {
+		storeError(w, err, "assignment")
+		return
+	}
 	views := make([]apitypes.AgentView, 0, len(agents))
 	for _, ag := range agents {
-		if !sel.Matches(ag.Labels) {
-			continue
+		var asg *apitypes.Assignment
+		if one, ok := asgs[ag.InstanceUID]; ok {
+			asg = &one
 		}
-		v, err := a.view(r, ag, false)
+		v, err := a.view(r, ag, asg, false)
 		if err != nil {
 			storeError(w, err, "assignment")
 			return
@@ -94,9 +118,17 @@ func (a *API) getAgent(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "agent")
 		return
 	}
-	v, err := a.view(r, ag, true)
-	if err != nil {
+	var asg *apitypes.Assignment
+	switch one, err := a.set.Store.GetAssignment(r.Context(), ag.InstanceUID); {
+	case err == nil:
+		asg = &one
+	case !errors.Is(err, store.ErrNotFound):
 		storeError(w, err, "assignment")
+		return
+	}
+	v, err := a.view(r, ag, asg, true)
+	if err != nil {
+		storeError(w, err, "agent")
 		return
 	}
 	ok(w, r, http.StatusOK, v, "")

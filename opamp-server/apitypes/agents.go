@@ -54,7 +54,10 @@ type Agent struct {
 	// Online reports a live connection; ServerID names the replica holding it.
 	Online   bool   `json:"online"`
 	ServerID string `json:"server_id,omitempty"`
-	// SequenceNum is the last message sequence number seen, to detect gaps.
+	// SequenceNum is the last message sequence number stored, to detect
+	// gaps. LastSeen is when the agent's last stored message arrived: a
+	// WebSocket agent's heartbeats alone are stored every two minutes, so
+	// while it is connected both may lag by that much.
 	SequenceNum uint64    `json:"sequence_num"`
 	FirstSeen   time.Time `json:"first_seen"`
 	LastSeen    time.Time `json:"last_seen"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,23 +25,31 @@ import (
 // component set or pipeline wiring is exactly what running the wrong
 // configuration looks like.
 func Drift(a apitypes.Agent, asg *apitypes.Assignment) apitypes.Drift {
+	d, _ := DriftLoading(a, asg, func() (string, error) { return a.EffectiveConfig, nil })
+	return d
+}
+
+// DriftLoading is Drift for an agent listed without its effective
+// configuration's text: load reads it, only when the structural comparison
+// is needed and not remembered for the agent's effective-config hash.
+func DriftLoading(a apitypes.Agent, asg *apitypes.Assignment, load func() (string, error)) (apitypes.Drift, error) {
 	switch {
 	case asg == nil:
-		return apitypes.Drift{State: apitypes.DriftUnassigned}
+		return apitypes.Drift{State: apitypes.DriftUnassigned}, nil
 	case a.AwaitingRetry(asg.ConfigHash):
 		r := a.ApplyRetry
 		return apitypes.Drift{State: apitypes.DriftRetrying, Message: fmt.Sprintf(
 			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",
-			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}
+			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}, nil
 	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusFailed,
 		slices.Contains(a.FailedConfigHashes, asg.ConfigHash):
-		return apitypes.Drift{State: apitypes.DriftFailed, Message: a.RemoteConfig.ErrorMessage}
+		return apitypes.Drift{State: apitypes.DriftFailed, Message: a.RemoteConfig.ErrorMessage}, nil
 	case a.RemoteConfig.Hash != asg.ConfigHash:
-		return apitypes.Drift{State: apitypes.DriftPending}
+		return apitypes.Drift{State: apitypes.DriftPending}, nil
 	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
-		return apitypes.Drift{State: apitypes.DriftApplying}
+		return apitypes.Drift{State: apitypes.DriftApplying}, nil
 	}
-	return shapes.compare(asg, a.EffectiveConfig)
+	return shapes.compare(asg, a.EffectiveConfigHash, load)
 }
 
 // shapes remembers structural comparisons: parsing both configurations is
@@ -51,20 +60,41 @@ var shapes = &shapeCache{results: map[shapeKey]apitypes.Drift{}}
 // maxShapes bounds the remembered comparisons (about 200 bytes each).
 const maxShapes = 100_000
 
-type shapeKey struct{ assigned, effective [sha256.Size]byte }
+// shapeKey names a comparison by the assigned text's digest and the
+// effective configuration's hash (its text's digest when it has none), so
+// a remembered one needs no effective text.
+type shapeKey struct {
+	assigned  [sha256.Size]byte
+	effective string
+}
 
 type shapeCache struct {
 	mu      sync.Mutex
 	results map[shapeKey]apitypes.Drift
 }
 
-func (c *shapeCache) compare(asg *apitypes.Assignment, effective string) apitypes.Drift {
-	key := shapeKey{sha256.Sum256([]byte(asg.Config)), sha256.Sum256([]byte(effective))}
+func (c *shapeCache) compare(asg *apitypes.Assignment, effectiveHash string, load func() (string, error)) (apitypes.Drift, error) {
+	var effective string
+	if effectiveHash == "" {
+		var err error
+		if effective, err = load(); err != nil {
+			return apitypes.Drift{}, err
+		}
+		sum := sha256.Sum256([]byte(effective))
+		effectiveHash = "text " + string(sum[:])
+	}
+	key := shapeKey{sha256.Sum256([]byte(asg.Config)), effectiveHash}
 	c.mu.Lock()
 	d, ok := c.results[key]
 	c.mu.Unlock()
 	if ok {
-		return d
+		return d, nil
+	}
+	if !strings.HasPrefix(effectiveHash, "text ") {
+		var err error
+		if effective, err = load(); err != nil {
+			return apitypes.Drift{}, err
+		}
 	}
 	d = compareShapes(asg.Config, effective)
 	c.mu.Lock()
@@ -73,7 +103,7 @@ func (c *shapeCache) compare(asg *apitypes.Assignment, effective string) apitype
 	}
 	c.results[key] = d
 	c.mu.Unlock()
-	return d
+	return d, nil
 }
 
 // compareShapes is Drift's structural comparison of an assigned and an

@@ -2,7 +2,6 @@ package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -82,9 +81,8 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		c.uid.Store(&uid)
 	}
 
-	a, err := s.set.Store.GetAgent(ctx, uid)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	a, known, err := c.loadRecord(ctx, st, conn, uid)
+	if err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 		s.log.Error("loading agent failed", "agent", uid, "error", err)
 		return errorResponse(msg, protobufs.ServerErrorResponseType_ServerErrorResponseType_Unavailable, "inventory unavailable")
@@ -92,6 +90,10 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	if !known {
 		a = apitypes.Agent{InstanceUID: uid}
 	}
+	if c.transport == apitypes.ConnectionWebSocket && st.synced {
+		a.SequenceNum = st.seq // the stored one lags: heartbeats are not all written
+	}
+	before := cloneRecord(a)
 
 	// Ask for everything when this replica cannot trust what it knows: a new
 	// connection that opened with a delta, an unknown agent, or a gap in the
@@ -126,11 +128,11 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	a.Online = msg.GetAgentDisconnect() == nil
 	a.ConnectionType = c.transport
 	a.ServerID = s.set.ServerID
-	st.config = reportOf(a)
-	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
+	st.config, st.seq = reportOf(a), a.SequenceNum
+	if wrote, err := c.saveRecord(ctx, st, before, a, now); err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 		s.log.Error("saving agent failed", "agent", uid, "error", err)
-	} else if isNew && s.set.OnNewAgent != nil && msg.GetAgentDescription() != nil {
+	} else if wrote && isNew && s.set.OnNewAgent != nil && msg.GetAgentDescription() != nil {
 		s.set.OnNewAgent(ctx, a)
 	}
 
@@ -241,8 +243,9 @@ func (c *connection) onClose(conn types.Connection) {
 	st.mu.Lock()
 	mine := st.conn == conn
 	if mine {
-		st.conn, st.synced = nil, false
+		st.conn, st.synced, st.record = nil, false, nil
 	}
+	lastSeen := st.lastSeen
 	st.mu.Unlock()
 	if !mine {
 		return // the agent has a newer connection already
@@ -254,7 +257,7 @@ func (c *connection) onClose(conn types.Connection) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.markOffline(ctx, uid)
+	s.markOffline(ctx, uid, lastSeen)
 }
 
 func errorResponse(msg *protobufs.AgentToServer, typ protobufs.ServerErrorResponseType, text string) *protobufs.ServerToAgent {

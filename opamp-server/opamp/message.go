@@ -184,9 +184,13 @@ func apply(a *apitypes.Agent, msg *protobufs.AgentToServer, now time.Time) (stat
 		// The hash identifies what the collector runs; the text is stored
 		// without its secrets (the supervisor writes the own-telemetry
 		// token into it, and a configuration may hold others).
+		// An unchanged one (every reconnect reports it again) leaves the
+		// text out: the store keeps the text of an unchanged hash.
 		reported := joinConfigMap(ec.GetConfigMap())
-		a.EffectiveConfig = redact.Config(reported)
-		a.EffectiveConfigHash = store.HashConfig([]byte(reported))
+		if hash := store.HashConfig([]byte(reported)); hash != a.EffectiveConfigHash {
+			a.EffectiveConfig = redact.Config(reported)
+			a.EffectiveConfigHash = hash
+		}
 	}
 	if rcs := msg.GetRemoteConfigStatus(); rcs != nil {
 		next := apitypes.RemoteConfigStatus{

@@ -208,11 +208,12 @@ func (s *Server) watchAssignments(ctx context.Context) {
 	}
 }
 
-// forgetIfDeleted drops what this replica keeps of an agent removed from
-// the inventory (deleted, or pruned after its retention), unless it is
-// connected here: the map of agents stays as large as the inventory. Every
-// write to an agent announces a change, so the store is read only for an
-// agent this replica could forget.
+// forgetIfDeleted hears of a write to an agent: its held record is dropped
+// (the next message reads the store), and what this replica keeps of an
+// agent removed from the inventory (deleted, or pruned after its
+// retention) is forgotten unless it is connected here: the map of agents
+// stays as large as the inventory. Every write to an agent announces a
+// change, so the store is read only for an agent this replica could forget.
 func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
 	s.mu.Lock()
 	st, ok := s.agents[uid]
@@ -221,6 +222,7 @@ func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
 		return
 	}
 	st.mu.Lock()
+	st.record = nil // written elsewhere, or by this replica: read it again
 	live := st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
 	st.mu.Unlock()
 	if live {
@@ -267,7 +269,7 @@ func (s *Server) pushAll(p *pusher) {
 	var uids []string
 	for uid, st := range s.agents {
 		st.mu.Lock()
-		st.assignedKnown = false
+		st.assignedKnown, st.record = false, nil
 		if st.conn != nil && st.synced {
 			uids = append(uids, uid)
 		}

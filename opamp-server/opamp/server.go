@@ -125,6 +125,12 @@ type agentState struct {
 	// this replica hears of clears it.
 	assigned      string
 	assignedKnown bool
+
+	// record is the agent as its messages left it while its WebSocket is
+	// synced here (record.go); seq the last sequence number it sent on
+	// that connection, which the stored record may lag.
+	record *heldRecord
+	seq    uint64
 }
 
 // New creates the endpoint; call Handler to mount it and Start to run its
@@ -325,12 +331,14 @@ func (s *Server) sweepOffline(ctx context.Context) {
 		}
 		s.mu.Unlock()
 		for _, uid := range stale {
-			s.markOffline(ctx, uid)
+			s.markOffline(ctx, uid, time.Time{})
 		}
 	}
 }
 
-func (s *Server) markOffline(ctx context.Context, uid string) {
+// markOffline marks uid offline if this replica holds it, with the time
+// its last message arrived (a live agent's heartbeats are not all written).
+func (s *Server) markOffline(ctx context.Context, uid string, lastSeen time.Time) {
 	a, err := s.set.Store.GetAgent(ctx, uid)
 	if err != nil {
 		return
@@ -339,6 +347,9 @@ func (s *Server) markOffline(ctx context.Context, uid string) {
 		return
 	}
 	a.Online = false
+	if lastSeen.After(a.LastSeen) {
+		a.LastSeen = lastSeen
+	}
 	if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
 		s.log.Warn("marking agent offline failed", "agent", uid, "error", err)
 	}

@@ -79,6 +79,12 @@ func (d *deadlineStore) GetAssignment(ctx context.Context, uid string) (apitypes
 	return d.Store.GetAssignment(ctx, uid)
 }
 
+func (d *deadlineStore) GetAssignments(ctx context.Context, uids []string) (map[string]apitypes.Assignment, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetAssignments(ctx, uids)
+}
+
 func (d *deadlineStore) DeleteAssignment(ctx context.Context, uid string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

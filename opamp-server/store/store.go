@@ -46,11 +46,16 @@ type ExperimentFilter struct {
 // concurrent use. Every read returns copies: callers may modify results.
 type Store interface {
 	// UpsertAgent creates or replaces an agent record (keyed by InstanceUID).
+	// An empty EffectiveConfig with the stored EffectiveConfigHash keeps the
+	// stored text: the text (about 10 KiB) is written only when the
+	// collector's configuration changes, not with every status report.
 	UpsertAgent(ctx context.Context, a apitypes.Agent) error
-	// GetAgent returns one agent or ErrNotFound.
+	// GetAgent returns one agent, with its effective configuration's text,
+	// or ErrNotFound.
 	GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error)
 	// ListAgents returns agents matching the filter ordered by InstanceUID,
-	// one page at a time; next is "" on the last page.
+	// one page at a time; next is "" on the last page. Listed agents leave
+	// EffectiveConfig empty (EffectiveConfigHash is set): GetAgent has it.
 	ListAgents(ctx context.Context, f AgentFilter, p Page) (agents []apitypes.Agent, next string, err error)
 	// DeleteAgent removes an agent and its assignment; ErrNotFound when there
 	// is no such agent. An agent that connects again is a new agent.
@@ -92,6 +97,10 @@ type Store interface {
 	SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error)
 	// GetAssignment returns an agent's assignment or ErrNotFound.
 	GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error)
+	// GetAssignments returns, by instance UID, the assignments of those of
+	// the named agents (at most MaxBatchKeys) that have one: a page of
+	// agents' assignments in one read.
+	GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error)
 	// DeleteAssignment removes an agent's assignment (it then keeps what it
 	// runs); deleting a missing one is not an error. Notifies watchers.
 	DeleteAssignment(ctx context.Context, instanceUID string) error

@@ -19,6 +19,8 @@ func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	if err != nil {
 		return err
 	}
+	text := a.EffectiveConfig
+	a.EffectiveConfig = ""
 	v, err := marshal(a)
 	if err != nil {
 		return err
@@ -27,8 +29,38 @@ func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	// writes share transactions, and fsyncs, instead of queueing for one
 	// each.
 	return s.batch(ctx, func(tx *bolt.Tx) error {
+		if err := putEffectiveConfig(tx, a.InstanceUID, a.EffectiveConfigHash, text); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketAgents).Put([]byte(a.InstanceUID), v)
 	}, store.Change{Kind: store.ChangeAgent, ID: a.InstanceUID})
+}
+
+// putEffectiveConfig stores an agent's effective configuration unless the
+// store has it already. An empty text with an unchanged hash keeps the
+// stored text (store.Store's UpsertAgent).
+func putEffectiveConfig(tx *bolt.Tx, uid, hash, text string) error {
+	b := tx.Bucket(bucketEffectiveConfigs)
+	old := b.Get([]byte(uid))
+	if text == "" && effectiveConfigOf(old, hash) != nil {
+		return nil
+	}
+	v := make([]byte, 0, len(hash)+1+len(text))
+	v = append(append(append(v, hash...), sep), text...)
+	if bytes.Equal(old, v) {
+		return nil
+	}
+	return b.Put([]byte(uid), v)
+}
+
+// effectiveConfigOf returns the text of a stored effective configuration
+// if it belongs to hash, nil otherwise.
+func effectiveConfigOf(v []byte, hash string) []byte {
+	h, text, ok := bytes.Cut(v, []byte{sep})
+	if !ok || string(h) != hash {
+		return nil
+	}
+	return text
 }
 
 // GetAgent returns one agent or store.ErrNotFound.
@@ -42,7 +74,14 @@ func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agen
 		if v == nil {
 			return fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
 		}
-		return json.Unmarshal(v, &a)
+		if err := json.Unmarshal(v, &a); err != nil {
+			return err
+		}
+		if a.EffectiveConfig == "" { // else a record from before schema 3
+			text := effectiveConfigOf(tx.Bucket(bucketEffectiveConfigs).Get([]byte(instanceUID)), a.EffectiveConfigHash)
+			a.EffectiveConfig = string(text)
+		}
+		return nil
 	})
 	return a, err
 }
@@ -73,6 +112,7 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Pag
 			if !store.MatchAgent(&a, f) {
 				continue
 			}
+			a.EffectiveConfig = "" // lists leave it out; a record from before schema 3 holds it
 			if len(agents) == limit {
 				more = true
 				return nil
@@ -198,6 +238,33 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 	return a, err
 }
 
+// GetAssignments returns the named agents' assignments, in one read.
+func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	if err := store.ValidateKeys("instance_uid", instanceUIDs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]apitypes.Assignment, len(instanceUIDs))
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAssignments)
+		for _, uid := range instanceUIDs {
+			v := b.Get([]byte(uid))
+			if v == nil {
+				continue
+			}
+			var a apitypes.Assignment
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("assignment of agent %q: %w", uid, err)
+			}
+			out[uid] = a
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeleteAssignment removes an agent's assignment; watchers hear of it when
 // there was one.
 func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {
@@ -268,6 +335,9 @@ func deleteAgents(tx *bolt.Tx, uids []string) ([]store.Change, error) {
 	}
 	for _, uid := range uids {
 		if err := tx.Bucket(bucketAgents).Delete([]byte(uid)); err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bucketEffectiveConfigs).Delete([]byte(uid)); err != nil {
 			return nil, err
 		}
 		changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: uid})

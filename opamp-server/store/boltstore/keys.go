@@ -13,8 +13,14 @@ var (
 	// bucketMeta holds keySchemaVersion.
 	bucketMeta       = []byte("meta")
 	keySchemaVersion = []byte("schema_version")
-	// bucketAgents: instance UID → Agent JSON.
+	// bucketAgents: instance UID → Agent JSON, without the effective
+	// configuration's text (records written before schema 3 may hold it).
 	bucketAgents = []byte("agents")
+	// bucketEffectiveConfigs: instance UID → effective-config hash ‖ NUL ‖
+	// text. Apart from the record: it is about 10 KiB, changes only when
+	// the collector's configuration does, and only an agent's own view
+	// shows it.
+	bucketEffectiveConfigs = []byte("agent_effective_configs")
 	// bucketAssignments: instance UID → Assignment JSON.
 	bucketAssignments = []byte("assignments")
 	// bucketGenerations: instance UID → last assignment generation; kept
@@ -40,7 +46,7 @@ var (
 	bucketCredentialsByDigest = []byte("agent_credentials_by_digest")
 
 	allBuckets = [][]byte{
-		bucketAgents, bucketAssignments, bucketGenerations, bucketSamples,
+		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketGenerations, bucketSamples,
 		bucketSamplesByMinute, bucketExperiments, bucketExperimentsByCreated, bucketEvents,
 		bucketCredentials, bucketCredentialsByDigest,
 	}

@@ -19,6 +19,10 @@ const agentColumns = `instance_uid, description, labels, capabilities, health, e
 	effective_config_hash, remote_config, failed_config_hashes, connection_type, online, server_id,
 	sequence_num, first_seen, last_seen, apply_retry`
 
+// listedAgentColumns is agentColumns without the effective configuration's
+// text, which lists leave out: it is most of a record's size.
+var listedAgentColumns = strings.Replace(agentColumns, "effective_config,", "'' AS effective_config,", 1)
+
 // UpsertAgent creates or replaces an agent and notifies watchers.
 func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	a, err := store.NormalizeAgent(a)
@@ -55,13 +59,16 @@ func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 	if failed == nil {
 		failed = []string{}
 	}
-	return s.write(ctx, func(tx pgx.Tx) ([]store.Change, error) {
+	return s.writeGrouped(ctx, func(ctx context.Context, tx pgx.Tx) ([]store.Change, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (instance_uid) DO UPDATE SET
 				description = EXCLUDED.description, labels = EXCLUDED.labels,
 				capabilities = EXCLUDED.capabilities, health = EXCLUDED.health,
-				effective_config = EXCLUDED.effective_config, effective_config_hash = EXCLUDED.effective_config_hash,
+				effective_config = CASE
+					WHEN EXCLUDED.effective_config = '' AND EXCLUDED.effective_config_hash = agents.effective_config_hash
+					THEN agents.effective_config ELSE EXCLUDED.effective_config END,
+				effective_config_hash = EXCLUDED.effective_config_hash,
 				remote_config = EXCLUDED.remote_config, failed_config_hashes = EXCLUDED.failed_config_hashes,
 				connection_type = EXCLUDED.connection_type, online = EXCLUDED.online, server_id = EXCLUDED.server_id,
 				sequence_num = EXCLUDED.sequence_num, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
@@ -150,7 +157,7 @@ func (s *Store) ListAgents(ctx context.Context, f store.AgentFilter, p store.Pag
 	if f.Online != nil {
 		q.where("online = " + q.arg(*f.Online))
 	}
-	sql := `SELECT ` + agentColumns + ` FROM agents` + q.clause() +
+	sql := `SELECT ` + listedAgentColumns + ` FROM agents` + q.clause() +
 		` ORDER BY instance_uid LIMIT ` + q.arg(limit+1)
 	agents := make([]apitypes.Agent, 0, min(limit, 64))
 	err = s.read(ctx, func() error {

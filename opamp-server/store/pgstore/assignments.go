@@ -100,6 +100,46 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 	return a, nil
 }
 
+// GetAssignments returns the named agents' assignments, in one query.
+func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	if err := store.ValidateKeys("instance_uid", instanceUIDs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]apitypes.Assignment, len(instanceUIDs))
+	if len(instanceUIDs) == 0 {
+		return out, nil
+	}
+	err := s.read(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT instance_uid, pipeline, parameters, config, config_hash, reason,
+				assigned_at, generation
+			FROM assignments WHERE instance_uid = ANY($1)`, instanceUIDs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				a      apitypes.Assignment
+				params []byte
+			)
+			if err := rows.Scan(&a.InstanceUID, &a.Pipeline, &params, &a.Config, &a.ConfigHash, &a.Reason,
+				&a.AssignedAt, &a.Generation); err != nil {
+				return err
+			}
+			if a.Parameters, err = store.DecodeParameters(params); err != nil {
+				return err
+			}
+			a.AssignedAt = store.NormalizeTime(a.AssignedAt)
+			out[a.InstanceUID] = a
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeleteAssignment removes an agent's assignment; watchers hear of it when
 // there was one.
 func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {

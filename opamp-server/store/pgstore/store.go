@@ -33,6 +33,8 @@ type Store struct {
 	// heldLocks maps each held experiment lock to its unlock, so Close
 	// can release their connections.
 	heldLocks sync.Map
+	// groups gathers agent upserts into shared transactions.
+	groups groupCommit
 }
 
 var _ store.Store = (*Store)(nil)

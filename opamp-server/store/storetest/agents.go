@@ -18,6 +18,7 @@ import (
 var agentTests = []testCase{
 	{"RoundTrip", testAgentRoundTrip},
 	{"UpsertReplaces", testAgentUpsertReplaces},
+	{"EffectiveConfigKept", testAgentEffectiveConfigKept},
 	{"NotFound", testAgentNotFound},
 	{"Invalid", testAgentInvalid},
 	{"Filters", testAgentFilters},
@@ -55,6 +56,58 @@ func testAgentUpsertReplaces(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	replacement.LastSeen = normTime(base)
 	assert.Equal(t, replacement, got, "an upsert replaces the whole record")
+}
+
+// The effective configuration's text is written when it changes: an
+// upsert without it keeps the stored text while the hash is unchanged, and
+// lists leave it out.
+func testAgentEffectiveConfigKept(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := fullAgent("a1")
+	require.NoError(t, s.UpsertAgent(ctx, a))
+
+	status := a
+	status.EffectiveConfig, status.SequenceNum = "", a.SequenceNum+1
+	require.NoError(t, s.UpsertAgent(ctx, status))
+	got, err := s.GetAgent(ctx, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, a.EffectiveConfig, got.EffectiveConfig, "unchanged hash: the text is kept")
+	assert.Equal(t, a.SequenceNum+1, got.SequenceNum, "the rest of the record is replaced")
+
+	listed, _, err := s.ListAgents(ctx, store.AgentFilter{}, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	assert.Empty(t, listed[0].EffectiveConfig, "lists leave the text out")
+	assert.Equal(t, a.EffectiveConfigHash, listed[0].EffectiveConfigHash)
+
+	// A new hash with its text replaces both; a new hash without text (an
+	// empty configuration) does not keep the old text.
+	changed := status
+	changed.EffectiveConfig, changed.EffectiveConfigHash = "receivers:\n  otlp: {}\n", "9a0b"
+	require.NoError(t, s.UpsertAgent(ctx, changed))
+	got, err = s.GetAgent(ctx, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, changed.EffectiveConfig, got.EffectiveConfig)
+	assert.Equal(t, "9a0b", got.EffectiveConfigHash)
+
+	empty := status
+	empty.EffectiveConfigHash = "e3b0"
+	require.NoError(t, s.UpsertAgent(ctx, empty))
+	got, err = s.GetAgent(ctx, "a1")
+	require.NoError(t, err)
+	assert.Empty(t, got.EffectiveConfig, "another hash's text is not this one's")
+	assert.Equal(t, "e3b0", got.EffectiveConfigHash)
+
+	// Deleting the agent deletes its text: an agent that comes back under
+	// the same UID with the old hash does not find it.
+	empty.EffectiveConfig = "receivers: {}\n"
+	require.NoError(t, s.UpsertAgent(ctx, empty))
+	require.NoError(t, s.DeleteAgent(ctx, "a1"))
+	again := apitypes.Agent{InstanceUID: "a1", EffectiveConfigHash: "e3b0"}
+	require.NoError(t, s.UpsertAgent(ctx, again))
+	got, err = s.GetAgent(ctx, "a1")
+	require.NoError(t, err)
+	assert.Empty(t, got.EffectiveConfig)
 }
 
 func testAgentNotFound(t *testing.T, s store.Store) {
@@ -220,7 +273,7 @@ func testAgentResultsAreCopies(t *testing.T, s store.Store) {
 	listed, _, err := s.ListAgents(t.Context(), store.AgentFilter{}, store.Page{})
 	require.NoError(t, err)
 	require.Len(t, listed, 1)
-	assert.Equal(t, storedAgent("a1"), listed[0])
+	assert.Equal(t, listedAgent("a1"), listed[0])
 	listed[0].Labels["region"] = "changed"
 
 	again, err := s.GetAgent(t.Context(), "a1")

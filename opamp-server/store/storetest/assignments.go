@@ -18,6 +18,7 @@ var assignmentTests = []testCase{
 	{"RoundTrip", testAssignmentRoundTrip},
 	{"Generations", testAssignmentGenerations},
 	{"Delete", testAssignmentDelete},
+	{"GetMany", testAssignmentGetMany},
 	{"Invalid", testAssignmentInvalid},
 	{"ResultsAreCopies", testAssignmentResultsAreCopies},
 	{"Batch", testAssignmentBatch},
@@ -97,6 +98,33 @@ func testAssignmentGenerations(t *testing.T, s store.Store) {
 	got, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), got.Generation, "a deletion does not reset the generation")
+}
+
+// GetAssignments reads a page's assignments at once: those that exist,
+// each as GetAssignment returns it, and refuses a batch over the limit.
+func testAssignmentGetMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, uid := range []string{"a1", "a3"} {
+		_, err := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: uid, Config: testConfig,
+			Parameters: map[string]any{"k": uid}})
+		require.NoError(t, err)
+	}
+	got, err := s.GetAssignments(ctx, []string{"a1", "a2", "a3"})
+	require.NoError(t, err)
+	require.Len(t, got, 2, "a2 has none")
+	for _, uid := range []string{"a1", "a3"} {
+		one, err := s.GetAssignment(ctx, uid)
+		require.NoError(t, err)
+		assert.Equal(t, one, got[uid])
+	}
+	none, err := s.GetAssignments(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+
+	_, err = s.GetAssignments(ctx, make([]string, store.MaxBatchKeys+1))
+	assert.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.GetAssignments(ctx, []string{"a1", "a\x00"})
+	assert.ErrorIs(t, err, store.ErrInvalid)
 }
 
 func testAssignmentDelete(t *testing.T, s store.Store) {

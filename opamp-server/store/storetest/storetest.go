@@ -109,6 +109,14 @@ func storedAgent(uid string) apitypes.Agent {
 	return a
 }
 
+// listedAgent is storedAgent as ListAgents returns it: without the
+// effective configuration's text.
+func listedAgent(uid string) apitypes.Agent {
+	a := storedAgent(uid)
+	a.EffectiveConfig = ""
+	return a
+}
+
 // minimalAgent is an agent with only what a filter test needs.
 func minimalAgent(uid string, online bool, labels map[string]string) apitypes.Agent {
 	return apitypes.Agent{InstanceUID: uid, Online: online, Labels: labels, ServerID: "replica-1"}
