@@ -54,6 +54,51 @@ func (s *Server) assignmentOf(ctx context.Context, st *agentState, uid string) (
 // to this replica and needs it. Polling agents receive it on their next poll;
 // agents of other replicas through those replicas' store watch.
 func (s *Server) Push(ctx context.Context, uid string) error {
+	return s.push(ctx, uid, func(st *agentState) (*apitypes.Assignment, error) { return s.assignmentOf(ctx, st, uid) })
+}
+
+// pushMany pushes agents whose assignments it reads at once: a fleet-wide
+// change is a few reads, not one round trip per agent. Only agents
+// connected here are read.
+func (s *Server) pushMany(ctx context.Context, uids []string) error {
+	live := uids[:0:0]
+	s.mu.Lock()
+	for _, uid := range uids {
+		if st, ok := s.agents[uid]; ok {
+			st.mu.Lock()
+			if st.conn != nil && st.synced {
+				live = append(live, uid)
+			}
+			st.mu.Unlock()
+		}
+	}
+	s.mu.Unlock()
+	if len(live) <= 1 {
+		var err error
+		for _, uid := range live {
+			err = errors.Join(err, s.Push(ctx, uid))
+		}
+		return err
+	}
+	asgs, err := s.set.Store.GetAssignments(ctx, live)
+	if err != nil {
+		return err
+	}
+	for _, uid := range live {
+		err = errors.Join(err, s.push(ctx, uid, func(st *agentState) (*apitypes.Assignment, error) {
+			asg, ok := asgs[uid]
+			st.assigned, st.assignedKnown = asg.ConfigHash, true
+			if !ok {
+				return nil, nil
+			}
+			return &asg, nil
+		}))
+	}
+	return err
+}
+
+// push sends uid its assignment, as assignment reads it, if it needs it.
+func (s *Server) push(ctx context.Context, uid string, assignment func(*agentState) (*apitypes.Assignment, error)) error {
 	s.mu.Lock()
 	st, ok := s.agents[uid]
 	s.mu.Unlock()
@@ -62,7 +107,7 @@ func (s *Server) Push(ctx context.Context, uid string) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.assignedKnown = false // Push is how this replica hears of a change
+	st.assignedKnown = false // a push is how this replica hears of a change
 	if st.conn == nil || !st.synced {
 		return nil
 	}
@@ -75,7 +120,7 @@ func (s *Server) Push(ctx context.Context, uid string) error {
 			return err
 		}
 	}
-	asg, err := s.assignmentOf(ctx, st, uid)
+	asg, err := assignment(st)
 	if err != nil {
 		return err
 	}
@@ -105,21 +150,28 @@ func (s *Server) Push(ctx context.Context, uid string) error {
 // waited half a minute.
 const maxPushes = 16
 
+// pushBatch is the most agents a worker takes at once; their assignments
+// are one read.
+const pushBatch = 64
+
 // pusher queues agents to push and pushes them on maxPushes workers. The
 // watcher only queues, so it never falls behind the store's changes (which
 // would cost a resync, and a push to every agent); an agent queued twice
-// before its push is pushed once, with what is current then.
+// before its push is pushed once, with what is current then. An agent is
+// pushed by one worker at a time, so a push that read an older assignment
+// never follows one that read a newer.
 type pusher struct {
-	s       *Server
-	mu      sync.Mutex
-	queued  map[string]bool
-	order   []string
-	wake    chan struct{}
-	workers sync.WaitGroup
+	s        *Server
+	mu       sync.Mutex
+	queued   map[string]bool
+	inflight map[string]bool
+	order    []string
+	wake     chan struct{}
+	workers  sync.WaitGroup
 }
 
 func newPusher(ctx context.Context, s *Server) *pusher {
-	p := &pusher{s: s, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+	p := &pusher{s: s, queued: map[string]bool{}, inflight: map[string]bool{}, wake: make(chan struct{}, 1)}
 	for range maxPushes {
 		p.workers.Go(func() { p.work(ctx) })
 	}
@@ -133,35 +185,59 @@ func (p *pusher) push(uid string) {
 		p.order = append(p.order, uid)
 	}
 	p.mu.Unlock()
+	p.signal()
+}
+
+// next takes up to n queued agents not being pushed, in queue order.
+func (p *pusher) next(n int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var took []string
+	rest := p.order[:0]
+	for _, uid := range p.order {
+		if len(took) < n && !p.inflight[uid] {
+			took = append(took, uid)
+			delete(p.queued, uid)
+			p.inflight[uid] = true
+			continue
+		}
+		rest = append(rest, uid)
+	}
+	clear(p.order[len(rest):])
+	p.order = rest
+	if len(p.order) == 0 {
+		p.order = nil // let a fleet's worth of queue go
+	}
+	if len(took) > 0 && len(p.order) > 0 {
+		p.signal() // more to do: wake another worker
+	}
+	return took
+}
+
+// done ends the pushes of uids; one queued again meanwhile may go now.
+func (p *pusher) done(uids []string) {
+	p.mu.Lock()
+	for _, uid := range uids {
+		delete(p.inflight, uid)
+	}
+	more := len(p.order) > 0
+	p.mu.Unlock()
+	if more {
+		p.signal()
+	}
+}
+
+func (p *pusher) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (p *pusher) next() (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.order) == 0 {
-		p.order = nil // let a fleet's worth of queue go
-		return "", false
-	}
-	uid := p.order[0]
-	p.order = p.order[1:]
-	delete(p.queued, uid)
-	if len(p.order) > 0 {
-		select { // more to do: wake another worker
-		case p.wake <- struct{}{}:
-		default:
-		}
-	}
-	return uid, true
-}
-
 func (p *pusher) work(ctx context.Context) {
 	for {
-		uid, ok := p.next()
-		if !ok {
+		uids := p.next(pushBatch)
+		if len(uids) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -169,9 +245,10 @@ func (p *pusher) work(ctx context.Context) {
 				continue
 			}
 		}
-		if err := p.s.Push(ctx, uid); err != nil && ctx.Err() == nil {
-			p.s.log.Warn("push failed", "agent", uid, "error", err)
+		if err := p.s.pushMany(ctx, uids); err != nil && ctx.Err() == nil {
+			p.s.log.Warn("push failed", "agents", len(uids), "error", err)
 		}
+		p.done(uids)
 	}
 }
 

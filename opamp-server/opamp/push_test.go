@@ -3,6 +3,8 @@ package opamp
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -18,7 +20,7 @@ import (
 // readCounting counts the agent and assignment reads the endpoint makes.
 type readCounting struct {
 	store.Store
-	agents, assignments atomic.Int64
+	agents, assignments, batches atomic.Int64
 }
 
 func (r *readCounting) GetAgent(ctx context.Context, uid string) (apitypes.Agent, error) {
@@ -29,6 +31,11 @@ func (r *readCounting) GetAgent(ctx context.Context, uid string) (apitypes.Agent
 func (r *readCounting) GetAssignment(ctx context.Context, uid string) (apitypes.Assignment, error) {
 	r.assignments.Add(1)
 	return r.Store.GetAssignment(ctx, uid)
+}
+
+func (r *readCounting) GetAssignments(ctx context.Context, uids []string) (map[string]apitypes.Assignment, error) {
+	r.batches.Add(1)
+	return r.Store.GetAssignments(ctx, uids)
 }
 
 // configStatus is the agent's report on a remote configuration.
@@ -93,19 +100,52 @@ func TestPushesAndReportsReadOnlyWhatChanged(t *testing.T) {
 }
 
 // An agent queued again before its push is pushed once; agents are pushed
-// in the order they were first queued.
+// in the order they were first queued, a batch at a time; an agent queued
+// again while its push runs waits for it to end.
 func TestPusherQueuesEachAgentOnce(t *testing.T) {
-	p := &pusher{queued: map[string]bool{}, wake: make(chan struct{}, 1)}
-	for _, uid := range []string{"a", "b", "a", "a", "c", "b"} {
+	p := &pusher{queued: map[string]bool{}, inflight: map[string]bool{}, wake: make(chan struct{}, 1)}
+	for _, uid := range []string{"a", "b", "a", "a", "c", "b", "d"} {
 		p.push(uid)
 	}
-	var got []string
-	for uid, ok := p.next(); ok; uid, ok = p.next() {
-		got = append(got, uid)
+	first := p.next(3)
+	assert.Equal(t, []string{"a", "b", "c"}, first)
+	p.push("a") // changed again while its push runs
+	assert.Equal(t, []string{"d"}, p.next(3), "a is being pushed: it waits")
+	assert.Empty(t, p.next(3))
+	p.done(first)
+	assert.Equal(t, []string{"a"}, p.next(3), "pushed again once its push ended")
+	assert.Empty(t, p.next(3))
+}
+
+// Agents pushed together have their assignments read at once, and only
+// those connected here are read.
+func TestPushManyReadsAssignmentsAtOnce(t *testing.T) {
+	counting := &readCounting{}
+	env := newTestServer(t, func(s *Settings) { counting.Store = s.Store; s.Store = counting })
+	var conns []*websocket.Conn
+	var uids []string
+	for i := range 3 {
+		conn := wsDial(t, env)
+		msg, uid := withUID(described(str("host.name", fmt.Sprintf("web-%d", i))))
+		require.NoError(t, wsSend(t, conn, marshal(t, msg)))
+		_, err := wsAnswer(t, conn)
+		require.NoError(t, err)
+		conns, uids = append(conns, conn), append(uids, uid.String())
 	}
-	assert.Equal(t, []string{"a", "b", "c"}, got)
-	p.push("a")
-	uid, ok := p.next()
-	assert.True(t, ok, "pushed again once its push was taken")
-	assert.Equal(t, "a", uid)
+	var asgs []apitypes.Assignment
+	for _, uid := range uids[:2] { // the third has none
+		asgs = append(asgs, apitypes.Assignment{InstanceUID: uid, Config: "receivers: {nop: {}}\n", Reason: "test"})
+	}
+	stored, err := env.store.SetAssignments(t.Context(), asgs)
+	require.NoError(t, err)
+
+	singles := counting.assignments.Load()
+	require.NoError(t, env.s.pushMany(t.Context(), append(slices.Clone(uids), "not-connected-here")))
+	assert.Equal(t, singles, counting.assignments.Load(), "no assignment read one by one")
+	assert.Equal(t, int64(1), counting.batches.Load())
+	for i, conn := range conns[:2] {
+		answer, err := wsAnswer(t, conn)
+		require.NoError(t, err)
+		assert.Equal(t, stored[i].ConfigHash, hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash()))
+	}
 }
