@@ -116,7 +116,7 @@ func (s *Server) push(ctx context.Context, uid string, assignment func(*agentSta
 		a = st.config.agent(uid)
 	} else {
 		var err error
-		if a, err = s.set.Store.GetAgent(ctx, uid); err != nil {
+		if a, err = s.set.Store.GetAgentBrief(ctx, uid); err != nil {
 			return err
 		}
 	}
@@ -305,7 +305,7 @@ func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
 	if live {
 		return
 	}
-	if _, err := s.set.Store.GetAgent(ctx, uid); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.set.Store.GetAgentBrief(ctx, uid); !errors.Is(err, store.ErrNotFound) {
 		return
 	}
 	s.mu.Lock()

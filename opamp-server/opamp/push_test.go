@@ -28,6 +28,11 @@ func (r *readCounting) GetAgent(ctx context.Context, uid string) (apitypes.Agent
 	return r.Store.GetAgent(ctx, uid)
 }
 
+func (r *readCounting) GetAgentBrief(ctx context.Context, uid string) (apitypes.Agent, error) {
+	r.agents.Add(1)
+	return r.Store.GetAgentBrief(ctx, uid)
+}
+
 func (r *readCounting) GetAssignment(ctx context.Context, uid string) (apitypes.Assignment, error) {
 	r.assignments.Add(1)
 	return r.Store.GetAssignment(ctx, uid)

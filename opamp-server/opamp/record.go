@@ -40,14 +40,13 @@ func (c *connection) loadRecord(ctx context.Context, st *agentState, conn types.
 		return cloneRecord(r.agent), true, nil
 	}
 	st.record = nil
-	a, err := c.s.set.Store.GetAgent(ctx, uid)
+	a, err := c.s.set.Store.GetAgentBrief(ctx, uid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apitypes.Agent{}, false, nil
 	case err != nil:
 		return apitypes.Agent{}, false, err
 	}
-	a.EffectiveConfig = ""
 	if c.transport == apitypes.ConnectionWebSocket {
 		st.record = &heldRecord{agent: cloneRecord(a), storedSeen: a.LastSeen}
 	}

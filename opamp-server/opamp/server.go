@@ -339,7 +339,7 @@ func (s *Server) sweepOffline(ctx context.Context) {
 // markOffline marks uid offline if this replica holds it, with the time
 // its last message arrived (a live agent's heartbeats are not all written).
 func (s *Server) markOffline(ctx context.Context, uid string, lastSeen time.Time) {
-	a, err := s.set.Store.GetAgent(ctx, uid)
+	a, err := s.set.Store.GetAgentBrief(ctx, uid)
 	if err != nil {
 		return
 	}

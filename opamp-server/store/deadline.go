@@ -43,6 +43,12 @@ func (d *deadlineStore) GetAgent(ctx context.Context, uid string) (apitypes.Agen
 	return d.Store.GetAgent(ctx, uid)
 }
 
+func (d *deadlineStore) GetAgentBrief(ctx context.Context, uid string) (apitypes.Agent, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetAgentBrief(ctx, uid)
+}
+
 func (d *deadlineStore) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]apitypes.Agent, string, error) {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

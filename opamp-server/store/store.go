@@ -53,6 +53,9 @@ type Store interface {
 	// GetAgent returns one agent, with its effective configuration's text,
 	// or ErrNotFound.
 	GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error)
+	// GetAgentBrief is GetAgent without the effective configuration's
+	// text, as ListAgents returns agents: what handling a message needs.
+	GetAgentBrief(ctx context.Context, instanceUID string) (apitypes.Agent, error)
 	// ListAgents returns agents matching the filter ordered by InstanceUID,
 	// one page at a time; next is "" on the last page. Listed agents leave
 	// EffectiveConfig empty (EffectiveConfigHash is set): GetAgent has it.

@@ -65,6 +65,16 @@ func effectiveConfigOf(v []byte, hash string) []byte {
 
 // GetAgent returns one agent or store.ErrNotFound.
 func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
+	return s.getAgent(ctx, instanceUID, true)
+}
+
+// GetAgentBrief returns one agent without its effective configuration's
+// text, or store.ErrNotFound.
+func (s *Store) GetAgentBrief(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
+	return s.getAgent(ctx, instanceUID, false)
+}
+
+func (s *Store) getAgent(ctx context.Context, instanceUID string, withText bool) (apitypes.Agent, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
 		return apitypes.Agent{}, err
 	}
@@ -77,7 +87,10 @@ func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agen
 		if err := json.Unmarshal(v, &a); err != nil {
 			return err
 		}
-		if a.EffectiveConfig == "" { // else a record from before schema 3
+		switch {
+		case !withText:
+			a.EffectiveConfig = "" // a record from before schema 3 holds it
+		case a.EffectiveConfig == "": // else a record from before schema 3
 			text := effectiveConfigOf(tx.Bucket(bucketEffectiveConfigs).Get([]byte(instanceUID)), a.EffectiveConfigHash)
 			a.EffectiveConfig = string(text)
 		}

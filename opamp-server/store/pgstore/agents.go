@@ -124,13 +124,23 @@ func scanAgent(row pgx.Row) (apitypes.Agent, error) {
 
 // GetAgent returns one agent or store.ErrNotFound.
 func (s *Store) GetAgent(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
+	return s.getAgent(ctx, instanceUID, agentColumns)
+}
+
+// GetAgentBrief returns one agent without its effective configuration's
+// text (PostgreSQL does not read its TOAST value), or store.ErrNotFound.
+func (s *Store) GetAgentBrief(ctx context.Context, instanceUID string) (apitypes.Agent, error) {
+	return s.getAgent(ctx, instanceUID, listedAgentColumns)
+}
+
+func (s *Store) getAgent(ctx context.Context, instanceUID, columns string) (apitypes.Agent, error) {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
 		return apitypes.Agent{}, err
 	}
 	var a apitypes.Agent
 	err := s.read(ctx, func() error {
 		var err error
-		a, err = scanAgent(s.pool.QueryRow(ctx, `SELECT `+agentColumns+` FROM agents WHERE instance_uid = $1`, instanceUID))
+		a, err = scanAgent(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM agents WHERE instance_uid = $1`, instanceUID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("agent %q: %w", instanceUID, store.ErrNotFound)
 		}

@@ -79,6 +79,11 @@ func testAgentEffectiveConfigKept(t *testing.T, s store.Store) {
 	require.Len(t, listed, 1)
 	assert.Empty(t, listed[0].EffectiveConfig, "lists leave the text out")
 	assert.Equal(t, a.EffectiveConfigHash, listed[0].EffectiveConfigHash)
+	brief, err := s.GetAgentBrief(ctx, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, listed[0], brief, "a brief read is the listed record")
+	_, err = s.GetAgentBrief(ctx, "missing")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 
 	// A new hash with its text replaces both; a new hash without text (an
 	// empty configuration) does not keep the old text.
