@@ -109,10 +109,11 @@ func (c *shapeCache) compare(asg *apitypes.Assignment, effectiveHash string, loa
 // compareShapes is Drift's structural comparison of an assigned and an
 // effective configuration.
 func compareShapes(assigned, effective string) apitypes.Drift {
-	var want, got configShape
-	if err := yaml.Unmarshal([]byte(assigned), &want); err != nil {
+	want, err := assignedShapes.of(assigned)
+	if err != nil {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "assigned configuration unreadable: " + err.Error()}
 	}
+	var got configShape
 	if err := yaml.Unmarshal([]byte(effective), &got); err != nil || effective == "" {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "effective configuration unreadable or not reported"}
 	}
@@ -122,13 +123,49 @@ func compareShapes(assigned, effective string) apitypes.Drift {
 	return apitypes.Drift{State: apitypes.DriftInSync}
 }
 
-// configShape is the structure of a collector configuration.
+// assignedShapes remembers assigned configurations' shapes: a fleet
+// shares a few, and parsing is what a comparison costs.
+var assignedShapes = &parsedShapes{shapes: map[[sha256.Size]byte]parsedShape{}}
+
+// maxAssignedShapes bounds the remembered assigned shapes.
+const maxAssignedShapes = 1000
+
+type parsedShape struct {
+	shape configShape
+	err   error
+}
+
+type parsedShapes struct {
+	mu     sync.Mutex
+	shapes map[[sha256.Size]byte]parsedShape
+}
+
+func (p *parsedShapes) of(config string) (configShape, error) {
+	key := sha256.Sum256([]byte(config))
+	p.mu.Lock()
+	ps, ok := p.shapes[key]
+	p.mu.Unlock()
+	if ok {
+		return ps.shape, ps.err
+	}
+	ps.err = yaml.Unmarshal([]byte(config), &ps.shape)
+	p.mu.Lock()
+	if len(p.shapes) >= maxAssignedShapes {
+		clear(p.shapes)
+	}
+	p.shapes[key] = ps
+	p.mu.Unlock()
+	return ps.shape, ps.err
+}
+
+// configShape is the structure of a collector configuration: component
+// names and how pipelines wire them, not the components' settings.
 type configShape struct {
-	Receivers  map[string]any `yaml:"receivers"`
-	Processors map[string]any `yaml:"processors"`
-	Exporters  map[string]any `yaml:"exporters"`
-	Connectors map[string]any `yaml:"connectors"`
-	Extensions map[string]any `yaml:"extensions"`
+	Receivers  keysOnly `yaml:"receivers"`
+	Processors keysOnly `yaml:"processors"`
+	Exporters  keysOnly `yaml:"exporters"`
+	Connectors keysOnly `yaml:"connectors"`
+	Extensions keysOnly `yaml:"extensions"`
 	Service    struct {
 		Extensions []string                 `yaml:"extensions"`
 		Pipelines  map[string]pipelineShape `yaml:"pipelines"`
@@ -148,10 +185,10 @@ func (want configShape) diff(got configShape) []string {
 	var differ []string
 	for _, sec := range []struct {
 		name      string
-		want, got map[string]any
+		want, got keysOnly
 	}{{"receivers", want.Receivers, got.Receivers}, {"processors", want.Processors, got.Processors},
 		{"exporters", want.Exporters, got.Exporters}, {"connectors", want.Connectors, got.Connectors}} {
-		if !slices.Equal(slices.Sorted(maps.Keys(sec.want)), slices.Sorted(maps.Keys(sec.got))) {
+		if !sameSet(sec.want, sec.got) {
 			differ = append(differ, sec.name)
 		}
 	}
@@ -186,4 +223,23 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// keysOnly reads a YAML mapping's keys and skips its values: decoding every
+// component's settings was most of a comparison's cost.
+type keysOnly []string
+
+func (k *keysOnly) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		if n.Tag == "!!null" {
+			return nil
+		}
+		return fmt.Errorf("line %d: want a mapping of component IDs", n.Line)
+	}
+	keys := make(keysOnly, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	*k = keys
+	return nil
 }

@@ -154,13 +154,13 @@ func TestDriftSections(t *testing.T) {
 			c.Service.Pipelines["metrics/system"] = pipelineShape{Receivers: []string{"host_metrics"}, Exporters: []string{"nop"}}
 		}},
 		{name: "extra connector", differ: []string{"connectors"}, edit: func(c *configShape) {
-			c.Connectors = map[string]any{"forward": nil}
+			c.Connectors = keysOnly{"forward"}
 		}},
 		{name: "extra extension is the supervisor's", edit: func(c *configShape) {
 			c.Service.Extensions = append(c.Service.Extensions, "opamp")
 		}},
 		{name: "processor removed", differ: []string{"processors"}, edit: func(c *configShape) {
-			delete(c.Processors, "process_topk")
+			c.Processors = slices.DeleteFunc(c.Processors, func(id string) bool { return id == "process_topk" })
 		}},
 	}
 	for _, tt := range tests {
