@@ -23,9 +23,10 @@ type rolloutFixture struct {
 	now time.Time
 }
 
-func newRolloutFixture(t *testing.T) *rolloutFixture {
+func newRolloutFixture(t *testing.T, edit ...func(*Settings)) *rolloutFixture {
 	t.Helper()
-	svc, st, _ := newService(t)
+	svc, _, _ := newService(t, edit...)
+	st := svc.set.Store
 	f := &rolloutFixture{t: t, svc: svc, st: st, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	f.r = NewRollouts(svc, func() time.Time { return f.now })
 	ctx := t.Context()
@@ -290,4 +291,28 @@ func TestValidateWaveOptions(t *testing.T) {
 		assert.ErrorIs(t, err, ErrRequest, name)
 		assert.ErrorContains(t, err, tt.msg, name)
 	}
+}
+
+func TestRolloutStartRefusesWhatCannotRenderAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	f := newRolloutFixture(t)
+	ctx := t.Context()
+	a, err := f.st.GetAgent(ctx, "a3")
+	require.NoError(t, err)
+	a.Labels[apitypes.AgentParamLabelPrefix+"health_check_endpoint"] = "no-port" // not host:port
+	require.NoError(t, f.st.UpsertAgent(ctx, a))
+	req := apitypes.BulkAssignRequest{Selector: "env=prod", AssignRequest: apitypes.AssignRequest{Pipeline: "baseline"},
+		WaveOptions: apitypes.WaveOptions{Waves: []float64{50, 100}}}
+	_, err = f.r.Start(ctx, req, Grants{}, "alice")
+	assert.True(t, IsRenderFailure(err), "%v", err)
+	req.Selector = "env=dev"
+	_, err = f.r.Start(ctx, req, Grants{}, "alice")
+	assert.ErrorIs(t, err, ErrNoMatch)
+	req.Selector, req.Waves = "env=prod", []float64{50}
+	_, err = f.r.Start(ctx, req, Grants{}, "alice")
+	assert.ErrorIs(t, err, ErrRequest)
+	list, err := f.r.List(ctx, false, 0)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	assert.Equal(t, []string{"baseline", "baseline", "none", "none"}, pipelines(f), "nothing was assigned")
 }
