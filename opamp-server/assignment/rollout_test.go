@@ -21,13 +21,15 @@ type rolloutFixture struct {
 	st  store.Store
 	r   *Rollouts
 	now time.Time
+	// before are the assignments a1 and a2 had.
+	before map[string]apitypes.Assignment
 }
 
 func newRolloutFixture(t *testing.T, edit ...func(*Settings)) *rolloutFixture {
 	t.Helper()
 	svc, _, _ := newService(t, edit...)
 	st := svc.set.Store
-	f := &rolloutFixture{t: t, svc: svc, st: st, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f := &rolloutFixture{t: t, svc: svc, st: st, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), before: map[string]apitypes.Assignment{}}
 	f.r = NewRollouts(svc, func() time.Time { return f.now })
 	ctx := t.Context()
 	for _, uid := range []string{"a1", "a2", "a3", "a4"} {
@@ -35,8 +37,9 @@ func newRolloutFixture(t *testing.T, edit ...func(*Settings)) *rolloutFixture {
 			Health: &apitypes.Health{Healthy: true}}))
 	}
 	for _, uid := range []string{"a1", "a2"} {
-		_, err := svc.Assign(ctx, uid, apitypes.AssignRequest{Pipeline: "baseline", Reason: "before"}, Grants{})
+		asg, err := svc.Assign(ctx, uid, apitypes.AssignRequest{Pipeline: "baseline", Reason: "before"}, Grants{})
 		require.NoError(t, err)
+		f.before[uid] = asg
 	}
 	return f
 }
@@ -180,6 +183,10 @@ func TestRolloutHaltsAndRestoresOnlyTheFailedWave(t *testing.T) {
 				[]apitypes.WaveState{ro.Waves[0].State, ro.Waves[1].State, ro.Waves[2].State})
 			assert.Equal(t, []string{"topk-rollup", "baseline", "none", "none"}, pipelines(f),
 				"the failed wave gets its previous assignment back; the passed wave keeps the new one")
+			restored, err := f.st.GetAssignment(t.Context(), "a2")
+			require.NoError(t, err)
+			assert.Equal(t, f.before["a2"].ConfigHash, restored.ConfigHash, "the very configuration it had")
+			assert.Empty(t, ro.Waves[1].Agents[0].Before.Config, "a catalog pipeline is kept without its rendering")
 			require.NoError(t, f.r.Step(t.Context(), ro.ID))
 			assert.Equal(t, ro, f.get(ro.ID), "a halted rollout stays halted")
 		})
@@ -315,4 +322,20 @@ func TestRolloutStartRefusesWhatCannotRenderAndStoresNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	assert.Equal(t, []string{"baseline", "baseline", "none", "none"}, pipelines(f), "nothing was assigned")
+}
+
+func TestRolloutHaltRestoresAVerbatimConfigurationWhole(t *testing.T) {
+	t.Parallel()
+	f := newRolloutFixture(t)
+	ctx := t.Context()
+	was, err := f.svc.Assign(ctx, "a1", apitypes.AssignRequest{Config: verbatim("", "")}, Grants{})
+	require.NoError(t, err)
+	ro := f.start(25, 100)
+	assert.Equal(t, was.Config, f.get(ro.ID).Waves[0].Agents[0].Before.Config)
+	_, err = f.r.Halt(ctx, ro.ID, "bob")
+	require.NoError(t, err)
+	now, err := f.st.GetAssignment(ctx, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, was.ConfigHash, now.ConfigHash)
+	assert.Equal(t, was.Config, now.Config)
 }
