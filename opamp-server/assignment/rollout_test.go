@@ -339,3 +339,23 @@ func TestRolloutHaltRestoresAVerbatimConfigurationWhole(t *testing.T) {
 	assert.Equal(t, was.ConfigHash, now.ConfigHash)
 	assert.Equal(t, was.Config, now.Config)
 }
+
+func TestRolloutStepSurvivesOddStoredDocuments(t *testing.T) {
+	t.Parallel()
+	f := newRolloutFixture(t)
+	ctx := t.Context()
+	for id, doc := range map[string]string{
+		"empty-halting": `{"state":"halting","waves":[]}`,
+		"empty-rolling": `{"state":"rolling"}`,
+		"not-a-rollout": `{"state":42}`,
+	} {
+		_, err := f.st.CreateRollout(ctx, store.Rollout{ID: id, Active: true, Doc: []byte(doc)})
+		require.NoError(t, err)
+	}
+	f.r.StepAll(ctx) // logs, never panics
+	assert.Equal(t, apitypes.RolloutHalted, f.get("empty-halting").State)
+	assert.Equal(t, apitypes.RolloutCompleted, f.get("empty-rolling").State)
+	require.Error(t, f.r.Step(ctx, "not-a-rollout"))
+	_, err := f.r.Halt(ctx, "not-a-rollout", "bob")
+	require.Error(t, err)
+}

@@ -241,8 +241,12 @@ func (s *stepper) failWave(ctx context.Context, i int, reason string) error {
 // theirs; earlier waves keep the new configuration.
 func (s *stepper) restore(ctx context.Context) error {
 	ro := &s.doc.Rollout
+	var agents []apitypes.RolloutAgent
 	i := min(ro.Current(), len(ro.Waves)-1)
-	for _, a := range ro.Waves[i].Agents {
+	if i >= 0 {
+		agents = ro.Waves[i].Agents
+	}
+	for _, a := range agents {
 		cur, err := s.r.svc.set.Store.GetAssignment(ctx, a.InstanceUID)
 		if errors.Is(err, store.ErrNotFound) || err == nil && (a.ConfigHash == "" || cur.ConfigHash != a.ConfigHash) {
 			continue // never assigned, or no longer the wave's
