@@ -8,6 +8,7 @@ import (
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/auth"
+	"github.com/phoenix/platform/opamp-server/redact"
 )
 
 // rolloutRoutes are the progressive assignments' routes. Reading one needs
@@ -38,7 +39,7 @@ func (a *API) startRollout(w http.ResponseWriter, r *http.Request, req apitypes.
 		return
 	}
 	w.Header().Set("Location", apitypes.Prefix+"/rollouts/"+ro.ID)
-	ok(w, r, http.StatusAccepted, ro, "")
+	ok(w, r, http.StatusAccepted, assignmentRolloutView(ro), "")
 }
 
 // listRollouts: GET /rollouts[?active=true][&limit=N], newest first.
@@ -61,6 +62,9 @@ func (a *API) listRollouts(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "rollout")
 		return
 	}
+	for i := range list {
+		list[i] = assignmentRolloutView(list[i])
+	}
 	ok(w, r, http.StatusOK, list, "")
 }
 
@@ -78,7 +82,7 @@ func (a *API) getRollout(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "rollout")
 		return
 	}
-	ok(w, r, http.StatusOK, ro, "")
+	ok(w, r, http.StatusOK, assignmentRolloutView(ro), "")
 }
 
 // haltRollout: POST /rollouts/{id}/halt. The wave in progress gets its
@@ -93,5 +97,14 @@ func (a *API) haltRollout(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err, "rollout")
 		return
 	}
-	ok(w, r, http.StatusOK, ro, "")
+	ok(w, r, http.StatusOK, assignmentRolloutView(ro), "")
+}
+
+// assignmentRolloutView is a progressive assignment without the secrets its
+// parameters and the assignments its waves replaced may hold: viewers read
+// it, as they read an experiment's rollout (rolloutView).
+func assignmentRolloutView(ro apitypes.AssignmentRollout) apitypes.AssignmentRollout {
+	ro.Parameters = redact.Params(ro.Parameters)
+	ro.Rollout = *rolloutView(&ro.Rollout)
+	return ro
 }

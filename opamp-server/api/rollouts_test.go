@@ -98,3 +98,26 @@ func TestRolloutRoutesNeedTheAssignRoles(t *testing.T) {
 	data[apitypes.AssignmentRollout](t, env.do(t, http.MethodGet, apitypes.Prefix+"/rollouts/"+ro.ID, nil, bearer(viewerToken)...))
 	apiError(t, env.do(t, http.MethodPost, apitypes.Prefix+"/rollouts/"+ro.ID+"/halt", nil, bearer(viewerToken)...), http.StatusForbidden, apitypes.CodeForbidden)
 }
+
+// TestRolloutViewsHideSecrets: a rollout shows its parameters and the
+// assignments its wave replaced to viewers, without their secrets.
+func TestRolloutViewsHideSecrets(t *testing.T) {
+	t.Parallel()
+	env := rolloutEnv(t, withTokens(t))
+	_, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "a1", Config: "exporters:\n  otlp_http:\n    headers:\n      x-api-key: old-k3y\n"})
+	require.NoError(t, err)
+	body := `{"selector":"env=prod","pipeline":"topk-rollup","waves":[25,100],` +
+		`"parameters":{"otlp_headers":{"x-api-key":"new-k3y","x-team":"core"}}}`
+	r := env.do(t, http.MethodPost, apitypes.Prefix+"/assignments", body, bearer(operatorToken)...)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	ro, _ := data[apitypes.AssignmentRollout](t, r)
+	for _, r := range []response{r,
+		env.do(t, http.MethodGet, apitypes.Prefix+"/rollouts/"+ro.ID, nil, bearer(viewerToken)...),
+		env.do(t, http.MethodGet, apitypes.Prefix+"/rollouts", nil, bearer(viewerToken)...)} {
+		require.Less(t, r.status, 300, "%s", r.body)
+		for _, secret := range []string{"old-k3y", "new-k3y"} {
+			assert.NotContains(t, string(r.body), secret)
+		}
+		assert.Contains(t, string(r.body), "core", "what is not a secret is shown")
+	}
+}
