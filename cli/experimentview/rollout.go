@@ -37,9 +37,12 @@ func rolloutPosition(r apitypes.Rollout) string {
 }
 
 // rolloutLine is the live view of a rollout in progress.
-func rolloutLine(x apitypes.Experiment) string {
-	r := *x.State.Rollout
-	line := fmt.Sprintf("%s rollout %-9s %s", x.ID, r.State, rolloutPosition(r))
+func rolloutLine(x apitypes.Experiment) string { return RolloutLine(x.ID, *x.State.Rollout) }
+
+// RolloutLine is one line on a rollout: its state, its wave and how far
+// that wave's gate is. id names what rolls out (an experiment, a rollout).
+func RolloutLine(id string, r apitypes.Rollout) string {
+	line := fmt.Sprintf("%s rollout %-9s %s", id, r.State, rolloutPosition(r))
 	if i := r.Current(); i < len(r.Waves) {
 		wv := r.Waves[i]
 		n := len(wv.Agents)

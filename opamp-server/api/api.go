@@ -38,6 +38,9 @@ type Settings struct {
 	// reports; nil leaves the routes out.
 	Experiments *experiments.Controller
 	Report      ReportFunc
+	// Rollouts serves progressive assignments (POST /assignments with
+	// waves, /rollouts); nil refuses waves and leaves the routes out.
+	Rollouts *assignment.Rollouts
 	// OnRevoke is called after an agent's credential is revoked or the
 	// agent deleted: the OpAMP endpoint closes its connection. Nil does
 	// nothing.
@@ -83,6 +86,9 @@ func New(set Settings) (*API, error) {
 		{http.MethodPost, "/pipelines/validate", auth.PermRead, a.validateConfig},
 	}
 	a.routes = append(a.routes, a.identityRoutes()...)
+	if set.Rollouts != nil {
+		a.routes = append(a.routes, a.rolloutRoutes()...)
+	}
 	if set.Experiments != nil {
 		if set.Report == nil {
 			return nil, errors.New("api: Report is required with Experiments")

@@ -87,10 +87,15 @@ func (a *API) unassignAgent(w http.ResponseWriter, r *http.Request) {
 }
 
 // assignMany: POST /assignments. Every matching agent's configuration is
-// rendered and validated before any is stored: all or nothing.
+// rendered and validated before any is stored: all or nothing. With waves
+// it is assigned progressively (startRollout).
 func (a *API) assignMany(w http.ResponseWriter, r *http.Request) {
 	var req apitypes.BulkAssignRequest
 	if !decodeBody(w, r, &req) {
+		return
+	}
+	if len(req.Waves) > 0 || req.GateTimeout != 0 {
+		a.startRollout(w, r, req)
 		return
 	}
 	results, err := a.set.Assignments.AssignMatching(r.Context(), req.Selector, withReason(r, req.AssignRequest), a.grants(r))

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/assignment"
 	"github.com/phoenix/platform/opamp-server/experiments"
 )
 
@@ -114,6 +115,7 @@ func withEveryRoute(t *testing.T) func(*Settings) {
 		require.NoError(t, err)
 		s.Experiments = exps
 		s.Report = func(context.Context, string, io.Writer) error { return nil }
+		s.Rollouts = assignment.NewRollouts(s.Assignments, nil)
 	}
 }
 

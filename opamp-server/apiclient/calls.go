@@ -165,3 +165,36 @@ func (c *Client) RevokeCredential(ctx context.Context, uid string) error {
 	_, err := c.Do(ctx, http.MethodDelete, "/agents/"+url.PathEscape(uid)+"/credential", nil, nil, nil)
 	return err
 }
+
+// AssignProgressively starts a progressive assignment (req has waves).
+func (c *Client) AssignProgressively(ctx context.Context, req apitypes.BulkAssignRequest) (apitypes.AssignmentRollout, error) {
+	var out apitypes.AssignmentRollout
+	_, err := c.Do(ctx, http.MethodPost, "/assignments", nil, req, &out)
+	return out, err
+}
+
+// Rollout returns one progressive assignment.
+func (c *Client) Rollout(ctx context.Context, id string) (apitypes.AssignmentRollout, error) {
+	var out apitypes.AssignmentRollout
+	_, err := c.Do(ctx, http.MethodGet, "/rollouts/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// Rollouts lists the newest progressive assignments, the active ones only
+// when asked.
+func (c *Client) Rollouts(ctx context.Context, active bool) ([]apitypes.AssignmentRollout, error) {
+	var out []apitypes.AssignmentRollout
+	q := url.Values{}
+	if active {
+		q.Set("active", "true")
+	}
+	_, err := c.Do(ctx, http.MethodGet, "/rollouts", q, nil, &out)
+	return out, err
+}
+
+// HaltRollout halts a progressive assignment.
+func (c *Client) HaltRollout(ctx context.Context, id string) (apitypes.AssignmentRollout, error) {
+	var out apitypes.AssignmentRollout
+	_, err := c.Do(ctx, http.MethodPost, "/rollouts/"+url.PathEscape(id)+"/halt", nil, nil, &out)
+	return out, err
+}

@@ -200,6 +200,9 @@ type BulkAssignRequest struct {
 	AssignRequest
 	// Selector is a label selector: "env=prod,host.name=~web-.*".
 	Selector string `json:"selector"`
+	// WaveOptions, when they name waves, assign progressively (202 and an
+	// AssignmentRollout) instead of all at once.
+	WaveOptions
 }
 
 // AssignResult reports one agent's new assignment.

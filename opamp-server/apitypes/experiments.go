@@ -3,6 +3,7 @@ package apitypes
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -112,14 +113,23 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
-		return d.UnmarshalText([]byte(s))
+		if err := d.UnmarshalText([]byte(s)); err != nil {
+			return durationError(b, err.Error())
+		}
+		return nil
 	}
 	var secs float64
 	if err := json.Unmarshal(b, &secs); err != nil {
-		return fmt.Errorf("duration: want a string such as \"10m\" or a number of seconds, got %s", b)
+		return durationError(b, `want a string such as "10m" or a number of seconds`)
 	}
 	*d = Duration(time.Duration(secs * float64(time.Second)))
 	return nil
+}
+
+// durationError is a type error, so that encoding/json names the field
+// the duration was for.
+func durationError(b []byte, why string) error {
+	return &json.UnmarshalTypeError{Value: fmt.Sprintf("%s (%s)", b, why), Type: reflect.TypeFor[Duration]()}
 }
 
 // D returns the time.Duration.

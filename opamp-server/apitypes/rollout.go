@@ -110,3 +110,33 @@ type RolloutAgent struct {
 	CriticalBefore *float64 `json:"critical_before,omitempty"`
 	CriticalAfter  *float64 `json:"critical_after,omitempty"`
 }
+
+// WaveOptions ask POST /assignments to assign in gated waves.
+type WaveOptions struct {
+	// Waves are cumulative percentages of the matching agents, strictly
+	// increasing, the last 100, at most 10 (for example [1, 10, 50, 100]).
+	// Without them every agent is assigned at once.
+	Waves []float64 `json:"waves,omitempty"`
+	// GateTimeout bounds how long each wave may take to pass its gate
+	// (default 5m, between 30s and 1h).
+	GateTimeout Duration `json:"gate_timeout,omitempty"`
+}
+
+// AssignmentRollout is a progressive assignment: the configuration goes to
+// the agents the selector matched in waves, each gated on its agents
+// applying it, staying healthy and sending own telemetry after the apply.
+// A failed gate halts it and gives that wave's agents their previous
+// assignment back (or none, when they had none); earlier waves keep it.
+type AssignmentRollout struct {
+	ID       string `json:"id"`
+	Selector string `json:"selector"`
+	// Pipeline is the catalog pipeline assigned, or "" for a configuration
+	// given verbatim (its hash is each agent's config_hash).
+	Pipeline   string         `json:"pipeline,omitempty"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// AssignmentReason is recorded with each assignment (the request's
+	// reason); Rollout.Reason says why the rollout halted.
+	AssignmentReason string `json:"assignment_reason,omitempty"`
+	CreatedBy        string `json:"created_by,omitempty"`
+	Rollout
+}

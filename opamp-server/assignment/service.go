@@ -365,25 +365,9 @@ func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignReq
 // and, only when every one renders, validates and is allowed by grants
 // (FromRequest), stores them all.
 func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest, grants Grants) ([]apitypes.AssignResult, error) {
-	parsed, err := selector.ParseRequired(sel)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRequest, err)
-	}
-	agents, err := s.Matching(ctx, parsed, false)
+	_, pending, err := s.renderMatching(ctx, sel, req, grants)
 	if err != nil {
 		return nil, err
-	}
-	if len(agents) == 0 {
-		return nil, fmt.Errorf("%w selector %s", ErrNoMatch, parsed)
-	}
-	pending := make([]apitypes.Assignment, 0, len(agents))
-	for _, a := range agents {
-		// The agent is at hand: its parameters need no second read.
-		asg, err := s.fromRequest(ctx, a.InstanceUID, req, grants, func() map[string]any { return s.paramsOf(a.InstanceUID, a.Labels) })
-		if err != nil {
-			return nil, err
-		}
-		pending = append(pending, asg)
 	}
 	stored, err := s.Store(ctx, pending...)
 	if err != nil {
@@ -394,6 +378,33 @@ func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.A
 		results[i] = apitypes.AssignResult{InstanceUID: a.InstanceUID, ConfigHash: a.ConfigHash, Generation: a.Generation}
 	}
 	return results, nil
+}
+
+// renderMatching renders the request (FromRequest) for every agent the
+// selector matches, in instance UID order, failing at the first that does
+// not render; it stores nothing.
+func (s *Service) renderMatching(ctx context.Context, sel string, req apitypes.AssignRequest, grants Grants) ([]apitypes.Agent, []apitypes.Assignment, error) {
+	parsed, err := selector.ParseRequired(sel)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	agents, err := s.Matching(ctx, parsed, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(agents) == 0 {
+		return nil, nil, fmt.Errorf("%w selector %s", ErrNoMatch, parsed)
+	}
+	pending := make([]apitypes.Assignment, 0, len(agents))
+	for _, a := range agents {
+		// The agent is at hand: its parameters need no second read.
+		asg, err := s.fromRequest(ctx, a.InstanceUID, req, grants, func() map[string]any { return s.paramsOf(a.InstanceUID, a.Labels) })
+		if err != nil {
+			return nil, nil, err
+		}
+		pending = append(pending, asg)
+	}
+	return agents, pending, nil
 }
 
 // Unassign removes an agent's assignment.

@@ -43,8 +43,10 @@ type Server struct {
 	agents  *opamp.Server
 	exps    *experiments.Controller
 	assign  *assignment.Service
-	auth    *auth.Authenticator
-	tokens  auth.Generated
+	// rollouts steps progressive assignments.
+	rollouts *assignment.Rollouts
+	auth     *auth.Authenticator
+	tokens   auth.Generated
 	// presence is this replica's lease on its agents (presence.go).
 	presence *presence
 
@@ -179,6 +181,7 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
+	s.rollouts = assignment.NewRollouts(s.assign, nil)
 	prices := analysis.DefaultPrices()
 	if s.cfg.PricesFile != "" {
 		if prices, err = analysis.LoadPricesFile(s.cfg.PricesFile); err != nil {
@@ -196,7 +199,7 @@ func (s *Server) build() error {
 	s.metrics.Registry.MustRegister(expCollector, resultsCollector)
 	restAPI, err := api.New(api.Settings{
 		Store: s.store, Catalog: cat, Assignments: s.assign, Auth: s.auth, Metrics: s.metrics, Logger: s.log,
-		Experiments: s.exps, Report: s.report, OnRevoke: agents.Disconnect,
+		Experiments: s.exps, Report: s.report, OnRevoke: agents.Disconnect, Rollouts: s.rollouts,
 	})
 	if err != nil {
 		return err
@@ -266,9 +269,10 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.retainSamples(ctx) }()
 	go func() { defer s.wg.Done(); s.exps.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.rollouts.Run(ctx) }()
 	s.mu.Lock()
 	s.ready = true
 	s.mu.Unlock()

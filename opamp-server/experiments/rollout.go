@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/analysis"
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/wavegate"
 	"github.com/phoenix/platform/pipelines/catalog"
 )
 
@@ -20,71 +19,24 @@ var ErrInvalidRequest = errors.New("invalid request")
 // Progressive promotion defaults and bounds.
 const (
 	// MaxWaves bounds a rollout's waves: more only adds waiting.
-	MaxWaves           = 10
+	MaxWaves           = wavegate.MaxWaves
 	DefaultGateTimeout = 5 * time.Minute
 	MinGateTimeout     = 10 * time.Second
 	// MaxGateTimeout, like the spec's times: a wave holds the rollout.
 	MaxGateTimeout = time.Hour
 )
 
-// DefaultWaves are the cumulative percentages of the targets a promote
-// reaches wave by wave unless asked otherwise.
-func DefaultWaves() []float64 { return []float64{1, 10, 50, 100} }
+// The waves' plan and checks are every rollout's (package wavegate).
+var (
+	DefaultWaves  = wavegate.DefaultWaves
+	ValidateWaves = wavegate.ValidateWaves
+	PlanWaves     = wavegate.Plan
+	fmtPct        = wavegate.Pct
+)
 
-// ValidateWaves checks cumulative wave percentages: at most MaxWaves, each
-// in (0, 100], increasing, the last 100.
-func ValidateWaves(waves []float64) error {
-	switch {
-	case len(waves) == 0:
-		return errors.New("waves: give at least one, the last 100 (for example 1,10,50,100)")
-	case len(waves) > MaxWaves:
-		return fmt.Errorf("waves: at most %d, got %d", MaxWaves, len(waves))
-	}
-	for i, p := range waves {
-		switch {
-		case math.IsNaN(p) || p <= 0 || p > 100:
-			return fmt.Errorf("waves: %s: each wave is a cumulative percentage of the targets in (0, 100]", fmtPct(p))
-		case i > 0 && p <= waves[i-1]:
-			return fmt.Errorf("waves: %s after %s: each wave must reach more of the targets than the one before", fmtPct(p), fmtPct(waves[i-1]))
-		}
-	}
-	if last := waves[len(waves)-1]; last != 100 {
-		return fmt.Errorf("waves: the last wave is %s: it must be 100, so every target is promoted", fmtPct(last))
-	}
-	return nil
-}
-
-// ValidateGateTimeout checks a gate timeout (0 takes the default).
+// ValidateGateTimeout checks a promote's gate timeout (0 takes the default).
 func ValidateGateTimeout(d time.Duration) error {
-	if d != 0 && (d < MinGateTimeout || d > MaxGateTimeout) {
-		return fmt.Errorf("gate_timeout: must be between %s and %s, got %s", MinGateTimeout, MaxGateTimeout, d)
-	}
-	return nil
-}
-
-func fmtPct(p float64) string { return strconv.FormatFloat(p, 'g', -1, 64) }
-
-// PlanWaves sizes the waves for n targets: wave i brings the promoted
-// agents to ceil(waves[i]% of n), and at least one more than the wave
-// before. Waves left with nothing to add are dropped; the wave that reaches
-// every target is labelled 100.
-func PlanWaves(waves []float64, n int) []apitypes.RolloutWave {
-	var out []apitypes.RolloutWave
-	done := 0
-	for _, p := range waves {
-		if done >= n {
-			break
-		}
-		// The epsilon keeps 10% of 10 at 1, not 2 after rounding error.
-		upto := int(math.Ceil(p*float64(n)/100 - 1e-9))
-		upto = min(max(upto, done+1), n)
-		if upto == n {
-			p = 100
-		}
-		out = append(out, apitypes.RolloutWave{Percent: p, Size: upto - done, State: apitypes.WavePending})
-		done = upto
-	}
-	return out
+	return wavegate.ValidateGateTimeout(d, MinGateTimeout, MaxGateTimeout)
 }
 
 // Promote promotes the candidate in the default waves.

@@ -192,3 +192,27 @@ func (d *deadlineStore) SetAssignments(ctx context.Context, asgs []apitypes.Assi
 	defer cancel()
 	return d.Store.SetAssignments(ctx, asgs)
 }
+
+func (d *deadlineStore) CreateRollout(ctx context.Context, r Rollout) (Rollout, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.CreateRollout(ctx, r)
+}
+
+func (d *deadlineStore) GetRollout(ctx context.Context, id string) (Rollout, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetRollout(ctx, id)
+}
+
+func (d *deadlineStore) ListRollouts(ctx context.Context, f RolloutFilter) ([]Rollout, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.ListRollouts(ctx, f)
+}
+
+func (d *deadlineStore) UpdateRollout(ctx context.Context, r Rollout) (Rollout, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.UpdateRollout(ctx, r)
+}

@@ -139,6 +139,9 @@ type Store interface {
 	// ListExperimentEvents returns an experiment's events in Seq order.
 	ListExperimentEvents(ctx context.Context, experimentID string) ([]apitypes.ExperimentEvent, error)
 
+	// RolloutStore: progressive assignments (rollouts.go).
+	RolloutStore
+
 	// Watch delivers changes made through any store instance on the same
 	// backing data (other replicas too, for PostgreSQL) until ctx ends. A
 	// slow consumer may miss changes; it must treat a closed channel or a

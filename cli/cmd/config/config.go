@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +26,7 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Assign collector configurations to agents",
 	}
 	cmdutil.AddClientFlags(cmd, client)
-	cmd.AddCommand(NewCmdAssign(ios, client, nil), NewCmdUnassign(ios, client, nil))
+	cmd.AddCommand(NewCmdAssign(ios, client, nil), NewCmdUnassign(ios, client, nil), NewCmdRollout(ios, client))
 	return cmd
 }
 
@@ -41,6 +42,13 @@ type AssignOptions struct {
 	File       string
 	Reason     string
 	Format     cmdutil.Format
+	// Waves (the flag as given, "1,10,50,100") and GateTimeout assign
+	// progressively; NoWait returns once the first wave is out.
+	Waves       string
+	GateTimeout time.Duration
+	NoWait      bool
+	// Every is how often a progressive assignment is polled.
+	Every time.Duration
 }
 
 // NewCmdAssign returns `phoenix config assign`. runF, when not nil, runs
@@ -55,10 +63,28 @@ validates it with the collector distribution's components and stores it; only
 then is it pushed (WebSocket agents at once, polling agents on their next
 poll). An invalid configuration is refused with every problem and nothing is
 sent. With --selector, every matching agent's configuration is validated
-before any is stored.`,
+before any is stored.
+
+With --waves (and --selector) the assignment is progressive: the matching
+agents, in instance UID order, get it in waves of cumulative percentages
+(1,10,50,100: 1% first, then up to 10%, ...). The first wave goes out at once;
+each next one only once every agent of the previous wave reports it APPLIED,
+is healthy, and sends own telemetry from a minute after applying, within
+--gate-timeout (default 5m, 30s to 1h). A failed gate (FAILED, unhealthy,
+another configuration, timeout) halts the rollout and gives that wave's
+agents their previous assignment back (or none, if they had none); earlier
+waves keep the new one. The rollout is the server's: it goes on if this
+command stops, and after a server restart. The command prints the rollout
+ID and follows it until it completes, or exits non-zero if it halts;
+--no-wait returns at once (see 'phoenix config rollout status ID').`,
 		Example: `  phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --pipeline topk-rollup --param k=20
   phoenix config assign --selector env=staging --pipeline baseline --param destination=none
-  phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --file collector.yaml`,
+  phoenix config assign --agent 0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b --file collector.yaml
+
+  # Progressively: 1% of env=prod, then 10%, 50% and all, each wave gated.
+  phoenix config assign --selector env=prod --pipeline topk-rollup --param k=20 --waves 1,10,50,100
+  # Two waves, 10 minutes for each gate, without waiting for the end.
+  phoenix config assign --selector env=prod --pipeline topk-rollup --waves 50,100 --gate-timeout 10m --no-wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -75,6 +101,11 @@ before any is stored.`,
 	f.StringVar(&opts.ParamsFile, "params-file", "", "YAML or JSON file of pipeline parameters")
 	f.StringVarP(&opts.File, "file", "f", "", "complete collector configuration to assign verbatim")
 	f.StringVar(&opts.Reason, "reason", "", "why (recorded with the assignment)")
+	f.StringVar(&opts.Waves, "waves", "", "assign progressively: cumulative percentages of the matching agents, increasing, the last 100 (e.g. 1,10,50,100)")
+	f.DurationVar(&opts.GateTimeout, "gate-timeout", 0, "with --waves: how long each wave may take to pass its gate, 30s to 1h (default 5m)")
+	f.BoolVar(&opts.NoWait, "no-wait", false, "with --waves: print the rollout and return instead of following it")
+	f.DurationVar(&opts.Every, "poll", defaultEvery, "with --waves: how often to poll the rollout")
+	_ = f.MarkHidden("poll")
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
@@ -106,6 +137,9 @@ func runAssign(ctx context.Context, opts *AssignOptions) error {
 	c, err := opts.Client.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Waves != "" || opts.GateTimeout != 0 || opts.NoWait {
+		return runAssignWaves(ctx, opts, c, req)
 	}
 	var results []apitypes.AssignResult
 	if opts.Agent != "" {

@@ -3,8 +3,6 @@ package experiment // import "github.com/phoenix/platform/cli/cmd/experiment"
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,21 +71,8 @@ gated: a failure rolls them all back).`,
 	return cmd
 }
 
-// ParseWaves reads "1,10,50,100"; the server checks the values.
-func ParseWaves(s string) ([]float64, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []float64
-	for part := range strings.SplitSeq(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(part), "%"), 64)
-		if err != nil {
-			return nil, fmt.Errorf("--waves: %q is not a number: give cumulative percentages such as 1,10,50,100", strings.TrimSpace(part))
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+// ParseWaves reads "1,10,50,100" (cmdutil.ParseWaves).
+var ParseWaves = cmdutil.ParseWaves
 
 func runPromote(ctx context.Context, opts *PromoteOptions) error {
 	waves, err := ParseWaves(opts.Waves)

@@ -45,10 +45,13 @@ var (
 	// current and the previous token of every credential.
 	bucketCredentialsByDigest = []byte("agent_credentials_by_digest")
 
+	// bucketRollouts: ID → Rollout JSON (progressive assignments).
+	bucketRollouts = []byte("rollouts")
+
 	allBuckets = [][]byte{
 		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketGenerations, bucketSamples,
 		bucketSamplesByMinute, bucketExperiments, bucketExperimentsByCreated, bucketEvents,
-		bucketCredentials, bucketCredentialsByDigest,
+		bucketCredentials, bucketCredentialsByDigest, bucketRollouts,
 	}
 )
 

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Samples", sampleTests},
 		{"Experiments", experimentTests},
 		{"Events", eventTests},
+		{"Rollouts", rolloutTests},
 		{"Locks", lockTests},
 		{"Presence", presenceTests},
 		{"Watch", watchTests},

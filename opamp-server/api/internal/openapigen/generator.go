@@ -22,6 +22,7 @@ var roots = []reflect.Type{
 	reflect.TypeFor[apitypes.AssignRequest](),
 	reflect.TypeFor[apitypes.BulkAssignRequest](),
 	reflect.TypeFor[apitypes.AssignResult](),
+	reflect.TypeFor[apitypes.AssignmentRollout](),
 	reflect.TypeFor[apitypes.EnrollRequest](),
 	reflect.TypeFor[apitypes.AgentCredential](),
 	reflect.TypeFor[apitypes.AgentIdentity](),
