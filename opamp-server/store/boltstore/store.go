@@ -22,7 +22,7 @@ import (
 )
 
 // SchemaVersion is the layout this package reads and writes.
-const SchemaVersion = 3 // 2: agent credentials; 3: effective configurations apart
+const SchemaVersion = 3 // 2: agent credentials; 3: effective configurations apart, rollouts
 
 // DefaultLockTimeout bounds how long Open waits for another process to
 // release the file.
