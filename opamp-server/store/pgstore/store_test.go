@@ -96,7 +96,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	exec(t, dsn, false, "INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')")
 	_, err := pgstore.Open(t.Context(), dsn)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "database schema version 999 is newer than this phoenix server supports (6): upgrade phoenix")
+	assert.Contains(t, err.Error(), "database schema version 999 is newer than this phoenix server supports (5): upgrade phoenix")
 }
 
 func TestOpenErrors(t *testing.T) {
