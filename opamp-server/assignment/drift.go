@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -49,7 +50,7 @@ func DriftLoading(a apitypes.Agent, asg *apitypes.Assignment, load func() (strin
 	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
 		return apitypes.Drift{State: apitypes.DriftApplying}, nil
 	}
-	return shapes.compare(asg, a.EffectiveConfigHash, load)
+	return shapes.compare(asg, a.InstanceUID, a.EffectiveConfigHash, load)
 }
 
 // shapes remembers structural comparisons: parsing both configurations is
@@ -60,12 +61,15 @@ var shapes = &shapeCache{results: map[shapeKey]apitypes.Drift{}}
 // maxShapes bounds the remembered comparisons (about 200 bytes each).
 const maxShapes = 100_000
 
-// shapeKey names a comparison by the assigned text's digest and the
-// effective configuration's hash (its text's digest when it has none), so
-// a remembered one needs no effective text.
+// shapeKey names a comparison. An agent's is its assignment's hash and its
+// effective configuration's (a digest of the text when it has none), so a
+// remembered one needs no text. A fleet's is both texts' digests with the
+// agent's UID taken out: a pipeline renders the same configuration for
+// every agent but for the UID, so a fleet's agents share one comparison
+// and each pays a read and a digest, not a parse.
 type shapeKey struct {
-	assigned  [sha256.Size]byte
-	effective string
+	fleet               bool
+	assigned, effective string
 }
 
 type shapeCache struct {
@@ -73,44 +77,75 @@ type shapeCache struct {
 	results map[shapeKey]apitypes.Drift
 }
 
-func (c *shapeCache) compare(asg *apitypes.Assignment, effectiveHash string, load func() (string, error)) (apitypes.Drift, error) {
+func (c *shapeCache) get(k shapeKey) (apitypes.Drift, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.results[k]
+	return d, ok
+}
+
+func (c *shapeCache) put(d apitypes.Drift, keys ...shapeKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.results)+len(keys) > maxShapes {
+		clear(c.results) // simpler than an LRU, and rare: a fleet's worth fits
+	}
+	for _, k := range keys {
+		c.results[k] = d
+	}
+}
+
+func (c *shapeCache) compare(asg *apitypes.Assignment, uid, effectiveHash string, load func() (string, error)) (apitypes.Drift, error) {
 	var effective string
+	loaded := false
 	if effectiveHash == "" {
 		var err error
 		if effective, err = load(); err != nil {
 			return apitypes.Drift{}, err
 		}
-		sum := sha256.Sum256([]byte(effective))
-		effectiveHash = "text " + string(sum[:])
+		effectiveHash, loaded = digest(effective, ""), true
 	}
-	key := shapeKey{sha256.Sum256([]byte(asg.Config)), effectiveHash}
-	c.mu.Lock()
-	d, ok := c.results[key]
-	c.mu.Unlock()
-	if ok {
+	assignedHash := asg.ConfigHash
+	if assignedHash == "" {
+		assignedHash = digest(asg.Config, "")
+	}
+	agent := shapeKey{assigned: assignedHash, effective: effectiveHash}
+	if d, ok := c.get(agent); ok {
 		return d, nil
 	}
-	if !strings.HasPrefix(effectiveHash, "text ") {
+	if !loaded {
 		var err error
 		if effective, err = load(); err != nil {
 			return apitypes.Drift{}, err
 		}
 	}
-	d = compareShapes(asg.Config, effective)
-	c.mu.Lock()
-	if len(c.results) >= maxShapes {
-		clear(c.results) // simpler than an LRU, and rare: a fleet's worth fits
+	fleet := shapeKey{fleet: true, assigned: digest(asg.Config, uid), effective: digest(effective, uid)}
+	d, ok := c.get(fleet)
+	if !ok {
+		d = compareShapes(asg.Config, effective)
 	}
-	c.results[key] = d
-	c.mu.Unlock()
+	c.put(d, agent, fleet)
 	return d, nil
+}
+
+// comparisons counts structural comparisons, for tests.
+var comparisons atomic.Int64
+
+// digest is text's SHA-256 with uid (when set) taken out.
+func digest(text, uid string) string {
+	if uid != "" {
+		text = strings.ReplaceAll(text, uid, "")
+	}
+	sum := sha256.Sum256([]byte(text))
+	return string(sum[:])
 }
 
 // compareShapes is Drift's structural comparison of an assigned and an
 // effective configuration.
 func compareShapes(assigned, effective string) apitypes.Drift {
-	want, err := assignedShapes.of(assigned)
-	if err != nil {
+	comparisons.Add(1)
+	var want configShape
+	if err := yaml.Unmarshal([]byte(assigned), &want); err != nil {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Message: "assigned configuration unreadable: " + err.Error()}
 	}
 	var got configShape
@@ -121,41 +156,6 @@ func compareShapes(assigned, effective string) apitypes.Drift {
 		return apitypes.Drift{State: apitypes.DriftDrifted, Sections: differ}
 	}
 	return apitypes.Drift{State: apitypes.DriftInSync}
-}
-
-// assignedShapes remembers assigned configurations' shapes: a fleet
-// shares a few, and parsing is what a comparison costs.
-var assignedShapes = &parsedShapes{shapes: map[[sha256.Size]byte]parsedShape{}}
-
-// maxAssignedShapes bounds the remembered assigned shapes.
-const maxAssignedShapes = 1000
-
-type parsedShape struct {
-	shape configShape
-	err   error
-}
-
-type parsedShapes struct {
-	mu     sync.Mutex
-	shapes map[[sha256.Size]byte]parsedShape
-}
-
-func (p *parsedShapes) of(config string) (configShape, error) {
-	key := sha256.Sum256([]byte(config))
-	p.mu.Lock()
-	ps, ok := p.shapes[key]
-	p.mu.Unlock()
-	if ok {
-		return ps.shape, ps.err
-	}
-	ps.err = yaml.Unmarshal([]byte(config), &ps.shape)
-	p.mu.Lock()
-	if len(p.shapes) >= maxAssignedShapes {
-		clear(p.shapes)
-	}
-	p.shapes[key] = ps
-	p.mu.Unlock()
-	return ps.shape, ps.err
 }
 
 // configShape is the structure of a collector configuration: component

@@ -2,6 +2,7 @@ package assignment
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,4 +174,45 @@ func TestDriftSections(t *testing.T) {
 			assert.Equal(t, tt.differ, want.diff(got))
 		})
 	}
+}
+
+// Agents whose configurations differ only by their UIDs share one
+// comparison: the second agent is not parsed again, and an agent
+// compared again needs no effective text.
+func TestDriftIsComparedOncePerFleet(t *testing.T) {
+	agentOf := func(uid string) (apitypes.Agent, *apitypes.Assignment) {
+		config := strings.ReplaceAll(assignedConfig, "nop:", "nop/"+uid+":")
+		config = strings.ReplaceAll(config, "[nop]", "[nop/"+uid+"]")
+		asg := &apitypes.Assignment{InstanceUID: uid, Config: config, ConfigHash: "h-" + uid}
+		a := apitypes.Agent{InstanceUID: uid, EffectiveConfigHash: "e-" + uid,
+			RemoteConfig: apitypes.RemoteConfigStatus{Hash: asg.ConfigHash, Status: apitypes.ConfigStatusApplied}}
+		return a, asg
+	}
+	loads := 0
+	loader := func(text string) func() (string, error) {
+		return func() (string, error) { loads++; return text, nil }
+	}
+	before := comparisons.Load()
+	a, asg := agentOf("0191f1c2-0000-7000-8000-00000000000a")
+	d, err := DriftLoading(a, asg, loader(asg.Config))
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	b, bsg := agentOf("0191f1c2-0000-7000-8000-00000000000b")
+	d, err = DriftLoading(b, bsg, loader(bsg.Config))
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	assert.Equal(t, int64(1), comparisons.Load()-before, "the second agent shares the first's comparison")
+	assert.Equal(t, 2, loads)
+
+	d, err = DriftLoading(b, bsg, loader("not read"))
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	assert.Equal(t, 2, loads, "remembered by hash: no text read")
+
+	// Another structure is compared on its own.
+	c, csg := agentOf("0191f1c2-0000-7000-8000-00000000000c")
+	d, err = DriftLoading(c, csg, loader("receivers: {otlp: {}}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftDrifted, d.State)
+	assert.Equal(t, int64(2), comparisons.Load()-before)
 }

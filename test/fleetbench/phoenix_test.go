@@ -103,8 +103,8 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	waitUntil(b, ctx, "every agent still APPLIED after the restart", time.Second, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
 	time.Sleep(settle)
 	restarted := memory(b, srv.Pid(), procMemory{}, n, "restart-")
-	b.Logf("resident memory: %d MiB with %d agents connected, %d MiB after the restart",
-		connected.rss>>20, n, restarted.rss>>20)
+	b.Logf("resident memory (anonymous): %d (%d) MiB with %d agents connected, %d (%d) MiB after the restart",
+		connected.rss>>20, connected.anon>>20, n, restarted.rss>>20, restarted.anon>>20)
 }
 
 // memory reports the server's resident memory per agent above base.
@@ -118,6 +118,7 @@ func memory(b *testing.B, pid int, base procMemory, n int, prefix string) procMe
 		b.ReportMetric(perAgentKiB(m.anon, base.anon, n), "anon-KiB/agent")
 	}
 	b.ReportMetric(float64(m.rss>>20), prefix+"rss-MiB")
+	b.ReportMetric(float64(m.anon>>20), prefix+"anon-MiB")
 	return m
 }
 
