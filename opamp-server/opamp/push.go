@@ -299,7 +299,11 @@ func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
 		return
 	}
 	st.mu.Lock()
-	st.record = nil // written elsewhere, or by this replica: read it again
+	if st.ownWrites > 0 {
+		st.ownWrites-- // this replica's own write: the held record is it
+	} else {
+		st.record = nil // written elsewhere: read it again
+	}
 	live := st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
 	st.mu.Unlock()
 	if live {
@@ -346,7 +350,7 @@ func (s *Server) pushAll(p *pusher) {
 	var uids []string
 	for uid, st := range s.agents {
 		st.mu.Lock()
-		st.assignedKnown, st.record = false, nil
+		st.assignedKnown, st.record, st.ownWrites = false, nil, 0
 		if st.conn != nil && st.synced {
 			uids = append(uids, uid)
 		}

@@ -23,7 +23,8 @@ const refreshLastSeen = 2 * time.Minute
 // heldRecord is the agent record a synced WebSocket agent's messages fold
 // into between messages, so a heartbeat reads nothing. Only this replica's
 // connection writes the record while the agent is here; any other write
-// (a delete, another replica) announces a change, which drops it.
+// (a delete, another replica) announces a change, which drops it. The
+// changes this replica's own writes announce are counted off instead.
 type heldRecord struct {
 	agent apitypes.Agent
 	// storedSeen is the last-seen time the store holds.
@@ -67,6 +68,7 @@ func (c *connection) saveRecord(ctx context.Context, st *agentState, before, a a
 		st.record = nil
 		return false, err
 	}
+	st.ownWrites++
 	if c.transport == apitypes.ConnectionWebSocket {
 		a.EffectiveConfig = "" // stored; the held record needs only its hash
 		st.record = &heldRecord{agent: cloneRecord(a), storedSeen: a.LastSeen}

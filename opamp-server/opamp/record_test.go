@@ -73,9 +73,9 @@ func TestHeartbeatsAreNotWrittenUntilLastSeenIsStale(t *testing.T) {
 		require.NoError(t, err)
 		return a
 	}
-	// The watcher hears of the first write; let it drop the record first.
+	// The watcher hears of the first write, this replica's own: the record
+	// stays held.
 	time.Sleep(100 * time.Millisecond)
-	send(&protobufs.AgentToServer{})
 
 	writes, reads := counting.writes.Load(), counting.agents.Load()
 	for range 5 {
@@ -88,6 +88,9 @@ func TestHeartbeatsAreNotWrittenUntilLastSeenIsStale(t *testing.T) {
 	send(&protobufs.AgentToServer{Health: &protobufs.ComponentHealth{Healthy: false, LastError: "exporter down"}})
 	assert.Equal(t, writes+1, counting.writes.Load(), "a health change is written at once")
 	assert.Equal(t, "exporter down", stored().Health.LastError)
+	time.Sleep(100 * time.Millisecond) // its change event comes back
+	send(&protobufs.AgentToServer{})
+	assert.Equal(t, reads, counting.agents.Load(), "after its own write a replica reads nothing back")
 
 	// A write from elsewhere: the next heartbeat reads the store, whose
 	// sequence number lags, and is not taken for a gap.

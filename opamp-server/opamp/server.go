@@ -131,6 +131,9 @@ type agentState struct {
 	// that connection, which the stored record may lag.
 	record *heldRecord
 	seq    uint64
+	// ownWrites counts this replica's writes of the record whose change
+	// events have not come back yet: those leave the record held.
+	ownWrites int
 }
 
 // New creates the endpoint; call Handler to mount it and Start to run its
