@@ -8,6 +8,8 @@ package redact // import "github.com/phoenix/platform/opamp-server/redact"
 import (
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Placeholder replaces a secret.
@@ -43,23 +45,24 @@ func Config(cfg string) string {
 		return redactText(cfg)
 	}
 	lower := strings.ToLower(cfg) // ASCII: the same offsets
+	// Most texts hold no secret: nothing is copied until a chunk changes.
 	var b strings.Builder
-	start, changed := 0, false
+	start, copied := 0, 0 // cfg[:copied] is in b
 	for start < len(cfg) {
 		end := chunkEnd(cfg, start)
-		chunk := cfg[start:end]
-		if out := chunk; mayNameSecret(lower[start:end]) {
-			out = redactText(chunk)
-			changed = changed || out != chunk
-			b.WriteString(out)
-		} else {
-			b.WriteString(chunk)
+		if chunk := cfg[start:end]; mayNameSecret(lower[start:end]) {
+			if out := redactText(chunk); out != chunk {
+				b.WriteString(cfg[copied:start])
+				b.WriteString(out)
+				copied = end
+			}
 		}
 		start = end
 	}
-	if !changed {
+	if copied == 0 {
 		return cfg
 	}
+	b.WriteString(cfg[copied:])
 	return b.String()
 }
 
@@ -182,10 +185,32 @@ func value(key string, v any) any {
 		}
 		return m
 	case string:
-		if secretName.MatchString(key) && !strings.HasSuffix(strings.ToLower(key), "_env") && !isReference(v) && v != "" {
+		if namesSecret(key) && !strings.HasSuffix(strings.ToLower(key), "_env") && !isReference(v) && v != "" {
 			return Placeholder
 		}
 		return Config(v)
 	}
 	return v
+}
+
+// secretKeys remembers which parameter names name a secret: a fleet's
+// listing asks about the same few names for every agent.
+var secretKeys sync.Map // string → bool
+
+// maxSecretKeys bounds what secretKeys remembers (names come from callers).
+const maxSecretKeys = 4096
+
+var secretKeysLen atomic.Int64
+
+func namesSecret(key string) bool {
+	if v, ok := secretKeys.Load(key); ok {
+		return v.(bool)
+	}
+	is := secretName.MatchString(key)
+	if secretKeysLen.Load() < maxSecretKeys {
+		if _, loaded := secretKeys.LoadOrStore(key, is); !loaded {
+			secretKeysLen.Add(1)
+		}
+	}
+	return is
 }
