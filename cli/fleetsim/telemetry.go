@@ -202,3 +202,26 @@ func (a *agent) ownMetrics(start, now time.Time) pmetric.Metrics {
 	gauge(MetricTotalSysMemory, "By", int64(rss*0.8))
 	return md
 }
+
+// destination is where an agent exports its own metrics to.
+func (f *Fleet) destination(m *OwnMetrics) *destination {
+	d := &destination{endpoint: f.intern(m.Endpoint), header: make(http.Header, len(m.Headers))}
+	for k, v := range m.Headers {
+		d.header.Set(k, v)
+	}
+	return d
+}
+
+// intern returns one copy of s for all agents (the own-telemetry
+// endpoint, the same for every agent).
+func (f *Fleet) intern(s string) string {
+	f.internMu.Lock()
+	defer f.internMu.Unlock()
+	if v, ok := f.interned[s]; ok {
+		return v
+	}
+	if len(f.interned) < 64 {
+		f.interned[s] = s
+	}
+	return s
+}
