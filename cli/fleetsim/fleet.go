@@ -63,6 +63,8 @@ type Fleet struct {
 	wavesMu sync.Mutex
 	waves   []*wave
 
+	meters costMeters
+
 	internMu sync.Mutex
 	interned map[string]string
 

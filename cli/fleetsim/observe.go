@@ -57,6 +57,9 @@ type AgentStatus struct {
 	// Telemetry reports that the server offered an own-telemetry
 	// destination.
 	Telemetry bool `json:"telemetry"`
+	// CostMeters are the variants of the cost_meter processors the
+	// collector runs, whose figures its own telemetry carries.
+	CostMeters []string `json:"cost_meters,omitempty"`
 }
 
 // Agents lists the agents launched so far, by index.
@@ -76,7 +79,7 @@ func (a *agent) status() AgentStatus {
 	return AgentStatus{
 		Index: a.index, InstanceUID: a.id.InstanceUID, HostName: a.hostName(), Connected: a.connected,
 		ConfigHash: hexHash(a.latestHash), Status: outcomeNames[a.latest], RunningHash: hexHash(a.runningHash),
-		Telemetry: a.telemetry != nil,
+		Telemetry: a.telemetry != nil, CostMeters: a.meters,
 	}
 }
 
