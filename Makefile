@@ -123,8 +123,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./processors/... ./receivers/... | tee bench.txt
 
 ## bench-fleet: the control plane with a simulated fleet (FLEETBENCH_AGENTS,
-## default 10000) on both stores, and opamp-go's example server beside it when
-## FLEETBENCH_PEER names its binary (docs/architecture.md); about 15 minutes
+## default 10000) on both stores, an experiment's whole lifecycle over that
+## fleet on both stores, and opamp-go's example server beside it when
+## FLEETBENCH_PEER names its binary (docs/architecture.md); about 35 minutes
 bench-fleet: phoenix test-deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/fleetbench | tee bench-fleet.txt
 

@@ -65,6 +65,8 @@ type agent struct {
 	running     *protobufs.AgentConfigMap
 	runningHash []byte
 	startedAt   time.Time
+	// meters are the variants of the cost_meter processors it runs.
+	meters []string
 
 	// The latest configuration received: its hash, where the agent stands
 	// with it, and the push wave it arrived in. gen increases with every
@@ -309,6 +311,7 @@ func (a *agent) finishApply(gen uint64) {
 		a.setHealth(health(false, now, msg))
 		return
 	}
+	a.meters = a.f.meters.variants(hash, a.pending)
 	a.running, a.runningHash, a.pending, a.startedAt = a.pending, hash, nil, now
 	a.setLatest(hash, outcomeApplied)
 	c := a.client

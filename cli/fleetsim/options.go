@@ -50,6 +50,9 @@ const (
 	// DefaultHeartbeat is opamp-go's and the supervisor's heartbeat (and
 	// plain HTTP's polling interval).
 	DefaultHeartbeat = 30 * time.Second
+	// DefaultCandidateShare is the share of the baseline's series a
+	// candidate's cost_meter reports: the demo's 85% reduction.
+	DefaultCandidateShare = 0.15
 	// DefaultServiceVersion is the service.version agents report.
 	DefaultServiceVersion = "0.0.0-loadsim"
 	// DefaultOpAMPPort and DefaultOpAMPPath make the OpAMP URL derived from
@@ -115,6 +118,12 @@ type Options struct {
 	// ServiceVersion is the service.version agents report. Default
 	// DefaultServiceVersion.
 	ServiceVersion string
+	// CandidateShare is the share, in (0, 1], of a baseline cost_meter's
+	// series, datapoints, bytes and processes that the agents' other
+	// cost_meter processors (a candidate's) report in their own
+	// telemetry; every critical process is kept. 1 is no reduction.
+	// Default DefaultCandidateShare.
+	CandidateShare float64
 }
 
 // withDefaults fills the defaults in and derives the OpAMP URL; validate
@@ -143,6 +152,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ServiceVersion == "" {
 		o.ServiceVersion = DefaultServiceVersion
+	}
+	if o.CandidateShare == 0 {
+		o.CandidateShare = DefaultCandidateShare
 	}
 	o.Labels = maps.Clone(o.Labels)
 	o.Server = strings.TrimRight(o.Server, "/")
@@ -221,6 +233,9 @@ func (o Options) Validate() error {
 	}
 	if o.Heartbeat < 0 || (o.Heartbeat > 0 && o.Heartbeat < 100*time.Millisecond) {
 		add("heartbeat must be at least 100ms, got %s", o.Heartbeat)
+	}
+	if math.IsNaN(o.CandidateShare) || o.CandidateShare < 0 || o.CandidateShare > 1 {
+		add("candidate-share must be within (0, 1] (0 takes the default, %g), got %v", DefaultCandidateShare, o.CandidateShare)
 	}
 	return errors.Join(errs...)
 }

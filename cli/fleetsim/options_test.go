@@ -36,6 +36,8 @@ func TestValidateRefusesBadInput(t *testing.T) {
 		{"share below 0", func(o *Options) { o.FailShare = -0.1 }, "fail-share must be within [0, 1], got -0.1"},
 		{"share above 1", func(o *Options) { o.FailShare = 1.5 }, "fail-share must be within [0, 1], got 1.5"},
 		{"share not a number", func(o *Options) { o.FailShare = math.NaN() }, "fail-share must be within [0, 1], got NaN"},
+		{"candidate share below 0", func(o *Options) { o.CandidateShare = -0.5 }, "candidate-share must be within (0, 1]"},
+		{"candidate share above 1", func(o *Options) { o.CandidateShare = 1.2 }, "candidate-share must be within (0, 1] (0 takes the default, 0.15), got 1.2"},
 		{"negative rate", func(o *Options) { o.Rate = -1 }, "rate must be a positive number"},
 		{"negative apply delay", func(o *Options) { o.ApplyDelay = -time.Second }, "apply-delay must not be negative"},
 		{"negative telemetry interval", func(o *Options) { o.TelemetryInterval = -time.Second }, "telemetry-interval must not be negative"},
@@ -112,6 +114,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, DefaultEnrollConcurrency, o.EnrollConcurrency)
 	assert.Equal(t, DefaultTelemetryConcurrency, o.TelemetryConcurrency)
 	assert.Zero(t, o.TelemetryInterval, "own telemetry stays off unless asked for")
+	assert.InDelta(t, DefaultCandidateShare, o.CandidateShare, 0)
 }
 
 func TestFailingAgentsAreExactAndSpread(t *testing.T) {
@@ -236,7 +239,7 @@ func TestOwnMetrics(t *testing.T) {
 	f := &Fleet{o: Options{ServiceVersion: "1.2.3"}}
 	a := &agent{f: f, index: 3, id: Identity{InstanceUID: "0190e0c4-8f1a-7c3e-9d2b-5a4f3e2d1c0b"}}
 	start := time.Unix(1_700_000_000, 0)
-	md := a.ownMetrics(start, start.Add(100*time.Second))
+	md := a.ownMetrics(start, start.Add(100*time.Second), nil)
 	require.Equal(t, 1, md.ResourceMetrics().Len())
 	rm := md.ResourceMetrics().At(0)
 	uid, _ := rm.Resource().Attributes().Get("service.instance.id")

@@ -103,12 +103,12 @@ func (a *agent) exporting() bool {
 // reader would, with the headers the server offered (its credential).
 func (t *telemetry) export(ctx context.Context, a *agent) {
 	a.mu.Lock()
-	d, start := a.telemetry, a.startedAt
+	d, start, meters := a.telemetry, a.startedAt, a.meters
 	a.mu.Unlock()
 	if d == nil || ctx.Err() != nil {
 		return
 	}
-	body, err := pmetricotlp.NewExportRequestFromMetrics(a.ownMetrics(start, a.f.now())).MarshalProto()
+	body, err := pmetricotlp.NewExportRequestFromMetrics(a.ownMetrics(start, a.f.now(), meters)).MarshalProto()
 	if err != nil {
 		a.f.countError(ErrTelemetry, err.Error())
 		return
@@ -155,11 +155,12 @@ const (
 	MetricTotalSysMemory = "otelcol_process_runtime_total_sys_memory_bytes"
 )
 
-// ownMetrics are the agent's collector's process metrics at now, for a
-// collector started at start: its own steady CPU share (0.5% to 5% of a
-// core) and resident set (64 to 128 MiB, growing a little with uptime),
-// fixed by its index.
-func (a *agent) ownMetrics(start, now time.Time) pmetric.Metrics {
+// ownMetrics are the agent's collector's own metrics at now, for a
+// collector started at start: its process's, with its own steady CPU share
+// (0.5% to 5% of a core) and resident set (64 to 128 MiB, growing a little
+// with uptime), fixed by its index; and its cost_meter processors', one
+// for each variant in meters.
+func (a *agent) ownMetrics(start, now time.Time, meters []string) pmetric.Metrics {
 	uptime := max(now.Sub(start).Seconds(), 0)
 	cpuShare := 0.005 + 0.045*spread(a.index*7+3)
 	rss := float64(64<<20) * (1 + spread(a.index)) * (1 + min(uptime, 3600)/3600/8)
@@ -200,5 +201,29 @@ func (a *agent) ownMetrics(start, now time.Time) pmetric.Metrics {
 	gauge(MetricMemoryRSS, "By", int64(rss))
 	gauge(MetricHeapAlloc, "By", int64(rss*0.45))
 	gauge(MetricTotalSysMemory, "By", int64(rss*0.8))
+	a.appendCostMeters(rm, meters, startTS, ts, uptime)
 	return md
+}
+
+// destination is where an agent exports its own metrics to.
+func (f *Fleet) destination(m *OwnMetrics) *destination {
+	d := &destination{endpoint: f.intern(m.Endpoint), header: make(http.Header, len(m.Headers))}
+	for k, v := range m.Headers {
+		d.header.Set(k, v)
+	}
+	return d
+}
+
+// intern returns one copy of s for all agents (the own-telemetry
+// endpoint, the same for every agent).
+func (f *Fleet) intern(s string) string {
+	f.internMu.Lock()
+	defer f.internMu.Unlock()
+	if v, ok := f.interned[s]; ok {
+		return v
+	}
+	if len(f.interned) < 64 {
+		f.interned[s] = s
+	}
+	return s
 }

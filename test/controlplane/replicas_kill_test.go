@@ -373,9 +373,12 @@ func waitExperiment(t *testing.T, c *cluster, api *apiclient.Client, id string, 
 }
 
 // completeForPromote turns the stopped experiment into a completed one that
-// passed, as if its analysis had run. Simulated agents export no cost_meter series,
-// so no analysis of theirs can pass; a promote reads only the status and
-// the targets, which the real deploy recorded.
+// passed, as if its analysis had run; a promote reads only the status and
+// the targets, which the real deploy recorded. Simulated agents export
+// cost_meter figures an analysis passes (BenchmarkFleetExperiment), but it
+// needs own telemetry over a whole window, in practice three minutes
+// (MinDuration's last minute is cut short at its end): that would triple
+// this test and replace the stop through a survivor it checks.
 func completeForPromote(t *testing.T, dsn, id string) {
 	t.Helper()
 	st, err := pgstore.Open(t.Context(), dsn)

@@ -1,8 +1,9 @@
 // Package fleetbench measures the control plane at the size users run: a
 // `phoenix server` process with thousands of OpAMP agents of cli/fleetsim
 // (opamp-go clients behaving like the supervisor) in the benchmark's
-// process, on the embedded store and on PostgreSQL, and opamp-go's example
-// server under the same fleet beside it. Run it with `make bench-fleet`;
+// process, on the embedded store and on PostgreSQL, an experiment over the
+// whole fleet from deploy to restore, and opamp-go's example server under
+// the same fleet beside it. Run it with `make bench-fleet`;
 // docs/architecture.md records the figures.
 //
 // Environment:

@@ -71,7 +71,14 @@ What an agent does, like the supervisor:
   - heartbeats every --heartbeat (plain HTTP polls at that interval);
   - once the server offers an own-telemetry destination, exports its
     collector's otelcol_process_* metrics there every --telemetry-interval,
-    with its credential. Exports are spread over the interval.
+    with its credential. Exports are spread over the interval. While it runs
+    a configuration with cost_meter processors (an experiment's: paired runs
+    baseline and candidate, split one of them), they come with the
+    otelcol_processor_cost_meter_* figures of each processor's variant, for
+    a host of 100 to 400 processes (fixed per agent): a baseline counts
+    every process, any other variant --candidate-share of the series,
+    datapoints and bytes and every critical process, so an experiment's
+    analysis reaches a verdict.
 
 Progress goes to stderr every second (every 10 s, and only when it changed,
 when stderr is not a terminal); at the end, after --duration or on Ctrl-C,
@@ -110,6 +117,8 @@ Select the fleet with its label, for example to assign it a pipeline:
 	f.Float64Var(&opts.Sim.FailShare, "fail-share", 0, "share of agents, 0 to 1, that fail every configuration (the same agents every run)")
 	f.DurationVar(&opts.Sim.ApplyDelay, "apply-delay", time.Second, "longest an apply takes; agents spread evenly below it (0: at once)")
 	f.DurationVar(&opts.Sim.TelemetryInterval, "telemetry-interval", time.Minute, "own-metrics export interval once the server offers a destination (0: none)")
+	f.Float64Var(&opts.Sim.CandidateShare, "candidate-share", fleetsim.DefaultCandidateShare,
+		"share, above 0 and up to 1, of a baseline cost_meter's series, datapoints and bytes that other variants' report (1: no reduction)")
 	f.IntVar(&opts.Sim.TelemetryConcurrency, "telemetry-concurrency", fleetsim.DefaultTelemetryConcurrency, "own-metrics exports in flight at once")
 	f.Float64Var(&opts.Sim.Rate, "rate", fleetsim.DefaultRate, "agents started (connected) per second")
 	f.IntVar(&opts.Sim.EnrollConcurrency, "enroll-concurrency", fleetsim.DefaultEnrollConcurrency, "enrollments in flight at once")

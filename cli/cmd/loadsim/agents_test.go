@@ -28,12 +28,13 @@ func TestAgentsFlagsFillTheOptions(t *testing.T) {
 		"--enroll-token-file", "/etc/phoenix/enroll.token", "--identities", "fleet.jsonl", "--fleet", "bench", "--host-prefix", "web",
 		"-l", "env=bench", "--label", "zone=a", "--fail-share", "0.05", "--apply-delay", "10s", "--telemetry-interval", "15s",
 		"--telemetry-concurrency", "8", "--rate", "50", "--enroll-concurrency", "4", "--heartbeat", "5s", "--duration", "2m", "-o", "json",
+		"--candidate-share", "0.3",
 	)
 	require.NoError(t, err)
 	assert.Equal(t, fleetsim.Options{
 		Count: 250, OpAMP: "ws://10.0.0.2:4320/v1/opamp", Identities: "fleet.jsonl", Fleet: "bench", HostPrefix: "web",
 		FailShare: 0.05, ApplyDelay: 10 * time.Second, TelemetryInterval: 15 * time.Second, TelemetryConcurrency: 8,
-		Rate: 50, EnrollConcurrency: 4, Heartbeat: 5 * time.Second,
+		Rate: 50, EnrollConcurrency: 4, Heartbeat: 5 * time.Second, CandidateShare: 0.3,
 	}, opts.Sim)
 	assert.Equal(t, "http://10.0.0.1:8080", opts.Server)
 	assert.Equal(t, "http", opts.Transport)
