@@ -73,7 +73,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 			s.set.Metrics.AgentsConnected.WithLabelValues(string(apitypes.ConnectionWebSocket)).Inc()
 		}
 		st.conn, st.synced = conn, false
-		clear(st.lastSent)
+		st.lastSentHash = ""
 		s.log.Info("agent connected", "agent", uid, "transport", c.transport)
 	}
 	st.transport, st.lastSeen, st.uidBytes = c.transport, now, msg.GetInstanceUid()
@@ -166,11 +166,11 @@ func (c *connection) attachConfig(ctx context.Context, st *agentState, a apitype
 	if !needsConfig(a, asg, now) {
 		return
 	}
-	if sent, ok := st.lastSent[asg.ConfigHash]; ok && now.Sub(sent) < s.set.ResendAfter {
+	if st.sentRecently(asg.ConfigHash, now, s.set.ResendAfter) {
 		return
 	}
 	resp.RemoteConfig = remoteConfig(asg)
-	st.lastSent[asg.ConfigHash] = now
+	st.lastSentHash, st.lastSentAt = asg.ConfigHash, now
 	s.set.Metrics.ConfigPushes.Inc()
 	s.log.Info("sending configuration", "agent", a.InstanceUID, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
 }

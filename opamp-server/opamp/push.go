@@ -130,7 +130,7 @@ func (s *Server) push(ctx context.Context, uid string, assignment func(*agentSta
 	// The same configuration twice in a row makes the supervisor report
 	// APPLIED for the second copy at once, before the first has proven
 	// itself, and that premature "last working" config defeats rollback.
-	if sent, ok := st.lastSent[asg.ConfigHash]; ok && s.set.Now().Sub(sent) < s.set.ResendAfter {
+	if st.sentRecently(asg.ConfigHash, s.set.Now(), s.set.ResendAfter) {
 		return nil
 	}
 	msg := &protobufs.ServerToAgent{InstanceUid: st.uidBytes, Capabilities: serverCapabilities, RemoteConfig: remoteConfig(asg)}
@@ -138,7 +138,7 @@ func (s *Server) push(ctx context.Context, uid string, assignment func(*agentSta
 		s.set.Metrics.OpAMPErrors.WithLabelValues("send").Inc()
 		return fmt.Errorf("pushing config to %s: %w", uid, err)
 	}
-	st.lastSent[asg.ConfigHash] = s.set.Now()
+	st.lastSentHash, st.lastSentAt = asg.ConfigHash, s.set.Now()
 	s.set.Metrics.ConfigPushes.Inc()
 	s.log.Info("pushed configuration", "agent", uid, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/open-telemetry/opamp-go/protobufs"
@@ -153,4 +154,41 @@ func TestPushManyReadsAssignmentsAtOnce(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, stored[i].ConfigHash, hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash()))
 	}
+}
+
+// A configuration sent again after another one went out in between is not
+// held back (an experiment stopped soon after its start restores what the
+// start replaced); the same one twice in a row is.
+func TestPushResendsAfterAnotherConfiguration(t *testing.T) {
+	env := newTestServer(t)
+	require.NoError(t, env.s.Start(t.Context()))
+	conn := wsDial(t, env)
+	msg, uid := withUID(described(str("host.name", "web-1")))
+	require.NoError(t, wsSend(t, conn, marshal(t, msg)))
+	_, err := wsAnswer(t, conn)
+	require.NoError(t, err)
+
+	assign := func(body string) string {
+		asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: uid.String(), Config: body, Reason: "test"})
+		require.NoError(t, err)
+		return asg.ConfigHash
+	}
+	received := func() string {
+		t.Helper()
+		answer, err := wsAnswer(t, conn)
+		require.NoError(t, err)
+		require.NotNil(t, answer.GetRemoteConfig(), "a pushed configuration")
+		return hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash())
+	}
+	first := assign("receivers: {nop: {}}\n")
+	require.Equal(t, first, received())
+	second := assign("receivers: {nop/2: {}}\n")
+	require.Equal(t, second, received())
+	assert.Equal(t, first, assign("receivers: {nop: {}}\n"))
+	assert.Equal(t, first, received(), "the first again, within ResendAfter of its first push")
+
+	assign("receivers: {nop: {}}\n") // the same, a second time in a row
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	_, _, err = conn.ReadMessage()
+	assert.Error(t, err, "not sent twice in a row")
 }

@@ -106,7 +106,10 @@ type agentState struct {
 	conn      types.Connection // live WebSocket connection, nil otherwise
 	transport apitypes.ConnectionType
 	synced    bool                 // full state received on the current connection
-	lastSent  map[string]time.Time // config hash → when this replica sent it
+	// lastSentHash is the configuration this replica sent last, at
+	// lastSentAt (sentRecently).
+	lastSentHash string
+	lastSentAt   time.Time
 	offered   string               // own-metrics offer hash already sent
 	// heartbeatOffered: the HTTP heartbeat went out since the agent last
 	// sent its full state (a supervisor restart forgets it).
@@ -134,6 +137,15 @@ type agentState struct {
 	// ownWrites counts this replica's writes of the record whose change
 	// events have not come back yet: those leave the record held.
 	ownWrites int
+}
+
+// sentRecently reports whether hash is the configuration last sent, within
+// resendAfter of now: the same configuration twice in a row makes the
+// supervisor report APPLIED for the second copy at once, before the first
+// has proven itself. Another one sent in between (an experiment's stop
+// restoring what its start replaced) does not hold it back.
+func (st *agentState) sentRecently(hash string, now time.Time, resendAfter time.Duration) bool {
+	return st.lastSentHash == hash && now.Sub(st.lastSentAt) < resendAfter
 }
 
 // New creates the endpoint; call Handler to mount it and Start to run its
@@ -248,7 +260,7 @@ func (s *Server) state(uid string) *agentState {
 	defer s.mu.Unlock()
 	st, ok := s.agents[uid]
 	if !ok {
-		st = &agentState{lastSent: map[string]time.Time{}}
+		st = &agentState{}
 		s.agents[uid] = st
 	}
 	return st
