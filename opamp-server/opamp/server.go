@@ -105,12 +105,12 @@ type agentState struct {
 	mu        sync.Mutex
 	conn      types.Connection // live WebSocket connection, nil otherwise
 	transport apitypes.ConnectionType
-	synced    bool                 // full state received on the current connection
+	synced    bool // full state received on the current connection
 	// lastSentHash is the configuration this replica sent last, at
 	// lastSentAt (sentRecently).
 	lastSentHash string
 	lastSentAt   time.Time
-	offered   string               // own-metrics offer hash already sent
+	offered      string // own-metrics offer hash already sent
 	// heartbeatOffered: the HTTP heartbeat went out since the agent last
 	// sent its full state (a supervisor restart forgets it).
 	heartbeatOffered bool
