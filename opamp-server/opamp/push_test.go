@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/open-telemetry/opamp-go/protobufs"
 	"github.com/stretchr/testify/assert"
@@ -59,24 +60,9 @@ func TestPushesAndReportsReadOnlyWhatChanged(t *testing.T) {
 	counting := &readCounting{}
 	env := newTestServer(t, func(s *Settings) { counting.Store = s.Store; s.Store = counting })
 	require.NoError(t, env.s.Start(t.Context()))
-	conn := wsDial(t, env)
-	msg, uid := withUID(described(str("host.name", "web-1")))
-	require.NoError(t, wsSend(t, conn, marshal(t, msg)))
-	_, err := wsAnswer(t, conn)
-	require.NoError(t, err)
-
-	assign := func(body string) string {
-		asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: uid.String(), Config: body, Reason: "test"})
-		require.NoError(t, err)
-		return asg.ConfigHash
-	}
-	received := func(conn *websocket.Conn) string {
-		t.Helper()
-		answer, err := wsAnswer(t, conn)
-		require.NoError(t, err)
-		require.NotNil(t, answer.GetRemoteConfig(), "a pushed configuration")
-		return hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash())
-	}
+	conn, uid := connectAgent(t, env)
+	assign := func(body string) string { return assignTo(t, env, uid.String(), body) }
+	received := func(conn *websocket.Conn) string { return receivedHash(t, conn) }
 
 	agentsBefore := counting.agents.Load()
 	first := assign("receivers: {nop: {}}\n")
@@ -162,24 +148,9 @@ func TestPushManyReadsAssignmentsAtOnce(t *testing.T) {
 func TestPushResendsAfterAnotherConfiguration(t *testing.T) {
 	env := newTestServer(t)
 	require.NoError(t, env.s.Start(t.Context()))
-	conn := wsDial(t, env)
-	msg, uid := withUID(described(str("host.name", "web-1")))
-	require.NoError(t, wsSend(t, conn, marshal(t, msg)))
-	_, err := wsAnswer(t, conn)
-	require.NoError(t, err)
-
-	assign := func(body string) string {
-		asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: uid.String(), Config: body, Reason: "test"})
-		require.NoError(t, err)
-		return asg.ConfigHash
-	}
-	received := func() string {
-		t.Helper()
-		answer, err := wsAnswer(t, conn)
-		require.NoError(t, err)
-		require.NotNil(t, answer.GetRemoteConfig(), "a pushed configuration")
-		return hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash())
-	}
+	conn, uid := connectAgent(t, env)
+	assign := func(body string) string { return assignTo(t, env, uid.String(), body) }
+	received := func() string { return receivedHash(t, conn) }
 	first := assign("receivers: {nop: {}}\n")
 	require.Equal(t, first, received())
 	second := assign("receivers: {nop/2: {}}\n")
@@ -189,6 +160,36 @@ func TestPushResendsAfterAnotherConfiguration(t *testing.T) {
 
 	assign("receivers: {nop: {}}\n") // the same, a second time in a row
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
-	_, _, err = conn.ReadMessage()
+	_, _, err := conn.ReadMessage()
 	assert.Error(t, err, "not sent twice in a row")
+}
+
+// connectAgent connects a described agent by WebSocket and reads the
+// answer to its first message.
+func connectAgent(t *testing.T, env *testServer) (*websocket.Conn, uuid.UUID) {
+	t.Helper()
+	conn := wsDial(t, env)
+	msg, uid := withUID(described(str("host.name", "web-1")))
+	require.NoError(t, wsSend(t, conn, marshal(t, msg)))
+	_, err := wsAnswer(t, conn)
+	require.NoError(t, err)
+	return conn, uid
+}
+
+// assignTo stores a configuration for uid and returns its hash.
+func assignTo(t *testing.T, env *testServer, uid, body string) string {
+	t.Helper()
+	asg, err := env.store.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: uid, Config: body, Reason: "test"})
+	require.NoError(t, err)
+	return asg.ConfigHash
+}
+
+// receivedHash reads the next message and returns the hash of the
+// configuration it pushes.
+func receivedHash(t *testing.T, conn *websocket.Conn) string {
+	t.Helper()
+	answer, err := wsAnswer(t, conn)
+	require.NoError(t, err)
+	require.NotNil(t, answer.GetRemoteConfig(), "a pushed configuration")
+	return hex.EncodeToString(answer.GetRemoteConfig().GetConfigHash())
 }
