@@ -11,7 +11,6 @@ import (
 	"github.com/phoenix/platform/cli/fleetsim"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
-	"github.com/phoenix/platform/test/pgtest"
 )
 
 // The experiment's times: as short as a spec allows.
@@ -43,18 +42,7 @@ const (
 // figures) completed, and every agent back on its previous configuration;
 // then a second experiment deployed and stopped, with every agent back
 // again.
-func BenchmarkFleetExperiment(b *testing.B) {
-	b.Run("store=embedded", func(b *testing.B) {
-		for b.Loop() {
-			runExperiment(b, harness.ServerOptions{ServerID: "bench"})
-		}
-	})
-	b.Run("store=postgres", func(b *testing.B) {
-		for b.Loop() {
-			runExperiment(b, harness.ServerOptions{ServerID: "bench", Store: pgtest.Start(b)})
-		}
-	})
-}
+func BenchmarkFleetExperiment(b *testing.B) { onEachStore(b, runExperiment) }
 
 func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	ctx := b.Context()

@@ -19,15 +19,19 @@ import (
 // online, memory per agent, idle CPU, one assignment to the whole fleet
 // (each agent's configuration received, then the API showing every one
 // APPLIED), and a restart with the fleet connected.
-func BenchmarkFleet(b *testing.B) {
+func BenchmarkFleet(b *testing.B) { onEachStore(b, runFleet) }
+
+// onEachStore runs a scenario against a server on the embedded store and
+// on a throwaway PostgreSQL.
+func onEachStore(b *testing.B, run func(*testing.B, harness.ServerOptions)) {
 	b.Run("store=embedded", func(b *testing.B) {
 		for b.Loop() {
-			runFleet(b, harness.ServerOptions{ServerID: "bench"})
+			run(b, harness.ServerOptions{ServerID: "bench"})
 		}
 	})
 	b.Run("store=postgres", func(b *testing.B) {
 		for b.Loop() {
-			runFleet(b, harness.ServerOptions{ServerID: "bench", Store: pgtest.Start(b)})
+			run(b, harness.ServerOptions{ServerID: "bench", Store: pgtest.Start(b)})
 		}
 	})
 }
