@@ -20,8 +20,8 @@ func TestDeletedAgentsAreForgotten(t *testing.T) {
 		s.state(uid)
 	}
 	require.NoError(t, st.DeleteAgent(t.Context(), "gone"))
-	s.forgetIfDeleted(t.Context(), "gone")
-	s.forgetIfDeleted(t.Context(), "kept")
+	s.agentWritten(t.Context(), "gone")
+	s.agentWritten(t.Context(), "kept")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	assert.NotContains(t, s.agents, "gone")

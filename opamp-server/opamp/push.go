@@ -274,7 +274,7 @@ func (s *Server) watchAssignments(ctx context.Context) {
 				continue
 			}
 			if ch.Kind == store.ChangeAgent {
-				s.forgetIfDeleted(ctx, ch.ID)
+				s.agentWritten(ctx, ch.ID)
 				continue
 			}
 			if ch.Kind != store.ChangeAssignment {
@@ -285,13 +285,13 @@ func (s *Server) watchAssignments(ctx context.Context) {
 	}
 }
 
-// forgetIfDeleted hears of a write to an agent: its held record is dropped
+// agentWritten hears of a write to an agent: its held record is dropped
 // (the next message reads the store), and what this replica keeps of an
 // agent removed from the inventory (deleted, or pruned after its
 // retention) is forgotten unless it is connected here: the map of agents
 // stays as large as the inventory. Every write to an agent announces a
 // change, so the store is read only for an agent this replica could forget.
-func (s *Server) forgetIfDeleted(ctx context.Context, uid string) {
+func (s *Server) agentWritten(ctx context.Context, uid string) {
 	s.mu.Lock()
 	st, ok := s.agents[uid]
 	s.mu.Unlock()
