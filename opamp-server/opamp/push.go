@@ -285,8 +285,9 @@ func (s *Server) watchAssignments(ctx context.Context) {
 	}
 }
 
-// agentWritten hears of a write to an agent: its held record is dropped
-// (the next message reads the store), and what this replica keeps of an
+// agentWritten hears of a write to an agent: a write from elsewhere drops
+// its held record (the next message reads the store), one of this
+// replica's own is counted off; and what this replica keeps of an
 // agent removed from the inventory (deleted, or pruned after its
 // retention) is forgotten unless it is connected here: the map of agents
 // stays as large as the inventory. Every write to an agent announces a
