@@ -19,12 +19,15 @@ import (
 func TestProgressiveAssignmentResumesAfterARestart(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.NoAuth = true
-	first, err := New(t.Context(), cfg, nil)
+	log := testLogger(t)
+	first, err := New(t.Context(), cfg, log)
 	require.NoError(t, err)
 	require.NoError(t, first.Start(context.WithoutCancel(t.Context())))
 	for _, uid := range []string{"a1", "a2"} {
+		// Seen now: an agent last seen long ago is past the offline
+		// retention, and a starting server removes it.
 		require.NoError(t, first.Store().UpsertAgent(t.Context(), apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": "prod"},
-			Health: &apitypes.Health{Healthy: true}}))
+			Health: &apitypes.Health{Healthy: true}, FirstSeen: time.Now(), LastSeen: time.Now()}))
 	}
 	c := newClient(t)
 	status, header, body := c.do(http.MethodPost, first.APIURL()+apitypes.Prefix+"/assignments", "", "application/json",
@@ -48,7 +51,14 @@ func TestProgressiveAssignmentResumesAfterARestart(t *testing.T) {
 	defer cancel()
 	require.NoError(t, first.Stop(ctx))
 
-	second := startServer(t, cfg)
+	second, err := New(t.Context(), cfg, log)
+	require.NoError(t, err)
+	require.NoError(t, second.Start(context.WithoutCancel(t.Context())))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, second.Stop(ctx))
+	})
 	a, err := second.Store().GetAgent(t.Context(), waveAgent)
 	require.NoError(t, err)
 	a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: asg.ConfigHash, Status: apitypes.ConfigStatusFailed, ErrorMessage: "bad"}

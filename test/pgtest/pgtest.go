@@ -106,18 +106,27 @@ func StartFreezable(tb testing.TB) (dsn string, freeze, thaw func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	signal := func(sig syscall.Signal) func() {
-		return func() {
-			// Backends start sessions of their own, so the postmaster's
-			// process group does not hold them: signal each child.
-			for _, pid := range append(children(c.cmd.Process.Pid), c.cmd.Process.Pid) {
-				if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-					tb.Errorf("pgtest: %v %d: %v", sig, pid, err)
-				}
-			}
+	kill := func(sig syscall.Signal, pid int) {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			tb.Errorf("pgtest: %v %d: %v", sig, pid, err)
 		}
 	}
-	thaw = signal(syscall.SIGCONT)
+	// Backends start sessions of their own, so the postmaster's process
+	// group does not hold them: each child is signalled. The postmaster
+	// stops first, so it cannot fork a backend (a pool's new connection)
+	// that the list of children misses and that would go on answering.
+	freeze = func() {
+		kill(syscall.SIGSTOP, c.cmd.Process.Pid)
+		for _, pid := range children(c.cmd.Process.Pid) {
+			kill(syscall.SIGSTOP, pid)
+		}
+	}
+	thaw = func() {
+		for _, pid := range children(c.cmd.Process.Pid) {
+			kill(syscall.SIGCONT, pid)
+		}
+		kill(syscall.SIGCONT, c.cmd.Process.Pid)
+	}
 	tb.Cleanup(func() {
 		thaw()
 		if err := c.stop(); err != nil {
@@ -128,7 +137,7 @@ func StartFreezable(tb testing.TB) (dsn string, freeze, thaw func()) {
 	if err != nil {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
-	return c.dsn(name), signal(syscall.SIGSTOP), thaw
+	return c.dsn(name), freeze, thaw
 }
 
 // children lists the processes whose parent is pid.
