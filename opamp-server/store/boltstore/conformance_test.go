@@ -18,3 +18,12 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkQuerySamplesAgentWindow(b *testing.B) {
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkAgentWindow(b, s)
+}

@@ -90,8 +90,8 @@ func sampleKey(uid, name, variant string, minute time.Time) []byte {
 	return appendTime(seriesKey(uid, name, variant), minute)
 }
 
-// parseSampleKey splits a sampleKey.
-func parseSampleKey(k []byte) (uid, name, variant string, minute time.Time, ok bool) {
+// parseSampleKey splits a sampleKey, its strings shared through in.
+func parseSampleKey(k []byte, in interner) (uid, name, variant string, minute time.Time, ok bool) {
 	if len(k) < 8+3 {
 		return "", "", "", time.Time{}, false
 	}
@@ -99,7 +99,7 @@ func parseSampleKey(k []byte) (uid, name, variant string, minute time.Time, ok b
 	if len(parts) != 3 {
 		return "", "", "", time.Time{}, false
 	}
-	return string(parts[0]), string(parts[1]), string(parts[2]), decodeTime(k[len(k)-8:]), true
+	return in.get(parts[0]), in.get(parts[1]), in.get(parts[2]), decodeTime(k[len(k)-8:]), true
 }
 
 // minuteKey is the retention index key of a sample.

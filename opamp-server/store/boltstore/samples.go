@@ -36,8 +36,10 @@ func (s *Store) PutSamples(ctx context.Context, samples []apitypes.Sample) error
 	}, store.Change{})
 }
 
-// QuerySamples returns matching samples by uid, name, variant and minute:
-// a scan of the narrowest key prefix the query fixes.
+// QuerySamples returns matching samples by uid, name, variant and minute.
+// It scans the narrowest key prefix the query fixes, and within it seeks
+// each series to the window and past its end: an agent's window costs its
+// series times the window, not its whole retained history.
 func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apitypes.Sample, error) {
 	q, err := store.NormalizeSampleQuery(q)
 	if err != nil {
@@ -53,35 +55,48 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apityp
 	case q.InstanceUID != "":
 		prefix = append([]byte(q.InstanceUID), sep)
 	}
-	// One series is a time-ordered run of keys: seek to From, stop at To.
-	oneSeries := q.Variant != "" && q.Name != "" && q.InstanceUID != ""
-	start := prefix
-	if oneSeries && !q.From.IsZero() {
-		start = appendTime(bytes.Clone(prefix), q.From)
+	var from []byte
+	if !q.From.IsZero() {
+		from = appendTime(nil, q.From)
 	}
-
 	out := []apitypes.Sample{}
+	names := interner{}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSamples).Cursor()
 		n := 0
-		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var accepted []byte // the series last found to match, checked once
+		k, v := c.Seek(prefix)
+		for k != nil && bytes.HasPrefix(k, prefix) {
 			if n++; n%4096 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			uid, name, variant, minute, ok := parseSampleKey(k)
-			if !ok || len(v) != 8 {
+			if len(k) < 8+3 || len(v) != 8 {
 				return fmt.Errorf("corrupt sample key %q", k)
 			}
-			if oneSeries && !q.To.IsZero() && !minute.Before(q.To) {
-				break
-			}
-			if !matchSample(q, name, variant, minute) {
+			series, at := k[:len(k)-8], k[len(k)-8:]
+			switch {
+			case from != nil && bytes.Compare(at, from) < 0:
+				k, v = c.Seek(append(bytes.Clone(series), from...))
 				continue
+			case !q.To.IsZero() && !decodeTime(at).Before(q.To):
+				k, v = c.Seek(afterSeries(series))
+				continue
+			case !bytes.Equal(series, accepted):
+				if !selects(q, series) {
+					k, v = c.Seek(afterSeries(series))
+					continue
+				}
+				accepted = append(accepted[:0], series...)
+			}
+			uid, name, variant, minute, ok := parseSampleKey(k, names)
+			if !ok {
+				return fmt.Errorf("corrupt sample key %q", k)
 			}
 			out = append(out, apitypes.Sample{
 				InstanceUID: uid, Name: name, Variant: variant, Minute: minute,
 				Value: math.Float64frombits(binary.BigEndian.Uint64(v)),
 			})
+			k, v = c.Next()
 		}
 		return nil
 	})
@@ -91,11 +106,34 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apityp
 	return out, nil
 }
 
-func matchSample(q store.SampleQuery, name, variant string, minute time.Time) bool {
-	return (q.Name == "" || q.Name == name) &&
-		(q.Variant == "" || q.Variant == variant) &&
-		(q.From.IsZero() || !minute.Before(q.From)) &&
-		(q.To.IsZero() || minute.Before(q.To))
+// afterSeries is a key past every sample of the series whose key prefix
+// (uid NUL name NUL variant NUL) is series: its samples add exactly 8
+// bytes, and no other series shares that prefix.
+func afterSeries(series []byte) []byte {
+	return append(bytes.Clone(series), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+}
+
+// interner shares the strings of one query's keys: a window over a fleet
+// holds many samples of few agents, names and variants.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// selects reports whether the series (uid NUL name NUL variant NUL) is one
+// the query's name and variant select.
+func selects(q store.SampleQuery, series []byte) bool {
+	if q.Name == "" && q.Variant == "" {
+		return true
+	}
+	parts := bytes.SplitN(series[:len(series)-1], []byte{sep}, 3)
+	return len(parts) == 3 && (q.Name == "" || string(parts[1]) == q.Name) && (q.Variant == "" || string(parts[2]) == q.Variant)
 }
 
 // deleteChunk is how many samples DeleteSamplesBefore deletes per index scan.

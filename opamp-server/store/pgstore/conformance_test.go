@@ -20,3 +20,12 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkQuerySamplesAgentWindow(b *testing.B) {
+	s, err := pgstore.Open(b.Context(), pgtest.StartShared(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkAgentWindow(b, s)
+}

@@ -77,6 +77,11 @@ func testSampleQueries(t *testing.T, s store.Store) {
 		{"variant across agents", store.SampleQuery{Variant: "topk"}, pick(1, 2, 3, 4, 8)},
 		{"agent and variant", store.SampleQuery{InstanceUID: "a", Variant: "whole"}, pick(5)},
 		{"time range across agents", store.SampleQuery{From: mi(1), To: mi(2)}, pick(2, 5, 7)},
+		// An agent's window: every series of the agent, each cut to it.
+		{"agent window", store.SampleQuery{InstanceUID: "a", From: mi(1), To: mi(3)}, pick(2, 3, 5, 7)},
+		{"agent and name from", store.SampleQuery{InstanceUID: "a", Name: "cpu", From: mi(1)}, pick(7)},
+		{"agent and variant to", store.SampleQuery{InstanceUID: "a", Variant: "topk", To: mi(1)}, pick(1, 8)},
+		{"name and variant from, across agents", store.SampleQuery{Name: "cost_meter.datapoints", Variant: "topk", From: mi(2)}, pick(3, 4)},
 		{"empty range", store.SampleQuery{From: mi(1), To: mi(1)}, pick()},
 		{"unknown agent", store.SampleQuery{InstanceUID: "zz"}, pick()},
 	}
