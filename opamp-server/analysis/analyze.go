@@ -37,14 +37,25 @@ func Analyze(in Input) (apitypes.Results, error) {
 		}
 	}
 
-	data := make([]*agentData, len(in.Agents))
-	var errs []error
-	for i, a := range in.Agents {
-		if data[i], err = extractAgent(a, in.Mode, in.From, in.To); err != nil {
-			errs = append(errs, err)
+	// A target whose samples cannot support figures is left out, up to
+	// MaxExcludedShare of the targets (exclude.go); anything else wrong
+	// with the input fails the analysis.
+	var ex exclusions
+	agents := make([]AgentInput, 0, len(in.Agents))
+	data := make([]*agentData, 0, len(in.Agents))
+	var invalid []error
+	for _, a := range in.Agents {
+		d, err := extractAgent(a, in.Mode, in.From, in.To)
+		switch {
+		case err == nil:
+			agents, data = append(agents, a), append(data, d)
+		case errors.Is(err, ErrInsufficientData):
+			ex.add(a.InstanceUID, err)
+		default:
+			invalid = append(invalid, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(invalid...); err != nil {
 		return apitypes.Results{}, err
 	}
 
@@ -53,20 +64,25 @@ func Analyze(in Input) (apitypes.Results, error) {
 		Criteria: withDefaults(in.Criteria),
 	}
 	byVariant := map[string][]apitypes.Figures{}
-	for i, a := range in.Agents {
+	kept := data[:0]
+	for i, a := range agents {
 		af, err := agentFigures(in.Mode, a, data[i])
 		if err != nil {
-			errs = append(errs, err)
+			ex.add(a.InstanceUID, err)
 			continue
 		}
 		for _, f := range af.Variants {
 			byVariant[f.Variant] = append(byVariant[f.Variant], f)
 		}
 		res.Agents = append(res.Agents, af)
+		agents[len(kept)] = a
+		kept = append(kept, data[i])
 	}
-	if err := errors.Join(errs...); err != nil {
+	agents, data = agents[:len(kept)], kept
+	if err := ex.check(in.Mode, len(in.Agents), byVariant); err != nil {
 		return apitypes.Results{}, err
 	}
+	res.Excluded, res.ExcludedAgents = ex.count(), ex.listed()
 	for _, v := range variants {
 		res.Variants = append(res.Variants, meanFigures(v, byVariant[v]))
 	}
@@ -75,8 +91,8 @@ func Analyze(in Input) (apitypes.Results, error) {
 	}
 	res.Costs = costs(models, res.Variants[0].Figures, res.Variants[1].Figures, res.Targets)
 	res.Verdict = judge(in.Mode, res.Criteria, res.Derived)
-	res.Series = chartSeries(in.Agents, data, models, res.Targets)
-	res.Warnings = warnings(data)
+	res.Series = chartSeries(agents, data, models, res.Targets)
+	res.Warnings = append(ex.warnings(len(in.Agents)), warnings(data)...)
 	return res, nil
 }
 
@@ -253,8 +269,16 @@ func meanPoints(byMinute map[int64][]float64) []apitypes.Point {
 }
 
 // warnings note what makes figures less certain: collector restarts within
-// the window and active-series overflow.
+// the window and active-series overflow, the first maxListed of them.
 func warnings(data []*agentData) []string {
+	out := agentWarnings(data)
+	if len(out) > maxListed {
+		out = append(out[:maxListed], fmt.Sprintf("and %d more warnings like these", len(out)-maxListed))
+	}
+	return out
+}
+
+func agentWarnings(data []*agentData) []string {
 	var out []string
 	for _, d := range data {
 		if len(d.resetMinutes) > 0 {

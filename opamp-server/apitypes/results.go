@@ -23,6 +23,19 @@ type Results struct {
 	Verdict  Verdict         `json:"verdict"`
 	Series   []VariantSeries `json:"series"`
 	Warnings []string        `json:"warnings,omitempty"`
+	// Excluded is how many targets the figures leave out because their
+	// samples cannot support figures (a collector that did not report
+	// through the window, a baseline that exported nothing); past a share
+	// of the targets the analysis fails instead.
+	Excluded int `json:"excluded,omitempty"`
+	// ExcludedAgents are the first of them, each with the reason.
+	ExcludedAgents []ExcludedAgent `json:"excluded_agents,omitempty"`
+}
+
+// ExcludedAgent is a target left out of the results, and why.
+type ExcludedAgent struct {
+	InstanceUID string `json:"instance_uid"`
+	Reason      string `json:"reason"`
 }
 
 // Figures are one variant's measurements: of one agent, or the mean per
