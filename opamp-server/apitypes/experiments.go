@@ -221,7 +221,9 @@ type ExperimentTarget struct {
 	// Variant is baseline or candidate (split mode), or both (paired).
 	Variant string `json:"variant"`
 	// Previous is the assignment the agent had before the experiment,
-	// restored when it ends.
+	// restored when it ends. Its config is left out when its pipeline and
+	// parameters render it again (as they are at the restore), which keeps
+	// a fleet's experiment small.
 	Previous Assignment `json:"previous"`
 	// ConfigHash is the configuration the experiment assigned.
 	ConfigHash string `json:"config_hash,omitempty"`

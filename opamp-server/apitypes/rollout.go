@@ -98,7 +98,8 @@ type RolloutAgent struct {
 	// else made meanwhile is left alone.
 	BeforeGeneration int64 `json:"before_generation,omitempty"`
 	// Before is the assignment the wave replaced when it was not the
-	// experiment's recorded previous one; a failed wave restores it.
+	// experiment's recorded previous one; a failed wave restores it. Its
+	// config is left out when its pipeline and parameters render it again.
 	Before *Assignment `json:"before,omitempty"`
 	// AppliedAt is when the controller first saw it APPLIED and healthy.
 	AppliedAt time.Time `json:"applied_at,omitzero"`

@@ -153,7 +153,8 @@ func (s *stepper) startWave(ctx context.Context, i int) error {
 		}
 		a.ConfigHash, a.BeforeGeneration, a.Before = asg.ConfigHash, cur.Generation, nil
 		if err == nil {
-			a.Before = s.before(ctx, cur)
+			slim := s.r.svc.Slim(ctx, cur)
+			a.Before = &slim
 		}
 		asg.Reason = s.reason(i)
 		asgs = append(asgs, asg)
@@ -260,7 +261,7 @@ func (s *stepper) restore(ctx context.Context) error {
 			}
 			continue
 		}
-		prev, err := s.restored(ctx, *a.Before)
+		prev, err := s.r.svc.Restorable(ctx, *a.Before)
 		if err != nil {
 			return fmt.Errorf("restoring %s: rendering its previous assignment again: %w", a.InstanceUID, err)
 		}
@@ -272,26 +273,4 @@ func (s *stepper) restore(ctx context.Context) error {
 	}
 	ro.State, ro.FinishedAt = apitypes.RolloutHalted, s.r.now().UTC()
 	return s.save(ctx)
-}
-
-// before is what a wave keeps of the assignment it replaces: without its
-// configuration when its pipeline and parameters render it again (a wave
-// of thousands of agents would otherwise make the stored rollout, read by
-// every replica every few seconds, megabytes), whole otherwise.
-func (s *stepper) before(ctx context.Context, cur apitypes.Assignment) *apitypes.Assignment {
-	if cur.Pipeline != "" {
-		if again, err := s.r.svc.Render(ctx, cur.InstanceUID, cur.Pipeline, cur.Parameters); err == nil && again.ConfigHash == cur.ConfigHash {
-			cur.Config = ""
-		}
-	}
-	return &cur
-}
-
-// restored is an assignment a wave replaced, rendered again when it was
-// kept without its configuration (before).
-func (s *stepper) restored(ctx context.Context, prev apitypes.Assignment) (apitypes.Assignment, error) {
-	if prev.Config != "" {
-		return prev, nil
-	}
-	return s.r.svc.Render(ctx, prev.InstanceUID, prev.Pipeline, prev.Parameters)
 }

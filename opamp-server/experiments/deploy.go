@@ -83,7 +83,8 @@ func (c *Controller) resolveTargets(ctx context.Context, x Experiment) ([]apityp
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, apitypes.ExperimentTarget{InstanceUID: a.InstanceUID, Host: a.Description.HostName, Previous: prev})
+		targets = append(targets, apitypes.ExperimentTarget{InstanceUID: a.InstanceUID, Host: a.Description.HostName,
+			Previous: c.set.Assignments.Slim(ctx, prev)})
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no online agent matches %q", x.Spec.Targets.Selector)
@@ -344,12 +345,19 @@ func (c *Controller) restore(ctx context.Context, x *Experiment, reason string) 
 		return nil
 	}
 	var errs []error
+	prevs := make([]apitypes.Assignment, 0, len(x.State.Targets))
 	for _, t := range x.State.Targets {
-		prev := t.Previous
-		prev.Reason, prev.AssignedAt, prev.Generation = reason, time.Time{}, 0
-		if _, err := c.set.Assignments.Store(ctx, prev); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.InstanceUID, err))
+		prev, err := c.set.Assignments.Restorable(ctx, t.Previous)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: rendering its previous assignment again: %w", t.InstanceUID, err))
+			continue
 		}
+		prev.Reason, prev.AssignedAt, prev.Generation = reason, time.Time{}, 0
+		prevs = append(prevs, prev)
+	}
+	// One store transaction per thousand targets, not one each.
+	if stored, err := c.set.Assignments.Store(ctx, prevs...); err != nil {
+		errs = append(errs, fmt.Errorf("%d of %d targets not restored: %w", len(prevs)-len(stored), len(x.State.Targets), err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

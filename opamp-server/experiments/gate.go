@@ -62,7 +62,8 @@ func (c *Controller) startWave(ctx context.Context, x Experiment, i int) error {
 		}
 		a.ConfigHash, a.BeforeGeneration = asg.ConfigHash, cur.Generation
 		if err == nil && cur.ConfigHash != t.Previous.ConfigHash {
-			a.Before = &cur
+			slim := c.set.Assignments.Slim(ctx, cur)
+			a.Before = &slim
 		}
 		if a.CriticalBefore, err = wavegate.CriticalBefore(ctx, c.set.Store, a.InstanceUID, now); err != nil {
 			return err
@@ -174,6 +175,10 @@ func (c *Controller) rollBackWave(ctx context.Context, x Experiment) error {
 		prev := target(x, a.InstanceUID).Previous
 		if a.Before != nil {
 			prev = *a.Before
+		}
+		prev, err = c.set.Assignments.Restorable(ctx, prev)
+		if err != nil {
+			return fmt.Errorf("rolling back %s: rendering its previous assignment again: %w", a.InstanceUID, err) // the next step retries
 		}
 		prev.Reason = fmt.Sprintf("rolled back: %s of experiment %s (%s) failed its gate", waveName(r, i), x.Name, x.ID)
 		prev.AssignedAt, prev.Generation = time.Time{}, 0

@@ -247,7 +247,7 @@ func TestAFailedRestoreIsRecorded(t *testing.T) {
 	x = f.get(x.ID)
 	assert.Equal(t, apitypes.ExperimentFailed, x.Status)
 	assert.False(t, x.State.Restored)
-	assert.Equal(t, "1 agent(s) did not apply their configuration within 3m0s; restoring configurations: a1: disk full", x.State.Error)
+	assert.Equal(t, "1 agent(s) did not apply their configuration within 3m0s; restoring configurations: 1 of 1 targets not restored: disk full", x.State.Error)
 
 	refusing.armed.Store(false)
 	_, err := f.c.Rollback(ctx, x.ID)
