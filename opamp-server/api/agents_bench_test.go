@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,15 +28,17 @@ func BenchmarkListAgents(b *testing.B) {
 	seedBenchFleet(b, env.store)
 	// The first listing compares every agent's configurations; later ones
 	// find the comparisons remembered, as a console polling does.
-	listBenchFleet(b, env)
+	listBenchFleet(b, env, true)
 	b.ReportAllocs()
 	for b.Loop() {
-		listBenchFleet(b, env)
+		listBenchFleet(b, env, false)
 	}
 }
 
 // listBenchFleet lists every agent through the HTTP handler, 1,000 a page.
-func listBenchFleet(b *testing.B, env *testEnv) {
+// Unless check, it decodes only each page's meta, which the envelope puts
+// last: decoding every view would measure this client more than the server.
+func listBenchFleet(b *testing.B, env *testEnv, check bool) {
 	listed, cursor := 0, ""
 	for {
 		target := apitypes.Prefix + "/agents?limit=1000"
@@ -47,19 +50,28 @@ func listBenchFleet(b *testing.B, env *testEnv) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %.200s", rec.Code, rec.Body.Bytes())
 		}
-		var page struct {
-			Data []json.RawMessage `json:"data"`
-			Meta apitypes.Meta     `json:"meta"`
+		body := rec.Body.Bytes()
+		var meta apitypes.Meta
+		if check {
+			var page struct {
+				Data []json.RawMessage `json:"data"`
+				Meta apitypes.Meta     `json:"meta"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil {
+				b.Fatal(err)
+			}
+			listed, meta = listed+len(page.Data), page.Meta
+		} else {
+			tail := body[bytes.LastIndex(body, []byte(`"meta":`))+len(`"meta":`):]
+			if err := json.NewDecoder(bytes.NewReader(tail)).Decode(&meta); err != nil {
+				b.Fatalf("meta: %v", err)
+			}
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
-			b.Fatal(err)
-		}
-		listed += len(page.Data)
-		if cursor = page.Meta.NextCursor; cursor == "" {
+		if cursor = meta.NextCursor; cursor == "" {
 			break
 		}
 	}
-	if listed != benchFleet {
+	if check && listed != benchFleet {
 		b.Fatalf("listed %d agents, want %d", listed, benchFleet)
 	}
 }
