@@ -16,7 +16,8 @@ import (
 )
 
 // view is an agent as the API shows it, with its assignment (nil: none);
-// withConfig adds both configurations' text.
+// withConfig adds both configurations' text. A listed agent's assignment
+// is a head, without its text.
 func (a *API) view(r *http.Request, ag apitypes.Agent, asg *apitypes.Assignment, withConfig bool) (apitypes.AgentView, error) {
 	v := apitypes.AgentView{Agent: ag}
 	v.EffectiveConfig = ""
@@ -27,10 +28,9 @@ func (a *API) view(r *http.Request, ag apitypes.Agent, asg *apitypes.Assignment,
 		v.Drift = assignment.Drift(ag, nil)
 		return v, nil
 	}
-	var err error
-	// A listed agent comes without its effective configuration's text: it
-	// is read only when the drift comparison is not remembered.
-	load := func() (string, error) {
+	// Both texts are read only when the drift comparison is not
+	// remembered for their hashes.
+	loadEffective := func() (string, error) {
 		if withConfig {
 			return ag.EffectiveConfig, nil
 		}
@@ -40,12 +40,37 @@ func (a *API) view(r *http.Request, ag apitypes.Agent, asg *apitypes.Assignment,
 		}
 		return full.EffectiveConfig, err
 	}
-	if v.Drift, err = assignment.DriftLoading(ag, asg, load); err != nil {
+	var changed *apitypes.Assignment // read in place of a head gone stale
+	loadAssigned := func() (string, error) {
+		full, err := a.set.Store.GetAssignment(r.Context(), ag.InstanceUID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return "", errAssignmentChanged
+		case err != nil:
+			return "", err
+		case full.ConfigHash != asg.ConfigHash:
+			changed = &full
+			return "", errAssignmentChanged
+		}
+		return full.Config, nil
+	}
+	var err error
+	v.Drift, err = assignment.DriftOfHead(ag, asg, loadEffective, loadAssigned)
+	if errors.Is(err, errAssignmentChanged) {
+		// Reassigned or unassigned since the list was read: the text
+		// that was read belongs to another hash, so show what is now.
+		return a.view(r, ag, changed, withConfig)
+	}
+	if err != nil {
 		return v, err
 	}
 	v.Assignment = assignmentView(*asg, withConfig)
 	return v, nil
 }
+
+// errAssignmentChanged: an agent's assignment changed between reading its
+// head and its text.
+var errAssignmentChanged = errors.New("assignment changed since it was read")
 
 func assignmentView(asg apitypes.Assignment, withConfig bool) *apitypes.Assignment {
 	av := &apitypes.Assignment{Pipeline: asg.Pipeline, Parameters: redact.Params(asg.Parameters), ConfigHash: asg.ConfigHash,
@@ -90,7 +115,8 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	for i, ag := range agents {
 		uids[i] = ag.InstanceUID
 	}
-	asgs, err := a.set.Store.GetAssignments(r.Context(), uids)
+	// Heads: the texts are about 10 KiB each and a list shows none of them.
+	asgs, err := a.set.Store.GetAssignmentHeads(r.Context(), uids)
 	if err != nil {
 		storeError(w, err, "assignment")
 		return

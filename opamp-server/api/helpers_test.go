@@ -66,7 +66,7 @@ type testEnv struct {
 // ownTelemetryURL is where the test server's collectors would report.
 const ownTelemetryURL = "http://127.0.0.1:8080/v1/metrics"
 
-func newTestEnv(t *testing.T, opts ...func(*Settings)) *testEnv {
+func newTestEnv(t testing.TB, opts ...func(*Settings)) *testEnv {
 	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "phoenix.db"))
 	require.NoError(t, err)

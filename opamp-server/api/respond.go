@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
@@ -19,24 +20,50 @@ import (
 // an empty 200. Such a value is answered with 500 and the API's error body
 // instead; the encoding error is returned for the caller to log.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := encodeJSON(v)
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	err := e.encode(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		body, _ = encodeJSON(apitypes.ErrorBody{Error: apitypes.Error{Code: apitypes.CodeInternal,
+		_ = e.encode(apitypes.ErrorBody{Error: apitypes.Error{Code: apitypes.CodeInternal,
 			Message: "internal error: the response could not be encoded"}})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(e.buf.Bytes()) // Write does not keep the bytes
 	return err
 }
 
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(v)
-	return buf.Bytes(), err
+// encoder is an indenting JSON encoder and its output, reused: a page of
+// 1,000 agents is megabytes, and growing new buffers to that size for every
+// response (the encoder's indenting one too) cost more than encoding.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetIndent("", "  ")
+	return e
+}}
+
+// maxPooledEncoder bounds the output an encoder keeps for reuse, so a rare
+// huge response does not stay in memory.
+const maxPooledEncoder = 16 << 20
+
+// encode replaces the output with v's JSON. A bytes.Buffer never fails a
+// write, so the encoder's error is never sticky.
+func (e *encoder) encode(v any) error {
+	e.buf.Reset()
+	return e.enc.Encode(v)
+}
+
+func (e *encoder) release() {
+	if e.buf.Cap() <= maxPooledEncoder {
+		encoders.Put(e)
+	}
 }
 
 // ok writes data in the envelope.

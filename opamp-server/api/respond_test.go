@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 )
@@ -47,4 +50,24 @@ func TestResponsesAreEncodedWhole(t *testing.T) {
 	assert.Error(t, writeJSON(rec, http.StatusOK, math.Inf(1)))
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.JSONEq(t, `{"error": {"code": "internal", "message": "internal error: the response could not be encoded"}}`, rec.Body.String())
+}
+
+// Reused encoders write exactly what a new indenting encoder writes, with
+// nothing left over from a larger response before.
+func TestReusedEncodersWriteTheSameBytes(t *testing.T) {
+	t.Parallel()
+	big := make([]apitypes.AgentView, 50)
+	for i := range big {
+		big[i] = apitypes.AgentView{Agent: apitypes.Agent{InstanceUID: fmt.Sprintf("agent-%d", i),
+			Labels: map[string]string{"env": "<prod & co>"}}, Drift: apitypes.Drift{State: apitypes.DriftInSync}}
+	}
+	for _, v := range []any{big, map[string]int{"n": 1}, big[:1], "text", nil} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		require.NoError(t, enc.Encode(v))
+		rec := httptest.NewRecorder()
+		require.NoError(t, writeJSON(rec, http.StatusOK, v))
+		assert.Equal(t, want.String(), rec.Body.String())
+	}
 }

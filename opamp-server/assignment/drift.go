@@ -34,6 +34,14 @@ func Drift(a apitypes.Agent, asg *apitypes.Assignment) apitypes.Drift {
 // configuration's text: load reads it, only when the structural comparison
 // is needed and not remembered for the agent's effective-config hash.
 func DriftLoading(a apitypes.Agent, asg *apitypes.Assignment, load func() (string, error)) (apitypes.Drift, error) {
+	return DriftOfHead(a, asg, load, nil)
+}
+
+// DriftOfHead is DriftLoading for an assignment read without its Config (a
+// head, as agent lists read them): loadAssigned reads the text, only when
+// the comparison is not remembered for asg.ConfigHash. With a nil
+// loadAssigned, or a Config already set, asg.Config is the text.
+func DriftOfHead(a apitypes.Agent, asg *apitypes.Assignment, loadEffective, loadAssigned func() (string, error)) (apitypes.Drift, error) {
 	switch {
 	case asg == nil:
 		return apitypes.Drift{State: apitypes.DriftUnassigned}, nil
@@ -50,7 +58,13 @@ func DriftLoading(a apitypes.Agent, asg *apitypes.Assignment, load func() (strin
 	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
 		return apitypes.Drift{State: apitypes.DriftApplying}, nil
 	}
-	return shapes.compare(asg, a.InstanceUID, a.EffectiveConfigHash, load)
+	assigned := func() (string, error) {
+		if loadAssigned == nil || asg.Config != "" {
+			return asg.Config, nil
+		}
+		return loadAssigned()
+	}
+	return shapes.compare(asg.ConfigHash, assigned, a.InstanceUID, a.EffectiveConfigHash, loadEffective)
 }
 
 // shapes remembers structural comparisons: parsing both configurations is
@@ -95,34 +109,44 @@ func (c *shapeCache) put(d apitypes.Drift, keys ...shapeKey) {
 	}
 }
 
-func (c *shapeCache) compare(asg *apitypes.Assignment, uid, effectiveHash string, load func() (string, error)) (apitypes.Drift, error) {
-	var effective string
-	loaded := false
+func (c *shapeCache) compare(assignedHash string, loadAssigned func() (string, error), uid, effectiveHash string,
+	loadEffective func() (string, error)) (apitypes.Drift, error) {
+	var assigned, effective string
+	assignedLoaded, effectiveLoaded := false, false
 	if effectiveHash == "" {
 		var err error
-		if effective, err = load(); err != nil {
+		if effective, err = loadEffective(); err != nil {
 			return apitypes.Drift{}, err
 		}
-		effectiveHash, loaded = digest(effective, ""), true
+		effectiveHash, effectiveLoaded = digest(effective, ""), true
 	}
-	assignedHash := asg.ConfigHash
 	if assignedHash == "" {
-		assignedHash = digest(asg.Config, "")
+		var err error
+		if assigned, err = loadAssigned(); err != nil {
+			return apitypes.Drift{}, err
+		}
+		assignedHash, assignedLoaded = digest(assigned, ""), true
 	}
 	agent := shapeKey{assigned: assignedHash, effective: effectiveHash}
 	if d, ok := c.get(agent); ok {
 		return d, nil
 	}
-	if !loaded {
+	if !effectiveLoaded {
 		var err error
-		if effective, err = load(); err != nil {
+		if effective, err = loadEffective(); err != nil {
 			return apitypes.Drift{}, err
 		}
 	}
-	fleet := shapeKey{fleet: true, assigned: digest(asg.Config, uid), effective: digest(effective, uid)}
+	if !assignedLoaded {
+		var err error
+		if assigned, err = loadAssigned(); err != nil {
+			return apitypes.Drift{}, err
+		}
+	}
+	fleet := shapeKey{fleet: true, assigned: digest(assigned, uid), effective: digest(effective, uid)}
 	d, ok := c.get(fleet)
 	if !ok {
-		d = compareShapes(asg.Config, effective)
+		d = compareShapes(assigned, effective)
 	}
 	c.put(d, agent, fleet)
 	return d, nil

@@ -1,6 +1,7 @@
 package assignment
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -215,4 +216,36 @@ func TestDriftIsComparedOncePerFleet(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, apitypes.DriftDrifted, d.State)
 	assert.Equal(t, int64(2), comparisons.Load()-before)
+}
+
+// A head (an assignment without its Config) has its text read only when
+// the comparison is not remembered, and a read error is returned.
+func TestDriftOfHeadLoadsAssignedTextOnMiss(t *testing.T) {
+	uid := "0191f1c2-0000-7000-8000-0000000000d1"
+	config := strings.ReplaceAll(assignedConfig, "nop:", "nop/"+uid+":")
+	head := &apitypes.Assignment{InstanceUID: uid, ConfigHash: "head-" + uid}
+	a := apitypes.Agent{InstanceUID: uid, EffectiveConfigHash: "e-" + uid,
+		RemoteConfig: apitypes.RemoteConfigStatus{Hash: head.ConfigHash, Status: apitypes.ConfigStatusApplied}}
+	effective := func() (string, error) { return config, nil }
+	loads := 0
+	assigned := func() (string, error) { loads++; return config, nil }
+
+	_, err := DriftOfHead(a, head, effective, func() (string, error) { return "", errors.New("store down") })
+	require.EqualError(t, err, "store down")
+	d, err := DriftOfHead(a, head, effective, assigned)
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	assert.Equal(t, 1, loads)
+	d, err = DriftOfHead(a, head, effective, assigned)
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	assert.Equal(t, 1, loads, "remembered by hash: no text read")
+
+	// A full assignment's Config is used as it is.
+	full := &apitypes.Assignment{InstanceUID: uid, Config: config, ConfigHash: "full-" + uid}
+	a.RemoteConfig.Hash = full.ConfigHash
+	d, err = DriftOfHead(a, full, effective, assigned)
+	require.NoError(t, err)
+	assert.Equal(t, apitypes.DriftInSync, d.State)
+	assert.Equal(t, 1, loads)
 }

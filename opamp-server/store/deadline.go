@@ -91,6 +91,12 @@ func (d *deadlineStore) GetAssignments(ctx context.Context, uids []string) (map[
 	return d.Store.GetAssignments(ctx, uids)
 }
 
+func (d *deadlineStore) GetAssignmentHeads(ctx context.Context, uids []string) (map[string]apitypes.Assignment, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetAssignmentHeads(ctx, uids)
+}
+
 func (d *deadlineStore) DeleteAssignment(ctx context.Context, uid string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

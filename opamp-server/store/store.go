@@ -104,6 +104,10 @@ type Store interface {
 	// the named agents (at most MaxBatchKeys) that have one: a page of
 	// agents' assignments in one read.
 	GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error)
+	// GetAssignmentHeads is GetAssignments without the configuration's
+	// text: Config is empty, every other field (ConfigHash too) is set.
+	// Agent lists read these; the text (about 10 KiB) is not even decoded.
+	GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error)
 	// DeleteAssignment removes an agent's assignment (it then keeps what it
 	// runs); deleting a missing one is not an error. Notifies watchers.
 	DeleteAssignment(ctx context.Context, instanceUID string) error

@@ -42,20 +42,26 @@ func (s *Store) UpsertAgent(ctx context.Context, a apitypes.Agent) error {
 func putEffectiveConfig(tx *bolt.Tx, uid, hash, text string) error {
 	b := tx.Bucket(bucketEffectiveConfigs)
 	old := b.Get([]byte(uid))
-	if text == "" && effectiveConfigOf(old, hash) != nil {
+	if text == "" && hashedText(old, hash) != nil {
 		return nil
 	}
-	v := make([]byte, 0, len(hash)+1+len(text))
-	v = append(append(append(v, hash...), sep), text...)
+	v := hashedValue(hash, text)
 	if bytes.Equal(old, v) {
 		return nil
 	}
 	return b.Put([]byte(uid), v)
 }
 
-// effectiveConfigOf returns the text of a stored effective configuration
-// if it belongs to hash, nil otherwise.
-func effectiveConfigOf(v []byte, hash string) []byte {
+// hashedValue is how a configuration's text is stored apart from its
+// record: hash ‖ NUL ‖ text, so a reader can tell it belongs to the record.
+func hashedValue(hash, text string) []byte {
+	v := make([]byte, 0, len(hash)+1+len(text))
+	return append(append(append(v, hash...), sep), text...)
+}
+
+// hashedText returns the text of a hashedValue if it belongs to hash, nil
+// otherwise.
+func hashedText(v []byte, hash string) []byte {
 	h, text, ok := bytes.Cut(v, []byte{sep})
 	if !ok || string(h) != hash {
 		return nil
@@ -91,7 +97,7 @@ func (s *Store) getAgent(ctx context.Context, instanceUID string, withText bool)
 		case !withText:
 			a.EffectiveConfig = "" // a record from before schema 3 holds it
 		case a.EffectiveConfig == "": // else a record from before schema 3
-			text := effectiveConfigOf(tx.Bucket(bucketEffectiveConfigs).Get([]byte(instanceUID)), a.EffectiveConfigHash)
+			text := hashedText(tx.Bucket(bucketEffectiveConfigs).Get([]byte(instanceUID)), a.EffectiveConfigHash)
 			a.EffectiveConfig = string(text)
 		}
 		return nil
@@ -189,114 +195,6 @@ func markOffline(tx *bolt.Tx, held func(apitypes.Agent) bool) ([]store.Change, e
 	return changes, nil
 }
 
-// SetAssignment stores an agent's assignment with the next generation.
-func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
-	out, err := s.SetAssignments(ctx, []apitypes.Assignment{a})
-	if err != nil {
-		return apitypes.Assignment{}, err
-	}
-	return out[0], nil
-}
-
-// SetAssignments stores assignments in one transaction: all or none.
-func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
-	out := make([]apitypes.Assignment, len(asgs))
-	now := s.now()
-	for i, a := range asgs {
-		var err error
-		if out[i], err = store.NormalizeAssignment(a, now); err != nil {
-			return nil, store.BatchError(i, len(asgs), err)
-		}
-	}
-	err := s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
-		gens, assignments := tx.Bucket(bucketGenerations), tx.Bucket(bucketAssignments)
-		changes := make([]store.Change, 0, len(out))
-		for i := range out {
-			a := &out[i]
-			key := []byte(a.InstanceUID)
-			a.Generation = int64(decodeUint(gens.Get(key)) + 1)
-			if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
-				return nil, err
-			}
-			v, err := marshal(*a)
-			if err != nil {
-				return nil, err
-			}
-			if err := assignments.Put(key, v); err != nil {
-				return nil, err
-			}
-			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: a.InstanceUID})
-		}
-		return changes, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// GetAssignment returns an agent's assignment or store.ErrNotFound.
-func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error) {
-	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return apitypes.Assignment{}, err
-	}
-	var a apitypes.Assignment
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketAssignments).Get([]byte(instanceUID))
-		if v == nil {
-			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
-		}
-		return json.Unmarshal(v, &a)
-	})
-	return a, err
-}
-
-// GetAssignments returns the named agents' assignments, in one read.
-func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	if err := store.ValidateKeys("instance_uid", instanceUIDs); err != nil {
-		return nil, err
-	}
-	out := make(map[string]apitypes.Assignment, len(instanceUIDs))
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAssignments)
-		for _, uid := range instanceUIDs {
-			v := b.Get([]byte(uid))
-			if v == nil {
-				continue
-			}
-			var a apitypes.Assignment
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("assignment of agent %q: %w", uid, err)
-			}
-			out[uid] = a
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// DeleteAssignment removes an agent's assignment; watchers hear of it when
-// there was one.
-func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {
-	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
-		return err
-	}
-	key := []byte(instanceUID)
-	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
-		b := tx.Bucket(bucketAssignments)
-		if b.Get(key) == nil {
-			return nil, nil
-		}
-		if err := b.Delete(key); err != nil {
-			return nil, err
-		}
-		return []store.Change{{Kind: store.ChangeAssignment, ID: instanceUID}}, nil
-	})
-}
-
 // DeleteAgent removes an agent and its assignment.
 func (s *Store) DeleteAgent(ctx context.Context, instanceUID string) error {
 	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
@@ -354,10 +252,10 @@ func deleteAgents(tx *bolt.Tx, uids []string) ([]store.Change, error) {
 			return nil, err
 		}
 		changes = append(changes, store.Change{Kind: store.ChangeAgent, ID: uid})
-		if tx.Bucket(bucketAssignments).Get([]byte(uid)) != nil {
-			if err := tx.Bucket(bucketAssignments).Delete([]byte(uid)); err != nil {
-				return nil, err
-			}
+		switch deleted, err := deleteAssignment(tx, uid); {
+		case err != nil:
+			return nil, err
+		case deleted:
 			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: uid})
 		}
 	}

@@ -21,8 +21,14 @@ var (
 	// the collector's configuration does, and only an agent's own view
 	// shows it.
 	bucketEffectiveConfigs = []byte("agent_effective_configs")
-	// bucketAssignments: instance UID → Assignment JSON.
+	// bucketAssignments: instance UID → Assignment JSON without Config, the
+	// head (records written before schema 4 hold it; Open migrates them).
 	bucketAssignments = []byte("assignments")
+	// bucketAssignmentConfigs: instance UID → config hash ‖ NUL ‖ text.
+	// Apart from the head, as effective configurations are: about 10 KiB
+	// that agent lists need only on a drift comparison they do not
+	// remember.
+	bucketAssignmentConfigs = []byte("assignment_configs")
 	// bucketGenerations: instance UID → last assignment generation; kept
 	// when an assignment is deleted so generations never repeat.
 	bucketGenerations = []byte("assignment_generations")
@@ -49,7 +55,7 @@ var (
 	bucketRollouts = []byte("rollouts")
 
 	allBuckets = [][]byte{
-		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketGenerations, bucketSamples,
+		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketAssignmentConfigs, bucketGenerations, bucketSamples,
 		bucketSamplesByMinute, bucketExperiments, bucketExperimentsByCreated, bucketEvents,
 		bucketCredentials, bucketCredentialsByDigest, bucketRollouts,
 	}

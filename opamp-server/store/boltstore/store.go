@@ -22,7 +22,7 @@ import (
 )
 
 // SchemaVersion is the layout this package reads and writes.
-const SchemaVersion = 3 // 2: agent credentials; 3: effective configurations apart, rollouts
+const SchemaVersion = 4 // 2: agent credentials; 3: effective configurations apart, rollouts; 4: assignment texts apart
 
 // DefaultLockTimeout bounds how long Open waits for another process to
 // release the file.
@@ -75,7 +75,16 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// Writers that arrive within this of each other share one commit
 	// (UpsertAgent); bbolt's default, 10 ms, would slow a lone writer.
 	db.MaxBatchDelay = 2 * time.Millisecond
-	if err := db.Update(initSchema); err != nil {
+	var stored uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		var err error
+		stored, err = initSchema(tx)
+		return err
+	})
+	if err == nil && stored != 0 && stored < SchemaVersion {
+		err = upgrade(db, stored)
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -83,25 +92,29 @@ func Open(path string, opts ...Option) (*Store, error) {
 }
 
 // initSchema creates the buckets of a new file and checks the version of an
-// existing one.
-func initSchema(tx *bolt.Tx) error {
+// existing one, which it returns (0 for a new file). An older file's version
+// is left for upgrade to set once its data is migrated.
+func initSchema(tx *bolt.Tx) (uint64, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var stored uint64
 	if v := meta.Get(keySchemaVersion); v != nil {
-		version := decodeUint(v)
-		if version > SchemaVersion {
-			return fmt.Errorf("store schema version %d is newer than this phoenix server supports (%d): upgrade phoenix", version, SchemaVersion)
+		stored = decodeUint(v)
+		if stored > SchemaVersion {
+			return 0, fmt.Errorf("store schema version %d is newer than this phoenix server supports (%d): upgrade phoenix", stored, SchemaVersion)
 		}
-		// Future migrations from older versions go here.
 	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return meta.Put(keySchemaVersion, encodeUint(SchemaVersion))
+	if stored != 0 && stored < SchemaVersion {
+		return stored, nil
+	}
+	return stored, meta.Put(keySchemaVersion, encodeUint(SchemaVersion))
 }
 
 // Close closes the file and every watcher's channel. It is idempotent.

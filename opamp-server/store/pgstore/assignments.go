@@ -102,17 +102,31 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 
 // GetAssignments returns the named agents' assignments, in one query.
 func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	if err := store.ValidateKeys("instance_uid", instanceUIDs); err != nil {
+	return s.getAssignments(ctx, instanceUIDs, true)
+}
+
+// GetAssignmentHeads returns the named agents' assignments without their
+// text, which the query does not select.
+func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	return s.getAssignments(ctx, instanceUIDs, false)
+}
+
+func (s *Store) getAssignments(ctx context.Context, uids []string, withText bool) (map[string]apitypes.Assignment, error) {
+	if err := store.ValidateKeys("instance_uid", uids); err != nil {
 		return nil, err
 	}
-	out := make(map[string]apitypes.Assignment, len(instanceUIDs))
-	if len(instanceUIDs) == 0 {
+	out := make(map[string]apitypes.Assignment, len(uids))
+	if len(uids) == 0 {
 		return out, nil
 	}
+	config := "''" // a head: the text stays in the database
+	if withText {
+		config = "config"
+	}
 	err := s.read(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT instance_uid, pipeline, parameters, config, config_hash, reason,
+		rows, err := s.pool.Query(ctx, `SELECT instance_uid, pipeline, parameters, `+config+`, config_hash, reason,
 				assigned_at, generation
-			FROM assignments WHERE instance_uid = ANY($1)`, instanceUIDs)
+			FROM assignments WHERE instance_uid = ANY($1)`, uids)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ var assignmentTests = []testCase{
 	{"Generations", testAssignmentGenerations},
 	{"Delete", testAssignmentDelete},
 	{"GetMany", testAssignmentGetMany},
+	{"Heads", testAssignmentHeads},
 	{"Invalid", testAssignmentInvalid},
 	{"ResultsAreCopies", testAssignmentResultsAreCopies},
 	{"Batch", testAssignmentBatch},

@@ -1,0 +1,181 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+// SetAssignment stores an agent's assignment with the next generation.
+func (s *Store) SetAssignment(ctx context.Context, a apitypes.Assignment) (apitypes.Assignment, error) {
+	out, err := s.SetAssignments(ctx, []apitypes.Assignment{a})
+	if err != nil {
+		return apitypes.Assignment{}, err
+	}
+	return out[0], nil
+}
+
+// SetAssignments stores assignments in one transaction: all or none.
+func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) ([]apitypes.Assignment, error) {
+	out := make([]apitypes.Assignment, len(asgs))
+	now := s.now()
+	for i, a := range asgs {
+		var err error
+		if out[i], err = store.NormalizeAssignment(a, now); err != nil {
+			return nil, store.BatchError(i, len(asgs), err)
+		}
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		gens := tx.Bucket(bucketGenerations)
+		changes := make([]store.Change, 0, len(out))
+		for i := range out {
+			a := &out[i]
+			key := []byte(a.InstanceUID)
+			a.Generation = int64(decodeUint(gens.Get(key)) + 1)
+			if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
+				return nil, err
+			}
+			if err := putAssignment(tx, *a); err != nil {
+				return nil, err
+			}
+			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: a.InstanceUID})
+		}
+		return changes, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// putAssignment writes an assignment as its head (the record without
+// Config) and its text apart, so lists decode the head alone. The text is
+// rewritten only when it changed: a rollout re-sets the same one.
+func putAssignment(tx *bolt.Tx, a apitypes.Assignment) error {
+	key := []byte(a.InstanceUID)
+	texts := tx.Bucket(bucketAssignmentConfigs)
+	if v := hashedValue(a.ConfigHash, a.Config); !bytes.Equal(texts.Get(key), v) {
+		if err := texts.Put(key, v); err != nil {
+			return err
+		}
+	}
+	a.Config = ""
+	head, err := marshal(a)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketAssignments).Put(key, head)
+}
+
+// readAssignment returns an agent's assignment, with its text when
+// withText, and whether it has one. A record written before schema 4 (or
+// not yet migrated) holds its text inline: a head drops it, a full read
+// keeps it.
+func readAssignment(tx *bolt.Tx, uid string, withText bool) (apitypes.Assignment, bool, error) {
+	key := []byte(uid)
+	v := tx.Bucket(bucketAssignments).Get(key)
+	if v == nil {
+		return apitypes.Assignment{}, false, nil
+	}
+	var a apitypes.Assignment
+	if err := json.Unmarshal(v, &a); err != nil {
+		return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
+	}
+	switch {
+	case !withText:
+		a.Config = ""
+	case a.Config == "":
+		text := hashedText(tx.Bucket(bucketAssignmentConfigs).Get(key), a.ConfigHash)
+		if text == nil {
+			return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: the text of configuration %s is missing", uid, a.ConfigHash)
+		}
+		a.Config = string(text)
+	}
+	return a, true, nil
+}
+
+// GetAssignment returns an agent's assignment or store.ErrNotFound.
+func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes.Assignment, error) {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return apitypes.Assignment{}, err
+	}
+	var a apitypes.Assignment
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var found bool
+		var err error
+		if a, found, err = readAssignment(tx, instanceUID, true); err == nil && !found {
+			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
+		}
+		return err
+	})
+	return a, err
+}
+
+// GetAssignments returns the named agents' assignments, in one read.
+func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	return s.getAssignments(ctx, instanceUIDs, true)
+}
+
+// GetAssignmentHeads returns the named agents' assignments without their
+// text, in one read that does not touch the texts.
+func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	return s.getAssignments(ctx, instanceUIDs, false)
+}
+
+func (s *Store) getAssignments(ctx context.Context, uids []string, withText bool) (map[string]apitypes.Assignment, error) {
+	if err := store.ValidateKeys("instance_uid", uids); err != nil {
+		return nil, err
+	}
+	out := make(map[string]apitypes.Assignment, len(uids))
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		for _, uid := range uids {
+			a, found, err := readAssignment(tx, uid, withText)
+			if err != nil {
+				return err
+			}
+			if found {
+				out[uid] = a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteAssignment removes an agent's assignment; watchers hear of it when
+// there was one.
+func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error {
+	if err := store.ValidateKey("instance_uid", instanceUID); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
+		deleted, err := deleteAssignment(tx, instanceUID)
+		if err != nil || !deleted {
+			return nil, err
+		}
+		return []store.Change{{Kind: store.ChangeAssignment, ID: instanceUID}}, nil
+	})
+}
+
+// deleteAssignment removes an assignment's head and text, and reports
+// whether there was one. The generation stays: generations never repeat.
+func deleteAssignment(tx *bolt.Tx, uid string) (bool, error) {
+	key := []byte(uid)
+	heads := tx.Bucket(bucketAssignments)
+	if heads.Get(key) == nil {
+		return false, nil
+	}
+	if err := tx.Bucket(bucketAssignmentConfigs).Delete(key); err != nil {
+		return false, err
+	}
+	return true, heads.Delete(key)
+}
