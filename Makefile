@@ -130,8 +130,8 @@ bench-fleet: phoenix test-deps
 	$(GO) test -run '^$$' -bench '^(BenchmarkFleet|BenchmarkPeer)$$' -benchtime 1x -timeout 60m ./test/fleetbench | tee bench-fleet.txt
 
 ## bench-fleet-experiment: an experiment's deploy, analysis and restore over
-## the simulated fleet (FLEETBENCH_AGENTS) on both stores; at 10,000 agents
-## its analysis does not finish yet (docs/architecture.md)
+## the simulated fleet (FLEETBENCH_AGENTS) on both stores; about 20 minutes
+## at 10,000 agents (docs/architecture.md)
 bench-fleet-experiment: phoenix test-deps
 	$(GO) test -run '^$$' -bench '^BenchmarkFleetExperiment$$' -benchtime 1x -timeout 60m ./test/fleetbench | tee bench-fleet-experiment.txt
 

@@ -97,6 +97,8 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 		b.Fatalf("results: final %v, %d targets of %d, verdict %q", res.Final, res.Results.Targets, n, x.State.Verdict)
 	}
 	report(b, res.Results.Derived.SeriesReduction.Value, "series-reduction")
+	// Targets whose collectors skipped too many exports are left out.
+	report(b, float64(res.Results.Excluded), "targets-excluded")
 	b.Logf("load average after the analysis: %s", loadAverage())
 	waitRestored(b, srv, fleet, previous, done, "restored-")
 
