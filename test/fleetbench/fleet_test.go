@@ -67,10 +67,14 @@ func waitUntil(tb testing.TB, ctx context.Context, what string, interval, limit 
 	start := time.Now()
 	deadline := start.Add(limit)
 	last := ""
-	for {
+	for checks := 1; ; checks++ {
 		ok, state := cond()
 		if ok {
-			return time.Since(start)
+			took := time.Since(start)
+			// What the wait was made of: how often it looked, and what
+			// it saw the time before.
+			tb.Logf("%s: after %.1f s and %d checks (the one before: %s; this one: %s)", what, took.Seconds(), checks, last, state)
+			return took
 		}
 		last = state
 		if time.Now().After(deadline) || ctx.Err() != nil {

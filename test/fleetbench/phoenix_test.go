@@ -144,11 +144,12 @@ func agentsWhere(srv *harness.Server, fleet *fleetsim.Fleet, match func(apitypes
 		if fleet != nil && !fleetDone(fleet.Stats()) {
 			return false, "the simulated fleet is not there yet"
 		}
+		start := time.Now()
 		got, err := countAgents(srv, match)
 		if err != nil {
 			return false, err.Error()
 		}
-		return got == want, fmt.Sprintf("%d of %d agents", got, want)
+		return got == want, fmt.Sprintf("%d of %d agents, listed in %.1f s", got, want, time.Since(start).Seconds())
 	}
 }
 
