@@ -51,14 +51,7 @@ func TestProgressiveAssignmentResumesAfterARestart(t *testing.T) {
 	defer cancel()
 	require.NoError(t, first.Stop(ctx))
 
-	second, err := New(t.Context(), cfg, log)
-	require.NoError(t, err)
-	require.NoError(t, second.Start(context.WithoutCancel(t.Context())))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, second.Stop(ctx))
-	})
+	second := startLoggedServer(t, cfg, log)
 	a, err := second.Store().GetAgent(t.Context(), waveAgent)
 	require.NoError(t, err)
 	a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: asg.ConfigHash, Status: apitypes.ConfigStatusFailed, ErrorMessage: "bad"}

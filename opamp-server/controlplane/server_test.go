@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -46,7 +47,13 @@ func testConfig(t *testing.T) Config {
 // startServer runs a server until the test ends.
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
-	s, err := New(t.Context(), cfg, nil)
+	return startLoggedServer(t, cfg, nil)
+}
+
+// startLoggedServer is startServer logging to log (nil: nowhere).
+func startLoggedServer(t *testing.T, cfg Config, log *slog.Logger) *Server {
+	t.Helper()
+	s, err := New(t.Context(), cfg, log)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.WithoutCancel(t.Context())))
 	t.Cleanup(func() {

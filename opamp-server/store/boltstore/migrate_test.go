@@ -65,15 +65,23 @@ func checkReads(t *testing.T, s store.Store, a apitypes.Assignment) {
 	assert.Equal(t, a, heads[a.InstanceUID])
 }
 
-// A schema 3 file is migrated on open, in chunks: every record then keeps
-// its text apart, and reads return what was stored.
-func TestOldLayoutAssignmentsAreMigrated(t *testing.T) {
+// fileWithAssignment is a closed store file holding one assignment in the
+// current layout.
+func fileWithAssignment(t *testing.T) (string, apitypes.Assignment) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "phoenix.db")
 	s, err := boltstore.Open(path)
 	require.NoError(t, err)
 	current, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "current", Config: "x: 1\n"})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+	return path, current
+}
+
+// A schema 3 file is migrated on open, in chunks: every record then keeps
+// its text apart, and reads return what was stored.
+func TestOldLayoutAssignmentsAreMigrated(t *testing.T) {
+	path, current := fileWithAssignment(t)
 
 	var old []apitypes.Assignment
 	for i := range 1201 { // more than one migration chunk
@@ -82,7 +90,7 @@ func TestOldLayoutAssignmentsAreMigrated(t *testing.T) {
 	writeRaw(t, path, func(tx *bolt.Tx) error { return putOld(tx, old...) })
 	setSchemaVersion(t, path, 3)
 
-	s, err = boltstore.Open(path)
+	s, err := boltstore.Open(path)
 	require.NoError(t, err)
 	checkReads(t, s, current)
 	for _, a := range []apitypes.Assignment{old[0], old[600], old[1200]} {
@@ -112,12 +120,7 @@ func TestOldLayoutAssignmentsAreMigrated(t *testing.T) {
 // A record still in the old layout (a migration cut short) reads as it
 // is; a new one's text is apart; one whose text is lost is an error.
 func TestOldLayoutRecordReadsAsItIs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "phoenix.db")
-	s, err := boltstore.Open(path)
-	require.NoError(t, err)
-	current, err := s.SetAssignment(t.Context(), apitypes.Assignment{InstanceUID: "current", Config: "x: 1\n"})
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
+	path, current := fileWithAssignment(t)
 
 	old := oldAssignment("old")
 	writeRaw(t, path, func(tx *bolt.Tx) error {
@@ -129,7 +132,7 @@ func TestOldLayoutRecordReadsAsItIs(t *testing.T) {
 		return putOld(tx, lost)
 	})
 
-	s, err = boltstore.Open(path)
+	s, err := boltstore.Open(path)
 	require.NoError(t, err)
 	defer s.Close()
 	checkReads(t, s, old)

@@ -56,6 +56,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	return apply(ctx, pool, migrations)
+}
+
+// apply is migrate with the given migrations: the first versions of a
+// schema, for a test of a database an older server left.
+func apply(ctx context.Context, pool *pgxpool.Pool, migrations []migration) error {
 	latest := len(migrations)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockID); err != nil {

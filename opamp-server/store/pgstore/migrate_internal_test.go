@@ -1,12 +1,11 @@
 package pgstore
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,22 +30,14 @@ func TestMigrationFiles(t *testing.T) {
 func TestSamplesKeptAcrossTheirRekeying(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.StartShared(t)
-	conn, err := pgx.Connect(ctx, dsn)
+	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	t.Cleanup(pool.Close)
 	migrations, err := loadMigrations()
 	require.NoError(t, err)
-	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`)
-	require.NoError(t, err)
-	for _, m := range migrations[:5] {
-		_, err := conn.Exec(ctx, m.sql)
-		require.NoError(t, err, m.name)
-		_, err = conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
-		require.NoError(t, err)
-	}
+	require.NoError(t, apply(ctx, pool, migrations[:5]))
 	minute := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	_, err = conn.Exec(ctx, `INSERT INTO samples (instance_uid, name, variant, minute, value)
+	_, err = pool.Exec(ctx, `INSERT INTO samples (instance_uid, name, variant, minute, value)
 		VALUES ('a', 'cpu', '', $1, 1), ('a', 'cpu', 'candidate', $1, 2), ('a', 'cpu', '', $2, 3)`, minute, minute.Add(time.Minute))
 	require.NoError(t, err)
 
