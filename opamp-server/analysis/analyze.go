@@ -82,7 +82,7 @@ func Analyze(in Input) (apitypes.Results, error) {
 	if err := ex.check(in.Mode, len(in.Agents), byVariant); err != nil {
 		return apitypes.Results{}, err
 	}
-	res.Excluded, res.ExcludedAgents = ex.count(), ex.listed()
+	res.Excluded, res.ExcludedAgents = ex.n, ex.agents
 	for _, v := range variants {
 		res.Variants = append(res.Variants, meanFigures(v, byVariant[v]))
 	}

@@ -35,9 +35,6 @@ func (e *exclusions) add(uid string, err error) {
 	}
 }
 
-func (e *exclusions) count() int                       { return e.n }
-func (e *exclusions) listed() []apitypes.ExcludedAgent { return e.agents }
-
 // allowed is how many of targets may be left out.
 func allowed(targets int) int { return int(math.Floor(float64(targets) * MaxExcludedShare)) }
 

@@ -263,7 +263,7 @@ func (s *stepper) restore(ctx context.Context) error {
 		}
 		prev, err := s.r.svc.Restorable(ctx, *a.Before)
 		if err != nil {
-			return fmt.Errorf("restoring %s: rendering its previous assignment again: %w", a.InstanceUID, err)
+			return fmt.Errorf("restoring %s: %w", a.InstanceUID, err)
 		}
 		prev.Reason = fmt.Sprintf("restored: %s halted at %s", s.doc.ID, wavegate.WaveName(ro, i))
 		prev.AssignedAt, prev.Generation = time.Time{}, 0

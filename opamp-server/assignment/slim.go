@@ -2,6 +2,7 @@ package assignment
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 )
@@ -31,7 +32,7 @@ func (s *Service) Restorable(ctx context.Context, asg apitypes.Assignment) (apit
 	}
 	again, err := s.Render(ctx, asg.InstanceUID, asg.Pipeline, asg.Parameters)
 	if err != nil {
-		return asg, err
+		return asg, fmt.Errorf("rendering its previous assignment again: %w", err)
 	}
 	asg.Config, asg.ConfigHash = again.Config, again.ConfigHash
 	return asg, nil

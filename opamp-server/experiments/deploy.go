@@ -349,7 +349,7 @@ func (c *Controller) restore(ctx context.Context, x *Experiment, reason string) 
 	for _, t := range x.State.Targets {
 		prev, err := c.set.Assignments.Restorable(ctx, t.Previous)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: rendering its previous assignment again: %w", t.InstanceUID, err))
+			errs = append(errs, fmt.Errorf("%s: %w", t.InstanceUID, err))
 			continue
 		}
 		prev.Reason, prev.AssignedAt, prev.Generation = reason, time.Time{}, 0

@@ -178,7 +178,7 @@ func (c *Controller) rollBackWave(ctx context.Context, x Experiment) error {
 		}
 		prev, err = c.set.Assignments.Restorable(ctx, prev)
 		if err != nil {
-			return fmt.Errorf("rolling back %s: rendering its previous assignment again: %w", a.InstanceUID, err) // the next step retries
+			return fmt.Errorf("rolling back %s: %w", a.InstanceUID, err) // the next step retries
 		}
 		prev.Reason = fmt.Sprintf("rolled back: %s of experiment %s (%s) failed its gate", waveName(r, i), x.Name, x.ID)
 		prev.AssignedAt, prev.Generation = time.Time{}, 0
