@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -81,22 +82,30 @@ func assignmentView(asg apitypes.Assignment, withConfig bool) *apitypes.Assignme
 	return av
 }
 
-// listAgents: GET /agents?selector=env=prod,host=~web-.*&online=true&limit=&cursor=
-func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// agentQuery reads an agent listing's selector and online filter.
+func agentQuery(q url.Values) (selector.Selector, store.AgentFilter, error) {
 	sel, err := selector.Parse(q["selector"]...)
 	if err != nil {
-		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
-		return
+		return sel, store.AgentFilter{}, err
 	}
 	filter := store.AgentFilter{Labels: sel.Equalities()}
 	if s := q.Get("online"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "online: want true or false", nil)
-			return
+			return sel, filter, errors.New("online: want true or false")
 		}
 		filter.Online = &b
+	}
+	return sel, filter, nil
+}
+
+// listAgents: GET /agents?selector=env=prod,host=~web-.*&online=true&limit=&cursor=
+func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sel, filter, err := agentQuery(q)
+	if err != nil {
+		fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, err.Error(), nil)
+		return
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {

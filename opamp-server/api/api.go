@@ -74,6 +74,7 @@ func New(set Settings) (*API, error) {
 	a := &API{set: set}
 	a.routes = []route{
 		{http.MethodGet, "/agents", auth.PermRead, a.listAgents},
+		{http.MethodGet, "/agents/summary", auth.PermRead, a.agentSummary},
 		{http.MethodGet, "/agents/{uid}", auth.PermRead, a.getAgent},
 		{http.MethodDelete, "/agents/{uid}", auth.PermAdminister, a.deleteAgent},
 		{http.MethodGet, "/agents/{uid}/metrics", auth.PermRead, a.agentMetrics},

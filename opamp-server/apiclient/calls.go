@@ -54,6 +54,21 @@ func (c *Client) AllAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes
 	}
 }
 
+// AgentSummary counts the agents a listing with the same options would
+// return (Limit and Cursor aside) by state, without listing them.
+func (c *Client) AgentSummary(ctx context.Context, o ListAgentsOptions) (apitypes.AgentSummary, error) {
+	q := url.Values{}
+	if o.Selector != "" {
+		q.Set("selector", o.Selector)
+	}
+	if o.Online != nil {
+		q.Set("online", strconv.FormatBool(*o.Online))
+	}
+	var out apitypes.AgentSummary
+	_, err := c.Do(ctx, http.MethodGet, "/agents/summary", q, nil, &out)
+	return out, err
+}
+
 // GetAgent returns one agent with its effective config and assignment.
 func (c *Client) GetAgent(ctx context.Context, uid string) (apitypes.AgentView, error) {
 	var out apitypes.AgentView

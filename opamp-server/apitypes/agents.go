@@ -174,6 +174,9 @@ const (
 	DriftFailed     DriftState = "failed"     // the agent could not apply it
 	DriftInSync     DriftState = "in_sync"    // applied, and the effective config matches
 	DriftDrifted    DriftState = "drifted"    // applied, but the effective config differs
+	// DriftApplied is in_sync or drifted, not told apart: an agent summary
+	// counts agents by it, without comparing configurations.
+	DriftApplied DriftState = "applied"
 )
 
 // Drift compares an agent's effective configuration with its assignment.
@@ -225,3 +228,23 @@ const AgentTokenEnv = "PHOENIX_AGENT_TOKEN"
 // in every configuration rendered for it (for example several agents on a
 // host).
 const AgentParamLabelPrefix = "phoenix.param."
+
+// AgentSummary counts the agents a selector matches by state: how a
+// fleet-wide assignment is followed without listing 10,000 agents.
+type AgentSummary struct {
+	// Total is the number of agents; Online those with a live connection.
+	Total  int `json:"total"`
+	Online int `json:"online"`
+	// Healthy and Unhealthy count the agents' last health reports; agents
+	// that have not reported are in neither.
+	Healthy   int `json:"healthy"`
+	Unhealthy int `json:"unhealthy"`
+	// Progress counts agents by how far they have come with their
+	// assignment: unassigned, pending, applying, retrying, failed or
+	// applied. Applied is in_sync or drifted: telling those apart compares
+	// configurations, which an agent list or show does.
+	Progress map[DriftState]int `json:"progress"`
+	// Pipelines counts assigned agents by their assignment's pipeline; a
+	// configuration given verbatim counts under "".
+	Pipelines map[string]int `json:"pipelines,omitempty"`
+}

@@ -42,21 +42,8 @@ func DriftLoading(a apitypes.Agent, asg *apitypes.Assignment, load func() (strin
 // the comparison is not remembered for asg.ConfigHash. With a nil
 // loadAssigned, or a Config already set, asg.Config is the text.
 func DriftOfHead(a apitypes.Agent, asg *apitypes.Assignment, loadEffective, loadAssigned func() (string, error)) (apitypes.Drift, error) {
-	switch {
-	case asg == nil:
-		return apitypes.Drift{State: apitypes.DriftUnassigned}, nil
-	case a.AwaitingRetry(asg.ConfigHash):
-		r := a.ApplyRetry
-		return apitypes.Drift{State: apitypes.DriftRetrying, Message: fmt.Sprintf(
-			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",
-			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}, nil
-	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusFailed,
-		slices.Contains(a.FailedConfigHashes, asg.ConfigHash):
-		return apitypes.Drift{State: apitypes.DriftFailed, Message: a.RemoteConfig.ErrorMessage}, nil
-	case a.RemoteConfig.Hash != asg.ConfigHash:
-		return apitypes.Drift{State: apitypes.DriftPending}, nil
-	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
-		return apitypes.Drift{State: apitypes.DriftApplying}, nil
+	if d := Progress(a, asg); d.State != apitypes.DriftApplied {
+		return d, nil
 	}
 	assigned := func() (string, error) {
 		if loadAssigned == nil || asg.Config != "" {
@@ -65,6 +52,30 @@ func DriftOfHead(a apitypes.Agent, asg *apitypes.Assignment, loadEffective, load
 		return loadAssigned()
 	}
 	return shapes.compare(asg.ConfigHash, assigned, a.InstanceUID, a.EffectiveConfigHash, loadEffective)
+}
+
+// Progress is how far an agent has come with its assignment (nil: none),
+// from its records alone: Drift short of the structural comparison, which
+// it reports as DriftApplied. Counting a fleet by it reads no configuration
+// text.
+func Progress(a apitypes.Agent, asg *apitypes.Assignment) apitypes.Drift {
+	switch {
+	case asg == nil:
+		return apitypes.Drift{State: apitypes.DriftUnassigned}
+	case a.AwaitingRetry(asg.ConfigHash):
+		r := a.ApplyRetry
+		return apitypes.Drift{State: apitypes.DriftRetrying, Message: fmt.Sprintf(
+			"the collector was not healthy within the supervisor's apply timeout (%d of %d); sending it again at %s",
+			r.Attempts, r.Limit, r.NextAt.UTC().Format(time.RFC3339))}
+	case a.RemoteConfig.Hash == asg.ConfigHash && a.RemoteConfig.Status == apitypes.ConfigStatusFailed,
+		slices.Contains(a.FailedConfigHashes, asg.ConfigHash):
+		return apitypes.Drift{State: apitypes.DriftFailed, Message: a.RemoteConfig.ErrorMessage}
+	case a.RemoteConfig.Hash != asg.ConfigHash:
+		return apitypes.Drift{State: apitypes.DriftPending}
+	case a.RemoteConfig.Status != apitypes.ConfigStatusApplied:
+		return apitypes.Drift{State: apitypes.DriftApplying}
+	}
+	return apitypes.Drift{State: apitypes.DriftApplied}
 }
 
 // shapes remembers structural comparisons: parsing both configurations is

@@ -123,6 +123,13 @@ func TestDrift(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, Drift(tt.agent, tt.asg))
+			// Progress is the same short of the comparison, which it
+			// reports as applied.
+			want := tt.want
+			if want.State == apitypes.DriftInSync || want.State == apitypes.DriftDrifted {
+				want = apitypes.Drift{State: apitypes.DriftApplied}
+			}
+			assert.Equal(t, want, Progress(tt.agent, tt.asg))
 		})
 	}
 

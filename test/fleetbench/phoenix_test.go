@@ -61,7 +61,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	if _, err := enroll.Stop(ctx); err != nil {
 		b.Fatal(err)
 	}
-	waitUntil(b, ctx, "the enrolled fleet offline", time.Second, waitLimit, agentsWhere(srv, nil, online, nil, 0))
+	waitUntil(b, ctx, "the enrolled fleet offline", time.Second, waitLimit, summaryWhere(srv, nil, onlineCount, nil, 0))
 
 	start := time.Now()
 	fleet, err := fleetsim.Start(ctx, fleetOpts)
@@ -69,7 +69,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 		b.Fatal(err)
 	}
 	defer func() { _, _ = fleet.Stop(context.WithoutCancel(ctx)) }()
-	waitUntil(b, ctx, "every agent online", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, online, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
+	waitUntil(b, ctx, "every agent online", 500*time.Millisecond, waitLimit, summaryWhere(srv, fleet, onlineCount, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
 	b.ReportMetric(time.Since(start).Seconds(), "online-s")
 	time.Sleep(settle)
 	connected := memory(b, srv.Pid(), base, n, "")
@@ -88,7 +88,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "assign-s")
 	var fleetApplied time.Duration // when the fleet itself counted every agent APPLIED
-	waitUntil(b, ctx, "every agent APPLIED", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool {
+	waitUntil(b, ctx, "every agent APPLIED", 500*time.Millisecond, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool {
 		if s.Applied == n && fleetApplied == 0 {
 			fleetApplied = time.Since(start)
 		}
@@ -112,9 +112,9 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	srv.Stop()
 	start = time.Now()
 	srv.Restart()
-	waitUntil(b, ctx, "every agent online after the restart", 500*time.Millisecond, waitLimit, agentsWhere(srv, fleet, online, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
+	waitUntil(b, ctx, "every agent online after the restart", 500*time.Millisecond, waitLimit, summaryWhere(srv, fleet, onlineCount, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
 	b.ReportMetric(time.Since(start).Seconds(), "restart-online-s")
-	waitUntil(b, ctx, "every agent still APPLIED after the restart", time.Second, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
+	waitUntil(b, ctx, "every agent still APPLIED after the restart", time.Second, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
 	time.Sleep(settle)
 	restarted := memory(b, srv.Pid(), procMemory{}, n, "restart-")
 	b.Logf("resident memory (anonymous): %d (%d) MiB with %d agents connected, %d (%d) MiB with them APPLIED before the restart, %d (%d) MiB after it",
@@ -135,6 +135,29 @@ func memory(b *testing.B, pid int, base procMemory, n int, prefix string) procMe
 	b.ReportMetric(float64(m.anon>>20), prefix+"anon-MiB")
 	return m
 }
+
+// summaryWhere is a condition on what the API's agent summary shows:
+// count of it is want. The fleet's own view is checked first, as in
+// agentsWhere. This is how a user follows a fleet-wide change.
+func summaryWhere(srv *harness.Server, fleet *fleetsim.Fleet, count func(apitypes.AgentSummary) int, fleetDone func(fleetsim.Stats) bool, want int) func() (bool, string) {
+	return func() (bool, string) {
+		if fleet != nil && !fleetDone(fleet.Stats()) {
+			return false, "the simulated fleet is not there yet"
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sum, err := srv.Client().AgentSummary(ctx, apiclient.ListAgentsOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got := count(sum)
+		return got == want, fmt.Sprintf("%d of %d agents, counted in %.2f s", got, want, time.Since(start).Seconds())
+	}
+}
+
+func onlineCount(s apitypes.AgentSummary) int  { return s.Online }
+func appliedCount(s apitypes.AgentSummary) int { return s.Progress[apitypes.DriftApplied] }
 
 // agentsWhere is a condition on what the API shows: the agents for which
 // match holds number want. The fleet's own view is checked first, so the

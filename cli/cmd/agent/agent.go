@@ -25,7 +25,7 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Inspect the collectors the server manages; enroll a host as one",
 	}
 	cmdutil.AddClientFlags(cmd, client)
-	cmd.AddCommand(NewCmdList(ios, client, nil), NewCmdShow(ios, client, nil), NewCmdDelete(ios, client, nil),
+	cmd.AddCommand(NewCmdList(ios, client, nil), NewCmdSummary(ios, client, nil), NewCmdShow(ios, client, nil), NewCmdDelete(ios, client, nil),
 		NewCmdEnroll(ios, client, nil), NewCmdRotate(ios, client, nil), NewCmdRevoke(ios, client, nil))
 	return cmd
 }

@@ -18,6 +18,7 @@ var roots = []reflect.Type{
 	reflect.TypeFor[apitypes.Meta](),
 	reflect.TypeFor[apitypes.ErrorBody](),
 	reflect.TypeFor[apitypes.AgentView](),
+	reflect.TypeFor[apitypes.AgentSummary](),
 	reflect.TypeFor[apitypes.Assignment](),
 	reflect.TypeFor[apitypes.AssignRequest](),
 	reflect.TypeFor[apitypes.BulkAssignRequest](),
