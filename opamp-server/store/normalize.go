@@ -211,6 +211,20 @@ func NormalizeSampleQuery(q SampleQuery) (SampleQuery, error) {
 	return q, c.err
 }
 
+// NormalizeAgentsWindow validates QueryAgentsSamples's arguments (uids as
+// ValidateKeys checks them, from and to as NormalizeSampleQuery does) and
+// returns the uids sorted without repeats, and the bounds normalized.
+func NormalizeAgentsWindow(uids []string, from, to time.Time) ([]string, time.Time, time.Time, error) {
+	if err := ValidateKeys("instance_uid", uids); err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	q, err := NormalizeSampleQuery(SampleQuery{From: from, To: to})
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	return slices.Compact(slices.Sorted(slices.Values(uids))), q.From, q.To, nil
+}
+
 // NormalizeExperiment validates e (ID required, Status one of the
 // Experiment* statuses, Spec a JSON document, State empty or one) and
 // returns its stored form with canonical documents (see CanonicalJSON).

@@ -118,6 +118,13 @@ type Store interface {
 	// QuerySamples returns matching samples ordered by InstanceUID, Name,
 	// Variant, Minute.
 	QuerySamples(ctx context.Context, q SampleQuery) ([]apitypes.Sample, error)
+	// QueryAgentsSamples is QuerySamples over the same window for many
+	// agents in one read: by instance UID, the samples of the named agents
+	// (at most MaxBatchKeys; repeats are fine) with from <= Minute < to, a
+	// zero bound being open, each agent's ordered by Name, Variant, Minute.
+	// An agent with no sample in the window has no entry. An analysis of
+	// thousands of agents pays one round trip per page of them, not each.
+	QueryAgentsSamples(ctx context.Context, instanceUIDs []string, from, to time.Time) (map[string][]apitypes.Sample, error)
 	// DeleteSamplesBefore drops samples older than t (retention).
 	DeleteSamplesBefore(ctx context.Context, t time.Time) error
 

@@ -64,10 +64,47 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 	if !sq.To.IsZero() {
 		q.where("minute < " + q.arg(sq.To))
 	}
+	out := []apitypes.Sample{}
+	err = s.selectSamples(ctx, q, func(sm apitypes.Sample) { out = append(out, sm) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// QueryAgentsSamples reads the agents' windows in one statement: the
+// primary key (instance_uid, minute, ...) gives each agent's window as one
+// index range.
+func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, from, to time.Time) (map[string][]apitypes.Sample, error) {
+	uids, from, to, err := store.NormalizeAgentsWindow(uids, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]apitypes.Sample, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	var q query
+	q.where("instance_uid = ANY(" + q.arg(uids) + ")")
+	if !from.IsZero() {
+		q.where("minute >= " + q.arg(from))
+	}
+	if !to.IsZero() {
+		q.where("minute < " + q.arg(to))
+	}
+	err = s.selectSamples(ctx, q, func(sm apitypes.Sample) { out[sm.InstanceUID] = append(out[sm.InstanceUID], sm) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// selectSamples calls each with the samples q selects, in QuerySamples's
+// order.
+func (s *Store) selectSamples(ctx context.Context, q query, each func(apitypes.Sample)) error {
 	sql := `SELECT instance_uid, name, variant, minute, value FROM samples` + q.clause() +
 		` ORDER BY instance_uid, name, variant, minute`
-	out := []apitypes.Sample{}
-	err = s.read(ctx, func() error {
+	return s.read(ctx, func() error {
 		rows, err := s.pool.Query(ctx, sql, q.args...)
 		if err != nil {
 			return err
@@ -79,14 +116,10 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 				return err
 			}
 			sm.Minute = sm.Minute.UTC()
-			out = append(out, sm)
+			each(sm)
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteSamplesBefore drops samples whose minute is before t.
