@@ -48,7 +48,7 @@ func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time)
 		samples[t.InstanceUID] = []apitypes.Sample{}
 	}
 	for page := range slices.Chunk(uids, measurePage(from, to)) {
-		got, err := c.set.Store.QueryAgentsSamples(ctx, page, from, to)
+		got, err := c.set.Store.QueryAgentsSamples(ctx, page, store.SampleQuery{From: from, To: to})
 		if err != nil {
 			return apitypes.Results{}, err
 		}

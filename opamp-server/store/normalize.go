@@ -211,18 +211,22 @@ func NormalizeSampleQuery(q SampleQuery) (SampleQuery, error) {
 	return q, c.err
 }
 
-// NormalizeAgentsWindow validates QueryAgentsSamples's arguments (uids as
-// ValidateKeys checks them, from and to as NormalizeSampleQuery does) and
-// returns the uids sorted without repeats, and the bounds normalized.
-func NormalizeAgentsWindow(uids []string, from, to time.Time) ([]string, time.Time, time.Time, error) {
+// NormalizeAgentsSampleQuery validates QueryAgentsSamples's arguments
+// (uids as ValidateKeys checks them, q as NormalizeSampleQuery does, with
+// no InstanceUID of its own) and returns the uids sorted without repeats,
+// and q normalized.
+func NormalizeAgentsSampleQuery(uids []string, q SampleQuery) ([]string, SampleQuery, error) {
 	if err := ValidateKeys("instance_uid", uids); err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, SampleQuery{}, err
 	}
-	q, err := NormalizeSampleQuery(SampleQuery{From: from, To: to})
+	if q.InstanceUID != "" {
+		return nil, SampleQuery{}, fmt.Errorf("%w: sample query instance_uid: must be empty when the agents are listed", ErrInvalid)
+	}
+	q, err := NormalizeSampleQuery(q)
 	if err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, SampleQuery{}, err
 	}
-	return slices.Compact(slices.Sorted(slices.Values(uids))), q.From, q.To, nil
+	return slices.Compact(slices.Sorted(slices.Values(uids))), q, nil
 }
 
 // NormalizeExperiment validates e (ID required, Status one of the

@@ -53,11 +53,11 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apityp
 	return out, nil
 }
 
-// QueryAgentsSamples returns the agents' windows from one transaction,
-// seeking each agent's series as QuerySamples does; the uids come sorted,
-// so the cursor only moves forward.
-func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, from, to time.Time) (map[string][]apitypes.Sample, error) {
-	uids, from, to, err := store.NormalizeAgentsWindow(uids, from, to)
+// QueryAgentsSamples reads the agents' samples in one transaction, each
+// agent's as QuerySamples does; the uids come sorted, so the cursor only
+// moves forward.
+func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, q store.SampleQuery) (map[string][]apitypes.Sample, error) {
+	uids, q, err := store.NormalizeAgentsSampleQuery(uids, q)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,8 @@ func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, from, to 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			got, err := scanSamples(ctx, c, store.SampleQuery{InstanceUID: uid, From: from, To: to}, names, nil)
+			q.InstanceUID = uid
+			got, err := scanSamples(ctx, c, q, names, nil)
 			if err != nil {
 				return err
 			}

@@ -74,15 +74,15 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 	return out, nil
 }
 
-// QueryAgentsSamples reads the agents' windows in one statement: each
+// QueryAgentsSamples reads the agents' samples in one statement: each
 // agent's window is one range of the primary key (instance_uid, minute,
 // ...). Written as "instance_uid = ANY($1)", the planner prefers the
 // minute index and filters the whole fleet's window, as samples lie in
 // the heap by minute (EXPLAIN ANALYZE, PostgreSQL 15, 1,000 of 10,000
 // agents: 260 ms against 90 ms); the lateral subquery, kept apart by its
 // ORDER BY, is planned for one agent and ordered as QuerySamples orders.
-func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, from, to time.Time) (map[string][]apitypes.Sample, error) {
-	uids, from, to, err := store.NormalizeAgentsWindow(uids, from, to)
+func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, sq store.SampleQuery) (map[string][]apitypes.Sample, error) {
+	uids, sq, err := store.NormalizeAgentsSampleQuery(uids, sq)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +91,17 @@ func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, from, to 
 		return out, nil
 	}
 	q := query{conds: []string{"instance_uid = u.uid"}, args: []any{uids}}
-	if !from.IsZero() {
-		q.where("minute >= " + q.arg(from))
+	if sq.Name != "" {
+		q.where("name = " + q.arg(sq.Name))
 	}
-	if !to.IsZero() {
-		q.where("minute < " + q.arg(to))
+	if sq.Variant != "" {
+		q.where("variant = " + q.arg(sq.Variant))
+	}
+	if !sq.From.IsZero() {
+		q.where("minute >= " + q.arg(sq.From))
+	}
+	if !sq.To.IsZero() {
+		q.where("minute < " + q.arg(sq.To))
 	}
 	sql := `SELECT s.instance_uid, s.name, s.variant, s.minute, s.value FROM unnest($1::text[]) AS u(uid),
 		LATERAL (SELECT * FROM samples` + q.clause() + ` ORDER BY name, variant, minute) AS s`

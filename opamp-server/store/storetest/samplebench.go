@@ -93,7 +93,7 @@ func BenchmarkAgentsWindows(b *testing.B, s store.Store) {
 		for b.Loop() {
 			n := 0
 			for page := range slices.Chunk(uids, store.MaxBatchKeys) {
-				got, err := s.QueryAgentsSamples(b.Context(), page, from, to)
+				got, err := s.QueryAgentsSamples(b.Context(), page, store.SampleQuery{From: from, To: to})
 				if err != nil {
 					b.Fatal(err)
 				}
