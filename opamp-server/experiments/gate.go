@@ -49,8 +49,10 @@ func (c *Controller) startWave(ctx context.Context, x Experiment, i int) error {
 	w := &r.Waves[i]
 	now := c.set.Now()
 	asgs := make([]apitypes.Assignment, 0, len(w.Agents))
+	uids := make([]string, 0, len(w.Agents))
 	for j := range w.Agents {
 		a := &w.Agents[j]
+		uids = append(uids, a.InstanceUID)
 		t := target(x, a.InstanceUID)
 		asg, err := c.promoted(ctx, x, t)
 		if err != nil {
@@ -65,11 +67,20 @@ func (c *Controller) startWave(ctx context.Context, x Experiment, i int) error {
 			slim := c.set.Assignments.Slim(ctx, cur)
 			a.Before = &slim
 		}
-		if a.CriticalBefore, err = wavegate.CriticalBefore(ctx, c.set.Store, a.InstanceUID, now); err != nil {
-			return err
-		}
 		asg.Reason = fmt.Sprintf("promoted from experiment %s (%s), wave %d of %d", x.Name, x.ID, i+1, len(r.Waves))
 		asgs = append(asgs, asg)
+	}
+	// Read for the whole wave at once, once it rendered.
+	before, err := wavegate.CriticalBefore(ctx, c.set.Store, uids, now)
+	if err != nil {
+		return err
+	}
+	for j := range w.Agents {
+		a := &w.Agents[j]
+		a.CriticalBefore = nil
+		if v, ok := before[a.InstanceUID]; ok {
+			a.CriticalBefore = &v
+		}
 	}
 	w.State, w.StartedAt = apitypes.WaveRolling, now
 	if err := c.save(ctx, &x); err != nil {

@@ -37,19 +37,37 @@ func (c *Controller) analyze(ctx context.Context, x Experiment) error {
 }
 
 // measure analyses the samples of every target from the start of the
-// measurement window to until.
+// measurement window to until, reading many targets' samples per call.
 func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time) (apitypes.Results, error) {
 	samples := make(map[string][]apitypes.Sample, len(x.State.Targets))
 	// One minute before the window gives counters a starting point.
-	from := x.State.MeasureFrom.Add(-time.Minute)
-	for _, t := range x.State.Targets {
-		s, err := c.set.Store.QuerySamples(ctx, store.SampleQuery{InstanceUID: t.InstanceUID, From: from, To: until.Add(time.Minute)})
+	from, to := x.State.MeasureFrom.Add(-time.Minute), until.Add(time.Minute)
+	uids := make([]string, len(x.State.Targets))
+	for i, t := range x.State.Targets {
+		uids[i] = t.InstanceUID
+		samples[t.InstanceUID] = []apitypes.Sample{}
+	}
+	for page := range slices.Chunk(uids, measurePage(from, to)) {
+		got, err := c.set.Store.QueryAgentsSamples(ctx, page, store.SampleQuery{From: from, To: to})
 		if err != nil {
 			return apitypes.Results{}, err
 		}
-		samples[t.InstanceUID] = s
+		for uid, s := range got {
+			samples[uid] = s
+		}
 	}
 	return c.set.Analyze(ctx, x, samples)
+}
+
+// measureAgentMinutes bounds the agents times minutes one read of
+// measure covers (16 series a minute: about 300,000 samples), so that a
+// long window's read stays well inside the store's call deadline.
+const measureAgentMinutes = 20_000
+
+// measurePage is how many targets' windows measure reads per call.
+func measurePage(from, to time.Time) int {
+	minutes := max(1, int(to.Sub(from)/time.Minute))
+	return min(store.MaxBatchKeys, max(1, measureAgentMinutes/minutes))
 }
 
 // Create stores a new experiment in pending.

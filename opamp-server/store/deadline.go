@@ -115,6 +115,12 @@ func (d *deadlineStore) QuerySamples(ctx context.Context, q SampleQuery) ([]apit
 	return d.Store.QuerySamples(ctx, q)
 }
 
+func (d *deadlineStore) QueryAgentsSamples(ctx context.Context, uids []string, q SampleQuery) (map[string][]apitypes.Sample, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.QueryAgentsSamples(ctx, uids, q)
+}
+
 func (d *deadlineStore) DeleteSamplesBefore(ctx context.Context, t time.Time) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

@@ -211,6 +211,24 @@ func NormalizeSampleQuery(q SampleQuery) (SampleQuery, error) {
 	return q, c.err
 }
 
+// NormalizeAgentsSampleQuery validates QueryAgentsSamples's arguments
+// (uids as ValidateKeys checks them, q as NormalizeSampleQuery does, with
+// no InstanceUID of its own) and returns the uids sorted without repeats,
+// and q normalized.
+func NormalizeAgentsSampleQuery(uids []string, q SampleQuery) ([]string, SampleQuery, error) {
+	if err := ValidateKeys("instance_uid", uids); err != nil {
+		return nil, SampleQuery{}, err
+	}
+	if q.InstanceUID != "" {
+		return nil, SampleQuery{}, fmt.Errorf("%w: sample query instance_uid: must be empty when the agents are listed", ErrInvalid)
+	}
+	q, err := NormalizeSampleQuery(q)
+	if err != nil {
+		return nil, SampleQuery{}, err
+	}
+	return slices.Compact(slices.Sorted(slices.Values(uids))), q, nil
+}
+
 // NormalizeExperiment validates e (ID required, Status one of the
 // Experiment* statuses, Spec a JSON document, State empty or one) and
 // returns its stored form with canonical documents (see CanonicalJSON).

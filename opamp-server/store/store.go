@@ -118,6 +118,13 @@ type Store interface {
 	// QuerySamples returns matching samples ordered by InstanceUID, Name,
 	// Variant, Minute.
 	QuerySamples(ctx context.Context, q SampleQuery) ([]apitypes.Sample, error)
+	// QueryAgentsSamples is QuerySamples for many agents in one read: by
+	// instance UID, what q with that InstanceUID returns (Name, Variant,
+	// Minute order), for each of the named agents (at most MaxBatchKeys;
+	// repeats are fine). q's own InstanceUID must be empty. An agent with
+	// no matching sample has no entry. An analysis of thousands of agents
+	// pays one round trip per page of them, not one per agent.
+	QueryAgentsSamples(ctx context.Context, instanceUIDs []string, q SampleQuery) (map[string][]apitypes.Sample, error)
 	// DeleteSamplesBefore drops samples older than t (retention).
 	DeleteSamplesBefore(ctx context.Context, t time.Time) error
 

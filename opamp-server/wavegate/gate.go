@@ -128,19 +128,24 @@ func telemetry(ctx context.Context, st store.Store, a *apitypes.RolloutAgent, cr
 	return nil
 }
 
-// CriticalBefore is an agent's critical processes in its latest own
-// telemetry before now, or nil when it sent none lately.
-func CriticalBefore(ctx context.Context, st store.Store, uid string, now time.Time) (*float64, error) {
-	samples, err := st.QuerySamples(ctx, store.SampleQuery{InstanceUID: uid, Name: analysis.SeriesCriticalProcesses,
-		From: now.Add(-criticalLookback), To: now.Add(time.Minute)})
-	if err != nil {
-		return nil, err
+// CriticalBefore is, by instance UID, the critical processes in each
+// agent's latest own telemetry before now; an agent that sent none lately
+// has no entry. A wave's agents are read a page per store call.
+func CriticalBefore(ctx context.Context, st store.Store, uids []string, now time.Time) (map[string]float64, error) {
+	q := store.SampleQuery{Name: analysis.SeriesCriticalProcesses, From: now.Add(-criticalLookback), To: now.Add(time.Minute)}
+	out := make(map[string]float64)
+	for page := range slices.Chunk(uids, store.MaxBatchKeys) {
+		got, err := st.QueryAgentsSamples(ctx, page, q)
+		if err != nil {
+			return nil, err
+		}
+		for uid, samples := range got {
+			if v, ok := latestCritical(samples); ok {
+				out[uid] = v
+			}
+		}
 	}
-	v, ok := latestCritical(samples)
-	if !ok {
-		return nil, nil
-	}
-	return &v, nil
+	return out, nil
 }
 
 // latestCritical is the critical-process gauge of the latest minute that

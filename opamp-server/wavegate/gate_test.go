@@ -120,3 +120,27 @@ func TestPlan(t *testing.T) {
 	assert.Len(t, Plan([]float64{1, 10, 50, 100}, 1), 1, "one agent, one wave")
 	assert.Equal(t, "nothing", ShortHash(""))
 }
+
+func TestCriticalBeforeReadsEachAgentsLatestMinute(t *testing.T) {
+	t.Parallel()
+	st := gateStore(t)
+	crit := analysis.SeriesCriticalProcesses
+	require.NoError(t, st.PutSamples(t.Context(), []apitypes.Sample{
+		{InstanceUID: "a1", Name: crit, Variant: apitypes.VariantBaseline, Minute: t0.Add(-2 * time.Minute), Value: 9},
+		// The latest minute wins, its largest variant (a meter per pipeline).
+		{InstanceUID: "a1", Name: crit, Variant: apitypes.VariantBaseline, Minute: t0.Add(-time.Minute), Value: 3},
+		{InstanceUID: "a1", Name: crit, Variant: apitypes.VariantCandidate, Minute: t0.Add(-time.Minute), Value: 5},
+		{InstanceUID: "a1", Name: "otelcol_process_cpu_seconds", Minute: t0, Value: 100},
+		{InstanceUID: "a2", Name: crit, Minute: t0, Value: 7},
+		// Older than the lookback: sent none lately.
+		{InstanceUID: "a3", Name: crit, Minute: t0.Add(-criticalLookback - time.Minute), Value: 1},
+		{InstanceUID: "a4", Name: crit, Minute: t0, Value: 8}, // not asked for
+	}))
+	got, err := CriticalBefore(t.Context(), st, []string{"a1", "a2", "a3", "unknown"}, t0)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]float64{"a1": 5, "a2": 7}, got)
+
+	got, err = CriticalBefore(t.Context(), st, nil, t0)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}

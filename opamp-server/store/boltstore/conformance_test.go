@@ -27,3 +27,12 @@ func BenchmarkQuerySamplesAgentWindow(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkAgentWindow(b, s)
 }
+
+func BenchmarkQueryAgentsSamples(b *testing.B) {
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "bench-agents.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkAgentsWindows(b, s)
+}

@@ -37,14 +37,62 @@ func (s *Store) PutSamples(ctx context.Context, samples []apitypes.Sample) error
 }
 
 // QuerySamples returns matching samples by uid, name, variant and minute.
-// It scans the narrowest key prefix the query fixes, and within it seeks
-// each series to the window and past its end: an agent's window costs its
-// series times the window, not its whole retained history.
 func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apitypes.Sample, error) {
 	q, err := store.NormalizeSampleQuery(q)
 	if err != nil {
 		return nil, err
 	}
+	out := []apitypes.Sample{}
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		out, err = scanSamples(ctx, tx.Bucket(bucketSamples).Cursor(), q, interner{}, out)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// QueryAgentsSamples reads the agents' samples in one transaction, each
+// agent's as QuerySamples does; the uids come sorted, so the cursor only
+// moves forward.
+func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, q store.SampleQuery) (map[string][]apitypes.Sample, error) {
+	uids, q, err := store.NormalizeAgentsSampleQuery(uids, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]apitypes.Sample, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		c, names := tx.Bucket(bucketSamples).Cursor(), interner{}
+		for _, uid := range uids {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			q.InstanceUID = uid
+			got, err := scanSamples(ctx, c, q, names, nil)
+			if err != nil {
+				return err
+			}
+			if len(got) > 0 {
+				out[uid] = got
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanSamples appends the samples q (normalized) selects to out. It scans
+// the narrowest key prefix the query fixes, and within it seeks each
+// series to the window and past its end: an agent's window costs its
+// series times the window, not its whole retained history.
+func scanSamples(ctx context.Context, c *bolt.Cursor, q store.SampleQuery, names interner, out []apitypes.Sample) ([]apitypes.Sample, error) {
 	var prefix []byte
 	switch {
 	case q.InstanceUID != "" && q.Name != "" && q.Variant != "":
@@ -59,49 +107,40 @@ func (s *Store) QuerySamples(ctx context.Context, q store.SampleQuery) ([]apityp
 	if !q.From.IsZero() {
 		from = appendTime(nil, q.From)
 	}
-	out := []apitypes.Sample{}
-	names := interner{}
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSamples).Cursor()
-		n := 0
-		var accepted []byte // the series last found to match, checked once
-		k, v := c.Seek(prefix)
-		for k != nil && bytes.HasPrefix(k, prefix) {
-			if n++; n%4096 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if len(k) < 8+3 || len(v) != 8 {
-				return fmt.Errorf("corrupt sample key %q", k)
-			}
-			series, at := k[:len(k)-8], k[len(k)-8:]
-			switch {
-			case from != nil && bytes.Compare(at, from) < 0:
-				k, v = c.Seek(append(bytes.Clone(series), from...))
-				continue
-			case !q.To.IsZero() && !decodeTime(at).Before(q.To):
+	n := 0
+	var accepted []byte // the series last found to match, checked once
+	k, v := c.Seek(prefix)
+	for k != nil && bytes.HasPrefix(k, prefix) {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if len(k) < 8+3 || len(v) != 8 {
+			return nil, fmt.Errorf("corrupt sample key %q", k)
+		}
+		series, at := k[:len(k)-8], k[len(k)-8:]
+		switch {
+		case from != nil && bytes.Compare(at, from) < 0:
+			k, v = c.Seek(append(bytes.Clone(series), from...))
+			continue
+		case !q.To.IsZero() && !decodeTime(at).Before(q.To):
+			k, v = c.Seek(afterSeries(series))
+			continue
+		case !bytes.Equal(series, accepted):
+			if !selects(q, series) {
 				k, v = c.Seek(afterSeries(series))
 				continue
-			case !bytes.Equal(series, accepted):
-				if !selects(q, series) {
-					k, v = c.Seek(afterSeries(series))
-					continue
-				}
-				accepted = append(accepted[:0], series...)
 			}
-			uid, name, variant, minute, ok := parseSampleKey(k, names)
-			if !ok {
-				return fmt.Errorf("corrupt sample key %q", k)
-			}
-			out = append(out, apitypes.Sample{
-				InstanceUID: uid, Name: name, Variant: variant, Minute: minute,
-				Value: math.Float64frombits(binary.BigEndian.Uint64(v)),
-			})
-			k, v = c.Next()
+			accepted = append(accepted[:0], series...)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		uid, name, variant, minute, ok := parseSampleKey(k, names)
+		if !ok {
+			return nil, fmt.Errorf("corrupt sample key %q", k)
+		}
+		out = append(out, apitypes.Sample{
+			InstanceUID: uid, Name: name, Variant: variant, Minute: minute,
+			Value: math.Float64frombits(binary.BigEndian.Uint64(v)),
+		})
+		k, v = c.Next()
 	}
 	return out, nil
 }

@@ -29,3 +29,12 @@ func BenchmarkQuerySamplesAgentWindow(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkAgentWindow(b, s)
 }
+
+func BenchmarkQueryAgentsSamples(b *testing.B) {
+	s, err := pgstore.Open(b.Context(), pgtest.StartShared(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkAgentsWindows(b, s)
+}

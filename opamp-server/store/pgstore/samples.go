@@ -67,8 +67,55 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 	sql := `SELECT instance_uid, name, variant, minute, value FROM samples` + q.clause() +
 		` ORDER BY instance_uid, name, variant, minute`
 	out := []apitypes.Sample{}
-	err = s.read(ctx, func() error {
-		rows, err := s.pool.Query(ctx, sql, q.args...)
+	err = s.selectSamples(ctx, sql, q.args, func(sm apitypes.Sample) { out = append(out, sm) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// QueryAgentsSamples reads the agents' samples in one statement: each
+// agent's window is one range of the primary key (instance_uid, minute,
+// ...). Written as "instance_uid = ANY($1)", the planner prefers the
+// minute index and filters the whole fleet's window, as samples lie in
+// the heap by minute (EXPLAIN ANALYZE, PostgreSQL 15, 1,000 of 10,000
+// agents: 260 ms against 90 ms); the lateral subquery, kept apart by its
+// ORDER BY, is planned for one agent and ordered as QuerySamples orders.
+func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, sq store.SampleQuery) (map[string][]apitypes.Sample, error) {
+	uids, sq, err := store.NormalizeAgentsSampleQuery(uids, sq)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]apitypes.Sample, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	q := query{conds: []string{"instance_uid = u.uid"}, args: []any{uids}}
+	if sq.Name != "" {
+		q.where("name = " + q.arg(sq.Name))
+	}
+	if sq.Variant != "" {
+		q.where("variant = " + q.arg(sq.Variant))
+	}
+	if !sq.From.IsZero() {
+		q.where("minute >= " + q.arg(sq.From))
+	}
+	if !sq.To.IsZero() {
+		q.where("minute < " + q.arg(sq.To))
+	}
+	sql := `SELECT s.instance_uid, s.name, s.variant, s.minute, s.value FROM unnest($1::text[]) AS u(uid),
+		LATERAL (SELECT * FROM samples` + q.clause() + ` ORDER BY name, variant, minute) AS s`
+	err = s.selectSamples(ctx, sql, q.args, func(sm apitypes.Sample) { out[sm.InstanceUID] = append(out[sm.InstanceUID], sm) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// selectSamples calls each with the samples sql selects.
+func (s *Store) selectSamples(ctx context.Context, sql string, args []any, each func(apitypes.Sample)) error {
+	return s.read(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -79,14 +126,10 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 				return err
 			}
 			sm.Minute = sm.Minute.UTC()
-			out = append(out, sm)
+			each(sm)
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteSamplesBefore drops samples whose minute is before t.

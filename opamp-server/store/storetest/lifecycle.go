@@ -41,6 +41,8 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = s.QuerySamples(ctx, store.SampleQuery{})
 	assert.ErrorIs(t, err, context.Canceled)
+	_, err = s.QueryAgentsSamples(ctx, []string{"a"}, store.SampleQuery{})
+	assert.ErrorIs(t, err, context.Canceled)
 
 	_, err = s.GetAgent(t.Context(), "a1")
 	assert.ErrorIs(t, err, store.ErrNotFound, "nothing was written")
@@ -129,6 +131,7 @@ func testUseAfterClose(t *testing.T, s store.Store) {
 	_, setErr := s.SetAssignment(ctx, apitypes.Assignment{InstanceUID: "a1", Config: testConfig})
 	_, getAssignErr := s.GetAssignment(ctx, "a1")
 	_, queryErr := s.QuerySamples(ctx, store.SampleQuery{})
+	_, agentsQueryErr := s.QueryAgentsSamples(ctx, []string{"a1"}, store.SampleQuery{})
 	_, createErr := s.CreateExperiment(ctx, newExperiment("e1"))
 	_, getExpErr := s.GetExperiment(ctx, "e1")
 	_, _, listExpErr := s.ListExperiments(ctx, store.ExperimentFilter{}, store.Page{})
@@ -146,6 +149,7 @@ func testUseAfterClose(t *testing.T, s store.Store) {
 		"DeleteAssignment":        s.DeleteAssignment(ctx, "a1"),
 		"PutSamples":              s.PutSamples(ctx, sampleFixture),
 		"QuerySamples":            queryErr,
+		"QueryAgentsSamples":      agentsQueryErr,
 		"DeleteSamplesBefore":     s.DeleteSamplesBefore(ctx, time.Now()),
 		"CreateExperiment":        createErr,
 		"GetExperiment":           getExpErr,

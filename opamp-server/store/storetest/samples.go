@@ -16,6 +16,8 @@ var sampleTests = []testCase{
 	{"Replace", testSampleReplace},
 	{"DeleteBefore", testSampleDeleteBefore},
 	{"Invalid", testSampleInvalid},
+	{"AgentsWindows", testAgentsSamples},
+	{"AgentsWindowsInvalid", testAgentsSamplesInvalid},
 }
 
 // m0 is a minute start; mi(i) the i-th minute after it.

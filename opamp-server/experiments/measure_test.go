@@ -1,0 +1,80 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
+)
+
+func TestMeasurePage(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		window time.Duration
+		want   int
+	}{
+		{0, store.MaxBatchKeys},
+		{12 * time.Minute, store.MaxBatchKeys},
+		{100 * time.Minute, measureAgentMinutes / 100},
+		{MaxDuration + 2*time.Minute, 1},
+	} {
+		assert.Equal(t, tt.want, measurePage(at, at.Add(tt.window)), tt.window)
+	}
+}
+
+// measure hands the analysis every target's window, read a page of
+// targets at a time, as one query per target would read it.
+func TestMeasureReadsEveryTargetsWindow(t *testing.T) {
+	f := newFixture(t)
+	var got map[string][]apitypes.Sample
+	f.c.set.Analyze = func(_ context.Context, _ Experiment, samples map[string][]apitypes.Sample) (apitypes.Results, error) {
+		got = samples
+		return apitypes.Results{}, nil
+	}
+	from := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var x Experiment
+	x.State.MeasureFrom = from
+	var samples []apitypes.Sample
+	for i := range 5 {
+		uid := fmt.Sprintf("agent-%d", i)
+		x.State.Targets = append(x.State.Targets, apitypes.ExperimentTarget{InstanceUID: uid})
+		if i == 3 {
+			continue // sent nothing
+		}
+		// From the minute before the window (a counter's start) to past its end.
+		for m := -2; m <= 4; m++ {
+			for _, name := range []string{"b", "a"} {
+				samples = append(samples, apitypes.Sample{InstanceUID: uid, Name: name, Variant: apitypes.VariantCandidate,
+					Minute: from.Add(time.Duration(m) * time.Minute), Value: float64(i*100 + m)})
+			}
+		}
+	}
+	require.NoError(t, f.st.PutSamples(t.Context(), samples))
+
+	for _, tt := range []struct {
+		until   time.Time
+		minutes int // of agent-0's samples in the window
+	}{
+		{from.Add(2 * time.Minute), 4}, // one page
+		{from.Add(MaxDuration), 6},     // a page per target
+	} {
+		until := tt.until
+		_, err := f.c.measure(t.Context(), x, until)
+		require.NoError(t, err)
+		want := map[string][]apitypes.Sample{}
+		for _, tg := range x.State.Targets {
+			want[tg.InstanceUID], err = f.st.QuerySamples(t.Context(), store.SampleQuery{InstanceUID: tg.InstanceUID,
+				From: from.Add(-time.Minute), To: until.Add(time.Minute)})
+			require.NoError(t, err)
+		}
+		assert.Equal(t, want, got)
+		assert.Len(t, got["agent-0"], 2*tt.minutes)
+		assert.Equal(t, []apitypes.Sample{}, got["agent-3"], "a target without samples has an empty window")
+	}
+}
