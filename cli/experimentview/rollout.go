@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/phoenix/platform/cli/cmdutil"
@@ -20,9 +21,13 @@ func PrintRollout(out io.Writer, r apitypes.Rollout) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "WAVE\tTARGETS\tAGENTS\tSTATE\tAPPLIED\tHEALTHY\tREPORTING\tREASON")
 	for i, wv := range r.Waves {
-		n := len(wv.Agents)
+		n := len(wv.Agents) - wv.Removed
+		reason := wv.Reason
+		if wv.Removed > 0 {
+			reason = strings.TrimSuffix(fmt.Sprintf("%d removed from the inventory; %s", wv.Removed, reason), "; ")
+		}
 		fmt.Fprintf(w, "%d\t%s%%\t+%d\t%s\t%d/%d\t%d/%d\t%d/%d\t%s\n", i+1, pct(wv.Percent), wv.Size, wv.State,
-			wv.Applied, n, wv.Healthy, n, wv.Reporting, n, cmdutil.Or(wv.Reason, "-"))
+			wv.Applied, n, wv.Healthy, n, wv.Reporting, n, cmdutil.Or(reason, "-"))
 	}
 	return w.Flush()
 }
@@ -45,9 +50,12 @@ func RolloutLine(id string, r apitypes.Rollout) string {
 	line := fmt.Sprintf("%s rollout %-9s %s", id, r.State, rolloutPosition(r))
 	if i := r.Current(); i < len(r.Waves) {
 		wv := r.Waves[i]
-		n := len(wv.Agents)
+		n := len(wv.Agents) - wv.Removed
 		line += fmt.Sprintf(" (%s%%, %s): applied %d/%d, healthy %d/%d, reporting %d/%d", pct(wv.Percent), wv.State,
 			wv.Applied, n, wv.Healthy, n, wv.Reporting, n)
+		if wv.Removed > 0 {
+			line += fmt.Sprintf(", %d removed", wv.Removed)
+		}
 	}
 	return line
 }

@@ -37,3 +37,21 @@ WAVE  TARGETS  AGENTS  STATE    APPLIED  HEALTHY  REPORTING  REASON
 	r.State = apitypes.RolloutRolling
 	assert.True(t, following(x), "watch follows a rollout in progress")
 }
+
+func TestPrintRolloutCountsRemovedAgentsApart(t *testing.T) {
+	t.Parallel()
+	r := apitypes.Rollout{State: apitypes.RolloutRolling, GateTimeout: apitypes.Duration(5 * time.Minute),
+		Waves: []apitypes.RolloutWave{
+			{Percent: 50, Size: 4, State: apitypes.WavePassed, Applied: 3, Healthy: 3, Reporting: 3, Removed: 1, Agents: make([]apitypes.RolloutAgent, 4)},
+			{Percent: 100, Size: 4, State: apitypes.WaveRolling, Applied: 1, Removed: 2, Agents: make([]apitypes.RolloutAgent, 4),
+				Reason: "waiting: agent a7 (web-7): not applied yet"},
+		}}
+	var b strings.Builder
+	require.NoError(t, PrintRollout(&b, r))
+	assert.Equal(t, `ROLLOUT  rolling, wave 2 of 2, gate timeout 5m0s
+WAVE  TARGETS  AGENTS  STATE    APPLIED  HEALTHY  REPORTING  REASON
+1     50%      +4      passed   3/3      3/3      3/3        1 removed from the inventory
+2     100%     +4      rolling  1/2      0/2      0/2        2 removed from the inventory; waiting: agent a7 (web-7): not applied yet
+`, b.String())
+	assert.Equal(t, "ro-1 rollout rolling   wave 2 of 2 (100%, rolling): applied 1/2, healthy 0/2, reporting 0/2, 2 removed", RolloutLine("ro-1", r))
+}

@@ -79,6 +79,9 @@ type RolloutWave struct {
 	Applied   int `json:"applied"`
 	Healthy   int `json:"healthy"`
 	Reporting int `json:"reporting"`
+	// Removed counts the wave's agents that left the inventory during the
+	// rollout; the gate no longer waits for them.
+	Removed int `json:"removed,omitempty"`
 	// Reason says why the wave failed, or what its gate waits for.
 	Reason     string         `json:"reason,omitempty"`
 	StartedAt  time.Time      `json:"started_at,omitzero"`
@@ -110,6 +113,10 @@ type RolloutAgent struct {
 	// cost_meter's gauge) before the wave and on fresh telemetry after.
 	CriticalBefore *float64 `json:"critical_before,omitempty"`
 	CriticalAfter  *float64 `json:"critical_after,omitempty"`
+	// Removed is set once the agent is found gone from the inventory
+	// (deleted, or swept after a long time offline): it is not assigned,
+	// and its wave's gate does not wait for it.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // WaveOptions ask POST /assignments to assign in gated waves.

@@ -140,9 +140,15 @@ func (s *stepper) reason(i int) string {
 // then assigns.
 func (s *stepper) startWave(ctx context.Context, i int) error {
 	w := &s.doc.Waves[i]
+	if err := wavegate.MarkRemoved(ctx, s.r.svc.set.Store, w); err != nil {
+		return err
+	}
 	asgs := make([]apitypes.Assignment, 0, len(w.Agents))
 	for j := range w.Agents {
 		a := &w.Agents[j]
+		if a.Removed {
+			continue
+		}
 		asg, err := s.render(ctx, a.InstanceUID)
 		if err != nil {
 			return s.failWave(ctx, i, err.Error())

@@ -48,10 +48,16 @@ func (c *Controller) startWave(ctx context.Context, x Experiment, i int) error {
 	r := x.State.Rollout
 	w := &r.Waves[i]
 	now := c.set.Now()
+	if err := wavegate.MarkRemoved(ctx, c.set.Store, w); err != nil {
+		return err
+	}
 	asgs := make([]apitypes.Assignment, 0, len(w.Agents))
 	uids := make([]string, 0, len(w.Agents))
 	for j := range w.Agents {
 		a := &w.Agents[j]
+		if a.Removed {
+			continue
+		}
 		uids = append(uids, a.InstanceUID)
 		t := target(x, a.InstanceUID)
 		asg, err := c.promoted(ctx, x, t)

@@ -350,3 +350,28 @@ func eventsOnce(t *testing.T, x Experiment) map[string]int {
 	}
 	return seen
 }
+
+// A target removed from the inventory during a promote does not hold its
+// wave back, and a wave that starts after its removal does not assign it.
+func TestAPromoteLeavesOutTargetsRemovedFromTheInventory(t *testing.T) {
+	t.Parallel()
+	f, x, _ := rolloutFixture(t)
+	ctx := t.Context()
+	x, err := f.c.PromoteWith(ctx, x.ID, apitypes.PromoteRequest{Waves: []float64{50, 100}})
+	require.NoError(t, err)
+	require.True(t, onCandidate(f, "a2"))
+	require.NoError(t, f.st.DeleteAgent(ctx, "a2"))
+	require.NoError(t, f.st.DeleteAgent(ctx, "a4"))
+
+	f.passGate("a1")
+	x = f.get(x.ID)
+	w := x.State.Rollout.Waves[0]
+	require.Equal(t, []apitypes.WaveState{"passed", "rolling"}, waveStates(x), w.Reason)
+	assert.Equal(t, 1, w.Removed)
+	f.passGate("a3")
+	x = f.get(x.ID)
+	assert.Equal(t, apitypes.RolloutCompleted, x.State.Rollout.State)
+	assert.True(t, x.State.Rollout.Waves[1].Agents[1].Removed, "a4 was gone before its wave")
+	_, err = f.st.GetAssignment(ctx, "a4")
+	assert.Error(t, err, "a removed target is not assigned")
+}

@@ -20,6 +20,7 @@ var funcs = template.FuncMap{
 	"when":     formatTime,
 	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"inc":      func(i int) int { return i + 1 },
+	"sub":      func(a, b int) int { return a - b },
 	"change":   change,
 	"deref":    func(f *float64) float64 { return *f },
 	"symbol":   outcomeSymbol,

@@ -265,7 +265,7 @@ func TestRenderRollout(t *testing.T) {
 	d.Rollout = &apitypes.Rollout{State: apitypes.RolloutHalted, GateTimeout: apitypes.Duration(5 * time.Minute), MinCriticalRetention: 1,
 		Reason: "wave 2 of 2 (100%, 1 agent(s)) failed its gate: agent a2 went unhealthy <on> the candidate",
 		Waves: []apitypes.RolloutWave{
-			{Percent: 50, Size: 1, State: apitypes.WavePassed, Applied: 1, Healthy: 1, Reporting: 1, Agents: make([]apitypes.RolloutAgent, 1)},
+			{Percent: 50, Size: 2, State: apitypes.WavePassed, Applied: 1, Healthy: 1, Reporting: 1, Removed: 1, Agents: make([]apitypes.RolloutAgent, 2)},
 			{Percent: 100, Size: 1, State: apitypes.WaveFailed, Applied: 1, Agents: make([]apitypes.RolloutAgent, 1), Reason: "agent a2 went unhealthy <on> the candidate"},
 		}}
 	root = parse(t, render(t, d))
@@ -273,6 +273,6 @@ func TestRenderRollout(t *testing.T) {
 	all := text(root)
 	assert.Contains(t, all, "Promoted in 2 wave(s): halted, gate timeout 5m0s, least critical retention 100.0%.")
 	assert.Contains(t, all, "Halted: wave 2 of 2 (100%, 1 agent(s)) failed its gate: agent a2 went unhealthy <on> the candidate", "escaped, shown as text")
-	assert.Contains(t, all, "50%+1passed1/11/11/1")
+	assert.Contains(t, all, "50%+2passed1/11/11/11 removed from the inventory", "a removed agent is counted apart")
 	assert.Contains(t, all, "100%+1failed1/10/10/1agent a2 went unhealthy <on> the candidate")
 }

@@ -45,7 +45,8 @@ type Resume func() (bool, error)
 func Check(ctx context.Context, st store.Store, a *apitypes.RolloutAgent, crit Criteria, now time.Time, resume Resume) (bool, string, error) {
 	ag, err := st.GetAgent(ctx, a.InstanceUID)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, "unknown agent", nil
+		a.Removed = true // nothing left to wait for
+		return true, "", nil
 	}
 	if err != nil {
 		return false, "", err

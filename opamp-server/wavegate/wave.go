@@ -25,7 +25,7 @@ func CheckWave(ctx context.Context, st store.Store, w *apitypes.RolloutWave, cri
 	var waiting []string
 	for j := range w.Agents {
 		a := &w.Agents[j]
-		if a.Passed {
+		if a.Passed || a.Removed {
 			continue
 		}
 		moved, why, err := Check(ctx, st, a, crit, now, func() (bool, error) { return resume(*a) })
@@ -33,7 +33,7 @@ func CheckWave(ctx context.Context, st store.Store, w *apitypes.RolloutWave, cri
 			return false, err
 		}
 		progressed = progressed || moved
-		if !a.Passed {
+		if !a.Passed && !a.Removed {
 			waiting = append(waiting, fmt.Sprintf("agent %s (%s): %s", a.InstanceUID, a.Host, why))
 		}
 	}

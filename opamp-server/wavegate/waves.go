@@ -5,6 +5,7 @@
 package wavegate // import "github.com/phoenix/platform/opamp-server/wavegate"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
+	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // MaxWaves bounds a rollout's waves: more only adds waiting.
@@ -87,8 +89,12 @@ func WaveName(r *apitypes.Rollout, i int) string {
 // Count sums the wave's agents into its counters, and moves a wave whose
 // agents all applied to WaveGated.
 func Count(w *apitypes.RolloutWave) {
-	w.Applied, w.Healthy, w.Reporting = 0, 0, 0
+	w.Applied, w.Healthy, w.Reporting, w.Removed = 0, 0, 0, 0
 	for _, a := range w.Agents {
+		if a.Removed {
+			w.Removed++
+			continue
+		}
 		if !a.AppliedAt.IsZero() {
 			w.Applied++
 		}
@@ -99,7 +105,7 @@ func Count(w *apitypes.RolloutWave) {
 			w.Reporting++
 		}
 	}
-	if w.Applied == len(w.Agents) {
+	if w.Applied+w.Removed == len(w.Agents) {
 		w.State = apitypes.WaveGated
 	}
 }
@@ -113,4 +119,23 @@ func ShortHash(h string) string {
 		return "nothing"
 	}
 	return h
+}
+
+// MarkRemoved marks the wave's agents that are gone from the inventory, so
+// a wave starting assigns nothing to them and its gate does not wait for
+// them.
+func MarkRemoved(ctx context.Context, st store.Store, w *apitypes.RolloutWave) error {
+	for j := range w.Agents {
+		a := &w.Agents[j]
+		if a.Removed {
+			continue
+		}
+		switch _, err := st.GetAgentBrief(ctx, a.InstanceUID); {
+		case errors.Is(err, store.ErrNotFound):
+			a.Removed = true
+		case err != nil:
+			return err
+		}
+	}
+	return nil
 }
