@@ -77,9 +77,11 @@ func TestCheckFailures(t *testing.T) {
 	st := gateStore(t)
 	crit := Criteria{What: "the new configuration"}
 	a := &apitypes.RolloutAgent{InstanceUID: "nobody", ConfigHash: "h1"}
-	_, why, err := Check(t.Context(), st, a, crit, t0, noResume)
+	changed, why, err := Check(t.Context(), st, a, crit, t0, noResume)
 	require.NoError(t, err)
-	assert.Equal(t, "unknown agent", why)
+	assert.True(t, changed)
+	assert.Empty(t, why, "an agent gone from the inventory is not waited for")
+	assert.True(t, a.Removed)
 
 	a = &apitypes.RolloutAgent{InstanceUID: "a1", ConfigHash: "h2"}
 	resent := false
