@@ -31,7 +31,7 @@ type expEnv struct {
 	now time.Time
 }
 
-func newExpEnv(t *testing.T) *expEnv {
+func newExpEnv(t testing.TB) *expEnv {
 	t.Helper()
 	e := &expEnv{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	authn, err := auth.New([]auth.TokenEntry{
