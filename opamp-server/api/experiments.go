@@ -152,11 +152,11 @@ func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
-	view := experimentView(x.Experiment)
-	if !targets {
-		view = withoutTargets(x.Experiment)
+	view := withoutTargets
+	if targets {
+		view = experimentView
 	}
-	ok(w, r, http.StatusOK, view, "")
+	ok(w, r, http.StatusOK, view(x.Experiment), "")
 }
 
 func (a *API) experimentAction(action func(context.Context, string) (experiments.Experiment, error)) http.HandlerFunc {
