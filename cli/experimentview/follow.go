@@ -29,7 +29,9 @@ func follow(ctx context.Context, c *apiclient.Client, id string, every time.Dura
 	var lastPrinted time.Time
 	notesSeen := 0
 	for {
-		x, err := c.Experiment(ctx, id)
+		// The live view shows no target, only their summary: a fleet's
+		// targets are MiBs the server would encode every poll.
+		x, err := c.ExperimentWith(ctx, id, apiclient.ExperimentOptions{WithoutTargets: true})
 		if err != nil {
 			return x, fmt.Errorf("experiment %s: %w", id, err)
 		}
@@ -94,6 +96,9 @@ func printNotes(out io.Writer, x apitypes.Experiment, seen int, redraw bool) int
 // liveLine is the one-line live view.
 func liveLine(x apitypes.Experiment, r *apitypes.Results, now time.Time) string {
 	line := fmt.Sprintf("%s %-9s %s", x.ID, x.Status, bar(x.Progress))
+	if sum := x.State.TargetSummary; x.Status == apitypes.ExperimentDeploying && sum != nil && sum.Total > 0 {
+		line += fmt.Sprintf("  applied %d/%d", sum.Applied, sum.Total)
+	}
 	if x.Status == "running" {
 		line += "  " + remaining(x, now)
 	}

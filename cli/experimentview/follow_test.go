@@ -104,4 +104,6 @@ func TestLiveLine(t *testing.T) {
 		liveLine(x, &noCosts, start.Add(time.Minute)))
 	x.Status, x.Progress = apitypes.ExperimentDeploying, 0
 	assert.Equal(t, "exp-1 deploying [····················]   0%", liveLine(x, nil, start))
+	x.State.TargetSummary = &apitypes.TargetSummary{Total: 10000, Applied: 7311}
+	assert.Equal(t, "exp-1 deploying [····················]   0%  applied 7311/10000", liveLine(x, nil, start))
 }

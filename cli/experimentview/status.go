@@ -3,6 +3,9 @@ package experimentview // import "github.com/phoenix/platform/cli/experimentview
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +24,9 @@ func PrintStatus(out io.Writer, x apitypes.Experiment, now time.Time) error {
 	}
 	fmt.Fprintf(w, "Mode:\t%s, %s vs %s, targets %s\n", x.Spec.Mode, x.Spec.Baseline.Name(), x.Spec.Candidate.Pipeline, x.Spec.Targets.Selector)
 	fmt.Fprintf(w, "Status:\t%s\t%s\n", x.Status, bar(x.Progress))
+	if sum := x.State.TargetSummary; sum != nil && sum.Total > 0 {
+		fmt.Fprintf(w, "Targets:\t%s\n", TargetsLine(*sum))
+	}
 	if !x.State.MeasureFrom.IsZero() {
 		fmt.Fprintf(w, "Measuring:\t%s → %s (%s)\n", x.State.MeasureFrom.Local().Format(time.TimeOnly),
 			x.State.EndsAt.Local().Format(time.TimeOnly), remaining(x, now))
@@ -65,6 +71,21 @@ func PrintStatus(out io.Writer, x apitypes.Experiment, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// TargetsLine is a target summary in a few words: "10 targets, applied
+// 7/10 (baseline 4/5, candidate 3/5)".
+func TargetsLine(s apitypes.TargetSummary) string {
+	line := fmt.Sprintf("%d targets, applied %d/%d", s.Total, s.Applied, s.Total)
+	if len(s.ByVariant) < 2 {
+		return line // one variant: its figures are the totals
+	}
+	variants := slices.Sorted(maps.Keys(s.ByVariant))
+	parts := make([]string, len(variants))
+	for i, v := range variants {
+		parts[i] = fmt.Sprintf("%s %d/%d", v, s.ByVariant[v].Applied, s.ByVariant[v].Total)
+	}
+	return line + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func remaining(x apitypes.Experiment, now time.Time) string {

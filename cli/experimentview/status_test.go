@@ -33,7 +33,9 @@ func TestPrintStatus(t *testing.T) {
 			Candidate: apitypes.Variant{Pipeline: "topk"}, Targets: apitypes.Targets{Selector: "env=prod"}},
 		State: apitypes.ExperimentState{RunningSince: start, MeasureFrom: start.Add(time.Minute), EndsAt: start.Add(11 * time.Minute),
 			Targets: []apitypes.ExperimentTarget{{InstanceUID: "a1", Host: "web-1", Variant: "baseline", Applied: true}, {InstanceUID: "a2", Variant: "candidate"}},
-			Error:   "agent a2 is slow", Promoted: true},
+			TargetSummary: &apitypes.TargetSummary{Total: 2, Applied: 1, ByVariant: map[string]apitypes.VariantTargets{
+				"candidate": {Total: 1}, "baseline": {Total: 1, Applied: 1}}},
+			Error: "agent a2 is slow", Promoted: true},
 		Events: []apitypes.ExperimentEvent{
 			{Time: start.Add(-time.Minute), To: "pending", Cause: "created"},
 			{Time: start, From: "deploying", To: "running", Cause: "every target applied its configuration"},
@@ -47,6 +49,7 @@ func TestPrintStatus(t *testing.T) {
 Description:  web hosts
 Mode:         split, each agent's current configuration vs topk, targets env=prod
 Status:       running  [██████████··········]  50%
+Targets:      2 targets, applied 1/2 (baseline 1/1, candidate 0/1)
 Measuring:    `+clock(x.State.MeasureFrom)+` → `+clock(x.State.EndsAt)+` (5m0s left)
 Error:        agent a2 is slow
 Rollout:      promoted=true rolled_back=false
@@ -61,6 +64,13 @@ EVENTS
   `+clock(start)+`  deploying → running: every target applied its configuration
   `+clock(start.Add(2*time.Minute))+`  promoted: candidate assigned to every target
 `, b.String())
+}
+
+func TestTargetsLine(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "3 targets, applied 2/3", TargetsLine(apitypes.TargetSummary{Total: 3, Applied: 2,
+		ByVariant: map[string]apitypes.VariantTargets{"both": {Total: 3, Applied: 2}}}), "paired: the totals say it all")
+	assert.Equal(t, "0 targets, applied 0/0", TargetsLine(apitypes.TargetSummary{}))
 }
 
 func TestRemaining(t *testing.T) {

@@ -136,13 +136,27 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 	ok(w, r, http.StatusOK, views, next)
 }
 
+// getExperiment: GET /experiments/{id}[?targets=false]. Without targets the
+// view stays small however large the fleet: pollers ask for it so.
 func (a *API) getExperiment(w http.ResponseWriter, r *http.Request) {
+	targets := true
+	if s := r.URL.Query().Get("targets"); s != "" {
+		var err error
+		if targets, err = strconv.ParseBool(s); err != nil {
+			fail(w, http.StatusBadRequest, apitypes.CodeBadRequest, "targets: want true or false, got "+strconv.Quote(s), nil)
+			return
+		}
+	}
 	x, err := a.set.Experiments.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		experimentError(w, err)
 		return
 	}
-	ok(w, r, http.StatusOK, experimentView(x.Experiment), "")
+	view := withoutTargets
+	if targets {
+		view = experimentView
+	}
+	ok(w, r, http.StatusOK, view(x.Experiment), "")
 }
 
 func (a *API) experimentAction(action func(context.Context, string) (experiments.Experiment, error)) http.HandlerFunc {
@@ -187,8 +201,23 @@ func limitParam(s string) (int, error) {
 }
 
 // experimentView is an experiment without the secrets its configurations
-// and parameters may hold: viewers read it.
+// and parameters may hold, with its targets' summary: viewers read it.
 func experimentView(x apitypes.Experiment) apitypes.Experiment {
+	view := withoutTargets(x)
+	if x.State.Targets != nil {
+		view.State.Targets = make([]apitypes.ExperimentTarget, len(x.State.Targets))
+		for i, t := range x.State.Targets {
+			t.Previous.Config = redact.Config(t.Previous.Config)
+			t.Previous.Parameters = redact.Params(t.Previous.Parameters)
+			view.State.Targets[i] = t
+		}
+	}
+	return view
+}
+
+// withoutTargets is experimentView without the targets, which it summarises:
+// no time goes into redacting targets left out.
+func withoutTargets(x apitypes.Experiment) apitypes.Experiment {
 	x.Spec.Parameters = redact.Params(x.Spec.Parameters)
 	x.Spec.Baseline.Parameters = redact.Params(x.Spec.Baseline.Parameters)
 	x.Spec.Candidate.Parameters = redact.Params(x.Spec.Candidate.Parameters)
@@ -199,17 +228,29 @@ func experimentView(x apitypes.Experiment) apitypes.Experiment {
 		}
 		x.State.Configs = configs
 	}
-	targets := make([]apitypes.ExperimentTarget, len(x.State.Targets))
-	for i, t := range x.State.Targets {
-		t.Previous.Config = redact.Config(t.Previous.Config)
-		t.Previous.Parameters = redact.Params(t.Previous.Parameters)
-		targets[i] = t
-	}
-	if x.State.Targets != nil {
-		x.State.Targets = targets
-	}
 	x.State.Rollout = rolloutView(x.State.Rollout)
+	summary := summarizeTargets(x.State.Targets)
+	x.State.TargetSummary = &summary
+	x.State.Targets = nil
 	return x
+}
+
+// summarizeTargets counts targets, in all and by variant.
+func summarizeTargets(targets []apitypes.ExperimentTarget) apitypes.TargetSummary {
+	s := apitypes.TargetSummary{Total: len(targets)}
+	for _, t := range targets {
+		if s.ByVariant == nil {
+			s.ByVariant = map[string]apitypes.VariantTargets{}
+		}
+		v := s.ByVariant[t.Variant]
+		v.Total++
+		if t.Applied {
+			v.Applied++
+			s.Applied++
+		}
+		s.ByVariant[t.Variant] = v
+	}
+	return s
 }
 
 // rolloutView redacts the assignments a rollout's waves replaced, on a copy.

@@ -31,7 +31,7 @@ type expEnv struct {
 	now time.Time
 }
 
-func newExpEnv(t *testing.T) *expEnv {
+func newExpEnv(t testing.TB) *expEnv {
 	t.Helper()
 	e := &expEnv{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	authn, err := auth.New([]auth.TokenEntry{
@@ -227,6 +227,73 @@ func TestGetExperiment(t *testing.T) {
 
 	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/exp-none", nil), http.StatusNotFound, apitypes.CodeNotFound)
 	assert.Equal(t, "experiment not found", got.Message)
+}
+
+// A view without targets leaves state.targets out; every view summarises
+// them, applied or not, by variant.
+func TestGetExperimentWithoutTargets(t *testing.T) {
+	e := newExpEnv(t)
+	ctx := t.Context()
+	for _, uid := range []string{"agent-1", "agent-2", "agent-3"} {
+		putAgent(t, e.store, apitypes.Agent{InstanceUID: uid, Labels: map[string]string{"env": "test"}, Online: true,
+			Health: &apitypes.Health{Healthy: true}})
+		_, err := e.store.SetAssignment(ctx, apitypes.Assignment{InstanceUID: uid, Config: validConfig, Reason: "before"})
+		require.NoError(t, err)
+	}
+	created, _ := data[experiments.Experiment](t, e.as(t, experimenterToken, http.MethodPost, "/experiments?start=true", specYAML+"mode: split\n"))
+	e.c.ReconcileAll(ctx)
+	x, err := e.c.Get(ctx, created.ID)
+	require.NoError(t, err)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, x.State.Error)
+	require.Len(t, x.State.Targets, 3)
+	first := x.State.Targets[0]
+	a, err := e.store.GetAgent(ctx, first.InstanceUID)
+	require.NoError(t, err)
+	a.RemoteConfig = apitypes.RemoteConfigStatus{Hash: first.ConfigHash, Status: apitypes.ConfigStatusApplied}
+	require.NoError(t, e.store.UpsertAgent(ctx, a))
+	e.c.ReconcileAll(ctx)
+	x, err = e.c.Get(ctx, created.ID)
+	require.NoError(t, err)
+	require.Equal(t, apitypes.ExperimentDeploying, x.Status, "two of three have not applied")
+
+	want := apitypes.TargetSummary{Total: 3, Applied: 1, ByVariant: map[string]apitypes.VariantTargets{}}
+	for _, tg := range x.State.Targets {
+		v := want.ByVariant[tg.Variant]
+		v.Total++
+		if tg.InstanceUID == first.InstanceUID {
+			v.Applied++
+		}
+		want.ByVariant[tg.Variant] = v
+	}
+	require.Len(t, want.ByVariant, 2, "split mode: baseline and candidate")
+
+	small := e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+"?targets=false", nil)
+	view, _ := data[apitypes.Experiment](t, small)
+	assert.Nil(t, view.State.Targets)
+	assert.NotContains(t, string(small.body), `"instance_uid"`)
+	require.NotNil(t, view.State.TargetSummary)
+	assert.Equal(t, want, *view.State.TargetSummary)
+	assert.Equal(t, x.Status, view.Status)
+	assert.NotEmpty(t, view.Events)
+
+	for _, query := range []string{"", "?targets=true", "?targets=1"} {
+		full, _ := data[apitypes.Experiment](t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+query, nil))
+		assert.Len(t, full.State.Targets, 3, query)
+		require.NotNil(t, full.State.TargetSummary, query)
+		assert.Equal(t, want, *full.State.TargetSummary, query)
+	}
+	listed, _ := data[[]apitypes.Experiment](t, e.as(t, viewerToken, http.MethodGet, "/experiments", nil))
+	require.Len(t, listed, 1)
+	require.NotNil(t, listed[0].State.TargetSummary)
+	assert.Equal(t, want, *listed[0].State.TargetSummary)
+
+	got := apiError(t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+x.ID+"?targets=bogus", nil), http.StatusBadRequest, apitypes.CodeBadRequest)
+	assert.Equal(t, `targets: want true or false, got "bogus"`, got.Message)
+
+	// A new experiment has no targets yet: its summary says so.
+	pending, _ := data[apitypes.Experiment](t, e.as(t, viewerToken, http.MethodGet, "/experiments/"+e.create(t, "later").ID+"?targets=false", nil))
+	require.NotNil(t, pending.State.TargetSummary)
+	assert.Equal(t, apitypes.TargetSummary{}, *pending.State.TargetSummary)
 }
 
 func TestExperimentActionsInTheWrongStateConflict(t *testing.T) {

@@ -48,10 +48,28 @@ func (c *Client) Experiments(ctx context.Context, status ...apitypes.ExperimentS
 	}
 }
 
-// Experiment returns one experiment with its events.
+// Experiment returns one experiment with its targets and events.
 func (c *Client) Experiment(ctx context.Context, id string) (apitypes.Experiment, error) {
+	return c.ExperimentWith(ctx, id, ExperimentOptions{})
+}
+
+// ExperimentOptions choose what an experiment's view carries.
+type ExperimentOptions struct {
+	// WithoutTargets leaves State.Targets out (?targets=false); the view's
+	// State.TargetSummary still counts them. A poller that shows no
+	// per-target detail sets it: a fleet's targets are MiBs.
+	WithoutTargets bool
+}
+
+// ExperimentWith returns one experiment with its events, and its targets
+// unless opts leave them out.
+func (c *Client) ExperimentWith(ctx context.Context, id string, opts ExperimentOptions) (apitypes.Experiment, error) {
+	var q url.Values
+	if opts.WithoutTargets {
+		q = url.Values{"targets": {"false"}}
+	}
 	var out apitypes.Experiment
-	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id), nil, nil, &out)
+	_, err := c.Do(ctx, http.MethodGet, "/experiments/"+url.PathEscape(id), q, nil, &out)
 	return out, err
 }
 

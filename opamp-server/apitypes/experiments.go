@@ -193,8 +193,12 @@ type ExperimentState struct {
 	MeasureFrom time.Time `json:"measure_from,omitzero"`
 	EndsAt      time.Time `json:"ends_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
-	// Targets are the agents and what they run.
+	// Targets are the agents and what they run. A view asked for without
+	// them (GET /experiments/{id}?targets=false) leaves them out.
 	Targets []ExperimentTarget `json:"targets,omitempty"`
+	// TargetSummary is the targets counted, which the API computes for
+	// every view, with or without Targets; the controller does not store it.
+	TargetSummary *TargetSummary `json:"target_summary,omitempty"`
 	// Configs are the rendered configurations by variant ("paired" holds
 	// the combined one), for reports.
 	Configs map[string]string `json:"configs,omitempty"`
@@ -232,6 +236,27 @@ type ExperimentTarget struct {
 	// ApplyRetries is how many apply-timeout retries of ConfigHash the
 	// experiment has announced in its events.
 	ApplyRetries int `json:"apply_retries,omitempty"`
+}
+
+// TargetSummary counts an experiment's targets, so a view without them
+// still says how far a deploy has come: a 10,000-target experiment's
+// targets are about 25 MiB, its summary a few bytes.
+type TargetSummary struct {
+	// Total is the number of targets.
+	Total int `json:"total"`
+	// Applied is how many reported the experiment's configuration APPLIED.
+	Applied int `json:"applied"`
+	// ByVariant is the counts by Variant name: baseline and candidate, or
+	// both in paired mode.
+	ByVariant map[string]VariantTargets `json:"by_variant,omitempty"`
+}
+
+// VariantTargets counts one variant's targets.
+type VariantTargets struct {
+	// Total is the number of the variant's targets.
+	Total int `json:"total"`
+	// Applied is how many of them reported their configuration APPLIED.
+	Applied int `json:"applied"`
 }
 
 // ExperimentEvent records one lifecycle transition or notable event.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/cli/fleetsim"
+	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/test/harness"
 )
@@ -29,8 +30,9 @@ const (
 	// skipped (fleetsim.ErrTelemetryBehind); 500 exports a second at
 	// 10,000 agents, with 64 in flight.
 	experimentTelemetry = 20 * time.Second
-	// pollExperiment is how often the experiment is read: it carries every
-	// target with its previous configuration, megabytes at 10,000 agents.
+	// pollExperiment is how often the experiment is read, as `phoenix
+	// experiment watch` reads it: without its targets, which with their
+	// previous configurations are megabytes at 10,000 agents.
 	pollExperiment = 2 * time.Second
 )
 
@@ -136,6 +138,10 @@ func deployExperiment(b *testing.B, srv *harness.Server, fleet *fleetsim.Fleet, 
 	}
 	report(b, time.Since(start).Seconds(), prefix+"deploy-answered-s")
 	x = waitExperiment(b, srv, x.ID, waitLimit, apitypes.ExperimentDeploying, apitypes.ExperimentRunning)
+	// Once, with the targets: what each must run.
+	if x, err = srv.Client().Experiment(ctx, x.ID); err != nil {
+		b.Fatal(err)
+	}
 	want := make(map[string]string, len(x.State.Targets))
 	for _, t := range x.State.Targets {
 		want[t.InstanceUID] = t.ConfigHash
@@ -171,14 +177,15 @@ func waitRestored(b *testing.B, srv *harness.Server, fleet *fleetsim.Fleet, prev
 	report(b, time.Since(since).Seconds(), prefix+"api-s")
 }
 
-// waitExperiment waits until the experiment has one of the statuses; one
-// that failed ends the benchmark with its error.
+// waitExperiment waits until the experiment has one of the statuses, and
+// returns it without its targets; one that failed ends the benchmark with
+// its error.
 func waitExperiment(b *testing.B, srv *harness.Server, id string, limit time.Duration, status ...apitypes.ExperimentStatus) apitypes.Experiment {
 	b.Helper()
 	var x apitypes.Experiment
 	waitUntil(b, b.Context(), fmt.Sprintf("the experiment %v", status), pollExperiment, limit, func() (bool, string) {
 		var err error
-		if x, err = srv.Client().Experiment(b.Context(), id); err != nil {
+		if x, err = srv.Client().ExperimentWith(b.Context(), id, apiclient.ExperimentOptions{WithoutTargets: true}); err != nil {
 			return false, err.Error()
 		}
 		if x.Status == apitypes.ExperimentFailed {
@@ -188,6 +195,9 @@ func waitExperiment(b *testing.B, srv *harness.Server, id string, limit time.Dur
 			if x.Status == s {
 				return true, ""
 			}
+		}
+		if sum := x.State.TargetSummary; sum != nil {
+			return false, fmt.Sprintf("%s, applied %d/%d", x.Status, sum.Applied, sum.Total)
 		}
 		return false, string(x.Status)
 	})

@@ -236,6 +236,15 @@ func TestStatusCommand(t *testing.T) {
 	assert.Contains(t, out, "Verdict:     pass")
 	assert.Contains(t, out, "(done)")
 	assert.Contains(t, out, "running → analyzing: measurement window complete")
+	assert.Contains(t, out, "Targets:     2 targets, applied 2/2\n", "paired: one variant, both")
+	assert.Contains(t, out, "\nTARGETS\n")
+	assert.Equal(t, []string{""}, e.Gets(), "the table lists each target: it asks for them")
+
+	out, _, err = e.Run(t, NewCmd, "status", x.ID, "--targets=false")
+	require.NoError(t, err)
+	assert.Contains(t, out, "Targets:     2 targets, applied 2/2\n")
+	assert.NotContains(t, out, "TARGETS")
+	assert.Equal(t, "targets=false", e.Gets()[1])
 
 	out, _, err = e.Run(t, NewCmd, "status", x.ID, "-o", "json")
 	require.NoError(t, err)

@@ -68,9 +68,18 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	fmt.Fprintln(w, "ID\tNAME\tMODE\tSTATUS\tPROGRESS\tTARGETS\tVERDICT\tCREATED")
 	for _, x := range xs {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%3.0f%%\t%d\t%s\t%s\n", x.ID, x.Name, x.Spec.Mode, x.Status, 100*x.Progress,
-			len(x.State.Targets), cmdutil.Or(x.State.Verdict, "-"), x.CreatedAt.Local().Format(time.DateTime))
+			targetCount(x), cmdutil.Or(x.State.Verdict, "-"), x.CreatedAt.Local().Format(time.DateTime))
 	}
 	return w.Flush()
+}
+
+// targetCount is how many targets x has: its summary's count, which a
+// server before summaries did not send.
+func targetCount(x apitypes.Experiment) int {
+	if x.State.TargetSummary != nil {
+		return x.State.TargetSummary.Total
+	}
+	return len(x.State.Targets)
 }
 
 // statusList is the --status flag: known lifecycle statuses only.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/phoenix/platform/cli/cmdutil"
 	"github.com/phoenix/platform/cli/experimentview"
+	"github.com/phoenix/platform/opamp-server/apiclient"
 )
 
 // StatusOptions are the inputs of `phoenix experiment status`.
@@ -17,6 +18,9 @@ type StatusOptions struct {
 	Client *cmdutil.ClientOptions
 	ID     string
 	Format cmdutil.Format
+	// Targets lists each target; without it only their summary is shown,
+	// and the server leaves the targets out of its answer.
+	Targets bool
 }
 
 // NewCmdStatus returns `phoenix experiment status`. runF, when not nil, runs
@@ -24,10 +28,11 @@ type StatusOptions struct {
 func NewCmdStatus(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF func(context.Context, *StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
-		Use:     "status ID",
-		Short:   "Show an experiment: phase, progress, targets and events",
-		Example: "  phoenix experiment status exp-3f2a9c1b7d4e\n  phoenix experiment status exp-3f2a9c1b7d4e -o yaml",
-		Args:    cobra.ExactArgs(1),
+		Use:   "status ID",
+		Short: "Show an experiment: phase, progress, targets and events",
+		Example: "  phoenix experiment status exp-3f2a9c1b7d4e\n  phoenix experiment status exp-3f2a9c1b7d4e -o yaml\n" +
+			"  phoenix experiment status exp-3f2a9c1b7d4e --targets=false   # a large fleet: only the targets' summary",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
@@ -37,6 +42,7 @@ func NewCmdStatus(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF fu
 		},
 	}
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
+	cmd.Flags().BoolVar(&opts.Targets, "targets", true, "list each target (false: only how many applied, by variant)")
 	return cmd
 }
 
@@ -46,7 +52,7 @@ func runStatus(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	x, err := c.Experiment(ctx, opts.ID)
+	x, err := c.ExperimentWith(ctx, opts.ID, apiclient.ExperimentOptions{WithoutTargets: !opts.Targets})
 	if err != nil {
 		return fmt.Errorf("experiment %s: %w", opts.ID, err)
 	}

@@ -38,10 +38,16 @@ func TestWatchPrintsALinePerPhaseUntilTheEnd(t *testing.T) {
 	assert.Equal(t, []string{"pending", "deploying", "running", "analyzing", "completed"}, clitest.LiveStatuses(t, id, live),
 		"one line per phase, not one per poll")
 	lines := strings.Split(live, "\n")
+	assert.Contains(t, lines[1], "applied 0/2", "deploying: the targets' summary")
 	assert.Contains(t, lines[2], "[", "a progress bar")
 	assert.Contains(t, lines[4], "[████████████████████] 100%")
 	assert.Contains(t, summary, "Verdict: PASS")
 	assert.Contains(t, summary, "Series reduction:      88.5% (95% CI 80.0% to 97.0%)")
+	gets := e.Gets()
+	require.NotEmpty(t, gets)
+	for _, q := range gets {
+		assert.Equal(t, "targets=false", q, "a watcher shows no target: it never asks for them")
+	}
 }
 
 func TestWatchEndsOnFailureAndCancellation(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,8 @@ type ExperimentServer struct {
 	now time.Time
 	// beforeGet runs before the server answers GET /experiments/{id}.
 	beforeGet func()
+	// gets are the queries of the GET /experiments/{id} requests.
+	gets []string
 }
 
 // NewExperimentServer starts an ExperimentServer at 2026-03-02 09:00 UTC.
@@ -99,10 +102,19 @@ func (e *ExperimentServer) beforeRequest(r *http.Request) {
 	}
 	e.mu.Lock()
 	hook := e.beforeGet
+	e.gets = append(e.gets, r.URL.RawQuery)
 	e.mu.Unlock()
 	if hook != nil {
 		hook()
 	}
+}
+
+// Gets are the queries of the experiment reads (GET /experiments/{id})
+// so far, in order: "targets=false" for a read without targets.
+func (e *ExperimentServer) Gets() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.gets)
 }
 
 // Scripted makes each poll of an experiment (GET /experiments/{id}) take

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/phoenix/platform/opamp-server/store"
 )
 
 //go:embed migrations/*.sql
@@ -24,6 +27,14 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// after runs in the migration's transaction once its SQL has: the part
+	// of a migration SQL cannot do, such as re-encoding documents in Go.
+	after func(context.Context, pgx.Tx) error
+}
+
+// migrationSteps are the Go steps of migrations, by version.
+var migrationSteps = map[int]func(context.Context, pgx.Tx) error{
+	7: canonicalizeDocuments,
 }
 
 // loadMigrations returns the embedded migrations in version order. Files are
@@ -44,7 +55,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: version, name: e.Name(), sql: string(sql)})
+		out = append(out, migration{version: version, name: e.Name(), sql: string(sql), after: migrationSteps[version]})
 	}
 	return out, nil
 }
@@ -85,10 +96,63 @@ func apply(ctx context.Context, pool *pgxpool.Pool, migrations []migration) erro
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
+			if m.after != nil {
+				if err := m.after(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
+			}
 			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
 		return nil
 	})
+}
+
+// canonicalizeDocuments rewrites the documents migration 7 turned from jsonb
+// into text in their canonical form, which reads return without re-encoding.
+func canonicalizeDocuments(ctx context.Context, tx pgx.Tx) error {
+	if err := canonicalizeColumns(ctx, tx, "experiments", "spec", "state"); err != nil {
+		return err
+	}
+	return canonicalizeColumns(ctx, tx, "rollouts", "doc")
+}
+
+// canonicalizeColumns rewrites table's JSON text columns canonical, one row
+// at a time: an experiment's state can be tens of MiB.
+func canonicalizeColumns(ctx context.Context, tx pgx.Tx, table string, columns ...string) error {
+	sets := make([]string, len(columns))
+	for i, c := range columns {
+		sets[i] = fmt.Sprintf("%s = $%d", c, i+2)
+	}
+	selectNext := "SELECT id, " + strings.Join(columns, ", ") + " FROM " + table + " WHERE id > $1 ORDER BY id LIMIT 1"
+	update := "UPDATE " + table + " SET " + strings.Join(sets, ", ") + " WHERE id = $1"
+	docs := make([][]byte, len(columns))
+	dest := make([]any, len(columns)+1)
+	args := make([]any, len(columns)+1)
+	for i := range docs {
+		dest[i+1] = &docs[i]
+	}
+	var id string
+	dest[0] = &id
+	for {
+		err := tx.QueryRow(ctx, selectNext, id).Scan(dest...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		args[0] = id
+		for i, doc := range docs {
+			canonical, err := store.CanonicalJSON(table+" "+id+" "+columns[i], doc)
+			if err != nil {
+				return err
+			}
+			args[i+1] = nullableJSON(canonical)
+		}
+		if _, err := tx.Exec(ctx, update, args...); err != nil {
+			return err
+		}
+	}
 }

@@ -46,9 +46,10 @@ func scanRollout(row pgx.Row) (store.Rollout, error) {
 	if err := row.Scan(&r.ID, &r.Active, &doc, &r.Version, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return store.Rollout{}, err
 	}
+	// The document is the canonical text the writes stored (migration 7).
 	r.Doc = doc
-	// Re-canonicalize: jsonb prints its own key order and spacing.
-	return store.NormalizeRollout(r)
+	r.CreatedAt, r.UpdatedAt = store.NormalizeTime(r.CreatedAt), store.NormalizeTime(r.UpdatedAt)
+	return r, nil
 }
 
 // GetRollout returns one rollout or store.ErrNotFound.
