@@ -22,7 +22,7 @@ func decode(e store.Experiment) (Experiment, error) {
 		return x, fmt.Errorf("experiment %s: spec: %w", e.ID, err)
 	}
 	if len(e.State) > 0 {
-		if err := json.Unmarshal(e.State, &x.State); err != nil {
+		if err := decodeState(e.State, &x.State); err != nil {
 			return x, fmt.Errorf("experiment %s: state: %w", e.ID, err)
 		}
 	}
@@ -35,7 +35,7 @@ func (x Experiment) encode() (store.Experiment, error) {
 	if err != nil {
 		return store.Experiment{}, err
 	}
-	state, err := json.Marshal(x.State)
+	state, err := encodeState(x.State)
 	if err != nil {
 		return store.Experiment{}, err
 	}
