@@ -58,7 +58,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 		b.Fatal(err)
 	}
 	defer func() { _, _ = fleet.Stop(context.WithoutCancel(ctx)) }()
-	waitUntil(b, ctx, "every agent online", time.Second, waitLimit, agentsWhere(srv, fleet, online, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
+	waitUntil(b, ctx, "every agent online", time.Second, waitLimit, summaryWhere(srv, fleet, onlineCount, func(s fleetsim.Stats) bool { return s.Connected == n }, n))
 
 	// The fleet's current pipeline, which the experiment returns it to.
 	selector := fleetsim.FleetLabel + "=" + fleetsim.DefaultFleet
@@ -71,7 +71,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	for _, r := range assigned {
 		previous[r.InstanceUID] = r.ConfigHash
 	}
-	waitUntil(b, ctx, "every agent APPLIED on its pipeline", time.Second, waitLimit, agentsWhere(srv, fleet, applied, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
+	waitUntil(b, ctx, "every agent APPLIED on its pipeline", time.Second, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
 	b.Logf("load average with the fleet on its pipeline: %s", loadAverage())
 
 	spec := apitypes.ExperimentSpec{
@@ -171,10 +171,17 @@ func waitRestored(b *testing.B, srv *harness.Server, fleet *fleetsim.Fleet, prev
 		b.Fatalf("every agent back on its configuration: %+v, %v", out, err)
 	}
 	report(b, time.Since(since).Seconds(), prefix+"fleet-s")
-	back := func(a apitypes.AgentView) bool { return applied(a) && a.RemoteConfig.Hash == previous[a.InstanceUID] }
-	waitUntil(b, ctx, "every agent back on its configuration, APPLIED, in the API", time.Second, waitLimit,
-		agentsWhere(srv, nil, back, nil, len(previous)))
+	// Followed as a user would, by the summary: every agent assigned its
+	// pipeline again and APPLIED on it. The listing after it checks each
+	// agent runs the very configuration it had, outside the figure.
+	backOnBaseline := func(s apitypes.AgentSummary) int { return min(s.Pipelines["baseline"], appliedCount(s)) }
+	waitUntil(b, ctx, "every agent back on its pipeline, APPLIED, in the API", time.Second, waitLimit,
+		summaryWhere(srv, nil, backOnBaseline, nil, len(previous)))
 	report(b, time.Since(since).Seconds(), prefix+"api-s")
+	back := func(a apitypes.AgentView) bool { return applied(a) && a.RemoteConfig.Hash == previous[a.InstanceUID] }
+	if ok, got := agentsWhere(srv, back, len(previous)); !ok {
+		b.Fatalf("every agent back on its configuration: %s", got)
+	}
 }
 
 // waitExperiment waits until the experiment has one of the statuses, and

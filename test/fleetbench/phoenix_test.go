@@ -137,8 +137,9 @@ func memory(b *testing.B, pid int, base procMemory, n int, prefix string) procMe
 }
 
 // summaryWhere is a condition on what the API's agent summary shows:
-// count of it is want. The fleet's own view is checked first, as in
-// agentsWhere. This is how a user follows a fleet-wide change.
+// count of it is want. The fleet's own view is checked first, so the API is
+// only asked once the simulator has seen it happen. This is how a user
+// follows a fleet-wide change.
 func summaryWhere(srv *harness.Server, fleet *fleetsim.Fleet, count func(apitypes.AgentSummary) int, fleetDone func(fleetsim.Stats) bool, want int) func() (bool, string) {
 	return func() (bool, string) {
 		if fleet != nil && !fleetDone(fleet.Stats()) {
@@ -159,29 +160,14 @@ func summaryWhere(srv *harness.Server, fleet *fleetsim.Fleet, count func(apitype
 func onlineCount(s apitypes.AgentSummary) int  { return s.Online }
 func appliedCount(s apitypes.AgentSummary) int { return s.Progress[apitypes.DriftApplied] }
 
-// agentsWhere is a condition on what the API shows: the agents for which
-// match holds number want. The fleet's own view is checked first, so the
-// API is only paged through once the simulator has seen it happen.
-func agentsWhere(srv *harness.Server, fleet *fleetsim.Fleet, match func(apitypes.AgentView) bool, fleetDone func(fleetsim.Stats) bool, want int) func() (bool, string) {
-	return func() (bool, string) {
-		if fleet != nil && !fleetDone(fleet.Stats()) {
-			return false, "the simulated fleet is not there yet"
-		}
-		start := time.Now()
-		got, err := countAgents(srv, match)
-		if err != nil {
-			return false, err.Error()
-		}
-		return got == want, fmt.Sprintf("%d of %d agents, listed in %.1f s", got, want, time.Since(start).Seconds())
-	}
-}
-
-func countAgents(srv *harness.Server, match func(apitypes.AgentView) bool) (int, error) {
+// agentsWhere pages through every agent and reports whether match holds
+// for want of them: a check of each agent, where a count is not enough.
+func agentsWhere(srv *harness.Server, match func(apitypes.AgentView) bool, want int) (bool, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	agents, err := srv.Client().AllAgents(ctx, apiclient.ListAgentsOptions{Limit: 1000})
 	if err != nil {
-		return 0, err
+		return false, err.Error()
 	}
 	n := 0
 	for _, a := range agents {
@@ -189,10 +175,9 @@ func countAgents(srv *harness.Server, match func(apitypes.AgentView) bool) (int,
 			n++
 		}
 	}
-	return n, nil
+	return n == want, fmt.Sprintf("%d of %d agents", n, want)
 }
 
-func online(a apitypes.AgentView) bool { return a.Online }
 func applied(a apitypes.AgentView) bool {
 	return a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Assignment != nil && a.RemoteConfig.Hash == a.Assignment.ConfigHash
 }
