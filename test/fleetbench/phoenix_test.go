@@ -132,7 +132,8 @@ const liveHeapWindow = 130 * time.Second
 // which is the heap just after a collection. Resident memory also counts
 // garbage not yet collected and pages not yet returned, so after a surge of
 // messages (the fleet applying, or reconnecting) it says more about when
-// the last collection ran than about what is held.
+// the last collection ran than about what is held. Then it reports the
+// goroutine stacks and the resident memory again, collections since.
 func liveHeap(b *testing.B, srv *harness.Server, prefix string) uint64 {
 	least := -1.0
 	for end := time.Now().Add(liveHeapWindow); time.Now().Before(end); time.Sleep(time.Second) {
@@ -144,6 +145,13 @@ func liveHeap(b *testing.B, srv *harness.Server, prefix string) uint64 {
 		b.Fatal("the server's /metrics has no go_memstats_heap_alloc_bytes")
 	}
 	b.ReportMetric(least/(1<<20), prefix+"live-MiB")
+	// Goroutine stacks are outside the heap: two per connection, grown by
+	// the deepest message each handled, and shrunk only by collections.
+	b.ReportMetric(srv.Metric("go_memstats_stack_inuse_bytes")/(1<<20), prefix+"stacks-MiB")
+	if m, err := readMemory(srv.Pid()); err == nil {
+		b.ReportMetric(float64(m.rss>>20), prefix+"settled-rss-MiB")
+		b.ReportMetric(float64(m.anon>>20), prefix+"settled-anon-MiB")
+	}
 	return uint64(least)
 }
 
