@@ -50,7 +50,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	ctx := b.Context()
 	n := agents(b)
 	srv := harness.StartServer(b, opts)
-	b.Logf("starting %d agents", n)
+	logf(b, "starting %d agents", n)
 	fleet, err := fleetsim.Start(ctx, fleetsim.Options{Count: n, Server: srv.API, OpAMP: srv.OpAMP, EnrollToken: srv.EnrollToken(),
 		Rate: connectRate, EnrollConcurrency: 32, ApplyDelay: applyDelay, TelemetryInterval: experimentTelemetry,
 		TelemetryConcurrency: 64})
@@ -72,7 +72,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 		previous[r.InstanceUID] = r.ConfigHash
 	}
 	waitUntil(b, ctx, "every agent APPLIED on its pipeline", time.Second, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool { return s.Applied == n }, n))
-	b.Logf("load average with the fleet on its pipeline: %s", loadAverage())
+	logf(b, "load average with the fleet on its pipeline: %s", loadAverage())
 
 	spec := apitypes.ExperimentSpec{
 		Name: "fleet benchmark", Targets: apitypes.Targets{Selector: selector}, Mode: apitypes.ModePaired,
@@ -85,7 +85,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	// Measured, analysed, and every agent given its configuration back.
 	// Read the experiment again only once its window is over.
 	time.Sleep(time.Until(x.State.EndsAt))
-	b.Logf("load average at the window's end: %s; fleet: %d exports, errors %v", loadAverage(), fleet.Stats().TelemetryExports, fleet.Stats().Errors)
+	logf(b, "load average at the window's end: %s; fleet: %d exports, errors %v", loadAverage(), fleet.Stats().TelemetryExports, fleet.Stats().Errors)
 	x = waitExperiment(b, srv, x.ID, waitLimit, apitypes.ExperimentCompleted)
 	// The server's own times: the window's end, and the results with the
 	// restore under way.
@@ -101,7 +101,7 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	report(b, res.Results.Derived.SeriesReduction.Value, "series-reduction")
 	// Targets whose collectors skipped too many exports are left out.
 	report(b, float64(res.Results.Excluded), "targets-excluded")
-	b.Logf("load average after the analysis: %s", loadAverage())
+	logf(b, "load average after the analysis: %s", loadAverage())
 	waitRestored(b, srv, fleet, previous, done, "restored-")
 
 	// A second experiment, stopped while it runs.
@@ -114,14 +114,14 @@ func runExperiment(b *testing.B, opts harness.ServerOptions) {
 	report(b, time.Since(stopped).Seconds(), "stop-answered-s")
 	waitRestored(b, srv, fleet, previous, stopped, "stop-restored-")
 	waitExperiment(b, srv, x.ID, waitLimit, apitypes.ExperimentCancelled)
-	b.Logf("load average at the end: %s; fleet errors %v", loadAverage(), fleet.Stats().Errors)
+	logf(b, "load average at the end: %s; fleet errors %v", loadAverage(), fleet.Stats().Errors)
 }
 
 // report reports a benchmark metric, and logs it at once, so that a run
 // that fails later still shows what it measured.
 func report(b *testing.B, value float64, unit string) {
 	b.Helper()
-	b.Logf("%s: %.3f", unit, value)
+	logf(b, "%s: %.3f", unit, value)
 	b.ReportMetric(value, unit)
 }
 

@@ -20,6 +20,7 @@ package fleetbench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -73,7 +74,7 @@ func waitUntil(tb testing.TB, ctx context.Context, what string, interval, limit 
 			took := time.Since(start)
 			// What the wait was made of: how often it looked, and what
 			// it saw the time before.
-			tb.Logf("%s: after %.1f s and %d checks (the one before: %s; this one: %s)", what, took.Seconds(), checks, last, state)
+			logf(tb, "%s: after %.1f s and %d checks (the one before: %s; this one: %s)", what, took.Seconds(), checks, last, state)
 			return took
 		}
 		last = state
@@ -82,6 +83,13 @@ func waitUntil(tb testing.TB, ctx context.Context, what string, interval, limit 
 		}
 		time.Sleep(interval)
 	}
+}
+
+// logf logs a line of a run to standard error, as it happens: the
+// testing package keeps only the first ten lines of a benchmark's log, and
+// a run's later waits are what explain its figures.
+func logf(tb testing.TB, format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s: %s\n", tb.Name(), fmt.Sprintf(format, args...))
 }
 
 func perAgentKiB(after, before uint64, n int) float64 {

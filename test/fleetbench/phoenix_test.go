@@ -50,7 +50,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 
 	// Enrolment is not what is measured: enroll the fleet, then connect it
 	// again as a fleet of known agents.
-	b.Logf("enrolling %d agents", n)
+	logf(b, "enrolling %d agents", n)
 	enroll, err := fleetsim.Start(ctx, fleetOpts)
 	if err != nil {
 		b.Fatal(err)
@@ -119,7 +119,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	time.Sleep(settle)
 	restarted := memory(b, srv.Pid(), procMemory{}, n, "restart-")
 	liveAfter := liveHeap(b, srv, "restart-")
-	b.Logf("resident memory (anonymous): %d (%d) MiB with %d agents connected, %d (%d) MiB with them APPLIED before the restart, %d (%d) MiB after it; live heap %d MiB before, %d MiB after",
+	logf(b, "resident memory (anonymous): %d (%d) MiB with %d agents connected, %d (%d) MiB with them APPLIED before the restart, %d (%d) MiB after it; live heap %d MiB before, %d MiB after",
 		connected.rss>>20, connected.anon>>20, n, before.rss>>20, before.anon>>20, restarted.rss>>20, restarted.anon>>20, liveBefore>>20, liveAfter>>20)
 }
 
