@@ -52,18 +52,7 @@ func (s *Store) QuerySamples(ctx context.Context, sq store.SampleQuery) ([]apity
 	if sq.InstanceUID != "" {
 		q.where("instance_uid = " + q.arg(sq.InstanceUID))
 	}
-	if sq.Name != "" {
-		q.where("name = " + q.arg(sq.Name))
-	}
-	if sq.Variant != "" {
-		q.where("variant = " + q.arg(sq.Variant))
-	}
-	if !sq.From.IsZero() {
-		q.where("minute >= " + q.arg(sq.From))
-	}
-	if !sq.To.IsZero() {
-		q.where("minute < " + q.arg(sq.To))
-	}
+	q.sampleFilters(sq)
 	sql := `SELECT instance_uid, name, variant, minute, value FROM samples` + q.clause() +
 		` ORDER BY instance_uid, name, variant, minute`
 	out := []apitypes.Sample{}
@@ -91,6 +80,18 @@ func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, sq store.
 		return out, nil
 	}
 	q := query{conds: []string{"instance_uid = u.uid"}, args: []any{uids}}
+	q.sampleFilters(sq)
+	sql := `SELECT s.instance_uid, s.name, s.variant, s.minute, s.value FROM unnest($1::text[]) AS u(uid),
+		LATERAL (SELECT * FROM samples` + q.clause() + ` ORDER BY name, variant, minute) AS s`
+	err = s.selectSamples(ctx, sql, q.args, func(sm apitypes.Sample) { out[sm.InstanceUID] = append(out[sm.InstanceUID], sm) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sampleFilters adds a sample query's series and window to q.
+func (q *query) sampleFilters(sq store.SampleQuery) {
 	if sq.Name != "" {
 		q.where("name = " + q.arg(sq.Name))
 	}
@@ -103,13 +104,6 @@ func (s *Store) QueryAgentsSamples(ctx context.Context, uids []string, sq store.
 	if !sq.To.IsZero() {
 		q.where("minute < " + q.arg(sq.To))
 	}
-	sql := `SELECT s.instance_uid, s.name, s.variant, s.minute, s.value FROM unnest($1::text[]) AS u(uid),
-		LATERAL (SELECT * FROM samples` + q.clause() + ` ORDER BY name, variant, minute) AS s`
-	err = s.selectSamples(ctx, sql, q.args, func(sm apitypes.Sample) { out[sm.InstanceUID] = append(out[sm.InstanceUID], sm) })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // selectSamples calls each with the samples sql selects.
