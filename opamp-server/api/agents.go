@@ -99,6 +99,25 @@ func agentQuery(q url.Values) (selector.Selector, store.AgentFilter, error) {
 	return sel, filter, nil
 }
 
+// agentPage reads one page of the agents sel and filter match, with their
+// assignments' heads: the texts are about 10 KiB each, and neither a list
+// nor a summary shows them.
+func (a *API) agentPage(r *http.Request, sel selector.Selector, filter store.AgentFilter, page store.Page) (
+	[]apitypes.Agent, map[string]apitypes.Assignment, string, error,
+) {
+	agents, next, err := a.set.Store.ListAgents(r.Context(), filter, page)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	agents = slices.DeleteFunc(agents, func(ag apitypes.Agent) bool { return !sel.Matches(ag.Labels) })
+	uids := make([]string, len(agents))
+	for i, ag := range agents {
+		uids[i] = ag.InstanceUID
+	}
+	heads, err := a.set.Store.GetAssignmentHeads(r.Context(), uids)
+	return agents, heads, next, err
+}
+
 // listAgents: GET /agents?selector=env=prod,host=~web-.*&online=true&limit=&cursor=
 func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -114,20 +133,9 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	agents, next, err := a.set.Store.ListAgents(r.Context(), filter, store.Page{After: q.Get("cursor"), Limit: limit})
+	agents, asgs, next, err := a.agentPage(r, sel, filter, store.Page{After: q.Get("cursor"), Limit: limit})
 	if err != nil {
 		storeError(w, err, "agents")
-		return
-	}
-	agents = slices.DeleteFunc(agents, func(ag apitypes.Agent) bool { return !sel.Matches(ag.Labels) })
-	uids := make([]string, len(agents))
-	for i, ag := range agents {
-		uids[i] = ag.InstanceUID
-	}
-	// Heads: the texts are about 10 KiB each and a list shows none of them.
-	asgs, err := a.set.Store.GetAssignmentHeads(r.Context(), uids)
-	if err != nil {
-		storeError(w, err, "assignment")
 		return
 	}
 	views := make([]apitypes.AgentView, 0, len(agents))

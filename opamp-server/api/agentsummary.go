@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/assignment"
@@ -26,19 +25,9 @@ func (a *API) agentSummary(w http.ResponseWriter, r *http.Request) {
 	sum := apitypes.AgentSummary{Progress: map[apitypes.DriftState]int{}, Pipelines: map[string]int{}}
 	page := store.Page{Limit: summaryPage}
 	for {
-		agents, next, err := a.set.Store.ListAgents(r.Context(), filter, page)
+		agents, heads, next, err := a.agentPage(r, sel, filter, page)
 		if err != nil {
 			storeError(w, err, "agents")
-			return
-		}
-		agents = slices.DeleteFunc(agents, func(ag apitypes.Agent) bool { return !sel.Matches(ag.Labels) })
-		uids := make([]string, len(agents))
-		for i, ag := range agents {
-			uids[i] = ag.InstanceUID
-		}
-		heads, err := a.set.Store.GetAssignmentHeads(r.Context(), uids)
-		if err != nil {
-			storeError(w, err, "assignment")
 			return
 		}
 		for _, ag := range agents {
