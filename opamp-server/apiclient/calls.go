@@ -18,8 +18,8 @@ type ListAgentsOptions struct {
 	Cursor   string
 }
 
-// ListAgents returns one page of agents and the next page's cursor.
-func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes.AgentView, string, error) {
+// filter is the query of the options' selector and online filter.
+func (o ListAgentsOptions) filter() url.Values {
 	q := url.Values{}
 	if o.Selector != "" {
 		q.Set("selector", o.Selector)
@@ -27,6 +27,12 @@ func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]apitype
 	if o.Online != nil {
 		q.Set("online", strconv.FormatBool(*o.Online))
 	}
+	return q
+}
+
+// ListAgents returns one page of agents and the next page's cursor.
+func (c *Client) ListAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes.AgentView, string, error) {
+	q := o.filter()
 	if o.Limit > 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
@@ -57,15 +63,8 @@ func (c *Client) AllAgents(ctx context.Context, o ListAgentsOptions) ([]apitypes
 // AgentSummary counts the agents a listing with the same options would
 // return (Limit and Cursor aside) by state, without listing them.
 func (c *Client) AgentSummary(ctx context.Context, o ListAgentsOptions) (apitypes.AgentSummary, error) {
-	q := url.Values{}
-	if o.Selector != "" {
-		q.Set("selector", o.Selector)
-	}
-	if o.Online != nil {
-		q.Set("online", strconv.FormatBool(*o.Online))
-	}
 	var out apitypes.AgentSummary
-	_, err := c.Do(ctx, http.MethodGet, "/agents/summary", q, nil, &out)
+	_, err := c.Do(ctx, http.MethodGet, "/agents/summary", o.filter(), nil, &out)
 	return out, err
 }
 

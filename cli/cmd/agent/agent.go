@@ -30,13 +30,32 @@ func NewCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	return cmd
 }
 
-// ListOptions are the inputs of `phoenix agent list`.
-type ListOptions struct {
-	IO       *cmdutil.IOStreams
-	Client   *cmdutil.ClientOptions
+// AgentFilter is which agents a list or summary covers.
+type AgentFilter struct {
 	Selector []string
 	Online   bool
-	Format   cmdutil.Format
+}
+
+func (f *AgentFilter) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.Selector, "selector", "l", nil, "label selector (repeatable)")
+	cmd.Flags().BoolVar(&f.Online, "online", false, "only agents with a live connection")
+}
+
+// listOptions are the filter as the API client takes it.
+func (f *AgentFilter) listOptions() apiclient.ListAgentsOptions {
+	lo := apiclient.ListAgentsOptions{Selector: strings.Join(f.Selector, ",")}
+	if f.Online {
+		lo.Online = &f.Online
+	}
+	return lo
+}
+
+// ListOptions are the inputs of `phoenix agent list`.
+type ListOptions struct {
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	AgentFilter
+	Format cmdutil.Format
 }
 
 // NewCmdList returns `phoenix agent list`. runF, when not nil, runs instead
@@ -61,8 +80,7 @@ Selectors filter by label: =, != and the whole-value regular expressions =~ and 
 			return runList(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&opts.Selector, "selector", "l", nil, "label selector (repeatable)")
-	cmd.Flags().BoolVar(&opts.Online, "online", false, "only agents with a live connection")
+	opts.addFlags(cmd)
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
@@ -73,11 +91,7 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	lo := apiclient.ListAgentsOptions{Selector: strings.Join(opts.Selector, ",")}
-	if opts.Online {
-		lo.Online = &opts.Online
-	}
-	agents, err := c.AllAgents(ctx, lo)
+	agents, err := c.AllAgents(ctx, opts.listOptions())
 	if err != nil {
 		return fmt.Errorf("listing agents: %w", err)
 	}

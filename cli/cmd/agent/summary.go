@@ -11,17 +11,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/cli/cmdutil"
-	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
 )
 
 // SummaryOptions are the inputs of `phoenix agent summary`.
 type SummaryOptions struct {
-	IO       *cmdutil.IOStreams
-	Client   *cmdutil.ClientOptions
-	Selector []string
-	Online   bool
-	Format   cmdutil.Format
+	IO     *cmdutil.IOStreams
+	Client *cmdutil.ClientOptions
+	AgentFilter
+	Format cmdutil.Format
 }
 
 // NewCmdSummary returns `phoenix agent summary`. runF, when not nil, runs
@@ -53,8 +51,7 @@ configuration text to answer it.`,
 			return runSummary(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&opts.Selector, "selector", "l", nil, "label selector (repeatable)")
-	cmd.Flags().BoolVar(&opts.Online, "online", false, "only agents with a live connection")
+	opts.addFlags(cmd)
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
@@ -68,11 +65,7 @@ func runSummary(ctx context.Context, opts *SummaryOptions) error {
 	if err != nil {
 		return err
 	}
-	lo := apiclient.ListAgentsOptions{Selector: strings.Join(opts.Selector, ",")}
-	if opts.Online {
-		lo.Online = &opts.Online
-	}
-	sum, err := c.AgentSummary(ctx, lo)
+	sum, err := c.AgentSummary(ctx, opts.listOptions())
 	if err != nil {
 		return fmt.Errorf("counting agents: %w", err)
 	}
