@@ -26,19 +26,26 @@ func TestMigrationFiles(t *testing.T) {
 	}
 }
 
-// A database at schema version 5 keeps its samples when its samples are
-// keyed by agent and minute (migration 6), and writes still replace.
-func TestSamplesKeptAcrossTheirRekeying(t *testing.T) {
-	ctx := t.Context()
+// atSchema is a new database migrated to version n, and a pool on it.
+func atSchema(t *testing.T, n int) (string, *pgxpool.Pool) {
+	t.Helper()
 	dsn := pgtest.StartShared(t)
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := pgxpool.New(t.Context(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	migrations, err := loadMigrations()
 	require.NoError(t, err)
-	require.NoError(t, apply(ctx, pool, migrations[:5]))
+	require.NoError(t, apply(t.Context(), pool, migrations[:n]))
+	return dsn, pool
+}
+
+// A database at schema version 5 keeps its samples when its samples are
+// keyed by agent and minute (migration 6), and writes still replace.
+func TestSamplesKeptAcrossTheirRekeying(t *testing.T) {
+	ctx := t.Context()
+	dsn, pool := atSchema(t, 5)
 	minute := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	_, err = pool.Exec(ctx, `INSERT INTO samples (instance_uid, name, variant, minute, value)
+	_, err := pool.Exec(ctx, `INSERT INTO samples (instance_uid, name, variant, minute, value)
 		VALUES ('a', 'cpu', '', $1, 1), ('a', 'cpu', 'candidate', $1, 2), ('a', 'cpu', '', $2, 3)`, minute, minute.Add(time.Minute))
 	require.NoError(t, err)
 
@@ -60,19 +67,13 @@ func TestSamplesKeptAcrossTheirRekeying(t *testing.T) {
 // printed them in its own key order and spacing.
 func TestDocumentsCanonicalAcrossTheirConversionToText(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.StartShared(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	migrations, err := loadMigrations()
-	require.NoError(t, err)
-	require.NoError(t, apply(ctx, pool, migrations[:6]))
+	dsn, pool := atSchema(t, 6)
 	// Keys jsonb orders by length first, numbers it rewrites, characters
 	// encoding/json would escape as HTML.
 	spec := `{"name":"x","baseline":{"pipeline":"a<b>&c"},"zz":1e2,"a":[1.50,{"bb":true,"c":null}]}`
 	state := `{"targets":[{"instance_uid":"a1","previous":{"parameters":{"long_key":"é","k":1.0e-1}}}],"start_requested":true}`
 	created := time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC)
-	_, err = pool.Exec(ctx, `INSERT INTO experiments (id, name, status, spec, state, version, created_at, updated_at)
+	_, err := pool.Exec(ctx, `INSERT INTO experiments (id, name, status, spec, state, version, created_at, updated_at)
 		VALUES ('e1', 'x', 'running', $1, $2, 3, $3, $3), ('e2', 'y', 'pending', $1, NULL, 1, $3, $3)`, spec, state, created)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO rollouts (id, active, doc, version, created_at, updated_at)
