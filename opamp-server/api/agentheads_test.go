@@ -19,6 +19,7 @@ type headReads struct {
 	store.Store
 	mu          sync.Mutex
 	full, heads int
+	briefs      int
 	stale       map[string]apitypes.Assignment
 }
 
@@ -47,10 +48,23 @@ func (h *headReads) GetAssignmentHeads(ctx context.Context, uids []string) (map[
 	return out, err
 }
 
+func (h *headReads) GetAssignmentBriefs(ctx context.Context, uids []string) (map[string]apitypes.Assignment, error) {
+	h.mu.Lock()
+	h.briefs++
+	h.mu.Unlock()
+	return h.Store.GetAssignmentBriefs(ctx, uids)
+}
+
 func (h *headReads) counts() (full, heads int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.full, h.heads
+}
+
+func (h *headReads) briefCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.briefs
 }
 
 // headsEnv is a test API whose store counts assignment reads.

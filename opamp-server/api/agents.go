@@ -101,8 +101,9 @@ func agentQuery(q url.Values) (selector.Selector, store.AgentFilter, error) {
 
 // agentPage reads one page of the agents sel and filter match, with their
 // assignments' heads: the texts are about 10 KiB each, and neither a list
-// nor a summary shows them.
-func (a *API) agentPage(r *http.Request, sel selector.Selector, filter store.AgentFilter, page store.Page) (
+// nor a summary shows them. A summary, which shows no parameters either,
+// asks for briefs.
+func (a *API) agentPage(r *http.Request, sel selector.Selector, filter store.AgentFilter, page store.Page, briefs bool) (
 	[]apitypes.Agent, map[string]apitypes.Assignment, string, error,
 ) {
 	agents, next, err := a.set.Store.ListAgents(r.Context(), filter, page)
@@ -114,7 +115,11 @@ func (a *API) agentPage(r *http.Request, sel selector.Selector, filter store.Age
 	for i, ag := range agents {
 		uids[i] = ag.InstanceUID
 	}
-	heads, err := a.set.Store.GetAssignmentHeads(r.Context(), uids)
+	read := a.set.Store.GetAssignmentHeads
+	if briefs {
+		read = a.set.Store.GetAssignmentBriefs
+	}
+	heads, err := read(r.Context(), uids)
 	return agents, heads, next, err
 }
 
@@ -133,7 +138,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	agents, asgs, next, err := a.agentPage(r, sel, filter, store.Page{After: q.Get("cursor"), Limit: limit})
+	agents, asgs, next, err := a.agentPage(r, sel, filter, store.Page{After: q.Get("cursor"), Limit: limit}, false)
 	if err != nil {
 		storeError(w, err, "agents")
 		return

@@ -25,7 +25,7 @@ func (a *API) agentSummary(w http.ResponseWriter, r *http.Request) {
 	sum := apitypes.AgentSummary{Progress: map[apitypes.DriftState]int{}, Pipelines: map[string]int{}}
 	page := store.Page{Limit: summaryPage}
 	for {
-		agents, heads, next, err := a.agentPage(r, sel, filter, page)
+		agents, heads, next, err := a.agentPage(r, sel, filter, page, true)
 		if err != nil {
 			storeError(w, err, "agents")
 			return

@@ -13,7 +13,7 @@ import (
 )
 
 // A summary counts agents by state across pages, honours the selector and
-// the online filter, and reads no configuration text.
+// the online filter, and reads neither configuration text nor parameters.
 func TestAgentSummaryCountsByState(t *testing.T) {
 	env, reads := headsEnv(t)
 	uid := func(i int) string { return "0191f1c2-0000-7000-8000-" + strconv.FormatInt(0xb00000000000+int64(i), 16) }
@@ -49,7 +49,8 @@ func TestAgentSummaryCountsByState(t *testing.T) {
 		Pipelines: map[string]int{"": 1501, "topk": 3}}, sum)
 	full, heads := reads.counts()
 	assert.Zero(t, full, "no assignment's text is read")
-	assert.Equal(t, 2, heads, "one read of heads per page of 1,000")
+	assert.Zero(t, heads, "nor its parameters")
+	assert.Equal(t, 2, reads.briefCount(), "one read of briefs per page of 1,000")
 
 	sum, _ = data[apitypes.AgentSummary](t, env.do(t, http.MethodGet, apitypes.Prefix+"/agents/summary?selector=env%3Dprod&online=true", nil))
 	assert.Equal(t, apitypes.AgentSummary{Total: 2, Online: 2, Healthy: 1, Unhealthy: 1,

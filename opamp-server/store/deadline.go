@@ -97,6 +97,12 @@ func (d *deadlineStore) GetAssignmentHeads(ctx context.Context, uids []string) (
 	return d.Store.GetAssignmentHeads(ctx, uids)
 }
 
+func (d *deadlineStore) GetAssignmentBriefs(ctx context.Context, uids []string) (map[string]apitypes.Assignment, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	return d.Store.GetAssignmentBriefs(ctx, uids)
+}
+
 func (d *deadlineStore) DeleteAssignment(ctx context.Context, uid string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()

@@ -108,6 +108,12 @@ type Store interface {
 	// text: Config is empty, every other field (ConfigHash too) is set.
 	// Agent lists read these; the text (about 10 KiB) is not even decoded.
 	GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error)
+	// GetAssignmentBriefs is GetAssignmentHeads without the parameters
+	// either: InstanceUID, Pipeline, ConfigHash, Reason, AssignedAt and
+	// Generation. Counting agents by progress needs no more, and the
+	// parameters (the critical rules: about 2 KiB) are most of a head's
+	// decoding.
+	GetAssignmentBriefs(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error)
 	// DeleteAssignment removes an agent's assignment (it then keeps what it
 	// runs); deleting a missing one is not an error. Notifies watchers.
 	DeleteAssignment(ctx context.Context, instanceUID string) error

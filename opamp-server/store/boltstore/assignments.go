@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -73,22 +74,50 @@ func putAssignment(tx *bolt.Tx, a apitypes.Assignment) error {
 	return tx.Bucket(bucketAssignments).Put(key, head)
 }
 
-// readAssignment returns an agent's assignment, with its text when
-// withText, and whether it has one. A record written before schema 4 (or
-// not yet migrated) holds its text inline: a head drops it, a full read
+// depth is how much of an assignment a read decodes.
+type depth int
+
+const (
+	depthFull  depth = iota // everything, the configuration's text too
+	depthHead               // everything but the text
+	depthBrief              // neither the text nor the parameters
+)
+
+// assignmentBrief is a stored assignment as a brief read decodes it: the
+// parameters are skipped over, never built.
+type assignmentBrief struct {
+	InstanceUID string    `json:"instance_uid"`
+	Pipeline    string    `json:"pipeline,omitempty"`
+	ConfigHash  string    `json:"config_hash"`
+	Reason      string    `json:"reason,omitempty"`
+	AssignedAt  time.Time `json:"assigned_at"`
+	Generation  int64     `json:"generation"`
+}
+
+// readAssignment returns an agent's assignment, read to depth d, and
+// whether it has one. A record written before schema 4 (or not yet
+// migrated) holds its text inline: a head or a brief drops it, a full read
 // keeps it.
-func readAssignment(tx *bolt.Tx, uid string, withText bool) (apitypes.Assignment, bool, error) {
+func readAssignment(tx *bolt.Tx, uid string, d depth) (apitypes.Assignment, bool, error) {
 	key := []byte(uid)
 	v := tx.Bucket(bucketAssignments).Get(key)
 	if v == nil {
 		return apitypes.Assignment{}, false, nil
+	}
+	if d == depthBrief {
+		var b assignmentBrief
+		if err := json.Unmarshal(v, &b); err != nil {
+			return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
+		}
+		return apitypes.Assignment{InstanceUID: b.InstanceUID, Pipeline: b.Pipeline, ConfigHash: b.ConfigHash,
+			Reason: b.Reason, AssignedAt: b.AssignedAt, Generation: b.Generation}, true, nil
 	}
 	var a apitypes.Assignment
 	if err := json.Unmarshal(v, &a); err != nil {
 		return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
 	}
 	switch {
-	case !withText:
+	case d != depthFull:
 		a.Config = ""
 	case a.Config == "":
 		text := hashedText(tx.Bucket(bucketAssignmentConfigs).Get(key), a.ConfigHash)
@@ -109,7 +138,7 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var found bool
 		var err error
-		if a, found, err = readAssignment(tx, instanceUID, true); err == nil && !found {
+		if a, found, err = readAssignment(tx, instanceUID, depthFull); err == nil && !found {
 			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
 		}
 		return err
@@ -119,23 +148,29 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 
 // GetAssignments returns the named agents' assignments, in one read.
 func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, true)
+	return s.getAssignments(ctx, instanceUIDs, depthFull)
 }
 
 // GetAssignmentHeads returns the named agents' assignments without their
 // text, in one read that does not touch the texts.
 func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, false)
+	return s.getAssignments(ctx, instanceUIDs, depthHead)
 }
 
-func (s *Store) getAssignments(ctx context.Context, uids []string, withText bool) (map[string]apitypes.Assignment, error) {
+// GetAssignmentBriefs returns the named agents' assignments without their
+// text or parameters.
+func (s *Store) GetAssignmentBriefs(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	return s.getAssignments(ctx, instanceUIDs, depthBrief)
+}
+
+func (s *Store) getAssignments(ctx context.Context, uids []string, d depth) (map[string]apitypes.Assignment, error) {
 	if err := store.ValidateKeys("instance_uid", uids); err != nil {
 		return nil, err
 	}
 	out := make(map[string]apitypes.Assignment, len(uids))
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		for _, uid := range uids {
-			a, found, err := readAssignment(tx, uid, withText)
+			a, found, err := readAssignment(tx, uid, d)
 			if err != nil {
 				return err
 			}

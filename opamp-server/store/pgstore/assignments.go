@@ -102,16 +102,31 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 
 // GetAssignments returns the named agents' assignments, in one query.
 func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, true)
+	return s.getAssignments(ctx, instanceUIDs, depthFull)
 }
 
 // GetAssignmentHeads returns the named agents' assignments without their
 // text, which the query does not select.
 func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, false)
+	return s.getAssignments(ctx, instanceUIDs, depthHead)
 }
 
-func (s *Store) getAssignments(ctx context.Context, uids []string, withText bool) (map[string]apitypes.Assignment, error) {
+// GetAssignmentBriefs returns the named agents' assignments without their
+// text or parameters, neither of which the query selects.
+func (s *Store) GetAssignmentBriefs(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
+	return s.getAssignments(ctx, instanceUIDs, depthBrief)
+}
+
+// depth is how much of an assignment a read selects.
+type depth int
+
+const (
+	depthFull  depth = iota // everything, the configuration's text too
+	depthHead               // everything but the text
+	depthBrief              // neither the text nor the parameters
+)
+
+func (s *Store) getAssignments(ctx context.Context, uids []string, d depth) (map[string]apitypes.Assignment, error) {
 	if err := store.ValidateKeys("instance_uid", uids); err != nil {
 		return nil, err
 	}
@@ -119,12 +134,15 @@ func (s *Store) getAssignments(ctx context.Context, uids []string, withText bool
 	if len(uids) == 0 {
 		return out, nil
 	}
-	config := "''" // a head: the text stays in the database
-	if withText {
-		config = "config"
+	config, params := "config", "parameters"
+	if d != depthFull {
+		config = "''" // the text stays in the database
+	}
+	if d == depthBrief {
+		params = "NULL"
 	}
 	err := s.read(ctx, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT instance_uid, pipeline, parameters, `+config+`, config_hash, reason,
+		rows, err := s.pool.Query(ctx, `SELECT instance_uid, pipeline, `+params+`, `+config+`, config_hash, reason,
 				assigned_at, generation
 			FROM assignments WHERE instance_uid = ANY($1)`, uids)
 		if err != nil {

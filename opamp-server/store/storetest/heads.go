@@ -10,7 +10,8 @@ import (
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
-// GetAssignmentHeads is GetAssignments minus Config, with its bounds.
+// GetAssignmentHeads is GetAssignments minus Config, GetAssignmentBriefs
+// heads minus Parameters, with their bounds.
 func testAssignmentHeads(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.SetAssignments(ctx, []apitypes.Assignment{
@@ -36,6 +37,16 @@ func testAssignmentHeads(t *testing.T, s store.Store) {
 	}
 	assert.Equal(t, int64(2), heads["a3"].Generation)
 	assert.Equal(t, sha(testConfig), heads["a3"].ConfigHash)
+
+	// Briefs are heads without the parameters.
+	briefs, err := s.GetAssignmentBriefs(ctx, uids)
+	require.NoError(t, err)
+	require.Len(t, briefs, 2, "a2 has none")
+	for uid, want := range heads {
+		want.Parameters = nil
+		assert.Equal(t, want, briefs[uid], uid)
+	}
+	assert.Equal(t, "process-topk", briefs["a1"].Pipeline)
 
 	// Heads are copies, and reading them leaves the full record whole.
 	heads["a1"].Parameters["k"] = "changed"
@@ -65,5 +76,9 @@ func testAssignmentHeads(t *testing.T, s store.Store) {
 	_, err = s.GetAssignmentHeads(ctx, []string{"a3", "a\x00"})
 	assert.ErrorIs(t, err, store.ErrInvalid)
 	_, err = s.GetAssignmentHeads(ctx, []string{""})
+	assert.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.GetAssignmentBriefs(ctx, append(many, "a3"))
+	assert.ErrorIs(t, err, store.ErrInvalid, "over MaxBatchKeys")
+	_, err = s.GetAssignmentBriefs(ctx, []string{""})
 	assert.ErrorIs(t, err, store.ErrInvalid)
 }
