@@ -3,6 +3,7 @@ package opamp // import "github.com/phoenix/platform/opamp-server/opamp"
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -116,7 +117,13 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	retryBefore := a.ApplyRetry
 	if apply(&a, msg, now) {
 		s.set.Metrics.ConfigOutcomes.WithLabelValues(string(a.RemoteConfig.Status)).Inc()
-		s.log.Info("remote config status", "agent", uid, "status", a.RemoteConfig.Status,
+		// A fleet-wide assignment brings two reports per agent: progress is
+		// for debugging (the API counts it), a failure is for the operator.
+		level := slog.LevelDebug
+		if a.RemoteConfig.Status == apitypes.ConfigStatusFailed {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "remote config status", "agent", uid, "status", a.RemoteConfig.Status,
 			"hash", short(a.RemoteConfig.Hash), "error", a.RemoteConfig.ErrorMessage)
 	}
 	if r := a.ApplyRetry; r != nil && (retryBefore == nil || *retryBefore != *r) {
@@ -172,7 +179,7 @@ func (c *connection) attachConfig(ctx context.Context, st *agentState, a apitype
 	resp.RemoteConfig = remoteConfig(asg)
 	st.lastSentHash, st.lastSentAt = asg.ConfigHash, now
 	s.set.Metrics.ConfigPushes.Inc()
-	s.log.Info("sending configuration", "agent", a.InstanceUID, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
+	s.log.Debug("sending configuration", "agent", a.InstanceUID, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
 }
 
 // attachOffers offers the own-metrics destination once per agent and

@@ -140,7 +140,7 @@ func (s *Server) push(ctx context.Context, uid string, assignment func(*agentSta
 	}
 	st.lastSentHash, st.lastSentAt = asg.ConfigHash, s.set.Now()
 	s.set.Metrics.ConfigPushes.Inc()
-	s.log.Info("pushed configuration", "agent", uid, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
+	s.log.Debug("pushed configuration", "agent", uid, "hash", short(asg.ConfigHash), "pipeline", asg.Pipeline)
 	return nil
 }
 
