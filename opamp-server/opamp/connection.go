@@ -77,6 +77,12 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 		st.lastSentHash = ""
 		s.log.Info("agent connected", "agent", uid, "transport", c.transport)
 	}
+	if s.writer.failed(uid) {
+		// The store missed some of what the agent said: start from the
+		// store, and ask the agent for everything.
+		st.ownWrites = max(st.ownWrites-1, 0)
+		st.record, st.synced = nil, false
+	}
 	st.transport, st.lastSeen, st.uidBytes = c.transport, now, msg.GetInstanceUid()
 	if c.transport == apitypes.ConnectionWebSocket {
 		c.uid.Store(&uid)
@@ -136,7 +142,7 @@ func (c *connection) onMessage(ctx context.Context, conn types.Connection, msg *
 	a.ConnectionType = c.transport
 	a.ServerID = s.set.ServerID
 	st.config, st.seq = reportOf(a), a.SequenceNum
-	if wrote, err := c.saveRecord(ctx, st, before, a, now); err != nil {
+	if wrote, err := c.saveRecord(ctx, st, before, a, now, isNew); err != nil {
 		s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 		s.log.Error("saving agent failed", "agent", uid, "error", err)
 	} else if wrote && isNew && s.set.OnNewAgent != nil && msg.GetAgentDescription() != nil {
@@ -262,6 +268,7 @@ func (c *connection) onClose(conn types.Connection) {
 	if s.stopping.Load() {
 		return // Stop marks every agent of this replica offline at once
 	}
+	s.writer.flush(uid) // what the agent said last comes before offline
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.markOffline(ctx, uid, lastSeen)

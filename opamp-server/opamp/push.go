@@ -286,7 +286,8 @@ func (s *Server) watchAssignments(ctx context.Context) {
 }
 
 // agentWritten hears of a write to an agent: a write from elsewhere drops
-// its held record (the next message reads the store), one of this
+// its held record (the next message reads the store) and its record not
+// yet written (recordWriter), one of this
 // replica's own is counted off; and what this replica keeps of an
 // agent removed from the inventory (deleted, or pruned after its
 // retention) is forgotten unless it is connected here: the map of agents
@@ -302,8 +303,11 @@ func (s *Server) agentWritten(ctx context.Context, uid string) {
 	st.mu.Lock()
 	if st.ownWrites > 0 {
 		st.ownWrites-- // this replica's own write: the held record is it
-	} else {
-		st.record = nil // written elsewhere: read it again
+	} else if st.record = nil; s.writer.drop(uid) {
+		// Written elsewhere: read it again. A record of this replica's not
+		// yet written would overwrite that write; the agent is asked for
+		// everything instead.
+		st.synced = false
 	}
 	live := st.conn != nil || s.set.Now().Sub(st.lastSeen) < s.set.HTTPAgentTimeout
 	st.mu.Unlock()

@@ -83,6 +83,7 @@ func TestPushesAndReportsReadOnlyWhatChanged(t *testing.T) {
 		assert.Nil(t, answer.GetRemoteConfig(), "nothing to send while the agent reports on its assignment")
 	}
 	assert.Equal(t, before, counting.assignments.Load(), "status reports read no assignment")
+	require.NoError(t, env.s.writer.drain(t.Context()))
 	a, err := env.store.GetAgent(t.Context(), uid.String())
 	require.NoError(t, err)
 	assert.Equal(t, apitypes.ConfigStatusApplied, a.RemoteConfig.Status, "the reports are stored")

@@ -41,6 +41,7 @@ func (c *connection) loadRecord(ctx context.Context, st *agentState, conn types.
 		return cloneRecord(r.agent), true, nil
 	}
 	st.record = nil
+	c.s.writer.flush(uid) // the store is behind while a record is queued
 	a, err := c.s.set.Store.GetAgentBrief(ctx, uid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -56,14 +57,27 @@ func (c *connection) loadRecord(ctx context.Context, st *agentState, conn types.
 
 // saveRecord writes the agent unless, on a WebSocket whose record is held,
 // only its presence changed (last seen, sequence number) and the stored
-// last-seen time is recent. It reports whether it wrote.
-func (c *connection) saveRecord(ctx context.Context, st *agentState, before, a apitypes.Agent, now time.Time) (bool, error) {
+// last-seen time is recent. A held record is written behind the message
+// (recordWriter) unless first (the agent is new to the inventory). It
+// reports whether it wrote or queued the write.
+func (c *connection) saveRecord(ctx context.Context, st *agentState, before, a apitypes.Agent, now time.Time, first bool) (bool, error) {
 	held := st.record
-	if held != nil && c.transport == apitypes.ConnectionWebSocket &&
-		now.Sub(held.storedSeen) < refreshLastSeen && onlyPresenceChanged(before, a) {
-		held.agent = cloneRecord(a)
-		return false, nil
+	if held != nil && c.transport == apitypes.ConnectionWebSocket {
+		if now.Sub(held.storedSeen) < refreshLastSeen && onlyPresenceChanged(before, a) {
+			held.agent = cloneRecord(a)
+			return false, nil
+		}
+		if !first {
+			if c.s.writer.put(a) {
+				st.ownWrites++
+			}
+			a.EffectiveConfig = "" // queued; the held record needs only its hash
+			st.record = &heldRecord{agent: cloneRecord(a), storedSeen: a.LastSeen}
+			return true, nil
+		}
 	}
+	// A queued record of this agent would land after this one.
+	c.s.writer.flush(a.InstanceUID)
 	if err := c.s.set.Store.UpsertAgent(ctx, a); err != nil {
 		st.record = nil
 		return false, err

@@ -89,6 +89,7 @@ type Server struct {
 	agents map[string]*agentState // by instance UID
 
 	handlers chan struct{} // WebSocket messages being handled (see handle)
+	writer   *recordWriter // agent records written behind their messages
 
 	runCtx atomic.Pointer[context.Context] // Start's context, for timed pushes
 	cancel context.CancelFunc
@@ -169,13 +170,15 @@ func New(set Settings) (*Server, error) {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
-	return &Server{
+	s := &Server{
 		set:      set,
 		log:      set.Logger.With("component", "opamp"),
 		opamp:    opampserver.New(&opampLogger{set.Logger}),
 		agents:   make(map[string]*agentState),
 		handlers: make(chan struct{}, maxHandlers),
-	}, nil
+	}
+	s.writer = newRecordWriter(s)
+	return s, nil
 }
 
 // Handler returns the HTTP handler to mount on the OpAMP path and the
@@ -212,7 +215,8 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Stop ends background work, closes agent connections and waits until every
-// one is handled, then marks this replica's agents offline in one write:
+// one is handled and every record written, then marks this replica's
+// agents offline in one write:
 // nothing touches the store after Stop returns, so it may be closed. Agents
 // reconnect to another replica or when this one is back. Stop the listener
 // first, so no connection arrives meanwhile.
@@ -246,6 +250,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		return fmt.Errorf("draining agent connections: %w", ctx.Err())
+	}
+	if err := s.writer.drain(ctx); err != nil {
+		return fmt.Errorf("writing agent records: %w", err)
 	}
 	// A store that is gone is not a failed stop: this replica marks its
 	// agents offline again when it starts.

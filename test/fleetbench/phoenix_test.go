@@ -87,6 +87,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "assign-s")
+	serverHeard := watchMetric(ctx, srv, `phoenix_config_outcomes_total{status="APPLIED"}`, float64(n), start)
 	var fleetApplied time.Duration // when the fleet itself counted every agent APPLIED
 	waitUntil(b, ctx, "every agent APPLIED", 500*time.Millisecond, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool {
 		if s.Applied == n && fleetApplied == 0 {
@@ -96,6 +97,14 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	}, n))
 	b.ReportMetric(time.Since(start).Seconds(), "applied-s")
 	b.ReportMetric(fleetApplied.Seconds(), "fleet-applied-s")
+	// Where the API's lag behind the fleet comes from: the reports reaching
+	// the server's handler late, or their storing.
+	select {
+	case heard := <-serverHeard:
+		logf(b, "every APPLIED report handled by the server %.1f s after the call; the fleet counted them all at %.1f s", heard.Seconds(), fleetApplied.Seconds())
+	case <-time.After(time.Minute):
+		logf(b, "the server's count of APPLIED reports did not reach %d", n)
+	}
 	waves := fleet.Waves()
 	if len(waves) == 0 || waves[len(waves)-1].Received < n {
 		b.Fatalf("not every agent received the configuration: %+v", waves)
@@ -214,4 +223,22 @@ func agentsWhere(srv *harness.Server, match func(apitypes.AgentView) bool, want 
 
 func applied(a apitypes.AgentView) bool {
 	return a.RemoteConfig.Status == apitypes.ConfigStatusApplied && a.Assignment != nil && a.RemoteConfig.Hash == a.Assignment.ConfigHash
+}
+
+// watchMetric reports, once, how long after start the server's metric
+// (a counter, summed over its label sets unless name selects some) reached
+// want; 0 when ctx ends first.
+func watchMetric(ctx context.Context, srv *harness.Server, name string, want float64, start time.Time) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			if srv.Metric(name) >= want {
+				out <- time.Since(start)
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
+	return out
 }
