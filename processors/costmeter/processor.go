@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shirou/gopsutil/v4/mem"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
-	"github.com/shirou/gopsutil/v4/mem"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -131,8 +131,8 @@ func newMeter(set processor.Settings, cfg *Config) (*meter, error) {
 		}},
 		cfg:         cfg,
 		variantName: cfg.Variant,
-		series:   newActiveSeries(cfg.ActiveSeriesWindow, cfg.MaxTrackedSeries),
-		critical: newCriticalCache(matcher, cfg.MaxTrackedSeries),
+		series:      newActiveSeries(cfg.ActiveSeriesWindow, cfg.MaxTrackedSeries),
+		critical:    newCriticalCache(matcher, cfg.MaxTrackedSeries),
 	}, nil
 }
 
