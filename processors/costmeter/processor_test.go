@@ -43,6 +43,12 @@ func newTestMeter(t *testing.T, cfg *Config) *testMeter {
 
 func newTestMeterWithTelemetry(t *testing.T, cfg *Config, tel *componenttest.Telemetry, id component.ID) *testMeter {
 	t.Helper()
+	return newTestMeterOnHost(t, cfg, tel, id, newTestHost(t))
+}
+
+// newTestMeterOnHost starts a meter in the collector host stands for.
+func newTestMeterOnHost(t *testing.T, cfg *Config, tel *componenttest.Telemetry, id component.ID, host component.Host) *testMeter {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	set := metadatatest.NewSettings(tel)
 	set.ID = id
@@ -55,7 +61,7 @@ func newTestMeterWithTelemetry(t *testing.T, cfg *Config, tel *componenttest.Tel
 	sink := &consumertest.MetricsSink{}
 	p, err := newProcessor(t.Context(), set, cfg, sink, m)
 	require.NoError(t, err)
-	require.NoError(t, p.Start(t.Context(), componenttest.NewNopHost()))
+	require.NoError(t, p.Start(t.Context(), host))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
 	return &testMeter{Metrics: p, sink: sink, tel: tel, now: &now}
 }
