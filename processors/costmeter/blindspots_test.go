@@ -29,7 +29,7 @@ type blindSpotCase struct {
 	MaxExamples      int   `mapstructure:"max_examples"`
 	NotableProcesses int64 `mapstructure:"notable_processes"`
 	Variants         map[string]struct {
-		BlindSpots int64          `mapstructure:"blind_spots"`
+		BlindSpots int64         `mapstructure:"blind_spots"`
 		Examples   []peakExample `mapstructure:"examples"`
 	} `mapstructure:"variants"`
 }
