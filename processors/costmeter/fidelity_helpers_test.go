@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/phoenix/platform/processors/contract/processmetrics"
+	"github.com/phoenix/platform/processors/costmeter/internal/metadata"
 )
 
 // testHost stands for one collector: the cost_meters started with the same
@@ -146,3 +147,5 @@ func shutdownTelemetry(t *testing.T) *componenttest.Telemetry {
 }
 
 func attributeKey(k string) attribute.Key { return attribute.Key(k) }
+
+func componentID(variant string) component.ID { return component.NewIDWithName(metadata.Type, variant) }

@@ -184,6 +184,7 @@ func (m *meter) shutdown(context.Context) error {
 	m.telemetry.Shutdown() // no more callbacks
 	if m.member != nil {
 		m.member.leave()
+		m.member = nil
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // testMeter is a started cost_meter whose clock the test moves.
 type testMeter struct {
 	processor.Metrics
+	m    *meter
 	sink *consumertest.MetricsSink
 	tel  *componenttest.Telemetry
 	now  *time.Time
@@ -63,7 +64,7 @@ func newTestMeterOnHost(t *testing.T, cfg *Config, tel *componenttest.Telemetry,
 	require.NoError(t, err)
 	require.NoError(t, p.Start(t.Context(), host))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
-	return &testMeter{Metrics: p, sink: sink, tel: tel, now: &now}
+	return &testMeter{Metrics: p, m: m, sink: sink, tel: tel, now: &now}
 }
 
 func testConfig(variant string) *Config {
