@@ -197,8 +197,9 @@ func (r *registry) recordReference(ctx context.Context, scrapes []scrapeKey, not
 		}
 	}
 	for _, n := range notables {
-		if s := r.scrape(scrapeKey{host: n.id.host, time: n.time}); s != nil {
-			s.notables = append(s.notables, n)
+		s := r.scrape(scrapeKey{host: n.id.host, time: n.time})
+		if s != nil && !slices.ContainsFunc(s.notables, func(o notable) bool { return o.id == n.id }) {
+			s.notables = append(s.notables, n) // once per process, should a batch come twice
 		}
 	}
 	for _, k := range scrapes {
