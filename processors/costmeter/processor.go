@@ -3,6 +3,7 @@ package costmeter // import "github.com/phoenix/platform/processors/costmeter"
 import (
 	"context"
 	"math"
+	"reflect"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func (m *meter) start(_ context.Context, host component.Host) error {
 		m.judge = newNotableJudge(m.cfg, m.hostMemory())
 	}
 	m.member = join(host, m.cfg.Variant, m.cfg, m.telemetry.ProcessorCostMeterBlindSpots, m.variant)
-	if m.member == nil && m.judge != nil {
+	if m.member == nil && m.judge != nil && host != nil && reflect.TypeOf(host).Comparable() {
 		m.logger.Warn("another cost_meter of this collector is already the fidelity reference: this one's processes are not compared",
 			zap.String("reference", m.cfg.Fidelity.Reference))
 	}
