@@ -1,7 +1,10 @@
 package costmeter // import "github.com/phoenix/platform/processors/costmeter"
 
 import (
+	"math"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // activeSeries is the set of series seen within the window, with when each
@@ -20,6 +23,10 @@ type activeSeries struct {
 type seriesSlot struct {
 	id   uint64 // 0 marks an empty slot
 	seen time.Duration
+	// start and last are a counter series' start time and latest value, from
+	// which its increases are computed; last is NaN until it has one.
+	start pcommon.Timestamp
+	last  float64
 }
 
 const minSlots = 1 << 10
@@ -32,11 +39,45 @@ func newActiveSeries(window time.Duration, maxSeries int) *activeSeries {
 // the set holds max series.
 func (s *activeSeries) observe(ids []uint64, now time.Duration) (overflow int) {
 	for _, id := range ids {
-		if !s.touch(id, now) {
+		if s.touch(id, now) == nil {
 			overflow++
 		}
 	}
 	return overflow
+}
+
+// observeCounters is observe that also adds, for each counter point (in
+// ids order, pos indexing ids), its series' increase since its previous
+// point to inc[class][quantity]. The previous values live in the series'
+// slots, so they share the set's bound and expiry.
+func (s *activeSeries) observeCounters(ids []uint64, counters []counterPoint, now time.Duration, inc *increases) (overflow int) {
+	next := 0
+	for i, id := range ids {
+		slot := s.touch(id, now)
+		if slot == nil {
+			overflow++
+		}
+		if next < len(counters) && int(counters[next].pos) == i {
+			if c := &counters[next]; slot != nil {
+				inc[c.class][c.q] += slot.advance(c.start, c.value)
+			}
+			next++
+		}
+	}
+	return overflow
+}
+
+// advance records a counter point of the slot's series and returns its
+// increase. The first point, a reset (a lower value) and a new start time
+// start the series again from that point: they add nothing.
+func (slot *seriesSlot) advance(start pcommon.Timestamp, v float64) float64 {
+	if start != slot.start || !(v >= slot.last) { // also when last is NaN
+		slot.start, slot.last = start, v
+		return 0
+	}
+	d := v - slot.last
+	slot.last = v
+	return d
 }
 
 // count expires old series, then returns how many were seen within the
@@ -46,9 +87,10 @@ func (s *activeSeries) count(now time.Duration) int {
 	return s.len
 }
 
-// touch marks id as seen at now, adding it if there is room. It reports
-// whether id is in the set.
-func (s *activeSeries) touch(id uint64, now time.Duration) bool {
+// touch marks id as seen at now, adding it if there is room. It returns
+// id's slot, valid until the next change to the set, or nil when id is not
+// in the set.
+func (s *activeSeries) touch(id uint64, now time.Duration) *seriesSlot {
 	if id == 0 {
 		id = 1 // 0 marks empty slots; one more collision in 2^64 is harmless
 	}
@@ -57,21 +99,21 @@ func (s *activeSeries) touch(id uint64, now time.Duration) bool {
 		slot := &s.slots[i]
 		if slot.id == id {
 			slot.seen = now
-			return true
+			return slot
 		}
 		if slot.id != 0 {
 			continue
 		}
 		if s.len >= s.max {
-			return false
+			return nil
 		}
 		if 4*(s.len+1) > 3*len(s.slots) {
 			s.resize(2 * len(s.slots))
 			return s.touch(id, now)
 		}
-		*slot = seriesSlot{id: id, seen: now}
+		*slot = seriesSlot{id: id, seen: now, last: math.NaN()}
 		s.len++
-		return true
+		return slot
 	}
 }
 

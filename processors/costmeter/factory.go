@@ -18,6 +18,11 @@ const (
 	// defaultMaxTrackedSeries covers ~28,000 processes at 7 series each, with
 	// a window's churn on top; the set costs about 40 bytes per series.
 	defaultMaxTrackedSeries = 200_000
+
+	defaultReference          = "baseline"
+	defaultNotableCPU         = 0.05
+	defaultNotableMemoryShare = 0.05
+	defaultMaxExamples        = 5
 )
 
 // NewFactory returns the cost_meter processor factory.
@@ -33,6 +38,12 @@ func createDefaultConfig() component.Config {
 		Critical:           processcritical.DefaultRules(),
 		ActiveSeriesWindow: defaultActiveSeriesWindow,
 		MaxTrackedSeries:   defaultMaxTrackedSeries,
+		Fidelity: FidelityConfig{
+			Reference:          defaultReference,
+			NotableCPU:         defaultNotableCPU,
+			NotableMemoryShare: defaultNotableMemoryShare,
+			MaxExamples:        defaultMaxExamples,
+		},
 	}
 }
 

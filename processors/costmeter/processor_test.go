@@ -29,6 +29,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // testMeter is a started cost_meter whose clock the test moves.
 type testMeter struct {
 	processor.Metrics
+	m    *meter
 	sink *consumertest.MetricsSink
 	tel  *componenttest.Telemetry
 	now  *time.Time
@@ -43,6 +44,12 @@ func newTestMeter(t *testing.T, cfg *Config) *testMeter {
 
 func newTestMeterWithTelemetry(t *testing.T, cfg *Config, tel *componenttest.Telemetry, id component.ID) *testMeter {
 	t.Helper()
+	return newTestMeterOnHost(t, cfg, tel, id, newTestHost(t))
+}
+
+// newTestMeterOnHost starts a meter in the collector host stands for.
+func newTestMeterOnHost(t *testing.T, cfg *Config, tel *componenttest.Telemetry, id component.ID, host component.Host) *testMeter {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	set := metadatatest.NewSettings(tel)
 	set.ID = id
@@ -55,9 +62,9 @@ func newTestMeterWithTelemetry(t *testing.T, cfg *Config, tel *componenttest.Tel
 	sink := &consumertest.MetricsSink{}
 	p, err := newProcessor(t.Context(), set, cfg, sink, m)
 	require.NoError(t, err)
-	require.NoError(t, p.Start(t.Context(), componenttest.NewNopHost()))
+	require.NoError(t, p.Start(t.Context(), host))
 	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
-	return &testMeter{Metrics: p, sink: sink, tel: tel, now: &now}
+	return &testMeter{Metrics: p, m: m, sink: sink, tel: tel, now: &now}
 }
 
 func testConfig(variant string) *Config {

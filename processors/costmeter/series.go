@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenix/platform/processors/contract/processmetrics"
 )
 
 // seriesHasher computes 64-bit series identities: resource attributes, scope
@@ -35,6 +37,16 @@ const (
 // appendResource appends the identity of every datapoint of rm to ids, and
 // returns the hash of the resource's attributes.
 func (h seriesHasher) appendResource(ids []uint64, rm pmetric.ResourceMetrics) (_ []uint64, resource uint64) {
+	w := batchWalk{ids: ids}
+	resource = h.walk(&w, rm)
+	return w.ids, resource
+}
+
+// walk appends the identity of every datapoint of rm to w.ids and reads the
+// fidelity quantities on the way (see batchWalk), so a batch is read once.
+// It returns the hash of the resource's attributes.
+func (h seriesHasher) walk(w *batchWalk, rm pmetric.ResourceMetrics) (resource uint64) {
+	w.res = resourceFigures{}
 	resource = h.attributes(rm.Resource().Attributes())
 	sms := rm.ScopeMetrics()
 	for i := 0; i < sms.Len(); i++ {
@@ -46,19 +58,63 @@ func (h seriesHasher) appendResource(ids []uint64, rm pmetric.ResourceMetrics) (
 			metric := combine(scope, h.str(m.Name()))
 			switch m.Type() {
 			case pmetric.MetricTypeGauge:
-				ids = appendPoints(h, ids, metric, m.Gauge().DataPoints())
+				if q := quantityOf(m.Name()); q != qNone {
+					h.appendNumbers(w, metric, m.Gauge().DataPoints(), q, false)
+				} else {
+					w.ids = appendPoints(h, w.ids, metric, m.Gauge().DataPoints())
+				}
 			case pmetric.MetricTypeSum:
-				ids = appendPoints(h, ids, metric, m.Sum().DataPoints())
+				if q := quantityOf(m.Name()); q != qNone {
+					h.appendNumbers(w, metric, m.Sum().DataPoints(), q, true)
+				} else {
+					w.ids = appendPoints(h, w.ids, metric, m.Sum().DataPoints())
+				}
 			case pmetric.MetricTypeHistogram:
-				ids = appendPoints(h, ids, metric, m.Histogram().DataPoints())
+				w.ids = appendPoints(h, w.ids, metric, m.Histogram().DataPoints())
 			case pmetric.MetricTypeExponentialHistogram:
-				ids = appendPoints(h, ids, metric, m.ExponentialHistogram().DataPoints())
+				w.ids = appendPoints(h, w.ids, metric, m.ExponentialHistogram().DataPoints())
 			case pmetric.MetricTypeSummary:
-				ids = appendPoints(h, ids, metric, m.Summary().DataPoints())
+				w.ids = appendPoints(h, w.ids, metric, m.Summary().DataPoints())
 			}
 		}
 	}
-	return ids, resource
+	return resource
+}
+
+// appendNumbers appends the identities of a fidelity metric's points and
+// reads their values: counters (cumulative sums) become counterPoints, the
+// rest add to the resource's figures.
+func (h seriesHasher) appendNumbers(w *batchWalk, metric uint64, points pmetric.NumberDataPointSlice, q quantity, sum bool) {
+	r := &w.res
+	for i := 0; i < points.Len(); i++ {
+		dp := points.At(i)
+		w.ids = append(w.ids, combine(metric, h.attributes(dp.Attributes())))
+		v := processmetrics.NumberValue(dp)
+		if ts := dp.Timestamp(); ts > r.time {
+			r.time = ts
+		}
+		switch q {
+		case qMemory:
+			r.rss += int64(v)
+			continue
+		case qRollupCount:
+			r.rollup = true
+			r.rollupCount += int64(v)
+			continue
+		case qCPU:
+			r.cpu += v
+			r.hasCPU = true
+		case qNetwork:
+			r.hasNetwork = true
+		}
+		if !sum {
+			continue
+		}
+		if r.start == 0 {
+			r.start = dp.StartTimestamp()
+		}
+		w.counters = append(w.counters, counterPoint{pos: int32(len(w.ids) - 1), q: q, start: dp.StartTimestamp(), value: v})
+	}
 }
 
 type point interface{ Attributes() pcommon.Map }

@@ -31,10 +31,22 @@ type TelemetryBuilder struct {
 	ProcessorCostMeterActiveSeries         metric.Int64ObservableGauge
 	ProcessorCostMeterActiveSeriesOverflow metric.Int64Counter
 	ProcessorCostMeterBatches              metric.Int64Counter
+	ProcessorCostMeterBlindSpotPeak        metric.Float64ObservableGauge
+	ProcessorCostMeterBlindSpots           metric.Int64Counter
 	ProcessorCostMeterBytes                metric.Int64Counter
+	ProcessorCostMeterCPUTimeAttributed    metric.Float64Counter
+	ProcessorCostMeterCPUTimeRolledUp      metric.Float64Counter
 	ProcessorCostMeterCriticalProcesses    metric.Int64Gauge
 	ProcessorCostMeterDatapoints           metric.Int64Counter
+	ProcessorCostMeterDiskIoAttributed     metric.Int64Counter
+	ProcessorCostMeterDiskIoRolledUp       metric.Int64Counter
+	ProcessorCostMeterMemoryAttributed     metric.Int64Counter
+	ProcessorCostMeterMemoryRolledUp       metric.Int64Counter
+	ProcessorCostMeterNetworkIoAttributed  metric.Int64Counter
+	ProcessorCostMeterNetworkIoRolledUp    metric.Int64Counter
+	ProcessorCostMeterNotableProcesses     metric.Int64Counter
 	ProcessorCostMeterProcessResources     metric.Int64Counter
+	ProcessorCostMeterProcessesRolledUp    metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -63,6 +75,21 @@ func (builder *TelemetryBuilder) RegisterProcessorCostMeterActiveSeriesCallback(
 	return nil
 }
 
+// RegisterProcessorCostMeterBlindSpotPeakCallback sets callback for observable ProcessorCostMeterBlindSpotPeak metric.
+func (builder *TelemetryBuilder) RegisterProcessorCostMeterBlindSpotPeakCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ProcessorCostMeterBlindSpotPeak, obs: o})
+		return nil
+	}, builder.ProcessorCostMeterBlindSpotPeak)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 type observerInt64 struct {
 	embedded.Int64Observer
 	inst metric.Int64Observable
@@ -71,6 +98,16 @@ type observerInt64 struct {
 
 func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
 	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
+type observerFloat64 struct {
+	embedded.Float64Observer
+	inst metric.Float64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerFloat64) Observe(value float64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveFloat64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -109,10 +146,34 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterBlindSpotPeak, err = builder.meter.Float64ObservableGauge(
+		"otelcol_processor_cost_meter_blind_spot_peak",
+		metric.WithDescription("Worst blind spots (notable processes the reference saw that this variant did not export as per-process series) since the previous collection, at most fidelity.max_examples, then forgotten. Value: the peak seen, in cores (CPU seconds per second) for resource=cpu, in bytes for resource=memory. [Development]"),
+		metric.WithUnit("{peak}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterBlindSpots, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_blind_spots",
+		metric.WithDescription("Candidate variants in paired mode. Distinct processes (host.name, process.pid, start time) first seen notable by the reference in a scrape where this variant did not export them as per-process series; each process counts once. [Development]"),
+		metric.WithUnit("{process}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCostMeterBytes, err = builder.meter.Int64Counter(
 		"otelcol_processor_cost_meter_bytes",
 		metric.WithDescription("OTLP protobuf-encoded size of the batches that passed through the processor (pmetric.ProtoMarshaler.MetricsSize), before any exporter compression. [Development]"),
 		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterCPUTimeAttributed, err = builder.meter.Float64Counter(
+		"otelcol_processor_cost_meter_cpu_time_attributed",
+		metric.WithDescription("Increase of process.cpu.time (all states summed) in per-process series (resources with process.pid) since each series' previous datapoint. [Development]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterCPUTimeRolledUp, err = builder.meter.Float64Counter(
+		"otelcol_processor_cost_meter_cpu_time_rolled_up",
+		metric.WithDescription("Increase of process.cpu.time (all states summed) in rollup series (resources without process.pid carrying phoenix.rollup.process.count) since each series' previous datapoint. [Development]"),
+		metric.WithUnit("s"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCostMeterCriticalProcesses, err = builder.meter.Int64Gauge(
@@ -127,9 +188,57 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterDiskIoAttributed, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_disk_io_attributed",
+		metric.WithDescription("Increase of process.disk.io (both directions) in per-process series since each series' previous datapoint. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterDiskIoRolledUp, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_disk_io_rolled_up",
+		metric.WithDescription("Increase of process.disk.io (both directions) in rollup series since each series' previous datapoint. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterMemoryAttributed, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_memory_attributed",
+		metric.WithDescription("Per batch, the sum of process.memory.usage over per-process series, added up over batches (byte-scrapes; only ratios mean anything). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterMemoryRolledUp, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_memory_rolled_up",
+		metric.WithDescription("Per batch, the sum of process.memory.usage over rollup series, added up over batches (byte-scrapes; only ratios mean anything). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterNetworkIoAttributed, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_network_io_attributed",
+		metric.WithDescription("Increase of process.network.io (both directions) in per-process series since each series' previous datapoint; never incremented when the metric is absent. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterNetworkIoRolledUp, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_network_io_rolled_up",
+		metric.WithDescription("Increase of process.network.io (both directions) in rollup series since each series' previous datapoint; never incremented when the metric is absent. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterNotableProcesses, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_notable_processes",
+		metric.WithDescription("Reference variant only. Distinct processes (host.name, process.pid, start time) first seen notable (CPU rate of at least fidelity.notable_cpu cores, or RSS of at least fidelity.notable_memory_share of host memory, in at least one scrape). [Development]"),
+		metric.WithUnit("{process}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCostMeterProcessResources, err = builder.meter.Int64Counter(
 		"otelcol_processor_cost_meter_process_resources",
 		metric.WithDescription("Process resources (resources with process.pid) that passed through the processor; one per process per scrape. [Development]"),
+		metric.WithUnit("{process}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCostMeterProcessesRolledUp, err = builder.meter.Int64Counter(
+		"otelcol_processor_cost_meter_processes_rolled_up",
+		metric.WithDescription("Per batch, the sum of phoenix.rollup.process.count over rollup resources (processes folded into rollups, one per process per scrape), added up over batches. [Development]"),
 		metric.WithUnit("{process}"),
 	)
 	errs = errors.Join(errs, err)

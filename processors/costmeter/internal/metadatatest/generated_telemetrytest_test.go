@@ -24,12 +24,27 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	require.NoError(t, tb.RegisterProcessorCostMeterBlindSpotPeakCallback(func(_ context.Context, observer metric.Float64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	tb.ProcessorCostMeterActiveSeriesOverflow.Add(context.Background(), 1)
 	tb.ProcessorCostMeterBatches.Add(context.Background(), 1)
+	tb.ProcessorCostMeterBlindSpots.Add(context.Background(), 1)
 	tb.ProcessorCostMeterBytes.Add(context.Background(), 1)
+	tb.ProcessorCostMeterCPUTimeAttributed.Add(context.Background(), 1)
+	tb.ProcessorCostMeterCPUTimeRolledUp.Add(context.Background(), 1)
 	tb.ProcessorCostMeterCriticalProcesses.Record(context.Background(), 1)
 	tb.ProcessorCostMeterDatapoints.Add(context.Background(), 1)
+	tb.ProcessorCostMeterDiskIoAttributed.Add(context.Background(), 1)
+	tb.ProcessorCostMeterDiskIoRolledUp.Add(context.Background(), 1)
+	tb.ProcessorCostMeterMemoryAttributed.Add(context.Background(), 1)
+	tb.ProcessorCostMeterMemoryRolledUp.Add(context.Background(), 1)
+	tb.ProcessorCostMeterNetworkIoAttributed.Add(context.Background(), 1)
+	tb.ProcessorCostMeterNetworkIoRolledUp.Add(context.Background(), 1)
+	tb.ProcessorCostMeterNotableProcesses.Add(context.Background(), 1)
 	tb.ProcessorCostMeterProcessResources.Add(context.Background(), 1)
+	tb.ProcessorCostMeterProcessesRolledUp.Add(context.Background(), 1)
 	AssertEqualProcessorCostMeterActiveSeries(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -39,8 +54,20 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualProcessorCostMeterBatches(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterBlindSpotPeak(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterBlindSpots(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCostMeterBytes(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterCPUTimeAttributed(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterCPUTimeRolledUp(t, testTel,
+		[]metricdata.DataPoint[float64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCostMeterCriticalProcesses(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -48,7 +75,31 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualProcessorCostMeterDatapoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterDiskIoAttributed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterDiskIoRolledUp(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterMemoryAttributed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterMemoryRolledUp(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterNetworkIoAttributed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterNetworkIoRolledUp(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterNotableProcesses(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCostMeterProcessResources(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCostMeterProcessesRolledUp(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
