@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -365,14 +366,19 @@ func (s *Service) Assign(ctx context.Context, uid string, req apitypes.AssignReq
 // and, only when every one renders, validates and is allowed by grants
 // (FromRequest), stores them all.
 func (s *Service) AssignMatching(ctx context.Context, sel string, req apitypes.AssignRequest, grants Grants) ([]apitypes.AssignResult, error) {
+	start := time.Now()
 	_, pending, err := s.renderMatching(ctx, sel, req, grants)
 	if err != nil {
 		return nil, err
 	}
+	rendered := time.Now()
 	stored, err := s.Store(ctx, pending...)
 	if err != nil {
 		return nil, err
 	}
+	// Where a fleet-wide assignment's time goes, for whoever waits on it.
+	s.log.Info("assigned matching agents", "selector", sel, "pipeline", req.Pipeline, "agents", len(stored),
+		"render_seconds", rendered.Sub(start).Seconds(), "store_seconds", time.Since(rendered).Seconds())
 	results := make([]apitypes.AssignResult, len(stored))
 	for i, a := range stored {
 		results[i] = apitypes.AssignResult{InstanceUID: a.InstanceUID, ConfigHash: a.ConfigHash, Generation: a.Generation}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +88,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "assign-s")
+	logf(b, "the server: %s", lastLine(srv.Log(), "assigned matching agents"))
 	serverHeard := watchMetric(ctx, srv, `phoenix_config_outcomes_total{status="APPLIED"}`, float64(n), start)
 	var fleetApplied time.Duration // when the fleet itself counted every agent APPLIED
 	waitUntil(b, ctx, "every agent APPLIED", 500*time.Millisecond, waitLimit, summaryWhere(srv, fleet, appliedCount, func(s fleetsim.Stats) bool {
@@ -241,4 +243,15 @@ func watchMetric(ctx context.Context, srv *harness.Server, name string, want flo
 		}
 	}()
 	return out
+}
+
+// lastLine is the last line of log that holds msg, or "" for none.
+func lastLine(log, msg string) string {
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], msg) {
+			return lines[i]
+		}
+	}
+	return ""
 }
