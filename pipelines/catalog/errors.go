@@ -11,8 +11,8 @@ var ErrUnknownPipeline = errors.New("unknown pipeline")
 
 // ParamError is one refused parameter value.
 type ParamError struct {
-	// Arm is "baseline" or "candidate" for a paired configuration's
-	// per-arm parameters; empty otherwise.
+	// Arm is the variant ("baseline", "candidate" or a candidate's name)
+	// for a paired configuration's per-arm parameters; empty otherwise.
 	Arm     string `json:"arm,omitempty"`
 	Param   string `json:"param"`
 	Message string `json:"message"`

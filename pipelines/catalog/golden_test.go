@@ -16,8 +16,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml from the rendered output")
 
 // TestGoldenDefaults pins every pipeline's configuration with default
-// parameters, and one paired configuration: a change to a template shows up
-// as a reviewed diff.
+// parameters, and paired configurations with one and with three candidates:
+// a change to a template shows up as a reviewed diff.
 func TestGoldenDefaults(t *testing.T) {
 	c := shipped(t)
 	for _, p := range c.List() {
@@ -31,6 +31,11 @@ func TestGoldenDefaults(t *testing.T) {
 		r, err := c.RenderPaired(t.Context(), PairedSpec{Baseline: Ref{Pipeline: "baseline"}, Candidate: Ref{Pipeline: "topk-rollup"}})
 		require.NoError(t, err)
 		compareGolden(t, "paired-baseline-topk-rollup", r.Config)
+	})
+	t.Run("paired-candidates", func(t *testing.T) {
+		r, err := c.RenderPaired(t.Context(), threeCandidates)
+		require.NoError(t, err)
+		compareGolden(t, "paired-baseline-three-candidates", r.Config)
 	})
 	// What the server renders for a Kubernetes DaemonSet agent: its own
 	// telemetry parameters plus the labels of
