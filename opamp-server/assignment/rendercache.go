@@ -119,7 +119,7 @@ func (s *Service) renderOne(ctx context.Context, uid, pipeline string, params ma
 
 // renderPaired renders a paired configuration through the cache.
 func (s *Service) renderPaired(ctx context.Context, uid string, spec catalog.PairedSpec) (rendering, error) {
-	key := []any{spec.Baseline, spec.Candidate, spec.CandidateExports}
+	key := []any{spec.Baseline, spec.Candidate, spec.Candidates, spec.CandidateExports}
 	return s.renders.get("paired", uid, spec.Shared, key, func(shared map[string]any) (rendering, error) {
 		spec.Shared = shared
 		r, err := s.set.Catalog.RenderPaired(ctx, spec)

@@ -54,6 +54,18 @@ func TestRenderOncePerParameterSet(t *testing.T) {
 		assert.Equal(t, direct.Hash, got.ConfigHash)
 	}
 	assert.Equal(t, 4, s.renders.renders, "paired renderings are cached apart, per label set")
+
+	// Specs that differ only in their named candidates are rendered apart.
+	uid := uids[0]
+	configs := map[string]bool{}
+	for _, k := range []int{5, 10} {
+		spec := catalog.PairedSpec{Baseline: catalog.Ref{Pipeline: "baseline"},
+			Candidates: []catalog.NamedRef{{Name: "k", Pipeline: "topk-rollup", Params: map[string]any{"k": k}}}}
+		got, err := s.RenderPaired(ctx, uid, spec)
+		require.NoError(t, err)
+		configs[got.ConfigHash] = true
+	}
+	assert.Len(t, configs, 2, "the candidates are part of the cache key")
 }
 
 // Instance UIDs that are not UUIDs (tests, hand-made agents) are rendered
