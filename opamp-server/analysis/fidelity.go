@@ -49,9 +49,11 @@ var quantities = []quantity{
 type fidelityData struct {
 	// inc holds the increase of each fidelity counter the agent reported
 	// at least twice within its minutes.
-	inc      map[seriesKey]float64
-	hours    float64
-	examples []apitypes.BlindSpotExample
+	inc   map[seriesKey]float64
+	hours float64
+	// candidate: the agent ran the candidate (every agent in paired mode).
+	candidate bool
+	examples  []apitypes.BlindSpotExample
 	// badExamples counts example samples whose name does not parse; err is
 	// the first one's error.
 	badExamples int
@@ -62,7 +64,8 @@ type fidelityData struct {
 // last minute, and its candidate's blind-spot examples in the window.
 func readFidelity(idx sampleIndex, d *agentData, agentVariants []string) *fidelityData {
 	first, last := d.minutes[0], d.minutes[len(d.minutes)-1]
-	f := &fidelityData{inc: map[seriesKey]float64{}, hours: d.spanMinutes() / 60}
+	f := &fidelityData{inc: map[seriesKey]float64{}, hours: d.spanMinutes() / 60,
+		candidate: slices.Contains(agentVariants, apitypes.VariantCandidate)}
 	var names []string
 	for _, q := range quantities {
 		names = append(names, q.attributed, q.rolledUp)
@@ -158,17 +161,17 @@ func fidelity(mode apitypes.Mode, data []*agentData) *apitypes.Fidelity {
 		if mode == apitypes.ModeSplit {
 			t, n := sums(data, cand(q.attributed), cand(q.rolledUp))
 			count(cand(q.attributed), cand(q.rolledUp))
-			if n == 0 || t[0]+t[1] == 0 {
+			if n == 0 || !allFinite(t[0]+t[1]) || t[0]+t[1] == 0 {
 				return nil
 			}
-			return ptr(t[0] / (t[0] + t[1]))
+			return finitePtr(t[0] / (t[0] + t[1]))
 		}
 		t, n := sums(data, cand(q.attributed), base(q.attributed), base(q.rolledUp))
 		count(cand(q.attributed), base(q.attributed), base(q.rolledUp))
-		if n == 0 || t[1]+t[2] == 0 {
+		if n == 0 || !allFinite(t[0], t[1]+t[2]) || t[1]+t[2] == 0 {
 			return nil
 		}
-		return ptr(min(t[0]/(t[1]+t[2]), math.MaxFloat64))
+		return finitePtr(t[0] / (t[1] + t[2]))
 	}
 	f.CPUCoverage = coverage(quantities[0])
 	f.MemoryCoverage = coverage(quantities[1])
@@ -192,7 +195,7 @@ func fidelity(mode apitypes.Mode, data []*agentData) *apitypes.Fidelity {
 			if hours == 0 {
 				return nil
 			}
-			return ptr(total / hours)
+			return finitePtr(total / hours)
 		}
 		f.BlindSpotsPerHour = rate(cand(SeriesBlindSpots))
 		f.NotableProcessesPerHour = rate(base(SeriesNotableProcesses))
@@ -204,8 +207,9 @@ func fidelity(mode apitypes.Mode, data []*agentData) *apitypes.Fidelity {
 		f.Notes = []string{"no fidelity figures: the collectors did not export cost_meter's fidelity series " +
 			"(collectors older than the fidelity figures, or the series missing from the window)"}
 		return f
-	case f.Agents < len(data):
-		note("fidelity figures from %d of %d agents: the others did not export cost_meter's fidelity series", f.Agents, len(data))
+	}
+	if eligible := candidateAgents(data); f.Agents < eligible {
+		note("fidelity figures from %d of %d agents running the candidate: the others did not export cost_meter's fidelity series", f.Agents, eligible)
 	}
 	if f.CPUCoverage == nil {
 		note("CPU coverage not measured: no agent reported the CPU time series it needs, or their total is 0")
@@ -227,6 +231,17 @@ func fidelity(mode apitypes.Mode, data []*agentData) *apitypes.Fidelity {
 	return f
 }
 
+// candidateAgents counts the agents that ran the candidate.
+func candidateAgents(data []*agentData) int {
+	n := 0
+	for _, d := range data {
+		if d.fid != nil && d.fid.candidate {
+			n++
+		}
+	}
+	return n
+}
+
 // conservation compares each quantity's totals in the two variants.
 func conservation(f *apitypes.Fidelity, data []*agentData, note func(string, ...any), count func(...seriesKey)) {
 	conserved := true
@@ -241,6 +256,10 @@ func conservation(f *apitypes.Fidelity, data []*agentData, note func(string, ...
 		}
 		count(keys...)
 		b, c := t[0]+t[1], t[2]+t[3]
+		if !allFinite(b, c) {
+			note("%s conservation not measured: its totals overflow", q.name)
+			continue
+		}
 		if b == 0 {
 			note("%s conservation not measured: the baseline counted none", q.name)
 			continue
@@ -258,6 +277,24 @@ func conservation(f *apitypes.Fidelity, data []*agentData, note func(string, ...
 // conservationError is |cand − base| / base, base > 0, kept finite.
 func conservationError(base, cand float64) float64 {
 	return min(math.Abs(cand-base)/base, math.MaxFloat64)
+}
+
+func allFinite(fs ...float64) bool {
+	for _, f := range fs {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// finitePtr is a pointer to f, or nil when f is not finite: results always
+// encode to JSON, and a figure that overflows is left out.
+func finitePtr(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
 }
 
 // worstExamples are the blind-spot examples of every agent, the worst

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -140,7 +141,7 @@ func TestFidelityTwoAgentsPool(t *testing.T) {
 	assert.InDelta(t, 0.75, *f.CPUCoverage, eps)
 	assert.InDelta(t, 18, *f.BlindSpotsPerHour, eps)
 	assert.Equal(t, 1200.0, f.Conservation[0].Baseline)
-	assert.Contains(t, f.Notes, "fidelity figures from 2 of 3 agents: the others did not export cost_meter's fidelity series")
+	assert.Contains(t, f.Notes, "fidelity figures from 2 of 3 agents running the candidate: the others did not export cost_meter's fidelity series")
 }
 
 func TestFidelityAbsent(t *testing.T) {
@@ -192,6 +193,8 @@ func TestFidelitySplit(t *testing.T) {
 	assert.Nil(t, f.BlindSpotsPerHour)
 	assert.Nil(t, f.NotableProcessesPerHour)
 	assert.Contains(t, f.Notes[0], "not measurable in split mode")
+	assert.Len(t, f.Notes, 1, "the baseline cohort is not expected to report fidelity figures")
+	assert.Equal(t, 1, f.Agents)
 	assert.Equal(t, []apitypes.Check{
 		{Criterion: apitypes.CriterionCPUCoverage, Outcome: apitypes.OutcomeFail, Reason: "CPU coverage 75.0% < 80% required (split mode: an upper bound)"},
 		{Criterion: apitypes.CriterionBlindSpots, Outcome: apitypes.OutcomeNotJudged,
@@ -241,4 +244,25 @@ func TestFidelityCriteriaValidated(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidInput)
 		assert.Regexp(t, "min_cpu_coverage|max_blind_spots_per_hour", err.Error())
 	}
+}
+
+func TestFidelityStaysFinite(t *testing.T) {
+	t.Parallel()
+	// Counters near the largest float: their totals overflow, and the
+	// figures they would make are left out rather than made infinite.
+	const n = 3
+	a := pairedAgent("a1", n, baseline, candidate)
+	huge := []float64{0, math.MaxFloat64 / 2, math.MaxFloat64}
+	for _, v := range []string{apitypes.VariantBaseline, apitypes.VariantCandidate} {
+		for _, q := range quantities[:4] {
+			a.series(q.attributed, v, 0, huge...).series(q.rolledUp, v, 0, huge...)
+		}
+		a.series(SeriesProcessesRolledUp, v, 0, 0, 1, 2)
+	}
+	res, err := Analyze(pairedInput(n, a))
+	require.NoError(t, err)
+	_, err = json.Marshal(res)
+	require.NoError(t, err, "results encode to JSON")
+	assert.Nil(t, res.Fidelity.CPUCoverage)
+	assert.Contains(t, res.Fidelity.Notes, "cpu conservation not measured: its totals overflow")
 }
