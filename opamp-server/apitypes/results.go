@@ -31,8 +31,9 @@ type Results struct {
 	// ExcludedAgents are the first of them, each with the reason.
 	ExcludedAgents []ExcludedAgent `json:"excluded_agents,omitempty"`
 	// Fidelity is what the candidate's pipeline keeps of the processes it
-	// meters (coverage, conservation, blind spots; fidelity.go). Results
-	// analysed before fidelity figures existed leave it out.
+	// meters: coverage, conservation, blind spots (docs/experiment-results.md,
+	// "Fidelity"). Results analysed before fidelity figures existed leave it
+	// out.
 	Fidelity *Fidelity `json:"fidelity,omitempty"`
 }
 
