@@ -69,9 +69,9 @@ func printFidelity(out io.Writer, f *apitypes.Fidelity) error {
 	if len(f.BlindSpotExamples) > 0 {
 		fmt.Fprintln(out)
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "WORST BLIND SPOTS\tRESOURCE\tPEAK\tHOST\tAGENT")
+		fmt.Fprintln(w, "  WORST BLIND SPOTS\tRESOURCE\tPEAK\tHOST\tAGENT")
 		for _, e := range f.BlindSpotExamples {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", Printable(e.Name), e.Resource, peak(e), Printable(e.Host), Printable(e.InstanceUID))
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", Printable(e.Name), e.Resource, peak(e), Printable(e.Host), Printable(e.InstanceUID))
 		}
 		if err := w.Flush(); err != nil {
 			return err
