@@ -216,7 +216,9 @@ type Extraction struct {
 	// Samples are the samples to store, in the order their series first
 	// appeared.
 	Samples []apitypes.Sample
-	// Dropped are the data points dropped, by instance and reason, sorted.
+	// Dropped are the data points dropped, by instance and reason, sorted;
+	// and, under servermetrics.ReasonTextTruncated, the blind-spot examples
+	// kept with a cut host or process name.
 	Dropped []Drop
 }
 
@@ -227,9 +229,6 @@ type Drop struct {
 	Points      int
 	Detail      string // the first drop's explanation
 }
-
-// Dropped lists, besides the points dropped, the blind-spot examples kept
-// with a cut host or process name, under servermetrics.ReasonTextTruncated.
 
 // DroppedPoints is the number of data points dropped (points kept but cut,
 // text_truncated, are not).
