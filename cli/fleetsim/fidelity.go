@@ -86,28 +86,33 @@ func (a *agent) appendFidelity(ms pmetric.MetricSlice, variants []string, proces
 	}
 	cpuCov, memCov := fidelityCoverage(share)
 	// split divides a per-scrape total since the start into attributed
-	// and rolled up.
-	split := func(perScrape, coverage float64, attributed bool) func(string) (float64, bool) {
+	// and rolled up; byte counters are whole numbers, CPU seconds (double)
+	// are not.
+	split := func(perScrape, coverage float64, attributed, double bool) func(string) (float64, bool) {
+		whole := math.Round
+		if double {
+			whole = func(f float64) float64 { return f }
+		}
 		return func(v string) (float64, bool) {
 			c := coverage
 			if v == apitypes.VariantBaseline {
 				c = 1
 			}
-			total := math.Round(perScrape * float64(scrapes))
+			total := whole(perScrape * float64(scrapes))
 			if attributed {
-				return math.Round(total * c), true
+				return whole(total * c), true
 			}
-			return total - math.Round(total*c), true
+			return total - whole(total*c), true
 		}
 	}
 	p := float64(processes)
 	cpu := p * cpuCoresPerProcess * scrapeSeconds
-	counter(MetricCostMeterCPUTimeAttributed, "s", split(cpu, cpuCov, true), true)
-	counter(MetricCostMeterCPUTimeRolledUp, "s", split(cpu, cpuCov, false), true)
-	counter(MetricCostMeterMemoryAttributed, "By", split(p*memoryPerProcess, memCov, true), false)
-	counter(MetricCostMeterMemoryRolledUp, "By", split(p*memoryPerProcess, memCov, false), false)
-	counter(MetricCostMeterDiskIOAttributed, "By", split(p*diskBytesPerProcess, cpuCov, true), false)
-	counter(MetricCostMeterDiskIORolledUp, "By", split(p*diskBytesPerProcess, cpuCov, false), false)
+	counter(MetricCostMeterCPUTimeAttributed, "s", split(cpu, cpuCov, true, true), true)
+	counter(MetricCostMeterCPUTimeRolledUp, "s", split(cpu, cpuCov, false, true), true)
+	counter(MetricCostMeterMemoryAttributed, "By", split(p*memoryPerProcess, memCov, true, false), false)
+	counter(MetricCostMeterMemoryRolledUp, "By", split(p*memoryPerProcess, memCov, false, false), false)
+	counter(MetricCostMeterDiskIOAttributed, "By", split(p*diskBytesPerProcess, cpuCov, true, false), false)
+	counter(MetricCostMeterDiskIORolledUp, "By", split(p*diskBytesPerProcess, cpuCov, false, false), false)
 	// process.network.io is not scraped on these hosts: never incremented.
 	zero := func(string) (float64, bool) { return 0, true }
 	counter(MetricCostMeterNetworkIOAttributed, "By", zero, false)
