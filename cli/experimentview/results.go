@@ -9,7 +9,8 @@ import (
 )
 
 // PrintResults writes results as tables: per-variant figures, reductions,
-// costs per price model and the verdict with its reasons.
+// costs per price model, the candidate's fidelity and the verdict with its
+// reasons.
 func PrintResults(out io.Writer, r apitypes.Results) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "VARIANT\tAGENTS\tACTIVE SERIES\tDATAPOINTS/MIN\tBYTES/MIN\tPROCESSES/MIN\tCRITICAL\t")
@@ -52,6 +53,9 @@ func PrintResults(out io.Writer, r apitypes.Results) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+	}
+	if err := printFidelity(out, r.Fidelity); err != nil {
+		return err
 	}
 	verdict := "FAIL"
 	if r.Verdict.Pass {

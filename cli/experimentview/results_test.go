@@ -35,3 +35,36 @@ func TestBytesHuman(t *testing.T) {
 		assert.Equal(t, want, bytesHuman(in), "%g", in)
 	}
 }
+
+func TestPrintFidelity(t *testing.T) {
+	t.Parallel()
+	r := clitest.Results()
+	r.Fidelity = nil // results analysed before fidelity figures existed
+	var out bytes.Buffer
+	require.NoError(t, PrintResults(&out, r))
+	assert.NotContains(t, out.String(), "Fidelity")
+
+	r.Fidelity = &apitypes.Fidelity{Variant: "candidate", CPUCoverage: ptr(0.75), CoverageUpperBound: true, Agents: 1,
+		Notes: []string{"split mode: conservation and blind spots are not measurable in split mode"}}
+	out.Reset()
+	require.NoError(t, PrintResults(&out, r))
+	for _, want := range []string{
+		"Fidelity of the candidate (1 agent with fidelity figures):\n",
+		"  CPU coverage:          75.0% (upper bound: split mode)\n",
+		"  Memory coverage:       not measured\n",
+		"  note: split mode: conservation and blind spots are not measurable in split mode\n",
+	} {
+		assert.Contains(t, out.String(), want)
+	}
+	assert.NotContains(t, out.String(), "Conserved")
+	assert.NotContains(t, out.String(), "WORST BLIND SPOTS")
+}
+
+func TestPrintable(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"java": "java", "": "-", "naïve app": "naïve app", "a\x1b[2J": `"a\x1b[2J"`, "tab\there": `"tab\there"`} {
+		assert.Equal(t, want, Printable(in), "%q", in)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

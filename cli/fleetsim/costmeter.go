@@ -131,7 +131,7 @@ func costMeterVariants(cm *protobufs.AgentConfigMap) []string {
 // scrapeSeconds. A baseline meter sees every process; any other variant's
 // pipeline (a candidate, a top-k pipeline of its own) keeps
 // Options.CandidateShare of the series, datapoints, bytes and processes,
-// and every critical process.
+// and every critical process. Their fidelity figures are appendFidelity's.
 func (a *agent) appendCostMeters(rm pmetric.ResourceMetrics, variants []string, start, ts pcommon.Timestamp, uptime float64) {
 	if len(variants) == 0 {
 		return
@@ -185,4 +185,9 @@ func (a *agent) appendCostMeters(rm pmetric.ResourceMetrics, variants []string, 
 	add(MetricCostMeterCriticalProcesses, "{process}", false, constant(critical))
 	add(MetricCostMeterDatapoints, "{datapoint}", true, kept(seriesPerProcess*processes))
 	add(MetricCostMeterProcessResources, "{process}", true, kept(processes))
+	interval := a.f.o.TelemetryInterval.Seconds()
+	if interval <= 0 {
+		interval = 60
+	}
+	a.appendFidelity(ms, variants, processes, scrapes, start, ts, uptime, interval)
 }

@@ -106,6 +106,23 @@ func TestAPairedExperimentsOwnTelemetryReachesAVerdict(t *testing.T) {
 	assert.InDelta(t, 1-DefaultCandidateShare, res.Derived.DatapointsReduction.Value, 0.01)
 	assert.Equal(t, 1.0, res.Derived.CriticalRetention)
 	assert.Empty(t, res.Warnings)
+	// Fidelity: the candidate's coverage, every quantity conserved, a few
+	// blind spots with their examples.
+	f := res.Fidelity
+	require.NotNil(t, f)
+	assert.Equal(t, 3, f.Agents)
+	cpu, memory := fidelityCoverage(DefaultCandidateShare)
+	require.NotNil(t, f.CPUCoverage, "%+v", f)
+	assert.InDelta(t, cpu, *f.CPUCoverage, 1e-3)
+	assert.InDelta(t, memory, *f.MemoryCoverage, 1e-3)
+	require.NotNil(t, f.Conserved)
+	assert.True(t, *f.Conserved, "%+v", f.Conservation)
+	assert.Len(t, f.Conservation, 4, "network I/O is not scraped")
+	require.NotNil(t, f.BlindSpotsPerHour)
+	assert.Positive(t, *f.BlindSpotsPerHour)
+	assert.Greater(t, *f.NotableProcessesPerHour, *f.BlindSpotsPerHour)
+	require.NotEmpty(t, f.BlindSpotExamples)
+	assert.Equal(t, "batch-job-1", f.BlindSpotExamples[0].Name)
 
 	// The same agents, their figures fixed by index: the same results.
 	again := analyse(t, apitypes.ModePaired, start, agents)
@@ -136,4 +153,11 @@ func TestASplitExperimentsOwnTelemetryReachesAVerdict(t *testing.T) {
 	// Cohorts of different hosts: about the share, not exactly.
 	assert.InDelta(t, 0.7, res.Derived.SeriesReduction.Value, 0.25)
 	require.NotNil(t, res.Derived.CPUIncrease, "split mode compares the collectors' CPU")
+	// Split mode: the candidate's own coverage, no conservation or blind spots.
+	cpu, _ := fidelityCoverage(0.3)
+	require.NotNil(t, res.Fidelity.CPUCoverage)
+	assert.InDelta(t, cpu, *res.Fidelity.CPUCoverage, 1e-3)
+	assert.True(t, res.Fidelity.CoverageUpperBound)
+	assert.Nil(t, res.Fidelity.BlindSpotsPerHour)
+	assert.Empty(t, res.Fidelity.BlindSpotExamples)
 }

@@ -90,7 +90,8 @@ func Analyze(in Input) (apitypes.Results, error) {
 		return apitypes.Results{}, err
 	}
 	res.Costs = costs(models, res.Variants[0].Figures, res.Variants[1].Figures, res.Targets)
-	res.Verdict = judge(in.Mode, res.Criteria, res.Derived)
+	res.Fidelity = fidelity(in.Mode, data)
+	res.Verdict = judge(in.Mode, res.Criteria, res.Derived, res.Fidelity)
 	res.Series = chartSeries(agents, data, models, res.Targets)
 	res.Warnings = append(ex.warnings(len(in.Agents)), warnings(data)...)
 	return res, nil

@@ -100,6 +100,12 @@ func validateCriteria(c apitypes.Criteria, mode apitypes.Mode) error {
 			errs = append(errs, fmt.Errorf("criteria: max_cpu_increase: must be a finite fraction ≥ 0, got %g", *c.MaxCPUIncrease))
 		}
 	}
+	if c.MinCPUCoverage != nil && !inUnit(*c.MinCPUCoverage) {
+		errs = append(errs, fmt.Errorf("criteria: min_cpu_coverage: must be a fraction in [0, 1], got %g", *c.MinCPUCoverage))
+	}
+	if c.MaxBlindSpotsPerHour != nil && (!(*c.MaxBlindSpotsPerHour >= 0) || math.IsInf(*c.MaxBlindSpotsPerHour, 1)) {
+		errs = append(errs, fmt.Errorf("criteria: max_blind_spots_per_hour: must be a finite number ≥ 0, got %g", *c.MaxBlindSpotsPerHour))
+	}
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,7 @@ type Metrics struct {
 	results func() map[string]apitypes.Results
 
 	reduction, retained, hourlyCost, activeSeries, datapoints *prometheus.Desc
+	cpuCoverage, blindSpots                                   *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Metrics)(nil)
@@ -37,12 +38,18 @@ func NewMetrics(results func() map[string]apitypes.Results) *Metrics {
 		datapoints: prometheus.NewDesc("phoenix_pipeline_datapoints_per_minute",
 			"Mean datapoints per minute per agent of the variant over the measurement window.",
 			[]string{"experiment", "variant"}, nil),
+		cpuCoverage: prometheus.NewDesc("phoenix_pipeline_cpu_coverage_ratio",
+			"Share of the processes' CPU time the experiment's candidate keeps in per-process series (0-1; absent without fidelity figures).",
+			[]string{"experiment"}, nil),
+		blindSpots: prometheus.NewDesc("phoenix_pipeline_blind_spots_per_hour",
+			"Notable processes per agent and hour the experiment's candidate did not export on their own (paired mode; absent without fidelity figures).",
+			[]string{"experiment"}, nil),
 	}
 }
 
 // Describe sends the descriptors of every family Metrics exports.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.reduction, m.retained, m.hourlyCost, m.activeSeries, m.datapoints} {
+	for _, d := range []*prometheus.Desc{m.reduction, m.retained, m.hourlyCost, m.activeSeries, m.datapoints, m.cpuCoverage, m.blindSpots} {
 		ch <- d
 	}
 }
@@ -62,6 +69,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		for _, v := range r.Variants {
 			gauge(m.activeSeries, v.ActiveSeries, id, v.Variant)
 			gauge(m.datapoints, v.DatapointsPerMinute, id, v.Variant)
+		}
+		if f := r.Fidelity; f != nil && f.CPUCoverage != nil {
+			gauge(m.cpuCoverage, *f.CPUCoverage, id)
+		}
+		if f := r.Fidelity; f != nil && f.BlindSpotsPerHour != nil {
+			gauge(m.blindSpots, *f.BlindSpotsPerHour, id)
 		}
 		for _, c := range r.Costs {
 			for _, v := range c.Variants {

@@ -68,3 +68,20 @@ func TestMetricsInvalidLabel(t *testing.T) {
 	_, err := reg.Gather()
 	assert.ErrorContains(t, err, `label value "\xff" is not valid UTF-8`, "a bad label is reported, not a panic")
 }
+
+func TestMetricsFidelity(t *testing.T) {
+	t.Parallel()
+	res, err := Analyze(pairedInput(11, fidelityAgent(t, "a1")))
+	require.NoError(t, err)
+	m := NewMetrics(func() map[string]apitypes.Results { return map[string]apitypes.Results{"exp-1": res} })
+	const want = `
+# HELP phoenix_pipeline_blind_spots_per_hour Notable processes per agent and hour the experiment's candidate did not export on their own (paired mode; absent without fidelity figures).
+# TYPE phoenix_pipeline_blind_spots_per_hour gauge
+phoenix_pipeline_blind_spots_per_hour{experiment="exp-1"} 18
+# HELP phoenix_pipeline_cpu_coverage_ratio Share of the processes' CPU time the experiment's candidate keeps in per-process series (0-1; absent without fidelity figures).
+# TYPE phoenix_pipeline_cpu_coverage_ratio gauge
+phoenix_pipeline_cpu_coverage_ratio{experiment="exp-1"} 0.75
+`
+	require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(want),
+		"phoenix_pipeline_blind_spots_per_hour", "phoenix_pipeline_cpu_coverage_ratio"))
+}

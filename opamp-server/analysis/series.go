@@ -94,6 +94,8 @@ type agentData struct {
 	// overflow is the growth of each variant's active_series_overflow
 	// counter between the first and last minute, where it was reported.
 	overflow map[string]float64
+	// fid are the optional fidelity series (fidelity.go).
+	fid *fidelityData
 }
 
 func extractAgent(a AgentInput, mode apitypes.Mode, from, to time.Time) (*agentData, error) {
@@ -153,6 +155,7 @@ func extractAgent(a AgentInput, mode apitypes.Mode, from, to time.Time) (*agentD
 			d.overflow[v] = inc
 		}
 	}
+	d.fid = readFidelity(idx, d, a.Variants)
 	return d, nil
 }
 

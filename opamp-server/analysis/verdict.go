@@ -11,7 +11,7 @@ import (
 // judge applies the criteria (defaults filled in) to the derived figures:
 // one check per criterion, and a pass when none fails. Point estimates are
 // judged, not interval bounds.
-func judge(mode apitypes.Mode, c apitypes.Criteria, d apitypes.Derived) apitypes.Verdict {
+func judge(mode apitypes.Mode, c apitypes.Criteria, d apitypes.Derived, fid *apitypes.Fidelity) apitypes.Verdict {
 	criticalNote := ""
 	if d.BaselineSawNoCritical {
 		criticalNote = " (the baseline saw no critical processes)"
@@ -21,6 +21,7 @@ func judge(mode apitypes.Mode, c apitypes.Criteria, d apitypes.Derived) apitypes
 		atLeast(apitypes.CriterionCriticalRetention, "critical retention", d.CriticalRetention, *c.MinCriticalRetention, criticalNote),
 		cpuCheck(mode, c.MaxCPUIncrease, d.CPUIncrease),
 	}
+	checks = append(checks, fidelityChecks(mode, c, fid)...)
 	v := apitypes.Verdict{Pass: true, Checks: checks}
 	for _, ch := range checks {
 		if ch.Outcome == apitypes.OutcomeFail {
@@ -55,6 +56,60 @@ func cpuCheck(mode apitypes.Mode, most *float64, inc *apitypes.Estimate) apitype
 		ch.Reason = fmt.Sprintf("collector CPU increase %s ≤ %s allowed", percentAgainst(inc.Value, *most), percent(*most))
 	}
 	return ch
+}
+
+// fidelityChecks judge the fidelity criteria given (a criterion not given
+// adds no check): not judged when the figure is absent or the mode cannot
+// measure it.
+func fidelityChecks(mode apitypes.Mode, c apitypes.Criteria, fid *apitypes.Fidelity) []apitypes.Check {
+	if fid == nil {
+		fid = &apitypes.Fidelity{}
+	}
+	var checks []apitypes.Check
+	if least := c.MinCPUCoverage; least != nil {
+		ch := apitypes.Check{Criterion: apitypes.CriterionCPUCoverage, Outcome: apitypes.OutcomeNotJudged}
+		switch got := fid.CPUCoverage; {
+		case got == nil:
+			ch.Reason = "CPU coverage not judged: " + absentReason(fid, "CPU coverage")
+		default:
+			ch = atLeast(apitypes.CriterionCPUCoverage, "CPU coverage", *got, *least, "")
+			if fid.CoverageUpperBound {
+				ch.Reason += " (split mode: an upper bound)"
+			}
+		}
+		checks = append(checks, ch)
+	}
+	if most := c.MaxBlindSpotsPerHour; most != nil {
+		ch := apitypes.Check{Criterion: apitypes.CriterionBlindSpots, Outcome: apitypes.OutcomeNotJudged}
+		got := fid.BlindSpotsPerHour
+		switch {
+		case mode == apitypes.ModeSplit:
+			ch.Reason = "blind spots not judged: not measurable in split mode (no reference variant on the same hosts)"
+		case got == nil:
+			ch.Reason = "blind spots not judged: " + absentReason(fid, "blind spots")
+		case *got > *most:
+			ch.Outcome = apitypes.OutcomeFail
+			ch.Reason = fmt.Sprintf("blind spots %s per agent-hour > %s allowed", perHour(*got), perHour(*most))
+		default:
+			ch.Outcome = apitypes.OutcomePass
+			ch.Reason = fmt.Sprintf("blind spots %s per agent-hour ≤ %s allowed", perHour(*got), perHour(*most))
+		}
+		checks = append(checks, ch)
+	}
+	return checks
+}
+
+// absentReason says why a fidelity figure is missing.
+func absentReason(fid *apitypes.Fidelity, what string) string {
+	if fid.Agents == 0 {
+		return "the collectors did not export cost_meter's fidelity series"
+	}
+	return "no agent reported the series " + what + " needs"
+}
+
+// perHour writes a rate with up to two decimals.
+func perHour(f float64) string {
+	return strconv.FormatFloat(round(f, 2), 'f', -1, 64)
 }
 
 // percent writes a threshold as a percentage, as short as it is exact to a

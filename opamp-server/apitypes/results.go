@@ -30,6 +30,11 @@ type Results struct {
 	Excluded int `json:"excluded,omitempty"`
 	// ExcludedAgents are the first of them, each with the reason.
 	ExcludedAgents []ExcludedAgent `json:"excluded_agents,omitempty"`
+	// Fidelity is what the candidate's pipeline keeps of the processes it
+	// meters: coverage, conservation, blind spots (docs/experiment-results.md,
+	// "Fidelity"). Results analysed before fidelity figures existed leave it
+	// out.
+	Fidelity *Fidelity `json:"fidelity,omitempty"`
 }
 
 // ExcludedAgent is a target left out of the results, and why.
@@ -190,6 +195,8 @@ const (
 	CriterionSeriesReduction   Criterion = "min_series_reduction"
 	CriterionCriticalRetention Criterion = "min_critical_retention"
 	CriterionCPUIncrease       Criterion = "max_cpu_increase"
+	CriterionCPUCoverage       Criterion = "min_cpu_coverage"
+	CriterionBlindSpots        Criterion = "max_blind_spots_per_hour"
 )
 
 // VariantSeries are one variant's per-minute figures for charts: means per
@@ -233,6 +240,14 @@ type Criteria struct {
 	// MaxCPUIncrease bounds the collector CPU increase (split mode only),
 	// a fraction ≥ 0 (0.1 = +10%). Nil: the increase is reported, not judged.
 	MaxCPUIncrease *float64 `json:"max_cpu_increase,omitempty" yaml:"max_cpu_increase"`
+	// MinCPUCoverage is the least share of the processes' CPU time the
+	// candidate must attribute to per-process series, in [0, 1]. Nil: the
+	// coverage is reported, not judged.
+	MinCPUCoverage *float64 `json:"min_cpu_coverage,omitempty" yaml:"min_cpu_coverage"`
+	// MaxBlindSpotsPerHour bounds the candidate's blind spots (notable
+	// processes it did not keep) per agent and hour, a finite number ≥ 0;
+	// paired mode only. Nil: reported, not judged.
+	MaxBlindSpotsPerHour *float64 `json:"max_blind_spots_per_hour,omitempty" yaml:"max_blind_spots_per_hour"`
 }
 
 // PriceUnit is what a price model bills by.

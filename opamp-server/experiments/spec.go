@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -122,6 +123,12 @@ func Validate(s apitypes.ExperimentSpec) error {
 	}
 	if c.MinCriticalRetention != nil && (*c.MinCriticalRetention < 0 || *c.MinCriticalRetention > 1) {
 		add("success_criteria.min_critical_retention", "must be a fraction between 0 and 1, got %g", *c.MinCriticalRetention)
+	}
+	if c.MinCPUCoverage != nil && !(*c.MinCPUCoverage >= 0 && *c.MinCPUCoverage <= 1) {
+		add("success_criteria.min_cpu_coverage", "must be a fraction between 0 and 1, got %g", *c.MinCPUCoverage)
+	}
+	if v := c.MaxBlindSpotsPerHour; v != nil && !(*v >= 0 && *v <= math.MaxFloat64) {
+		add("success_criteria.max_blind_spots_per_hour", "must be a finite number ≥ 0, got %g", *v)
 	}
 	if c.MaxCPUIncrease != nil && s.Mode != apitypes.ModeSplit {
 		add("success_criteria.max_cpu_increase", "collector CPU is only compared in split mode")

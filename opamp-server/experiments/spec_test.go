@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,9 @@ func TestValidateNamesEveryField(t *testing.T) {
 		{"bad rule", func(s *apitypes.ExperimentSpec) { s.CriticalProcesses = []apitypes.CriticalRule{{Name: "db"}} }, "critical_processes:"},
 		{"reduction above 1", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinSeriesReduction = 1.5 }, "success_criteria.min_series_reduction:"},
 		{"retention below 0", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinCriticalRetention = ptr(-0.1) }, "success_criteria.min_critical_retention:"},
+		{"CPU coverage above 1", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MinCPUCoverage = ptr(1.01) }, "success_criteria.min_cpu_coverage:"},
+		{"negative blind spots", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MaxBlindSpotsPerHour = ptr(-1.0) }, "success_criteria.max_blind_spots_per_hour:"},
+		{"infinite blind spots", func(s *apitypes.ExperimentSpec) { s.SuccessCriteria.MaxBlindSpotsPerHour = ptr(math.Inf(1)) }, "success_criteria.max_blind_spots_per_hour:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

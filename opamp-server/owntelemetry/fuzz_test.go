@@ -7,12 +7,13 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
+	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // FuzzExtract decodes any OTLP body as the endpoint does and extracts it:
 // nothing panics, and every sample kept can be stored (finite, keyed, in
-// the window).
+// the window); every blind-spot example kept parses back.
 func FuzzExtract(f *testing.F) {
 	seed := pmetricotlp.NewExportRequest()
 	rm := seed.Metrics().ResourceMetrics().AppendEmpty()
@@ -25,6 +26,11 @@ func FuzzExtract(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(raw)
+	examples, err := pmetricotlp.NewExportRequestFromMetrics(hostileExamples()).MarshalProto()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(examples)
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -42,6 +48,9 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("Extract kept samples the store refuses: %v", err)
 		}
 		for _, s := range got.Samples {
+			if _, _, _, _, err := apitypes.ParseBlindSpotSampleName(s.Name); err != nil {
+				t.Fatalf("Extract kept a blind-spot example that does not parse: %v", err)
+			}
 			if s.Minute.Before(rules.Oldest.Add(-time.Minute)) || s.Minute.After(rules.Newest) {
 				t.Fatalf("sample at %s is outside the window", s.Minute)
 			}

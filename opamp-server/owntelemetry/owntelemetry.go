@@ -49,6 +49,11 @@ const (
 	// MaxSeriesPerExport bounds the series (instance, name, variant) one
 	// export may add to; a collector reports a few dozen.
 	MaxSeriesPerExport = 4096
+	// MaxBlindSpotExamplesPerExport bounds the blind-spot examples one
+	// export may store per instance, variant and resource (examples.go); a
+	// collector reports its worst few (cost_meter's max_examples, 5 by
+	// default).
+	MaxBlindSpotExamplesPerExport = 10
 	// DefaultRetention is the sample retention a Handler assumes when not
 	// told: `phoenix server`'s default sample_retention.
 	DefaultRetention = 7 * 24 * time.Hour
@@ -127,9 +132,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := ex.DroppedPoints(); n > 0 {
 		resp.PartialSuccess().SetRejectedDataPoints(int64(n))
 		resp.PartialSuccess().SetErrorMessage(ex.Summary())
-		for _, d := range ex.Dropped {
-			h.Metrics.RejectInput(h.Logger, servermetrics.SourceOwnTelemetry, d.Reason, d.InstanceUID, d.Points, d.Detail)
-		}
+	}
+	for _, d := range ex.Dropped {
+		h.Metrics.RejectInput(h.Logger, servermetrics.SourceOwnTelemetry, d.Reason, d.InstanceUID, d.Points, d.Detail)
 	}
 	var body []byte
 	if isJSON {
@@ -211,7 +216,9 @@ type Extraction struct {
 	// Samples are the samples to store, in the order their series first
 	// appeared.
 	Samples []apitypes.Sample
-	// Dropped are the data points dropped, by instance and reason, sorted.
+	// Dropped are the data points dropped, by instance and reason, sorted;
+	// and, under servermetrics.ReasonTextTruncated, the blind-spot examples
+	// kept with a cut host or process name.
 	Dropped []Drop
 }
 
@@ -223,11 +230,14 @@ type Drop struct {
 	Detail      string // the first drop's explanation
 }
 
-// DroppedPoints is the number of data points dropped.
+// DroppedPoints is the number of data points dropped (points kept but cut,
+// text_truncated, are not).
 func (e Extraction) DroppedPoints() int {
 	n := 0
 	for _, d := range e.Dropped {
-		n += d.Points
+		if d.Reason != servermetrics.ReasonTextTruncated {
+			n += d.Points
+		}
 	}
 	return n
 }
@@ -251,7 +261,9 @@ func (e Extraction) Summary() string {
 // Data points that break the rules are dropped and counted: a non-finite
 // value, a time outside [Oldest, Newest], an instance, name or variant the
 // store cannot key, a series beyond MaxSeriesPerExport, and a series whose
-// sum overflows.
+// sum overflows. The blind-spot examples of cost_meter are the exception
+// (examples.go): each keeps its attributes in its sample name, and its
+// value is the highest of its points, not their sum.
 func Extract(md pmetric.Metrics, rules Rules) Extraction {
 	type key struct{ uid, name, variant string }
 	type acc struct {
@@ -266,6 +278,7 @@ func Extract(md pmetric.Metrics, rules Rules) Extraction {
 	}
 	sums := map[key]*acc{}
 	var order []key
+	var examples []example
 	drops := map[[2]string]*Drop{}
 	drop := func(uid, reason, detail string, n int) {
 		k := [2]string{uid, reason}
@@ -318,6 +331,11 @@ func Extract(md pmetric.Metrics, rules Rules) Extraction {
 					drop(uid, servermetrics.ReasonInvalidSeries, err.Error(), dps.Len())
 					continue
 				}
+				if strings.HasPrefix(m.Name(), apitypes.BlindSpotPrefix) { // only Extract writes these names
+					drop(uid, servermetrics.ReasonInvalidSeries, fmt.Sprintf("metric name %.80q: the prefix %s is reserved for blind-spot examples",
+						m.Name(), apitypes.BlindSpotPrefix), dps.Len())
+					continue
+				}
 				for d := 0; d < dps.Len(); d++ {
 					dp := dps.At(d)
 					variant := ""
@@ -348,6 +366,19 @@ func Extract(md pmetric.Metrics, rules Rules) Extraction {
 							fmt.Sprintf("%s dated before the sample retention (%s)", m.Name(), rules.Oldest.UTC().Format(time.RFC3339)), 1)
 						continue
 					}
+					if m.Name() == apitypes.BlindSpotPeakMetric {
+						ex, reason, detail := blindSpotExample(uid, variant, dp, value)
+						if reason != "" {
+							drop(uid, reason, detail, 1)
+							continue
+						}
+						if ex.truncated {
+							drop(uid, servermetrics.ReasonTextTruncated, fmt.Sprintf("%s: host.name or process.executable.name cut to %d bytes; the example is kept",
+								apitypes.BlindSpotPeakMetric, apitypes.MaxBlindSpotPartBytes), 1)
+						}
+						examples = append(examples, ex)
+						continue
+					}
 					kk := key{uid, m.Name(), variant}
 					a, seen := sums[kk]
 					if !seen {
@@ -365,6 +396,22 @@ func Extract(md pmetric.Metrics, rules Rules) Extraction {
 				}
 			}
 		}
+	}
+	for _, e := range worstExamples(examples, drop) {
+		kk := key{e.uid, e.name, e.variant}
+		a, seen := sums[kk]
+		if !seen {
+			if len(order) >= MaxSeriesPerExport {
+				drop(e.uid, servermetrics.ReasonTooManySeries, fmt.Sprintf("more than %d series in one export", MaxSeriesPerExport), 1)
+				continue
+			}
+			a = &acc{value: e.value}
+			sums[kk] = a
+			order = append(order, kk)
+		}
+		a.value = max(a.value, e.value) // a peak: the same example twice is its highest
+		a.ts = max(a.ts, e.ts)
+		a.points++
 	}
 	var ex Extraction
 	ex.Samples = make([]apitypes.Sample, 0, len(order))

@@ -11,24 +11,28 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"num":      formatNumber,
-	"usd":      formatUSD,
-	"price":    formatPrice,
-	"bytes":    formatBytes,
-	"pct":      formatPercent,
-	"interval": formatInterval,
-	"when":     formatTime,
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"inc":      func(i int) int { return i + 1 },
-	"sub":      func(a, b int) int { return a - b },
-	"change":   change,
-	"deref":    func(f *float64) float64 { return *f },
-	"symbol":   outcomeSymbol,
-	"unit":     unitLabel,
-	"method":   methodLabel,
-	"upper":    strings.ToUpper,
-	"plural":   plural,
-	"failed":   failedChecks,
+	"num":       formatNumber,
+	"usd":       formatUSD,
+	"price":     formatPrice,
+	"bytes":     formatBytes,
+	"pct":       formatPercent,
+	"interval":  formatInterval,
+	"when":      formatTime,
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"inc":       func(i int) int { return i + 1 },
+	"sub":       func(a, b int) int { return a - b },
+	"change":    change,
+	"deref":     func(f *float64) float64 { return *f },
+	"derefBool": func(b *bool) bool { return *b },
+	"symbol":    outcomeSymbol,
+	"unit":      unitLabel,
+	"method":    methodLabel,
+	"upper":     strings.ToUpper,
+	"plural":    plural,
+	"failed":    failedChecks,
+	"pct2":      func(f float64) string { return strconv.FormatFloat(f*100, 'f', 2, 64) + "%" },
+	"quantity":  formatQuantity,
+	"peak":      formatPeak,
 	"estimateRow": func(name string, e apitypes.Estimate) estimateRow {
 		return estimateRow{name, e}
 	},
@@ -191,4 +195,25 @@ func failedChecks(v apitypes.Verdict) int {
 		}
 	}
 	return n
+}
+
+// formatQuantity writes a conserved total in its unit.
+func formatQuantity(q string, v float64) string {
+	switch q {
+	case apitypes.QuantityCPU:
+		return formatNumber(v) + " CPU s"
+	case apitypes.QuantityMemory:
+		return formatBytes(v) + "·scrapes"
+	case apitypes.QuantityDisk, apitypes.QuantityNetwork:
+		return formatBytes(v)
+	}
+	return formatNumber(v) + " process-scrapes"
+}
+
+// formatPeak writes a blind spot's peak: cores or bytes.
+func formatPeak(e apitypes.BlindSpotExample) string {
+	if e.Resource == apitypes.ResourceCPU {
+		return formatNumber(e.Peak) + " cores"
+	}
+	return formatBytes(e.Peak)
 }

@@ -41,7 +41,8 @@ const (
 	// NUL byte).
 	ReasonInvalidText = "invalid_text"
 	// ReasonTextTruncated: a diagnostic text (an error message, a health
-	// status) cut to its limit; the message itself is accepted.
+	// status) or a blind-spot example's host or process name cut to its
+	// limit; the message or data point itself is accepted.
 	ReasonTextTruncated = "text_truncated"
 	// ReasonNonFinite: a NaN or infinite value.
 	ReasonNonFinite = "non_finite"
@@ -64,7 +65,7 @@ var inputRejectionReasons = map[string][]string{
 	SourceOpAMP: {ReasonBodyTooLarge, ReasonBadEncoding, ReasonMessageTooLarge, ReasonConfigTooLarge,
 		ReasonTooManyAttributes, ReasonAttributeTooLong, ReasonHashTooLong, ReasonInvalidText, ReasonTextTruncated},
 	SourceOwnTelemetry: {ReasonBodyTooLarge, ReasonBadEncoding, ReasonNonFinite, ReasonFutureTimestamp,
-		ReasonExpiredTimestamp, ReasonInvalidSeries, ReasonTooManySeries},
+		ReasonExpiredTimestamp, ReasonInvalidSeries, ReasonTooManySeries, ReasonTextTruncated},
 }
 
 // RejectLogInterval is the least time between two log lines for the same

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -33,6 +34,8 @@ type CreateOptions struct {
 	Duration       time.Duration
 	Warmup         time.Duration
 	MinReduction   float64
+	MinCPUCoverage float64
+	MaxBlindSpots  float64
 	Format         cmdutil.Format
 	// changed reports whether a flag was given: only those override the
 	// spec file.
@@ -51,7 +54,10 @@ one from flags. Flags given with -f override the file's values.`,
 		Example: `  phoenix experiment create -f experiment.yaml --start
   phoenix experiment create --name web-topk --selector 'env=staging,host.name=~web-.*' \
       --baseline baseline --candidate topk-rollup --candidate-param k=15 \
-      --param collection_interval=30s --duration 30m --warmup 5m --min-series-reduction 0.8 --start`,
+      --param collection_interval=30s --duration 30m --warmup 5m --min-series-reduction 0.8 --start
+  # also require 95% of the processes' CPU in per-process series and at most
+  # 2 busy or large processes per agent-hour hidden in rollups
+  phoenix experiment create -f experiment.yaml --min-cpu-coverage 0.95 --max-blind-spots-per-hour 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed
@@ -75,6 +81,13 @@ one from flags. Flags given with -f override the file's values.`,
 	f.DurationVar(&opts.Duration, "duration", 0, "measurement duration after warm-up")
 	f.DurationVar(&opts.Warmup, "warmup", 0, "warm-up before measuring (default 1m)")
 	f.Float64Var(&opts.MinReduction, "min-series-reduction", 0, "success criterion: least fraction of series removed (0.9 = 90%)")
+	f.Float64Var(&opts.MinCPUCoverage, "min-cpu-coverage", 0, "success criterion: least share of the processes' CPU time the candidate\n"+
+		"keeps in per-process series rather than in rollups (0.95 = 95%); paired mode\n"+
+		"compares with the baseline's total, split mode with the candidate's own (an\n"+
+		"upper bound). Needs collectors that export fidelity figures; else not judged")
+	f.Float64Var(&opts.MaxBlindSpots, "max-blind-spots-per-hour", 0, "success criterion: most blind spots per agent and hour, i.e. processes the\n"+
+		"baseline saw notable (busy on CPU or large in memory) that the candidate did\n"+
+		"not export on their own (0 = none allowed); paired mode only, not judged in split")
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
@@ -135,6 +148,18 @@ func (o *CreateOptions) overlay(s *apitypes.ExperimentSpec) error {
 	set("duration", func() { s.Duration = apitypes.Duration(o.Duration) })
 	set("warmup", func() { s.Warmup = apitypes.Duration(o.Warmup) })
 	set("min-series-reduction", func() { s.SuccessCriteria.MinSeriesReduction = o.MinReduction })
+	if o.changed != nil && o.changed("min-cpu-coverage") {
+		if c := o.MinCPUCoverage; !(c >= 0 && c <= 1) {
+			return fmt.Errorf("--min-cpu-coverage: must be a fraction between 0 and 1 (0.95 = 95%%), got %g", c)
+		}
+		s.SuccessCriteria.MinCPUCoverage = &o.MinCPUCoverage
+	}
+	if o.changed != nil && o.changed("max-blind-spots-per-hour") {
+		if m := o.MaxBlindSpots; !(m >= 0 && m <= math.MaxFloat64) {
+			return fmt.Errorf("--max-blind-spots-per-hour: must be a finite number ≥ 0, got %g", m)
+		}
+		s.SuccessCriteria.MaxBlindSpotsPerHour = &o.MaxBlindSpots
+	}
 	for _, p := range []struct {
 		flags []string
 		dst   *map[string]any

@@ -82,6 +82,28 @@ func TestCreateFlagsOverrideTheFile(t *testing.T) {
 	assert.InDelta(t, 0.8, s.SuccessCriteria.MinSeriesReduction, 1e-9)
 }
 
+func TestCreateFidelityCriteria(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewExperimentServer(t)
+	x, _ := created(t, e, "--name", "fid", "-l", "env=test", "--candidate", "topk", "--duration", "2m",
+		"--min-cpu-coverage", "0.95", "--max-blind-spots-per-hour", "0")
+	c := x.Spec.SuccessCriteria
+	require.NotNil(t, c.MinCPUCoverage)
+	assert.InDelta(t, 0.95, *c.MinCPUCoverage, 1e-9)
+	require.NotNil(t, c.MaxBlindSpotsPerHour)
+	assert.Zero(t, *c.MaxBlindSpotsPerHour, "0 is a criterion: no blind spot allowed")
+
+	y, _ := created(t, e, "--name", "nofid", "-l", "env=test", "--candidate", "topk", "--duration", "2m")
+	assert.Nil(t, y.Spec.SuccessCriteria.MinCPUCoverage, "not given: reported, not judged")
+	assert.Nil(t, y.Spec.SuccessCriteria.MaxBlindSpotsPerHour)
+
+	for _, bad := range [][]string{{"--min-cpu-coverage", "95"}, {"--min-cpu-coverage", "NaN"}, {"--max-blind-spots-per-hour", "-1"}, {"--max-blind-spots-per-hour", "+Inf"}} {
+		_, _, err := e.Run(t, NewCmd, append([]string{"create", "--name", "bad", "-l", "env=test", "--candidate", "topk", "--duration", "2m"}, bad...)...)
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), bad[0], "the error names the flag")
+	}
+}
+
 func TestCreateFromFlagsAlone(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewExperimentServer(t)

@@ -24,10 +24,17 @@ func NewCmdResults(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF f
 	opts := &ResultsOptions{IO: ios, Client: client}
 	cmd := &cobra.Command{
 		Use:   "results ID",
-		Short: "Show an experiment's results: figures per variant, reductions, cost and verdict",
+		Short: "Show an experiment's results: figures per variant, reductions, cost, fidelity and verdict",
 		Long: `Show the results of a completed experiment, or an interim analysis of what a
-running one has measured so far (marked as interim).`,
-		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived",
+running one has measured so far (marked as interim).
+
+When the collectors export cost_meter's fidelity figures, a fidelity section
+says what the candidate loses: its CPU and memory coverage (the share kept in
+per-process series rather than rollups), whether attributed + rolled up is
+conserved within 1% of the baseline's, blind spots per agent-hour (notable
+processes it did not keep) and the worst of them. Split mode shows coverage
+only, as an upper bound. See docs/experiment-results.md.`,
+		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .fidelity",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]

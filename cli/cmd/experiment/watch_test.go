@@ -93,6 +93,12 @@ func TestResultsCommand(t *testing.T) {
 		"  ✗ critical retention 90% < 100% required\n",
 		"  · collector CPU is compared in split mode only\n",
 		"  ! agent a1: counters restarted at 2026-03-02T09:02:00Z (collector restart)\n",
+		"\nFidelity of the candidate (2 agents with fidelity figures):\n",
+		"  CPU coverage:          93.1%\n",
+		"  Memory coverage:       88.0%\n",
+		"  Conserved:             NO, 1% or more off: disk\n",
+		"  Blind spots:           1.50 per agent-hour (of 12.00 notable processes)\n",
+		"  note: network conservation not measured: the baseline counted none\n",
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -104,6 +110,10 @@ func TestResultsCommand(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"New", "Relic", "$12.50", "$1.50", "$22.00", "88.0%"}, costs)
+	assert.Regexp(t, `\n\s+cpu\s+1200\.0 s\s+1200\.0 s\s+0\.00%\s+yes\s*\n\s+disk\s+1\.0 MiB\s+921\.6 KiB\s+10\.00%\s+NO\s*\n`, out)
+	assert.Regexp(t, `WORST BLIND SPOTS\s+RESOURCE\s+PEAK\s+HOST\s+AGENT\s*\n\s+java\s+cpu\s+2\.50 cores\s+web-1\s+a1\s*\n\s+"evil\\x1b\[31m"\s+memory\s+3\.0 GiB\s+web-2\s+a2\s*\n`, out,
+		"an agent's names are quoted when they hold control characters")
+	assert.NotContains(t, out, "\x1b", "no raw escape reaches the terminal")
 
 	out, _, err = e.Run(t, NewCmd, "results", x.ID, "-o", "json")
 	require.NoError(t, err)

@@ -49,8 +49,23 @@ func Results() apitypes.Results {
 			{Criterion: apitypes.CriterionCPUIncrease, Outcome: apitypes.OutcomeNotJudged, Reason: "collector CPU is compared in split mode only"},
 		}},
 		Warnings: []string{"agent a1: counters restarted at 2026-03-02T09:02:00Z (collector restart)"},
+		Fidelity: &apitypes.Fidelity{
+			Variant: "candidate", Agents: 2, CPUCoverage: ptr(0.931), MemoryCoverage: ptr(0.88),
+			Conservation: []apitypes.Conservation{
+				{Quantity: "cpu", Baseline: 1200, Candidate: 1200, Error: 0, Under1Percent: true},
+				{Quantity: "disk", Baseline: 1 << 20, Candidate: 0.9 * (1 << 20), Error: 0.1},
+			},
+			Conserved: ptr(false), BlindSpotsPerHour: ptr(1.5), NotableProcessesPerHour: ptr(12.0),
+			BlindSpotExamples: []apitypes.BlindSpotExample{
+				{Name: "java", Host: "web-1", InstanceUID: "a1", Resource: "cpu", Peak: 2.5},
+				{Name: "evil\x1b[31m", Host: "web-2", InstanceUID: "a2", Resource: "memory", Peak: 3 << 30},
+			},
+			Notes: []string{"network conservation not measured: the baseline counted none"},
+		},
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // ExperimentServer is a Server, with an admin token, that also runs the
 // real experiment controller on a clock the test moves. Its analysis
