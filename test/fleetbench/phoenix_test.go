@@ -85,7 +85,7 @@ func runFleet(b *testing.B, opts harness.ServerOptions) {
 	start = time.Now()
 	if _, err := srv.Client().AssignMany(ctx, apitypes.BulkAssignRequest{Selector: fleetsim.FleetLabel + "=" + fleetsim.DefaultFleet,
 		AssignRequest: apitypes.AssignRequest{Pipeline: "topk-rollup", Reason: "fleet benchmark"}}); err != nil {
-		b.Fatal(err)
+		b.Fatalf("assigning the fleet: %v after %.1f s; the server's last error: %s", err, time.Since(start).Seconds(), lastLine(srv.Log(), "level=ERROR"))
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "assign-s")
 	logf(b, "the server: %s", lastLine(srv.Log(), "assigned matching agents"))
