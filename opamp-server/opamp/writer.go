@@ -39,12 +39,11 @@ type recordWriter struct {
 }
 
 const (
-	// writerBatch bounds the records one round writes.
+	// writerBatch bounds the records one round writes. They are written
+	// all at once: the stores commit concurrent writes together (bbolt up
+	// to a thousand a transaction, PostgreSQL five hundred), so a round
+	// costs a commit or two rather than one per record.
 	writerBatch = 1000
-	// writerConcurrency is how many writes of a round are in flight at
-	// once: the embedded store commits concurrent writes together, and
-	// PostgreSQL spreads them over the pool.
-	writerConcurrency = 64
 	// writeTimeout bounds one record's write.
 	writeTimeout = 30 * time.Second
 )
@@ -158,21 +157,16 @@ func (w *recordWriter) run() {
 	}
 }
 
-// write stores one round's records, writerConcurrency at a time. It never
-// takes an agent's state lock: a message holding it may be waiting in flush.
+// write stores one round's records, all at once. It never takes an
+// agent's state lock: a message holding it may be waiting in flush.
 func (w *recordWriter) write(round []apitypes.Agent) {
 	s := w.s
-	work := make(chan apitypes.Agent)
 	var wg sync.WaitGroup
-	for range min(writerConcurrency, len(round)) {
+	for _, a := range round {
 		wg.Go(func() {
-			for a := range work {
-				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-				err := s.set.Store.UpsertAgent(ctx, a)
-				cancel()
-				if err == nil {
-					continue
-				}
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			defer cancel()
+			if err := s.set.Store.UpsertAgent(ctx, a); err != nil {
 				s.set.Metrics.OpAMPErrors.WithLabelValues("store").Inc()
 				s.log.Error("saving agent failed", "agent", a.InstanceUID, "error", err)
 				w.mu.Lock()
@@ -181,9 +175,5 @@ func (w *recordWriter) write(round []apitypes.Agent) {
 			}
 		})
 	}
-	for _, a := range round {
-		work <- a
-	}
-	close(work)
 	wg.Wait()
 }
