@@ -3,6 +3,7 @@ package processtopk // import "github.com/phoenix/platform/processors/processtop
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,9 @@ var (
 	ErrNegativeMaxSeries    = errors.New("max_series must not be negative")
 	ErrKBounds              = errors.New("with max_series set, min_k, k and max_k must satisfy 1 <= min_k <= k <= max_k")
 	ErrNonPositiveTTL       = errors.New("process_ttl must be positive")
+	ErrCPUCoverage          = errors.New("cpu_coverage must be within [0, 1]")
+	ErrCoverageNeedsCPU     = errors.New(`cpu_coverage needs "cpu" in rank_by`)
+	ErrCoverageMaxK         = errors.New("with cpu_coverage set, k and max_k must satisfy 1 <= k <= max_k")
 )
 
 // Config is the process_topk configuration. Every limit applies per host
@@ -63,7 +67,7 @@ type Config struct {
 	// the raw values.
 	IncumbentMargin float64 `mapstructure:"incumbent_margin"`
 	// MaxKept is the hard cap on non-critical kept processes. 0 means twice
-	// the largest possible top-k union: 2 × (MaxK with MaxSeries, else K) ×
+	// the largest possible top-k union: 2 × (MaxK with MaxSeries or CPUCoverage, else K) ×
 	// len(RankBy).
 	MaxKept int `mapstructure:"max_kept"`
 	// MaxSeries is the budget of non-critical kept series (datapoints); k
@@ -73,6 +77,11 @@ type Config struct {
 	// MinK and MaxK bound k when MaxSeries is set.
 	MinK int `mapstructure:"min_k"`
 	MaxK int `mapstructure:"max_k"`
+	// CPUCoverage, when above 0, keeps processes by CPU rate beyond the top K
+	// until they carry this share of the CPU rate of the host's non-critical
+	// processes in the scrape, at most MaxK of them: the CPU key's k is, per
+	// scrape, the larger of K and that count. 0 turns it off.
+	CPUCoverage float64 `mapstructure:"cpu_coverage"`
 	// ProcessTTL evicts the state of a process not seen for this long, which
 	// bounds the processor's memory.
 	ProcessTTL time.Duration `mapstructure:"process_ttl"`
@@ -103,6 +112,7 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxSeries > 0 && (cfg.MinK < 1 || cfg.MinK > cfg.K || cfg.K > cfg.MaxK) {
 		errs = append(errs, fmt.Errorf("%w, got min_k %d, k %d, max_k %d", ErrKBounds, cfg.MinK, cfg.K, cfg.MaxK))
 	}
+	errs = append(errs, cfg.validateCoverage()...)
 	switch union := cfg.largestK() * len(cfg.RankBy); {
 	case cfg.MaxKept < 0:
 		errs = append(errs, fmt.Errorf("%w, got %d", ErrNegativeMaxKept, cfg.MaxKept))
@@ -114,6 +124,23 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w, got %s", ErrNonPositiveTTL, cfg.ProcessTTL))
 	}
 	return errors.Join(errs...)
+}
+
+func (cfg *Config) validateCoverage() []error {
+	if !(cfg.CPUCoverage >= 0 && cfg.CPUCoverage <= 1) { // also rejects NaN
+		return []error{fmt.Errorf("%w, got %g", ErrCPUCoverage, cfg.CPUCoverage)}
+	}
+	if cfg.CPUCoverage == 0 {
+		return nil
+	}
+	var errs []error
+	if !slices.Contains(cfg.RankBy, RankCPU) {
+		errs = append(errs, ErrCoverageNeedsCPU)
+	}
+	if cfg.K > cfg.MaxK {
+		errs = append(errs, fmt.Errorf("%w, got k %d, max_k %d", ErrCoverageMaxK, cfg.K, cfg.MaxK))
+	}
+	return errs
 }
 
 func validateRankBy(keys []RankKey) []error {
@@ -136,18 +163,22 @@ func validateRankBy(keys []RankKey) []error {
 
 // largestK is the largest k the processor can use.
 func (cfg *Config) largestK() int {
-	if cfg.MaxSeries > 0 {
+	if cfg.usesMaxK() {
 		return cfg.MaxK
 	}
 	return cfg.K
 }
 
 func (cfg *Config) largestKName() string {
-	if cfg.MaxSeries > 0 {
+	if cfg.usesMaxK() {
 		return "max_k"
 	}
 	return "k"
 }
+
+// usesMaxK reports whether k can move up to MaxK: with a series budget, or
+// with cpu_coverage (the CPU key's k).
+func (cfg *Config) usesMaxK() bool { return cfg.MaxSeries > 0 || cfg.CPUCoverage > 0 }
 
 // keptCap is the effective max_kept.
 func (cfg *Config) keptCap() int {

@@ -47,6 +47,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "k_above_max_k", errs: []string{ErrKBounds.Error() + ", got min_k 1, k 30, max_k 20"}},
 		{name: "zero_min_k", errs: []string{ErrKBounds.Error() + ", got min_k 0, k 10, max_k 100"}},
 		{name: "zero_ttl", errs: []string{ErrNonPositiveTTL.Error()}},
+		{name: "cpu_coverage", expected: &Config{
+			K: 3, RankBy: []RankKey{RankCPU, RankMemory}, Others: OthersRollup, ExitAfter: 3, IncumbentMargin: 0.25,
+			MinK: 1, MaxK: 40, CPUCoverage: 0.9, ProcessTTL: 5 * time.Minute,
+		}},
+		{name: "cpu_coverage_out_of_range", errs: []string{ErrCPUCoverage.Error() + ", got 1.5"}},
+		{name: "cpu_coverage_without_cpu", errs: []string{ErrCoverageNeedsCPU.Error()}},
+		{name: "cpu_coverage_k_above_max_k", errs: []string{ErrCoverageMaxK.Error() + ", got k 30, max_k 20"}},
 		{name: "many_errors", errs: []string{
 			ErrNonPositiveK.Error(), ErrUnknownOthers.Error(), ErrNonPositiveTTL.Error() + ", got -1s",
 		}},
@@ -81,6 +88,7 @@ func TestKeptCap(t *testing.T) {
 		{name: "explicit", cfg: Config{K: 10, RankBy: []RankKey{RankCPU}, MaxKept: 12}, want: 12},
 		{name: "twice the union", cfg: Config{K: 10, RankBy: []RankKey{RankCPU, RankMemory}}, want: 40},
 		{name: "twice the union at max_k", cfg: Config{K: 10, MaxK: 30, MaxSeries: 500, RankBy: []RankKey{RankCPU}}, want: 60},
+		{name: "twice the union at max_k with cpu_coverage", cfg: Config{K: 10, MaxK: 30, CPUCoverage: 0.9, RankBy: []RankKey{RankCPU, RankMemory}}, want: 120},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ type candidate struct {
 	// that gave it.
 	rank      int
 	rankBy    RankKey
+	cpuRank   int // 1-based position by CPU rate; 0 when cpu is not a ranking key
 	outcome   outcome
 	outStreak int32
 }
@@ -50,7 +51,11 @@ type selector struct {
 	maxSeries int
 	minK      int
 	maxK      int
+	coverage  float64
 
+	// cpuK is the CPU key's k of the scrape being decided under coverage:
+	// how many processes, in CPU rank order, carry coverage of the CPU rate.
+	cpuK    int
 	sorted  []uint64
 	scratch []uint64
 	evictee []int32
@@ -65,6 +70,7 @@ func newSelector(cfg *Config) selector {
 		maxSeries: cfg.MaxSeries,
 		minK:      cfg.MinK,
 		maxK:      cfg.MaxK,
+		coverage:  cfg.CPUCoverage,
 	}
 }
 
@@ -78,12 +84,13 @@ type hostDecision struct {
 // the cap and the series budget, and records the outcome in each candidate
 // and its state.
 func (s *selector) decide(cands []candidate, k int) hostDecision {
-	s.rank(cands)
+	s.cpuK = 0
+	s.rank(cands, k)
 	kept, keptSeries := 0, 0
 	for i := range cands {
 		c := &cands[i]
 		switch {
-		case c.rank <= k:
+		case c.rank <= k, c.cpuRank > 0 && c.cpuRank <= s.cpuK:
 			c.outcome, c.outStreak = top, 0
 		case c.state.kept && c.state.outStreak+1 < s.exitAfter:
 			c.outcome, c.outStreak = held, c.state.outStreak+1
@@ -110,8 +117,9 @@ func (s *selector) decide(cands []candidate, k int) hostDecision {
 
 // rank sets each candidate's best rank over the ranking keys. A process kept
 // at its previous scrape competes with its values raised by the incumbent
-// margin, so a challenger must beat it clearly, not by noise.
-func (s *selector) rank(cands []candidate) {
+// margin, so a challenger must beat it clearly, not by noise. With
+// cpu_coverage it also sets the CPU key's k (see coverageK).
+func (s *selector) rank(cands []candidate, k int) {
 	for i := range cands {
 		cands[i].rank = math.MaxInt
 	}
@@ -131,12 +139,38 @@ func (s *selector) rank(cands []candidate) {
 		}
 		s.scratch = radixSort(sorted, s.scratch)
 		for pos, sk := range sorted {
-			if c := &cands[sk&positionMask]; pos+1 < c.rank {
+			c := &cands[sk&positionMask]
+			if pos+1 < c.rank {
 				c.rank, c.rankBy = pos+1, key
 			}
+			if key == RankCPU {
+				c.cpuRank = pos + 1
+			}
+		}
+		if key == RankCPU && s.coverage > 0 {
+			s.cpuK = s.coverageK(cands, sorted, k)
 		}
 	}
 	s.sorted = sorted
+}
+
+// coverageK returns the CPU key's k under cpu_coverage: the number of
+// processes that, taken in CPU rank order (byCPU, incumbent margin
+// included), first carry cpu_coverage of the raw CPU rate of the host's
+// non-critical processes, at most max_k, and never below k.
+func (s *selector) coverageK(cands []candidate, byCPU []uint64, k int) int {
+	var total float64
+	for i := range cands {
+		total += cands[i].cpuRate
+	}
+	target, covered := s.coverage*total, 0.0
+	for pos, sk := range byCPU {
+		covered += cands[sk&positionMask].cpuRate
+		if covered >= target || pos+1 >= s.maxK {
+			return max(k, pos+1)
+		}
+	}
+	return max(k, len(byCPU))
 }
 
 // Sort keys pack a value, highest first, above the candidate's position in

@@ -37,7 +37,7 @@ func TestRankIsBestOverKeys(t *testing.T) {
 	s := selector{keys: []RankKey{RankCPU, RankMemory}}
 	cands := candidates(5)
 	cands[2].memory = cands[4].memory // a memory tie goes to the earlier resource
-	s.rank(cands)
+	s.rank(cands, 1)
 	got := make([]int, len(cands))
 	by := make([]RankKey, len(cands))
 	for i, c := range cands {

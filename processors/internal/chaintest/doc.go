@@ -9,6 +9,17 @@
 // promises as a whole: critical processes always exported, a bounded output,
 // counter totals conserved by the rollup, no internal marker leaking out.
 //
+// The trade-off tests (tradeoff_test.go) drive the chain with the shipped
+// load-simulation profiles for a grid of process_topk parameters, next to a
+// baseline cost_meter, and compute series reduction, CPU and memory
+// coverage, conservation error and critical retention from the exported
+// pdata, checking them against both cost_meters' figures.
+// TestTradeoffInvariants asserts on every grid point what no setting may
+// give up; TestTradeoffTable prints the table of docs/processors.md
+// ("Choosing k") and runs only when asked for:
+//
+//	PHOENIX_TRADEOFF=1 go test -count=1 -run TestTradeoffTable -v ./processors/internal/chaintest
+//
 // The benchmarks put the chain next to the contrib filter processor on
 // identical batches in the same run:
 //
