@@ -85,6 +85,16 @@ func (s *session) send(m *protobufs.AgentToServer) *protobufs.ServerToAgent {
 	return answer
 }
 
+// gatedSession is a started test server whose agent writes pass a gate,
+// and one agent connected to it.
+func gatedSession(t *testing.T) (*testServer, *gatedWrites, *session) {
+	t.Helper()
+	gated := &gatedWrites{}
+	env := newTestServer(t, func(s *Settings) { gated.Store = s.Store; s.Store = gated })
+	require.NoError(t, env.s.Start(t.Context()))
+	return env, gated, startSession(t, env)
+}
+
 func effective(text string) *protobufs.AgentToServer {
 	return &protobufs.AgentToServer{EffectiveConfig: &protobufs.EffectiveConfig{ConfigMap: &protobufs.AgentConfigMap{
 		ConfigMap: map[string]*protobufs.AgentConfigFile{"": {Body: []byte(text)}}}}}
@@ -95,10 +105,7 @@ func effective(text string) *protobufs.AgentToServer {
 // record once, with the effective configuration's text an earlier message
 // brought.
 func TestRecordsAreWrittenBehindAndCoalesced(t *testing.T) {
-	gated := &gatedWrites{}
-	env := newTestServer(t, func(s *Settings) { gated.Store = s.Store; s.Store = gated })
-	require.NoError(t, env.s.Start(t.Context()))
-	agent := startSession(t, env)
+	env, gated, agent := gatedSession(t)
 	hash := assignTo(t, env, agent.uid.String(), "receivers: {nop: {}}\n")
 	require.Equal(t, hash, receivedHash(t, agent.conn))
 
@@ -125,10 +132,7 @@ func TestRecordsAreWrittenBehindAndCoalesced(t *testing.T) {
 // A closed connection's last news is written before the agent is marked
 // offline, so the offline mark is what stays.
 func TestCloseFlushesBeforeOffline(t *testing.T) {
-	gated := &gatedWrites{}
-	env := newTestServer(t, func(s *Settings) { gated.Store = s.Store; s.Store = gated })
-	require.NoError(t, env.s.Start(t.Context()))
-	agent := startSession(t, env)
+	env, gated, agent := gatedSession(t)
 	hash := assignTo(t, env, agent.uid.String(), "receivers: {nop: {}}\n")
 	require.Equal(t, hash, receivedHash(t, agent.conn))
 
@@ -151,10 +155,7 @@ func TestCloseFlushesBeforeOffline(t *testing.T) {
 // A record the store failed to take is not lost: the agent's next message
 // is asked for its full state, which brings the news again.
 func TestFailedWriteAsksForFullState(t *testing.T) {
-	gated := &gatedWrites{}
-	env := newTestServer(t, func(s *Settings) { gated.Store = s.Store; s.Store = gated })
-	require.NoError(t, env.s.Start(t.Context()))
-	agent := startSession(t, env)
+	env, gated, agent := gatedSession(t)
 
 	gated.fail.Store(true)
 	agent.send(&protobufs.AgentToServer{Health: &protobufs.ComponentHealth{Healthy: false, LastError: "exporter down"}})
@@ -169,10 +170,7 @@ func TestFailedWriteAsksForFullState(t *testing.T) {
 // Stop writes every queued record before it marks this replica's agents
 // offline and returns, so the store may be closed after it.
 func TestStopWritesQueuedRecords(t *testing.T) {
-	gated := &gatedWrites{}
-	env := newTestServer(t, func(s *Settings) { gated.Store = s.Store; s.Store = gated })
-	require.NoError(t, env.s.Start(t.Context()))
-	agent := startSession(t, env)
+	env, gated, agent := gatedSession(t)
 
 	gated.close()
 	agent.send(&protobufs.AgentToServer{Health: &protobufs.ComponentHealth{Healthy: false, LastError: "exporter down"}})
