@@ -52,3 +52,14 @@ type Change struct {
 	Kind ChangeKind `json:"kind"`
 	ID   string     `json:"id"`
 }
+
+// AssignmentDepth is how much of an assignment a read returns: what
+// GetAssignments, GetAssignmentHeads and GetAssignmentBriefs each give.
+type AssignmentDepth int
+
+// Assignment depths.
+const (
+	DepthFull  AssignmentDepth = iota // everything, the configuration's text too
+	DepthHead                         // everything but the text
+	DepthBrief                        // neither the text nor the parameters
+)

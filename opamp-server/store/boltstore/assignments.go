@@ -74,15 +74,6 @@ func putAssignment(tx *bolt.Tx, a apitypes.Assignment) error {
 	return tx.Bucket(bucketAssignments).Put(key, head)
 }
 
-// depth is how much of an assignment a read decodes.
-type depth int
-
-const (
-	depthFull  depth = iota // everything, the configuration's text too
-	depthHead               // everything but the text
-	depthBrief              // neither the text nor the parameters
-)
-
 // assignmentBrief is a stored assignment as a brief read decodes it: the
 // parameters are skipped over, never built.
 type assignmentBrief struct {
@@ -98,13 +89,13 @@ type assignmentBrief struct {
 // whether it has one. A record written before schema 4 (or not yet
 // migrated) holds its text inline: a head or a brief drops it, a full read
 // keeps it.
-func readAssignment(tx *bolt.Tx, uid string, d depth) (apitypes.Assignment, bool, error) {
+func readAssignment(tx *bolt.Tx, uid string, d store.AssignmentDepth) (apitypes.Assignment, bool, error) {
 	key := []byte(uid)
 	v := tx.Bucket(bucketAssignments).Get(key)
 	if v == nil {
 		return apitypes.Assignment{}, false, nil
 	}
-	if d == depthBrief {
+	if d == store.DepthBrief {
 		var b assignmentBrief
 		if err := json.Unmarshal(v, &b); err != nil {
 			return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
@@ -117,7 +108,7 @@ func readAssignment(tx *bolt.Tx, uid string, d depth) (apitypes.Assignment, bool
 		return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
 	}
 	switch {
-	case d != depthFull:
+	case d != store.DepthFull:
 		a.Config = ""
 	case a.Config == "":
 		text := hashedText(tx.Bucket(bucketAssignmentConfigs).Get(key), a.ConfigHash)
@@ -138,7 +129,7 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var found bool
 		var err error
-		if a, found, err = readAssignment(tx, instanceUID, depthFull); err == nil && !found {
+		if a, found, err = readAssignment(tx, instanceUID, store.DepthFull); err == nil && !found {
 			return fmt.Errorf("assignment of agent %q: %w", instanceUID, store.ErrNotFound)
 		}
 		return err
@@ -148,22 +139,22 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 
 // GetAssignments returns the named agents' assignments, in one read.
 func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthFull)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthFull)
 }
 
 // GetAssignmentHeads returns the named agents' assignments without their
 // text, in one read that does not touch the texts.
 func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthHead)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthHead)
 }
 
 // GetAssignmentBriefs returns the named agents' assignments without their
 // text or parameters.
 func (s *Store) GetAssignmentBriefs(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthBrief)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthBrief)
 }
 
-func (s *Store) getAssignments(ctx context.Context, uids []string, d depth) (map[string]apitypes.Assignment, error) {
+func (s *Store) getAssignments(ctx context.Context, uids []string, d store.AssignmentDepth) (map[string]apitypes.Assignment, error) {
 	if err := store.ValidateKeys("instance_uid", uids); err != nil {
 		return nil, err
 	}

@@ -102,31 +102,22 @@ func (s *Store) GetAssignment(ctx context.Context, instanceUID string) (apitypes
 
 // GetAssignments returns the named agents' assignments, in one query.
 func (s *Store) GetAssignments(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthFull)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthFull)
 }
 
 // GetAssignmentHeads returns the named agents' assignments without their
 // text, which the query does not select.
 func (s *Store) GetAssignmentHeads(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthHead)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthHead)
 }
 
 // GetAssignmentBriefs returns the named agents' assignments without their
 // text or parameters, neither of which the query selects.
 func (s *Store) GetAssignmentBriefs(ctx context.Context, instanceUIDs []string) (map[string]apitypes.Assignment, error) {
-	return s.getAssignments(ctx, instanceUIDs, depthBrief)
+	return s.getAssignments(ctx, instanceUIDs, store.DepthBrief)
 }
 
-// depth is how much of an assignment a read selects.
-type depth int
-
-const (
-	depthFull  depth = iota // everything, the configuration's text too
-	depthHead               // everything but the text
-	depthBrief              // neither the text nor the parameters
-)
-
-func (s *Store) getAssignments(ctx context.Context, uids []string, d depth) (map[string]apitypes.Assignment, error) {
+func (s *Store) getAssignments(ctx context.Context, uids []string, d store.AssignmentDepth) (map[string]apitypes.Assignment, error) {
 	if err := store.ValidateKeys("instance_uid", uids); err != nil {
 		return nil, err
 	}
@@ -135,10 +126,10 @@ func (s *Store) getAssignments(ctx context.Context, uids []string, d depth) (map
 		return out, nil
 	}
 	config, params := "config", "parameters"
-	if d != depthFull {
+	if d != store.DepthFull {
 		config = "''" // the text stays in the database
 	}
-	if d == depthBrief {
+	if d == store.DepthBrief {
 		params = "NULL"
 	}
 	err := s.read(ctx, func() error {
