@@ -40,7 +40,12 @@ type ExperimentSpec struct {
 	Mode Mode `json:"mode,omitempty" yaml:"mode"`
 	// Baseline and Candidate are the two pipelines compared.
 	Baseline  Variant `json:"baseline" yaml:"baseline"`
-	Candidate Variant `json:"candidate" yaml:"candidate"`
+	Candidate Variant `json:"candidate,omitzero" yaml:"candidate"`
+	// Candidates, instead of Candidate, compare up to MaxCandidates
+	// pipelines with the baseline at once (paired mode only): every
+	// candidate runs in shadow beside the baseline from the same scrape, and
+	// the results rank them.
+	Candidates []NamedVariant `json:"candidates,omitempty" yaml:"candidates"`
 	// Parameters are collector parameters both variants share (collection
 	// interval, destination, …).
 	Parameters map[string]any `json:"parameters,omitempty" yaml:"parameters"`
@@ -82,6 +87,32 @@ type Variant struct {
 	// Export (candidate, paired mode) sends the candidate's output to the
 	// destination too instead of running it in shadow.
 	Export bool `json:"export,omitempty" yaml:"export"`
+}
+
+// MaxCandidates is the most candidates one experiment compares.
+const MaxCandidates = 4
+
+// NamedVariant is one candidate of an experiment with several.
+type NamedVariant struct {
+	// Name is the candidate's variant: what its cost_meter, the results and
+	// promote call it. The server names a candidate without one after its
+	// pipeline and parameters (topk-rollup-k5).
+	Name       string         `json:"name,omitempty" yaml:"name"`
+	Pipeline   string         `json:"pipeline" yaml:"pipeline"`
+	Parameters map[string]any `json:"parameters,omitempty" yaml:"parameters"`
+}
+
+// CandidateNames are the names of the spec's candidates, in spec order:
+// "candidate" alone for the single form.
+func (s ExperimentSpec) CandidateNames() []string {
+	if len(s.Candidates) == 0 {
+		return []string{VariantCandidate}
+	}
+	names := make([]string, len(s.Candidates))
+	for i, c := range s.Candidates {
+		names[i] = c.Name
+	}
+	return names
 }
 
 // Name is how the variant is shown: its pipeline, or "each agent's current

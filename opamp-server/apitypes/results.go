@@ -35,6 +35,36 @@ type Results struct {
 	// "Fidelity"). Results analysed before fidelity figures existed leave it
 	// out.
 	Fidelity *Fidelity `json:"fidelity,omitempty"`
+	// Candidates rank the candidates of an experiment with several
+	// (spec.candidates), best first: those that meet every criterion, the
+	// cheapest first, then the others, the cheapest first. The figures
+	// above (Variants, Derived, Costs, Verdict, Fidelity) are those of the
+	// first ranked, under its own variant name.
+	Candidates []CandidateResults `json:"candidates,omitempty"`
+	// Recommended names the cheapest candidate that meets every criterion;
+	// empty when none does or the experiment has a single candidate.
+	Recommended string `json:"recommended,omitempty"`
+}
+
+// CandidateResults are one candidate's results in an experiment with
+// several: its comparison with the baseline, as Results gives it for a
+// single candidate.
+type CandidateResults struct {
+	Name       string         `json:"name"`
+	Pipeline   string         `json:"pipeline"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Rank is the candidate's place, from 1.
+	Rank int `json:"rank"`
+	// Figures are the candidate's means per agent.
+	Figures  VariantFigures `json:"figures"`
+	Derived  Derived        `json:"derived"`
+	Costs    []ModelCost    `json:"costs"`
+	Verdict  Verdict        `json:"verdict"`
+	Fidelity *Fidelity      `json:"fidelity,omitempty"`
+	// ParetoOptimal reports that no other candidate is at least as cheap
+	// (the first price model's monthly cost) with at least as much CPU
+	// coverage and is better in one of them.
+	ParetoOptimal bool `json:"pareto_optimal"`
 }
 
 // ExcludedAgent is a target left out of the results, and why.

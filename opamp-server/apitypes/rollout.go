@@ -10,6 +10,10 @@ type PromoteRequest struct {
 	// GateTimeout bounds how long each wave may take to pass its gate
 	// (default 5m, at most 1h).
 	GateTimeout Duration `json:"gate_timeout,omitempty"`
+	// Candidate names the candidate to promote. Required when the
+	// experiment compared several (spec.candidates); for a single
+	// candidate it may be left out or be "candidate".
+	Candidate string `json:"candidate,omitempty"`
 }
 
 // RolloutState is where a progressive promotion is.
@@ -43,8 +47,11 @@ const (
 // the targets in waves, each gated on its agents applying it, staying
 // healthy and reporting own telemetry with the critical processes kept.
 type Rollout struct {
-	State       RolloutState `json:"state"`
-	GateTimeout Duration     `json:"gate_timeout"`
+	State RolloutState `json:"state"`
+	// Candidate names the candidate promoted: "candidate", or one of
+	// spec.candidates.
+	Candidate   string   `json:"candidate,omitempty"`
+	GateTimeout Duration `json:"gate_timeout"`
 	// MinCriticalRetention is the least critical retention a gate accepts,
 	// the experiment's success criterion (1: not lower than before).
 	MinCriticalRetention float64       `json:"min_critical_retention"`
