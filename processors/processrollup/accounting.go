@@ -16,6 +16,11 @@ import (
 // reuse) contributes its full value iff it was born at or after the start of
 // its host's previous batch; otherwise it only sets its baseline. See
 // README.md for a worked example.
+//
+// A process that leaves its group (kept now, a member at its previous
+// observation) has had everything up to now counted in the group, so its own
+// series must not count it again: from then on its counters are exported
+// rebased, starting at that observation from 0 (rebase.go).
 
 // procEntry is what the processor remembers about one process.
 type procEntry struct {
@@ -35,6 +40,9 @@ type procEntry struct {
 	// evicted is set when the sweep forgets the process, for the pointer
 	// the chain's shared record may still hold.
 	evicted bool
+	// rebase is set while a process that left a group is kept: its own
+	// series restart where the group stopped counting it. Rare, so apart.
+	rebase *rebase
 }
 
 // newProcEntry readies e, zero, as an entry whose points start in its
@@ -49,7 +57,7 @@ func newProcEntry(owner *rollupProcessor, e *procEntry) *procEntry {
 // same key. Field by field: owner is written once, at creation, since
 // another instance may read it through the chain's shared record.
 func (e *procEntry) reset() {
-	e.start, e.time, e.group, e.lastSeen, e.evicted = 0, 0, nil, 0, false
+	e.start, e.time, e.group, e.lastSeen, e.evicted, e.rebase = 0, 0, nil, 0, false, nil
 	e.points = e.points[:0] // may alias e.inline
 }
 

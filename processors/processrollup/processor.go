@@ -317,8 +317,12 @@ func (p *rollupProcessor) observe(rm pmetric.ResourceMetrics, host *hostState, p
 		p.touch(target, now)
 		target.observed(ts)
 	}
-	if g != nil {
+	switch {
+	case g != nil:
 		g.addMember(rm, ts, p.groupBy)
+		e.rebase = nil // its own series ends here; the group counts it
+	case target != nil:
+		e.leave(ts)
 	}
 	if target != nil || !stale {
 		p.walk(rm, e, g, target, stale, full, st)
@@ -397,6 +401,10 @@ func (p *rollupProcessor) walk(rm pmetric.ResourceMetrics, e *procEntry, g, targ
 				}
 				if inc, ok := e.advance(s.id, v, full); ok && target != nil {
 					target.seriesFor(s, v).value.add(inc)
+				}
+				if g == nil && e.rebase != nil {
+					// A kept process's target is the group it just left.
+					e.rebase.rebased(dp, s.id, v, target != nil)
 				}
 			}
 		}

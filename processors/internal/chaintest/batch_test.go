@@ -12,10 +12,10 @@ import (
 	"github.com/phoenix/platform/processors/processrollup"
 )
 
-// procID tells processes apart across hosts and PID reuse.
+// procID tells the processes of one scrape apart. Not the start time:
+// process_rollup restarts the series of a process that leaves a rollup.
 type procID struct {
-	key   processmetrics.Key
-	start pcommon.Timestamp
+	key processmetrics.Key
 }
 
 // batch is one scrape's resources, indexed for the checks.
@@ -31,7 +31,7 @@ func indexBatch(md pmetric.Metrics) batch {
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		if r, ok := processmetrics.Read(rm); ok {
-			b.procs[procID{r.Key, r.Start}] = rm
+			b.procs[procID{r.Key}] = rm
 		} else if isAggregate(rm) {
 			b.aggregates = append(b.aggregates, rm)
 		}

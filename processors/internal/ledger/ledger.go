@@ -1,21 +1,23 @@
 // Package ledger is the conservation ledger Phoenix's tests check
 // process_rollup and the whole chain with: it turns successive snapshots of
-// one stream's cumulative monotonic series into increments, the way
-// process_rollup's README defines conservation (a backend reading a series'
-// increments between consecutive points, and a series without a previous
-// point as new from its start time):
+// one stream's cumulative monotonic series into increments the way a backend
+// reads them, which remembers a series across gaps (process_rollup's README
+// defines conservation by it):
 //
-//   - a process series present in the previous snapshot with the same start
-//     time adds cur − prev;
-//   - a rollup series adds cur minus its last emitted value, however many
-//     snapshots ago (its accumulator only grows while it is emitted);
-//   - any other series adds its full value when it started at or after the
-//     previous snapshot's time (the process was born in between), and
-//     nothing otherwise (its past was never part of this stream).
+//   - a series seen before, in any earlier snapshot, with the same start
+//     time and a value not below its last one adds cur − last, however many
+//     snapshots ago that was: a process kept, rolled up, then kept again is
+//     one series with a gap;
+//   - any other series (new, restarted under a new start time, or reset)
+//     adds its full value when it started at or after the previous
+//     snapshot's time (the process was born, or its series restarted, in
+//     between), and nothing otherwise (its past was never part of this
+//     stream).
 //
-// Increments are totalled per Bucket: host, metric name and datapoint
-// attributes. A stream conserves totals when, bucket by bucket, its output's
-// increments equal its input's.
+// A process's series is named by host, PID, metric and datapoint attributes,
+// not by its start time, as a backend names it. Increments are totalled per
+// Bucket: host, metric name and datapoint attributes. A stream conserves
+// totals when, bucket by bucket, its output's increments equal its input's.
 package ledger // import "github.com/phoenix/platform/processors/internal/ledger"
 
 import (
@@ -28,14 +30,14 @@ import (
 
 // Ledger follows one stream. The zero value is ready.
 type Ledger struct {
-	prev     Snapshot // the previous snapshot
-	rollups  Snapshot // every rollup series' latest point
+	last     Snapshot // every series' latest point, by SeriesID without Start
 	prevTime pcommon.Timestamp
 }
 
 // SeriesID names a cumulative series within a snapshot: a process's (PID and
 // start time) or a rollup's (its resource attributes, canonical), plus its
-// bucket.
+// bucket. Across snapshots the ledger follows a process's series by PID and
+// bucket alone.
 type SeriesID struct {
 	PID    int64
 	Start  pcommon.Timestamp
@@ -58,24 +60,23 @@ type Snapshot map[SeriesID]Point
 // Increments reads the next snapshot, taken at now, and returns its total
 // increment per bucket.
 func (l *Ledger) Increments(snapshot Snapshot, now pcommon.Timestamp) map[Bucket]float64 {
-	if l.rollups == nil {
-		l.rollups = Snapshot{}
+	if l.last == nil {
+		l.last = Snapshot{}
 	}
 	inc := map[Bucket]float64{}
 	for id, p := range snapshot {
-		prev, ok := l.prev[id]
-		if id.Rollup != "" {
-			prev, ok = l.rollups[id]
-			l.rollups[id] = p
-		}
+		key := id
+		key.Start = 0
+		last, ok := l.last[key]
+		l.last[key] = p
 		switch {
-		case ok && prev.Start == p.Start:
-			inc[id.Bucket] += p.Value - prev.Value
+		case ok && last.Start == p.Start && p.Value >= last.Value:
+			inc[id.Bucket] += p.Value - last.Value
 		case l.prevTime != 0 && p.Start >= l.prevTime:
 			inc[id.Bucket] += p.Value
 		}
 	}
-	l.prev, l.prevTime = snapshot, now
+	l.prevTime = now
 	return inc
 }
 
