@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/phoenix/platform/cli/fleetsim"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/store/pgstore"
 	"github.com/phoenix/platform/test/harness"
 	"github.com/phoenix/platform/test/pgtest"
 )
@@ -35,11 +33,17 @@ const (
 	applyDelay = 6 * time.Second
 	fleetSize  = 30
 	fleetName  = "kill"
+	// The promoted experiment runs on a fleet of its own, which reports own
+	// telemetry, so its analysis runs on real samples while the first
+	// experiment is deployed and stopped.
+	promoSize         = 10
+	promoName         = "promote"
+	telemetryInterval = 10 * time.Second
 )
 
 var killParams = map[string]any{"collection_interval": "5s", "system_metrics": false, "destination": "none"}
 
-// cluster is three `phoenix server` replicas on one PostgreSQL, a fleet
+// cluster is three `phoenix server` replicas on one PostgreSQL, two fleets
 // reaching them through a balancer, and one small fleet pinned to each
 // replica (it cannot reconnect elsewhere, so only the lease can mark it
 // offline when its replica dies).
@@ -47,9 +51,19 @@ type cluster struct {
 	t        *testing.T
 	dsn      string
 	replicas []*harness.Server
-	fleet    *fleetsim.Fleet
+	fleet    simFleet // the deployed and stopped experiment's
+	promo    simFleet // the completed and promoted experiment's
 	pinned   []string // fleet name pinned to each replica
 }
+
+// simFleet is a simulated fleet and what selects it.
+type simFleet struct {
+	*fleetsim.Fleet
+	name string
+	size int
+}
+
+func (f simFleet) selector() string { return fleetsim.FleetLabel + "=" + f.name }
 
 func startCluster(t *testing.T) *cluster {
 	dsn := pgtest.Start(t)
@@ -71,25 +85,31 @@ func startCluster(t *testing.T) *cluster {
 		backends = append(backends, u.Host)
 	}
 	lb := startBalancer(t, backends)
-	c.fleet = startFleet(t, fleetsim.Options{Count: fleetSize, Server: c.replicas[0].API, OpAMP: "ws://" + lb + "/v1/opamp",
-		EnrollToken: enroll, Fleet: fleetName, Rate: 500, ApplyDelay: applyDelay})
+	balanced := func(name string, size int, telemetry time.Duration) simFleet {
+		return simFleet{name: name, size: size, Fleet: startFleet(t, fleetsim.Options{Count: size, Server: c.replicas[0].API,
+			OpAMP: "ws://" + lb + "/v1/opamp", EnrollToken: enroll, Fleet: name, Rate: 500, ApplyDelay: applyDelay,
+			TelemetryInterval: telemetry})}
+	}
+	c.fleet = balanced(fleetName, fleetSize, 0)
+	c.promo = balanced(promoName, promoSize, telemetryInterval)
 	for i, s := range c.replicas {
 		name := fmt.Sprintf("pinned-%d", i)
 		c.pinned = append(c.pinned, name)
 		f := startFleet(t, fleetsim.Options{Count: 3, Server: s.API, OpAMP: s.OpAMP, EnrollToken: enroll, Fleet: name, Rate: 500})
 		require.NoError(t, f.WaitConnected(within(t, 30*time.Second), 3))
 	}
-	require.NoError(t, c.fleet.WaitConnected(within(t, 30*time.Second), fleetSize))
-	// Connected is not yet stored: wait for the inventory.
-	yes := true
-	harness.Eventually(t, t.Context(), 30*time.Second, func() (bool, string) {
-		online, err := c.replicas[0].Client().AllAgents(t.Context(), apiclient.ListAgentsOptions{
-			Selector: fleetsim.FleetLabel + "=" + fleetName, Online: &yes})
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(online) == fleetSize, fmt.Sprintf("%d of %d agents online in the inventory", len(online), fleetSize)
-	}, c.logs)
+	for _, f := range []simFleet{c.fleet, c.promo} {
+		require.NoError(t, f.WaitConnected(within(t, 30*time.Second), f.size))
+		// Connected is not yet stored: wait for the inventory.
+		yes := true
+		harness.Eventually(t, t.Context(), 30*time.Second, func() (bool, string) {
+			online, err := c.replicas[0].Client().AllAgents(t.Context(), apiclient.ListAgentsOptions{Selector: f.selector(), Online: &yes})
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(online) == f.size, fmt.Sprintf("%d of %d agents of %s online in the inventory", len(online), f.size, f.name)
+		}, c.logs)
+	}
 	return c
 }
 
@@ -128,13 +148,13 @@ func (c *cluster) agents(i int, selector string) []apitypes.AgentView {
 	return views
 }
 
-// waitAgents waits until every agent of the fleet holds cond, asking
+// waitAgents waits until every agent of fleet f holds cond, asking
 // replica i, and returns them.
-func (c *cluster) waitAgents(i int, timeout time.Duration, what string, cond func(apitypes.AgentView) string) map[string]apitypes.AgentView {
+func (c *cluster) waitAgents(f simFleet, i int, timeout time.Duration, what string, cond func(apitypes.AgentView) string) map[string]apitypes.AgentView {
 	c.t.Helper()
 	var last map[string]apitypes.AgentView
 	harness.Eventually(c.t, c.t.Context(), timeout, func() (bool, string) {
-		views := c.agents(i, fleetsim.FleetLabel+"="+fleetName)
+		views := c.agents(i, f.selector())
 		last = map[string]apitypes.AgentView{}
 		var bad []string
 		for _, v := range views {
@@ -143,8 +163,8 @@ func (c *cluster) waitAgents(i int, timeout time.Duration, what string, cond fun
 				bad = append(bad, v.Description.HostName+": "+why)
 			}
 		}
-		if len(views) != fleetSize {
-			return false, fmt.Sprintf("%s: %d agents, want %d", what, len(views), fleetSize)
+		if len(views) != f.size {
+			return false, fmt.Sprintf("%s: %d agents, want %d", what, len(views), f.size)
 		}
 		return len(bad) == 0, fmt.Sprintf("%s: %d agent(s) not yet: %s", what, len(bad), strings.Join(bad[:min(len(bad), 5)], "; "))
 	}, c.logs)
@@ -167,10 +187,11 @@ func runs(hash, deadReplica string) func(apitypes.AgentView) string {
 	}
 }
 
-// checkFleetRuns checks the simulated agents themselves: each runs want[uid].
-func (c *cluster) checkFleetRuns(want map[string]string) {
+// checkFleetRuns checks the simulated agents of f themselves: each runs
+// want[uid].
+func (c *cluster) checkFleetRuns(f simFleet, want map[string]string) {
 	c.t.Helper()
-	for _, a := range c.fleet.Agents() {
+	for _, a := range f.Agents() {
 		assert.Equal(c.t, want[a.InstanceUID], a.RunningHash, "%s runs", a.HostName)
 		assert.Equal(c.t, "APPLIED", a.Status, a.HostName)
 	}
@@ -215,40 +236,52 @@ func (c *cluster) expiredAgents(killed ...int) float64 {
 
 // TestKilledReplicasDuringDeployAndPromote SIGKILLs replicas of three, on
 // one PostgreSQL, in the middle of an experiment's deploy and of a promote.
-// The experiment carries on on the survivors, every agent ends on the
+// The experiments carry on on the survivors, every agent ends on the
 // configuration it should run, and the killed replica's agents are released
 // within its presence lease: the balanced ones reconnect to another
-// replica, the pinned ones are marked offline.
+// replica, the pinned ones are marked offline. The promoted experiment runs
+// its whole window and is analysed from its agents' own telemetry while the
+// first one is deployed, killed under and stopped.
 func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	ctx := t.Context()
 	c := startCluster(t)
 	admin := c.replicas[0].Client()
-	selector := fleetsim.FleetLabel + "=" + fleetName
 
 	// Every agent runs the baseline.
-	results, err := admin.AssignMany(ctx, apitypes.BulkAssignRequest{
-		AssignRequest: apitypes.AssignRequest{Pipeline: "baseline", Parameters: killParams}, Selector: selector})
-	require.NoError(t, err)
-	require.Len(t, results, fleetSize)
 	before := map[string]string{}
-	for _, r := range results {
-		before[r.InstanceUID] = r.ConfigHash
+	for _, f := range []simFleet{c.fleet, c.promo} {
+		results, err := admin.AssignMany(ctx, apitypes.BulkAssignRequest{
+			AssignRequest: apitypes.AssignRequest{Pipeline: "baseline", Parameters: killParams}, Selector: f.selector()})
+		require.NoError(t, err)
+		require.Len(t, results, f.size)
+		for _, r := range results {
+			before[r.InstanceUID] = r.ConfigHash
+		}
+		c.waitAgents(f, 0, 60*time.Second, "baseline applied", func(v apitypes.AgentView) string { return runs(before[v.InstanceUID], "")(v) })
 	}
-	c.waitAgents(0, 60*time.Second, "baseline applied", func(v apitypes.AgentView) string { return runs(before[v.InstanceUID], "")(v) })
+
+	spec := func(name string, f simFleet, warmup time.Duration) apitypes.ExperimentSpec {
+		return apitypes.ExperimentSpec{
+			Name: name, Targets: apitypes.Targets{Selector: f.selector()}, Mode: apitypes.ModePaired,
+			Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
+			Parameters: killParams, Duration: apitypes.Duration(apitypes.MinDuration), Warmup: apitypes.Duration(warmup),
+			DeployTimeout: apitypes.Duration(2 * time.Minute), SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
+		}
+	}
+	// The experiment promoted in (b) starts first and runs to its end.
+	toPromote, err := admin.CreateExperiment(ctx, spec("completes, then is promoted", c.promo, 30*time.Second), true)
+	require.NoError(t, err)
+	waitExperiment(t, c, admin, toPromote.ID, 60*time.Second, apitypes.ExperimentRunning)
 
 	// (a) The replica that deploys the experiment dies while agents apply.
-	spec := apitypes.ExperimentSpec{
-		Name: "kill during deploy", Targets: apitypes.Targets{Selector: selector}, Mode: apitypes.ModePaired,
-		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
-		Parameters: killParams, Duration: apitypes.Duration(apitypes.MinDuration), Warmup: apitypes.Duration(time.Minute),
-		DeployTimeout: apitypes.Duration(2 * time.Minute), SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
-	}
-	x, err := admin.CreateExperiment(ctx, spec, true)
+	x, err := admin.CreateExperiment(ctx, spec("kill during deploy", c.fleet, time.Minute), true)
 	require.NoError(t, err)
 	deployer := -1
 	harness.Eventually(t, ctx, 20*time.Second, func() (bool, string) {
 		for i, s := range c.replicas {
-			if strings.Contains(s.Log(), "to=deploying") {
+			if slices.ContainsFunc(strings.Split(s.Log(), "\n"), func(line string) bool {
+				return strings.Contains(line, "id="+x.ID) && strings.Contains(line, "to=deploying")
+			}) {
 				deployer = i
 				return true, ""
 			}
@@ -275,33 +308,40 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	for _, tg := range running.State.Targets {
 		variant[tg.InstanceUID] = tg.ConfigHash
 	}
-	c.waitAgents(survivor, 30*time.Second, "experiment configuration applied", func(v apitypes.AgentView) string {
+	c.waitAgents(c.fleet, survivor, 30*time.Second, "experiment configuration applied", func(v apitypes.AgentView) string {
 		return runs(variant[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
 	})
-	c.checkFleetRuns(variant)
+	c.checkFleetRuns(c.fleet, variant)
 
 	// Stopped through a survivor: every agent gets its baseline back.
 	_, err = viaSurvivor.ExperimentAction(ctx, x.ID, "stop")
 	require.NoError(t, err)
 	stopped := waitExperiment(t, c, viaSurvivor, x.ID, 60*time.Second, apitypes.ExperimentCancelled)
 	assert.True(t, stopped.State.Restored)
-	var transitions []string
-	for _, ev := range stopped.Events {
-		if ev.To != "" {
-			transitions = append(transitions, string(ev.From)+"→"+string(ev.To))
-		}
-	}
-	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→cancelled"}, transitions,
+	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→cancelled"}, transitions(stopped),
 		"each transition once, whichever replica made it")
-	c.waitAgents(survivor, 60*time.Second, "baseline restored", func(v apitypes.AgentView) string {
+	c.waitAgents(c.fleet, survivor, 60*time.Second, "baseline restored", func(v apitypes.AgentView) string {
 		return runs(before[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
 	})
-	c.checkFleetRuns(before)
+	c.checkFleetRuns(c.fleet, before)
 
-	// (b) The killed replica comes back; the replica handling a promote
-	// dies as the candidate reaches the first agent.
+	// (b) The killed replica comes back. The other experiment ends, is
+	// analysed from its agents' own telemetry and restores its targets;
+	// the replica handling its promote dies as the candidate reaches the
+	// first agent.
 	c.replicas[deployer].Restart()
-	completeForPromote(t, c.dsn, x.ID)
+	completed := waitExperiment(t, c, viaSurvivor, toPromote.ID, 4*time.Minute, apitypes.ExperimentCompleted)
+	require.NotNil(t, completed.State.Results, "analysed")
+	assert.Equal(t, "pass", completed.State.Verdict, "verdict: %+v", completed.State.Results.Verdict)
+	assert.Equal(t, promoSize, completed.State.Results.Targets)
+	assert.Zero(t, completed.State.Results.Excluded, "excluded: %+v", completed.State.Results.ExcludedAgents)
+	assert.Greater(t, completed.State.Results.Derived.SeriesReduction.Value, 0.5)
+	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→analyzing", "analyzing→completed"},
+		transitions(completed), "each transition once, whichever replica made it")
+	c.waitAgents(c.promo, survivor, 60*time.Second, "baseline restored after the analysis", func(v apitypes.AgentView) string {
+		return runs(before[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
+	})
+
 	promoter := (deployer + 2) % 3
 	survivor = deployer
 	promoted := make(chan error, 1)
@@ -309,11 +349,11 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	// minute of own telemetry each (experiments' tests cover them).
 	allAtOnce := apitypes.PromoteRequest{Waves: []float64{100}}
 	go func() {
-		_, err := c.replicas[promoter].Client().PromoteExperiment(context.WithoutCancel(ctx), x.ID, allAtOnce)
+		_, err := c.replicas[promoter].Client().PromoteExperiment(context.WithoutCancel(ctx), toPromote.ID, allAtOnce)
 		promoted <- err
 	}()
 	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
-		for _, a := range c.fleet.Agents() {
+		for _, a := range c.promo.Agents() {
 			if a.ConfigHash != "" && a.ConfigHash != before[a.InstanceUID] {
 				return true, ""
 			}
@@ -332,7 +372,7 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 		// What an operator does when the replica answering dies: ask
 		// another. It is promoted once, whichever replica stored it.
 		t.Logf("promote through the killed replica: %v; asking replica-%d", err, survivor)
-		_, err = c.replicas[survivor].Client().PromoteExperiment(ctx, x.ID, allAtOnce)
+		_, err = c.replicas[survivor].Client().PromoteExperiment(ctx, toPromote.ID, allAtOnce)
 		if err != nil {
 			assert.True(t, apiclient.IsStatus(err, 409), "promote again: %v", err)
 		}
@@ -343,7 +383,7 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	assert.Less(t, took, lease+lease/3+2*time.Second, "within about one lease")
 
 	candidate := map[string]string{}
-	final := c.waitAgents(survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
+	final := c.waitAgents(c.promo, survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
 		if v.Assignment == nil || v.Assignment.Pipeline != "topk-rollup" {
 			return "not assigned the candidate"
 		}
@@ -353,10 +393,23 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 		candidate[uid] = v.Assignment.ConfigHash
 		assert.NotEqual(t, before[uid], v.Assignment.ConfigHash)
 	}
-	c.checkFleetRuns(candidate)
-	done, err := c.replicas[survivor].Client().Experiment(ctx, x.ID)
+	c.checkFleetRuns(c.promo, candidate)
+	done, err := c.replicas[survivor].Client().Experiment(ctx, toPromote.ID)
 	require.NoError(t, err)
 	assert.True(t, done.State.Promoted)
+	// The stopped experiment's fleet was never touched by the promote.
+	c.checkFleetRuns(c.fleet, before)
+}
+
+// transitions lists an experiment's status changes as "from→to".
+func transitions(x apitypes.Experiment) []string {
+	var out []string
+	for _, ev := range x.Events {
+		if ev.To != "" {
+			out = append(out, string(ev.From)+"→"+string(ev.To))
+		}
+	}
+	return out
 }
 
 func waitExperiment(t *testing.T, c *cluster, api *apiclient.Client, id string, timeout time.Duration, status apitypes.ExperimentStatus) apitypes.Experiment {
@@ -370,31 +423,6 @@ func waitExperiment(t *testing.T, c *cluster, api *apiclient.Client, id string, 
 		return x.Status == status, fmt.Sprintf("experiment is %s (error %q), want %s", x.Status, x.State.Error, status)
 	}, c.logs)
 	return x
-}
-
-// completeForPromote turns the stopped experiment into a completed one that
-// passed, as if its analysis had run; a promote reads only the status and
-// the targets, which the real deploy recorded. Simulated agents export
-// cost_meter figures an analysis passes (BenchmarkFleetExperiment), but it
-// needs own telemetry over a whole window, in practice three minutes
-// (MinDuration's last minute is cut short at its end): that would triple
-// this test and replace the stop through a survivor it checks.
-func completeForPromote(t *testing.T, dsn, id string) {
-	t.Helper()
-	st, err := pgstore.Open(t.Context(), dsn)
-	require.NoError(t, err)
-	defer st.Close()
-	e, err := st.GetExperiment(t.Context(), id)
-	require.NoError(t, err)
-	require.Equal(t, apitypes.ExperimentCancelled, e.Status)
-	var state map[string]any
-	require.NoError(t, json.Unmarshal(e.State, &state))
-	state["verdict"] = "pass"
-	e.State, err = json.Marshal(state)
-	require.NoError(t, err)
-	e.Status = apitypes.ExperimentCompleted
-	_, err = st.UpdateExperiment(t.Context(), e)
-	require.NoError(t, err)
 }
 
 // startBalancer is a TCP load balancer in front of the replicas' OpAMP
