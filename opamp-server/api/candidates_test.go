@@ -11,6 +11,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/experiments"
+	"github.com/phoenix/platform/opamp-server/redact"
 )
 
 // multiSpecJSON is a paired spec comparing the given candidates.
@@ -132,4 +133,23 @@ func TestPromoteNamesOneOfSeveralCandidates(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "topk", asg.Pipeline)
 	assert.EqualValues(t, 3, asg.Parameters["k"])
+}
+
+// The candidates' parameters, in the spec and in the results, are redacted
+// like the single candidate's, without changing the experiment viewed.
+func TestExperimentViewRedactsEveryCandidatesParameters(t *testing.T) {
+	secret := map[string]any{"k": 5, "api_key": "s3cret"}
+	x := apitypes.Experiment{
+		Spec: apitypes.ExperimentSpec{Candidates: []apitypes.NamedVariant{{Name: "a", Pipeline: "topk", Parameters: secret}}},
+		State: apitypes.ExperimentState{Results: &apitypes.Results{
+			Candidates: []apitypes.CandidateResults{{Name: "a", Pipeline: "topk", Parameters: secret}},
+		}},
+	}
+	view := experimentView(x)
+	assert.Equal(t, redact.Placeholder, view.Spec.Candidates[0].Parameters["api_key"])
+	assert.EqualValues(t, 5, view.Spec.Candidates[0].Parameters["k"])
+	assert.Equal(t, redact.Placeholder, view.State.Results.Candidates[0].Parameters["api_key"])
+	assert.Equal(t, "s3cret", x.Spec.Candidates[0].Parameters["api_key"], "the experiment itself is unchanged")
+	assert.Equal(t, "s3cret", x.State.Results.Candidates[0].Parameters["api_key"])
+	assert.Equal(t, redact.Placeholder, resultsView(*x.State.Results).Candidates[0].Parameters["api_key"])
 }
