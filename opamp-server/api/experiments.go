@@ -101,10 +101,24 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) {
 }
 
 // deniedSpecEnv lists the environment variables an experiment spec's
-// parameters name that a caller without host access may not name.
+// parameters name that a caller without host access may not name: the
+// shared parameters as every candidate's pipeline reads them, and each
+// variant's own.
 func (a *API) deniedSpecEnv(spec apitypes.ExperimentSpec) []catalog.EnvUse {
-	denied := a.set.Assignments.DeniedEnv(spec.Candidate.Pipeline, spec.Parameters, "")
-	for _, v := range []apitypes.Variant{spec.Baseline, spec.Candidate} {
+	refs := []apitypes.NamedVariant{{Pipeline: spec.Baseline.Pipeline, Parameters: spec.Baseline.Parameters}}
+	if len(spec.Candidates) == 0 {
+		refs = append(refs, apitypes.NamedVariant{Pipeline: spec.Candidate.Pipeline, Parameters: spec.Candidate.Parameters})
+	}
+	refs = append(refs, spec.Candidates...)
+	var denied []catalog.EnvUse
+	seen := map[string]bool{}
+	for _, v := range refs[1:] {
+		if !seen[v.Pipeline] {
+			seen[v.Pipeline] = true
+			denied = append(denied, a.set.Assignments.DeniedEnv(v.Pipeline, spec.Parameters, "")...)
+		}
+	}
+	for _, v := range refs {
 		denied = append(denied, a.set.Assignments.DeniedEnv(v.Pipeline, v.Parameters, "")...)
 	}
 	return denied
@@ -176,6 +190,7 @@ func (a *API) experimentResults(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
+	results.Results = resultsView(results.Results)
 	ok(w, r, http.StatusOK, results, "")
 }
 
@@ -221,6 +236,19 @@ func withoutTargets(x apitypes.Experiment) apitypes.Experiment {
 	x.Spec.Parameters = redact.Params(x.Spec.Parameters)
 	x.Spec.Baseline.Parameters = redact.Params(x.Spec.Baseline.Parameters)
 	x.Spec.Candidate.Parameters = redact.Params(x.Spec.Candidate.Parameters)
+	if x.Spec.Candidates != nil {
+		// A copy: the caller's experiment keeps its parameters.
+		cands := make([]apitypes.NamedVariant, len(x.Spec.Candidates))
+		for i, c := range x.Spec.Candidates {
+			c.Parameters = redact.Params(c.Parameters)
+			cands[i] = c
+		}
+		x.Spec.Candidates = cands
+	}
+	if x.State.Results != nil {
+		res := resultsView(*x.State.Results)
+		x.State.Results = &res
+	}
 	if x.State.Configs != nil {
 		configs := make(map[string]string, len(x.State.Configs))
 		for k, v := range x.State.Configs {
@@ -233,6 +261,21 @@ func withoutTargets(x apitypes.Experiment) apitypes.Experiment {
 	x.State.TargetSummary = &summary
 	x.State.Targets = nil
 	return x
+}
+
+// resultsView are results without the secrets the candidates' parameters
+// may hold.
+func resultsView(r apitypes.Results) apitypes.Results {
+	if r.Candidates == nil {
+		return r
+	}
+	cands := make([]apitypes.CandidateResults, len(r.Candidates))
+	for i, c := range r.Candidates {
+		c.Parameters = redact.Params(c.Parameters)
+		cands[i] = c
+	}
+	r.Candidates = cands
+	return r
 }
 
 // summarizeTargets counts targets, in all and by variant.
@@ -275,7 +318,8 @@ func rolloutView(r *apitypes.Rollout) *apitypes.Rollout {
 }
 
 // promoteExperiment: POST /experiments/{id}/promote with an optional body
-// {"waves": [1, 10, 50, 100], "gate_timeout": "5m"}.
+// {"waves": [1, 10, 50, 100], "gate_timeout": "5m", "candidate": "NAME"}
+// (candidate: which of several to promote).
 func (a *API) promoteExperiment(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err != nil {

@@ -133,9 +133,12 @@ func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.Experi
 	cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
 	switch t.Variant {
 	case apitypes.VariantBoth:
-		asg, err := c.set.Assignments.RenderPaired(ctx, t.InstanceUID, catalog.PairedSpec{
-			Baseline: base, Candidate: cand, Shared: shared, CandidateExports: x.Spec.Candidate.Export,
-		})
+		spec := catalog.PairedSpec{Baseline: base, Candidate: cand, Shared: shared, CandidateExports: x.Spec.Candidate.Export}
+		if len(x.Spec.Candidates) > 0 {
+			// Every candidate of several is a shadow beside the baseline.
+			spec.Candidate, spec.Candidates, spec.CandidateExports = catalog.Ref{}, candidateRefs(x), false
+		}
+		asg, err := c.set.Assignments.RenderPaired(ctx, t.InstanceUID, spec)
 		if err != nil {
 			return asg, err
 		}
@@ -145,6 +148,19 @@ func (c *Controller) render(ctx context.Context, x Experiment, t apitypes.Experi
 	default:
 		return c.single(ctx, x, t.InstanceUID, cand, shared, apitypes.VariantCandidate)
 	}
+}
+
+// candidateRefs are the spec's candidates as the catalog names them: the
+// single candidate as "candidate", or each of several under its name.
+func candidateRefs(x Experiment) []catalog.NamedRef {
+	if len(x.Spec.Candidates) == 0 {
+		return []catalog.NamedRef{{Name: apitypes.VariantCandidate, Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}}
+	}
+	out := make([]catalog.NamedRef, len(x.Spec.Candidates))
+	for i, c := range x.Spec.Candidates {
+		out[i] = catalog.NamedRef{Name: c.Name, Pipeline: c.Pipeline, Params: c.Parameters}
+	}
+	return out
 }
 
 // single renders one pipeline on its own, labelled with a variant ("" for

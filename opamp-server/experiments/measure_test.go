@@ -24,8 +24,15 @@ func TestMeasurePage(t *testing.T) {
 		{100 * time.Minute, measureAgentMinutes / 100},
 		{MaxDuration + 2*time.Minute, 1},
 	} {
-		assert.Equal(t, tt.want, measurePage(at, at.Add(tt.window)), tt.window)
+		assert.Equal(t, tt.want, measurePage(at, at.Add(tt.window), 2), tt.window)
 	}
+	// Each candidate beyond the first adds ~20 series a minute to ~45: the
+	// page shrinks so that a read holds as many samples.
+	window := 100 * time.Minute
+	assert.Equal(t, measureAgentMinutes*45/65/100, measurePage(at, at.Add(window), 3))
+	assert.Equal(t, measureAgentMinutes*45/105/100, measurePage(at, at.Add(window), 5))
+	assert.Less(t, measurePage(at, at.Add(window), 5), measurePage(at, at.Add(window), 2))
+	assert.Equal(t, 1, measurePage(at, at.Add(MaxDuration+2*time.Minute), 5))
 }
 
 // measure hands the analysis every target's window, read a page of

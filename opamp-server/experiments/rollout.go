@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +47,8 @@ func (c *Controller) Promote(ctx context.Context, id string) (Experiment, error)
 }
 
 // PromoteWith starts a progressive promotion of a completed experiment's
-// candidate, rendered on its own with the experiment's collector
+// candidate (req.Candidate names which of several; the rollout keeps it),
+// rendered on its own with the experiment's collector
 // parameters: the first wave is assigned before it returns, the rest by
 // the reconcile loop as each gate passes.
 func (c *Controller) PromoteWith(ctx context.Context, id string, req apitypes.PromoteRequest) (Experiment, error) {
@@ -70,21 +73,34 @@ func (c *Controller) PromoteWith(ctx context.Context, id string, req apitypes.Pr
 		if err := promotable(x.State); err != nil {
 			return err
 		}
+		name, err := promoteCandidate(*x, req.Candidate)
+		if err != nil {
+			return err
+		}
+		// The plan names the candidate promoted() renders; nothing is
+		// saved unless every target renders.
+		next := *x
+		next.State.Rollout = c.plan(*x, waves, timeout)
+		next.State.Rollout.Candidate = name
 		// Every target renders before any is assigned: a problem is the
 		// caller's error now, not a halted rollout later.
 		for _, t := range x.State.Targets {
-			if _, err := c.promoted(ctx, *x, t); err != nil {
+			if _, err := c.promoted(ctx, next, t); err != nil {
 				return err
 			}
 		}
-		x.State.Rollout = c.plan(*x, waves, timeout)
+		x.State.Rollout = next.State.Rollout
 		x.State.Promoted, x.State.RolledBack = true, false
 		return nil
 	})
 	if err != nil {
 		return x, err
 	}
-	c.event(ctx, x.ID, "promoting in "+describeWaves(x.State.Rollout))
+	what := "promoting"
+	if len(x.Spec.Candidates) > 0 {
+		what = "promoting candidate " + x.State.Rollout.Candidate
+	}
+	c.event(ctx, x.ID, what+" in "+describeWaves(x.State.Rollout))
 	c.noteRollout(x.ID)
 	// The first wave goes out now, under the experiment's lock like any step.
 	c.mu.Lock()
@@ -93,6 +109,42 @@ func (c *Controller) PromoteWith(ctx context.Context, id string, req apitypes.Pr
 	}
 	c.mu.Unlock()
 	return c.Get(ctx, id)
+}
+
+// promoteCandidate is the candidate a promote names: with several, one of
+// their names, exactly; with one, "" or "candidate". A wrong name is the
+// caller's error, listing the names and the recommended one.
+func promoteCandidate(x Experiment, name string) (string, error) {
+	if len(x.Spec.Candidates) == 0 {
+		if name != "" && name != apitypes.VariantCandidate {
+			return "", fmt.Errorf("%w: promote: candidate: the experiment has a single candidate: leave the name out or give %q, not %s",
+				ErrInvalidRequest, apitypes.VariantCandidate, quoteShort(name))
+		}
+		return apitypes.VariantCandidate, nil
+	}
+	names := x.Spec.CandidateNames()
+	if slices.Contains(names, name) {
+		return name, nil
+	}
+	recommended := "none (no candidate met every criterion)"
+	if r := x.State.Results; r != nil && r.Recommended != "" {
+		recommended = r.Recommended
+	}
+	problem := "name the candidate to promote (--candidate)"
+	if name != "" {
+		problem = "no candidate is named " + quoteShort(name) + " (names are case-sensitive)"
+	}
+	return "", fmt.Errorf("%w: promote: %s: one of %s; recommended: %s", ErrInvalidRequest, problem, strings.Join(names, ", "), recommended)
+}
+
+// quoteShort quotes a name given by a caller, cut to a length an error can
+// show.
+func quoteShort(s string) string {
+	const most = 64
+	if len(s) > most {
+		return strconv.Quote(s[:most]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // promotable refuses a promote while the candidate is, or was left, out.
@@ -139,6 +191,25 @@ func describeWaves(r *apitypes.Rollout) string {
 	return fmt.Sprintf("%d wave(s): %s; gate timeout %s", len(r.Waves), strings.Join(parts, ", "), r.GateTimeout.D())
 }
 
+// promotedRef is the candidate the rollout promotes: the one it names
+// among several (stored, so a restarted rollout promotes the same), or the
+// single candidate.
+func promotedRef(x Experiment) (catalog.Ref, error) {
+	if len(x.Spec.Candidates) == 0 {
+		return catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}, nil
+	}
+	name := ""
+	if x.State.Rollout != nil {
+		name = x.State.Rollout.Candidate
+	}
+	for _, c := range x.Spec.Candidates {
+		if c.Name == name {
+			return catalog.Ref{Pipeline: c.Pipeline, Params: c.Parameters}, nil
+		}
+	}
+	return catalog.Ref{}, fmt.Errorf("the rollout names no candidate of the experiment (%s)", quoteShort(name))
+}
+
 // promoted renders the candidate for one target as its new configuration.
 func (c *Controller) promoted(ctx context.Context, x Experiment, t apitypes.ExperimentTarget) (apitypes.Assignment, error) {
 	// The shared parameters of a current baseline come from it.
@@ -149,7 +220,10 @@ func (c *Controller) promoted(ctx context.Context, x Experiment, t apitypes.Expe
 	if err != nil {
 		return apitypes.Assignment{}, err
 	}
-	cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
+	cand, err := promotedRef(x)
+	if err != nil {
+		return apitypes.Assignment{}, err
+	}
 	asg, err := c.single(ctx, x, t.InstanceUID, cand, shared, "")
 	if err != nil {
 		return asg, fmt.Errorf("rendering the candidate for %s: %w", t.InstanceUID, err)

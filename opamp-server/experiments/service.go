@@ -10,7 +10,6 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/store"
-	"github.com/phoenix/platform/pipelines/catalog"
 )
 
 // Errors the API maps onto HTTP statuses.
@@ -47,7 +46,9 @@ func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time)
 		uids[i] = t.InstanceUID
 		samples[t.InstanceUID] = []apitypes.Sample{}
 	}
-	for page := range slices.Chunk(uids, measurePage(from, to)) {
+	// The baseline and every candidate.
+	variants := 1 + len(x.Spec.CandidateNames())
+	for page := range slices.Chunk(uids, measurePage(from, to, variants)) {
 		got, err := c.set.Store.QueryAgentsSamples(ctx, page, store.SampleQuery{From: from, To: to})
 		if err != nil {
 			return apitypes.Results{}, err
@@ -60,14 +61,26 @@ func (c *Controller) measure(ctx context.Context, x Experiment, until time.Time)
 }
 
 // measureAgentMinutes bounds the agents times minutes one read of
-// measure covers (16 series a minute: about 300,000 samples), so that a
-// long window's read stays well inside the store's call deadline.
+// measure covers for a paired agent's two variants (about 45 series a
+// minute: some 900,000 samples), so that a long window's read stays well
+// inside the store's call deadline.
 const measureAgentMinutes = 20_000
 
-// measurePage is how many targets' windows measure reads per call.
-func measurePage(from, to time.Time) int {
+// Series a minute of one paired agent: the two variants', and what each
+// candidate beyond the first adds.
+const (
+	seriesPerMinutePaired = 45
+	seriesPerExtraVariant = 20
+)
+
+// measurePage is how many targets' windows measure reads per call when
+// each target reports variants variants: the page shrinks with each
+// candidate beyond the first, so a read holds as many samples as with one.
+func measurePage(from, to time.Time, variants int) int {
 	minutes := max(1, int(to.Sub(from)/time.Minute))
-	return min(store.MaxBatchKeys, max(1, measureAgentMinutes/minutes))
+	perMinute := seriesPerMinutePaired + seriesPerExtraVariant*max(0, variants-2)
+	agentMinutes := measureAgentMinutes * seriesPerMinutePaired / perMinute
+	return min(store.MaxBatchKeys, max(1, agentMinutes/minutes))
 }
 
 // Create stores a new experiment in pending.
@@ -76,12 +89,16 @@ func (c *Controller) Create(ctx context.Context, spec apitypes.ExperimentSpec) (
 	if err := Validate(spec); err != nil {
 		return Experiment{}, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
-	for _, p := range []string{spec.Baseline.Pipeline, spec.Candidate.Pipeline} {
-		if p == "" {
+	pipelines := [][2]string{{"baseline.pipeline", spec.Baseline.Pipeline}, {"candidate.pipeline", spec.Candidate.Pipeline}}
+	for i, cand := range spec.Candidates {
+		pipelines = append(pipelines, [2]string{fmt.Sprintf("candidates[%d].pipeline", i), cand.Pipeline})
+	}
+	for _, p := range pipelines {
+		if p[1] == "" {
 			continue
 		}
-		if _, err := c.set.Catalog.Get(p); err != nil {
-			return Experiment{}, fmt.Errorf("%w: pipeline %q: %w", ErrInvalidSpec, p, err)
+		if _, err := c.set.Catalog.Get(p[1]); err != nil {
+			return Experiment{}, fmt.Errorf("%w: %s: pipeline %q: %w", ErrInvalidSpec, p[0], p[1], err)
 		}
 	}
 	for _, m := range spec.PriceModels {
@@ -120,9 +137,13 @@ func (c *Controller) checkRenders(ctx context.Context, x Experiment) error {
 		if err != nil {
 			return err
 		}
-		cand := catalog.Ref{Pipeline: x.Spec.Candidate.Pipeline, Params: x.Spec.Candidate.Parameters}
-		if _, err := c.single(ctx, x, t.InstanceUID, cand, shared, apitypes.VariantCandidate); err != nil {
-			return fmt.Errorf("rendering the candidate: %w", err)
+		for _, cand := range candidateRefs(x) {
+			if _, err := c.single(ctx, x, t.InstanceUID, cand.Ref(), shared, cand.Name); err != nil {
+				if len(x.Spec.Candidates) > 0 {
+					return fmt.Errorf("rendering candidate %s: %w", cand.Name, err)
+				}
+				return fmt.Errorf("rendering the candidate: %w", err)
+			}
 		}
 		return nil
 	}

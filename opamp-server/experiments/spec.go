@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/phoenix/platform/opamp-server/apitypes"
 	"github.com/phoenix/platform/opamp-server/selector"
+	"github.com/phoenix/platform/pipelines/catalog"
 	"github.com/phoenix/platform/processors/contract/criticalrules"
 )
 
@@ -58,6 +60,15 @@ func applyDefaults(s *apitypes.ExperimentSpec) {
 	if s.DeployTimeout == 0 {
 		s.DeployTimeout = apitypes.Duration(DefaultDeployTimeout)
 	}
+	if len(s.Candidates) > 0 {
+		// A copy: the caller's spec keeps its own slice.
+		s.Candidates = slices.Clone(s.Candidates)
+		for i, c := range s.Candidates {
+			if c.Name == "" && c.Pipeline != "" {
+				s.Candidates[i].Name = catalog.CandidateName(c.Pipeline, c.Parameters)
+			}
+		}
+	}
 }
 
 // nameRE: printable, no control characters, at most 100 characters.
@@ -91,8 +102,12 @@ func Validate(s apitypes.ExperimentSpec) error {
 	if s.Baseline.Export {
 		add("baseline.export", "only the candidate can be switched between shadow and export")
 	}
-	if s.Candidate.Pipeline == "" {
-		add("candidate.pipeline", "required")
+	if s.Candidates == nil {
+		if s.Candidate.Pipeline == "" {
+			add("candidate.pipeline", "required")
+		}
+	} else {
+		errs = append(errs, validateCandidates(s)...)
 	}
 	if s.Candidate.Current {
 		add("candidate.current", "only the baseline can be the current configuration")
@@ -134,6 +149,64 @@ func Validate(s apitypes.ExperimentSpec) error {
 		add("success_criteria.max_cpu_increase", "collector CPU is only compared in split mode")
 	}
 	return errors.Join(errs...)
+}
+
+// candidateNameRE is catalog.PairedSpec.Candidates' name rule (a cost_meter
+// variant and a component ID suffix).
+var candidateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// reservedCandidateNames are the paired configuration's other pipelines
+// (metrics/baseline, metrics/system), in any case.
+var reservedCandidateNames = []string{apitypes.VariantBaseline, "system"}
+
+// validateCandidates checks spec.candidates, names defaulted: paired mode
+// only, instead of candidate, 1 to MaxCandidates shadows with valid,
+// distinct names.
+func validateCandidates(s apitypes.ExperimentSpec) []error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if s.Mode == apitypes.ModeSplit {
+		add("candidates", "several candidates run in paired mode only (each beside the baseline from the same scrape); split mode compares one candidate")
+	}
+	if s.Candidate.Pipeline != "" || s.Candidate.Parameters != nil {
+		add("candidates", "give candidate or candidates, not both")
+	}
+	if s.Candidate.Export {
+		add("candidate.export", "does not apply to candidates: every candidate of several runs in shadow")
+	}
+	switch n := len(s.Candidates); {
+	case n == 0:
+		add("candidates", "give 1 to %d candidates, or candidate", apitypes.MaxCandidates)
+	case n > apitypes.MaxCandidates:
+		// Nothing more is checked: a long list is refused as a whole.
+		add("candidates", "at most %d candidates, got %d", apitypes.MaxCandidates, n)
+		return errs
+	}
+	firstOf := map[string]int{}
+	for i, c := range s.Candidates {
+		at := fmt.Sprintf("candidates[%d]", i)
+		if c.Pipeline == "" {
+			add(at+".pipeline", "required")
+		}
+		folded := strings.ToLower(c.Name)
+		switch {
+		case c.Name == "" && c.Pipeline == "":
+			// Named after its pipeline once it has one.
+		case !candidateNameRE.MatchString(c.Name):
+			add(at+".name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (got %d characters)", len(c.Name))
+		case slices.Contains(reservedCandidateNames, folded):
+			add(at+".name", "%q is reserved (the configuration's %s pipeline): name the candidate otherwise", c.Name, folded)
+		default:
+			if j, dup := firstOf[folded]; dup {
+				add(at+".name", "%q is also candidates[%d]'s name; give each a name", c.Name, j)
+				continue
+			}
+			firstOf[folded] = i
+		}
+	}
+	return errs
 }
 
 // CriticalRules converts a spec's critical-process rules to the processors'
