@@ -10,8 +10,15 @@ import (
 
 // PrintResults writes results as tables: per-variant figures, reductions,
 // costs per price model, the candidate's fidelity and the verdict with its
-// reasons.
+// reasons. With several candidates, their ranking comes first, then the
+// figures of the first ranked, which the results carry in detail.
 func PrintResults(out io.Writer, r apitypes.Results) error {
+	if len(r.Candidates) > 0 {
+		if err := printCandidates(out, r); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nThe first ranked, %s, against the baseline:\n\n", Printable(r.Candidates[0].Name))
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "VARIANT\tAGENTS\tACTIVE SERIES\tDATAPOINTS/MIN\tBYTES/MIN\tPROCESSES/MIN\tCRITICAL\t")
 	for _, v := range r.Variants {
@@ -37,10 +44,11 @@ func PrintResults(out io.Writer, r apitypes.Results) error {
 		for _, mc := range r.Costs {
 			var base, cand float64
 			for _, vc := range mc.Variants {
-				switch vc.Variant {
-				case apitypes.VariantBaseline:
+				// The candidate is "candidate", or its own name when the
+				// experiment compared several.
+				if vc.Variant == apitypes.VariantBaseline {
 					base = vc.MonthlyPerHost
-				case apitypes.VariantCandidate:
+				} else {
 					cand = vc.MonthlyPerHost
 				}
 			}

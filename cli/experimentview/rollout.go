@@ -14,7 +14,7 @@ import (
 // PrintRollout writes a progressive promotion: where it is, why it halted,
 // and one line per wave with its gate's counts.
 func PrintRollout(out io.Writer, r apitypes.Rollout) error {
-	fmt.Fprintf(out, "ROLLOUT  %s, %s, gate timeout %s\n", r.State, rolloutPosition(r), r.GateTimeout.D())
+	fmt.Fprintf(out, "ROLLOUT  %s, %s, gate timeout %s%s\n", r.State, rolloutPosition(r), r.GateTimeout.D(), rolloutCandidate(r))
 	if r.Reason != "" {
 		fmt.Fprintf(out, "Halted:  %s\n", r.Reason)
 	}
@@ -57,7 +57,16 @@ func RolloutLine(id string, r apitypes.Rollout) string {
 			line += fmt.Sprintf(", %d removed", wv.Removed)
 		}
 	}
-	return line
+	return line + rolloutCandidate(r)
+}
+
+// rolloutCandidate names the candidate rolled out when the experiment
+// compared several; a single candidate needs no name.
+func rolloutCandidate(r apitypes.Rollout) string {
+	if r.Candidate == "" || r.Candidate == apitypes.VariantCandidate {
+		return ""
+	}
+	return ", candidate " + Printable(r.Candidate)
 }
 
 func pct(p float64) string { return strconv.FormatFloat(p, 'g', -1, 64) }

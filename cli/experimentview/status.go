@@ -22,7 +22,7 @@ func PrintStatus(out io.Writer, x apitypes.Experiment, now time.Time) error {
 	if x.Spec.Description != "" {
 		fmt.Fprintf(w, "Description:\t%s\n", x.Spec.Description)
 	}
-	fmt.Fprintf(w, "Mode:\t%s, %s vs %s, targets %s\n", x.Spec.Mode, x.Spec.Baseline.Name(), x.Spec.Candidate.Pipeline, x.Spec.Targets.Selector)
+	fmt.Fprintf(w, "Mode:\t%s, %s vs %s, targets %s\n", x.Spec.Mode, x.Spec.Baseline.Name(), candidatesText(x.Spec), x.Spec.Targets.Selector)
 	fmt.Fprintf(w, "Status:\t%s\t%s\n", x.Status, bar(x.Progress))
 	if sum := x.State.TargetSummary; sum != nil && sum.Total > 0 {
 		fmt.Fprintf(w, "Targets:\t%s\n", TargetsLine(*sum))

@@ -128,11 +128,17 @@ func newChart(id, title, yLabel string, format func(float64) string, order []api
 	return c
 }
 
+// variantPalette colours the other variants (the candidates of an
+// experiment with several) by their place in Results.Series, so that a
+// candidate keeps its colour in every chart: the second place is the
+// candidate's orange, as in an experiment with one.
+var variantPalette = []string{"#4b5563", "#d9660b", "#2a9d4b", "#7c3aed", "#c2185b", "#0f8b8d"}
+
 func colorOf(variant string, i int) string {
 	if c, ok := variantColors[variant]; ok {
 		return c
 	}
-	return []string{"#4b5563", "#7c3aed"}[i%2]
+	return variantPalette[i%len(variantPalette)]
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }

@@ -76,12 +76,21 @@ type Event struct {
 //go:embed report.html.tmpl
 var pageTemplate string
 
-var page = template.Must(template.New("report").Funcs(funcs).Parse(pageTemplate))
+// candidatesTemplate defines the section of an experiment with several
+// candidates.
+//
+//go:embed candidates.html.tmpl
+var candidatesTemplate string
+
+var page = template.Must(template.Must(template.New("report").Funcs(funcs).Parse(pageTemplate)).Parse(candidatesTemplate))
 
 // view is what the template renders: the data plus the charts.
 type view struct {
 	Data
 	Charts []chart
+	// Candidates rank the candidates of an experiment with several; nil
+	// for one.
+	Candidates *candidatesView
 }
 
 // Render writes the report. Nothing is written when rendering fails.
@@ -89,6 +98,7 @@ func Render(w io.Writer, data Data) error {
 	v := view{Data: data}
 	if r := data.Results; r != nil {
 		v.Charts = charts(r)
+		v.Candidates = newCandidatesView(r)
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, v); err != nil {

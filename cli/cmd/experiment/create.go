@@ -27,7 +27,7 @@ type CreateOptions struct {
 	Selector       string
 	Mode           string
 	Baseline       string
-	Candidate      string
+	Candidates     []string
 	Params         []string
 	BaselineParams []string
 	CandParams     []string
@@ -50,14 +50,26 @@ func NewCmdCreate(ios *cmdutil.IOStreams, client *cmdutil.ClientOptions, runF fu
 		Use:   "create (-f SPEC | --name NAME --selector SEL --candidate PIPELINE [flags])",
 		Short: "Create an experiment from a spec file or from flags",
 		Long: `Create an experiment from a YAML or JSON spec (see docs/experiments.md), or build
-one from flags. Flags given with -f override the file's values.`,
+one from flags. Flags given with -f override the file's values.
+
+--candidate PIPELINE[:key=value,...] names the candidate and, after a colon,
+its parameters (YAML values, comma-separated; --candidate-param adds more).
+Repeat --candidate to compare up to 4 candidates with the baseline at once
+(paired mode): each runs in shadow beside the baseline, is named after its
+pipeline and parameters (topk-rollup:k=5 is topk-rollup-k5), and the results
+rank them and recommend the cheapest that meets every criterion. With several
+candidates, put each one's parameters after its pipeline, not in
+--candidate-param; promote one with 'phoenix experiment promote ID --candidate NAME'.`,
 		Example: `  phoenix experiment create -f experiment.yaml --start
   phoenix experiment create --name web-topk --selector 'env=staging,host.name=~web-.*' \
       --baseline baseline --candidate topk-rollup --candidate-param k=15 \
       --param collection_interval=30s --duration 30m --warmup 5m --min-series-reduction 0.8 --start
   # also require 95% of the processes' CPU in per-process series and at most
   # 2 busy or large processes per agent-hour hidden in rollups
-  phoenix experiment create -f experiment.yaml --min-cpu-coverage 0.95 --max-blind-spots-per-hour 2`,
+  phoenix experiment create -f experiment.yaml --min-cpu-coverage 0.95 --max-blind-spots-per-hour 2
+  # compare three candidates at once; the results rank them
+  phoenix experiment create --name web-k --selector env=staging --duration 30m --min-series-reduction 0.8 \
+      --candidate topk-rollup:k=5 --candidate topk-rollup:k=10 --candidate topk:k=10 --start`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.changed = cmd.Flags().Changed
@@ -74,7 +86,8 @@ one from flags. Flags given with -f override the file's values.`,
 	f.StringVarP(&opts.Selector, "selector", "l", "", "target agents, e.g. env=staging,host.name=~web-.*")
 	f.StringVar(&opts.Mode, "mode", "", "paired (default) or split")
 	f.StringVar(&opts.Baseline, "baseline", "", `baseline pipeline, or "current" for each agent's current assignment`)
-	f.StringVar(&opts.Candidate, "candidate", "", "candidate pipeline")
+	f.StringArrayVar(&opts.Candidates, "candidate", nil, "candidate pipeline, PIPELINE[:key=value,...]; repeat it to compare up to\n"+
+		fmt.Sprintf("%d candidates at once (paired mode)", apitypes.MaxCandidates))
 	f.StringArrayVarP(&opts.Params, "param", "p", nil, "shared collector parameter key=value (repeatable)")
 	f.StringArrayVar(&opts.BaselineParams, "baseline-param", nil, "baseline pipeline parameter key=value (repeatable)")
 	f.StringArrayVar(&opts.CandParams, "candidate-param", nil, "candidate pipeline parameter key=value (repeatable)")
@@ -144,7 +157,6 @@ func (o *CreateOptions) overlay(s *apitypes.ExperimentSpec) error {
 			s.Baseline.Pipeline, s.Baseline.Current = "", true
 		}
 	})
-	set("candidate", func() { s.Candidate.Pipeline = o.Candidate })
 	set("duration", func() { s.Duration = apitypes.Duration(o.Duration) })
 	set("warmup", func() { s.Warmup = apitypes.Duration(o.Warmup) })
 	set("min-series-reduction", func() { s.SuccessCriteria.MinSeriesReduction = o.MinReduction })
@@ -160,23 +172,14 @@ func (o *CreateOptions) overlay(s *apitypes.ExperimentSpec) error {
 		}
 		s.SuccessCriteria.MaxBlindSpotsPerHour = &o.MaxBlindSpots
 	}
-	for _, p := range []struct {
-		flags []string
-		dst   *map[string]any
-	}{{o.Params, &s.Parameters}, {o.BaselineParams, &s.Baseline.Parameters}, {o.CandParams, &s.Candidate.Parameters}} {
-		if len(p.flags) == 0 {
-			continue
-		}
-		parsed, err := cmdutil.ParseParams(p.flags, "")
-		if err != nil {
-			return err
-		}
-		if *p.dst == nil {
-			*p.dst = map[string]any{}
-		}
-		for k, v := range parsed {
-			(*p.dst)[k] = v
-		}
+	if err := o.mergeParams(o.Params, &s.Parameters); err != nil {
+		return err
+	}
+	if err := o.mergeParams(o.BaselineParams, &s.Baseline.Parameters); err != nil {
+		return err
+	}
+	if err := o.applyCandidates(s); err != nil {
+		return err
 	}
 	if s.Baseline.Pipeline == "" && !s.Baseline.Current {
 		s.Baseline.Pipeline = "baseline"

@@ -21,7 +21,9 @@ type PromoteOptions struct {
 	// default.
 	Waves       string
 	GateTimeout time.Duration
-	Format      cmdutil.Format
+	// Candidate names the candidate to promote; empty for the single form.
+	Candidate string
+	Format    cmdutil.Format
 }
 
 // NewCmdPromote returns `phoenix experiment promote`. runF, when not nil,
@@ -51,10 +53,16 @@ then restores every agent. The server carries the rollout on across restarts.
 
 The promote returns once the first wave is assigned; follow the rest with
 'phoenix experiment watch ID'. --waves 100 promotes every agent at once (still
-gated: a failure rolls them all back).`,
+gated: a failure rolls them all back).
+
+An experiment that compared several candidates needs --candidate NAME: one of
+the names its results rank (the recommended one is the cheapest that met every
+criterion); for a single candidate leave it out.`,
 		Example: `  phoenix experiment promote exp-3f2a9c1b7d4e
   phoenix experiment promote exp-3f2a9c1b7d4e --waves 5,25,100 --gate-timeout 10m
   phoenix experiment promote exp-3f2a9c1b7d4e --waves 100
+  # an experiment with several candidates: name the one to roll out
+  phoenix experiment promote exp-3f2a9c1b7d4e --candidate topk-rollup-k10
   phoenix experiment watch exp-3f2a9c1b7d4e`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +75,7 @@ gated: a failure rolls them all back).`,
 	}
 	cmd.Flags().StringVar(&opts.Waves, "waves", "", "cumulative percentages of the targets per wave, increasing, the last 100 (default 1,10,50,100)")
 	cmd.Flags().DurationVar(&opts.GateTimeout, "gate-timeout", 0, "how long each wave may take to pass its gate, 10s to 1h (default 5m)")
+	cmd.Flags().StringVar(&opts.Candidate, "candidate", "", "the candidate to promote, by name; required when the experiment compared several")
 	cmdutil.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
@@ -83,7 +92,8 @@ func runPromote(ctx context.Context, opts *PromoteOptions) error {
 	if err != nil {
 		return err
 	}
-	x, err := c.PromoteExperiment(ctx, opts.ID, apitypes.PromoteRequest{Waves: waves, GateTimeout: apitypes.Duration(opts.GateTimeout)})
+	x, err := c.PromoteExperiment(ctx, opts.ID, apitypes.PromoteRequest{Waves: waves, GateTimeout: apitypes.Duration(opts.GateTimeout),
+		Candidate: opts.Candidate})
 	if err != nil {
 		return fmt.Errorf("promote %s: %w", opts.ID, err)
 	}

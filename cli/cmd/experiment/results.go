@@ -33,9 +33,18 @@ says what the candidate loses: its CPU and memory coverage (the share kept in
 per-process series rather than rollups), whether attributed + rolled up is
 conserved within 1% of the baseline's, blind spots per agent-hour (notable
 processes it did not keep) and the worst of them. Split mode shows coverage
-only, as an upper bound. See docs/experiment-results.md.`,
-		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .fidelity",
-		Args:    cobra.ExactArgs(1),
+only, as an upper bound. See docs/experiment-results.md.
+
+An experiment that compared several candidates first ranks them: those that
+meet every criterion, the cheapest first (monthly cost for all targets under
+the first price model), then the others; it names the recommended one, the
+cheapest that meets every criterion, to promote with
+'phoenix experiment promote ID --candidate NAME'. The tables that follow are
+the first ranked candidate's against the baseline.`,
+		Example: "  phoenix experiment results exp-3f2a9c1b7d4e\n  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .derived\n" +
+			"  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq .fidelity\n" +
+			"  phoenix experiment results exp-3f2a9c1b7d4e -o json | jq '.recommended, (.candidates[] | {rank, name, pareto_optimal})'",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {

@@ -67,6 +67,49 @@ func Results() apitypes.Results {
 
 func ptr[T any](v T) *T { return &v }
 
+// MultiResults are Results() of an experiment that compared three
+// candidates: topk-rollup-k10 passes and is the cheapest that does (ranked
+// first, recommended, its figures on top), topk-k10 passes without CPU
+// coverage figures, and topk-rollup-k5, the cheapest, fails on blind spots.
+func MultiResults() apitypes.Results {
+	r := Results()
+	const first = "topk-rollup-k10"
+	r.Variants[1].Variant = first
+	r.Costs[0].Variants[1].Variant = first
+	r.Fidelity.Variant = first
+	r.Verdict = apitypes.Verdict{Pass: true, Checks: []apitypes.Check{
+		{Criterion: apitypes.CriterionSeriesReduction, Outcome: apitypes.OutcomePass, Reason: "series reduction 88.5% ≥ 80% required"},
+	}}
+	model := r.Costs[0].Model
+	cost := func(name string, perHost float64) []apitypes.ModelCost {
+		return []apitypes.ModelCost{{Model: model, Variants: []apitypes.VariantCost{
+			{Variant: "baseline", MonthlyPerHost: 12.5, Monthly: 25},
+			{Variant: name, MonthlyPerHost: perHost, Monthly: 2 * perHost},
+		}, MonthlySaving: 25 - 2*perHost, SavingFraction: 1 - perHost/12.5}}
+	}
+	figures := func(name string, active float64) apitypes.VariantFigures {
+		return apitypes.VariantFigures{Agents: 2, Figures: apitypes.Figures{Variant: name, ActiveSeries: active, CriticalProcesses: 3}}
+	}
+	r.Candidates = []apitypes.CandidateResults{
+		{Name: first, Pipeline: "topk-rollup", Parameters: map[string]any{"k": 10}, Rank: 1,
+			Figures: figures(first, 50), Derived: r.Derived, Costs: cost(first, 1.5), Verdict: r.Verdict,
+			Fidelity:      &apitypes.Fidelity{Variant: first, Agents: 2, CPUCoverage: ptr(0.931), Conserved: ptr(true), BlindSpotsPerHour: ptr(0.5)},
+			ParetoOptimal: true},
+		{Name: "topk-k10", Pipeline: "topk", Parameters: map[string]any{"k": 10, "rank_by": []any{"cpu", "memory"}}, Rank: 2,
+			Figures: figures("topk-k10", 45), Derived: apitypes.Derived{SeriesReduction: apitypes.Estimate{Value: 0.9}, CriticalRetention: 1},
+			Costs: cost("topk-k10", 2.25), Verdict: apitypes.Verdict{Pass: true}},
+		{Name: "topk-rollup-k5", Pipeline: "topk-rollup", Parameters: map[string]any{"k": 5}, Rank: 3,
+			Figures: figures("topk-rollup-k5", 30), Derived: apitypes.Derived{SeriesReduction: apitypes.Estimate{Value: 0.933}, CriticalRetention: 1},
+			Costs: cost("topk-rollup-k5", 1),
+			Verdict: apitypes.Verdict{Checks: []apitypes.Check{{Criterion: apitypes.CriterionBlindSpots, Outcome: apitypes.OutcomeFail,
+				Reason: "3.20 blind spots per agent-hour > 1 allowed"}}},
+			Fidelity:      &apitypes.Fidelity{Variant: "topk-rollup-k5", Agents: 2, CPUCoverage: ptr(0.8), Conserved: ptr(false), BlindSpotsPerHour: ptr(3.2)},
+			ParetoOptimal: true},
+	}
+	r.Recommended = first
+	return r
+}
+
 // ExperimentServer is a Server, with an admin token, that also runs the
 // real experiment controller on a clock the test moves. Its analysis
 // reports Results(); its HTML report is a title holding the experiment's
