@@ -30,6 +30,9 @@ func (s *Server) report(ctx context.Context, id string, w io.Writer) error {
 		},
 		GeneratedAt: time.Now().UTC(),
 	}
+	for _, c := range x.Spec.Candidates {
+		data.Experiment.Candidates = append(data.Experiment.Candidates, c.Name+": "+c.Pipeline)
+	}
 	for _, t := range x.State.Targets {
 		name := t.InstanceUID
 		if t.Host != "" {

@@ -211,3 +211,12 @@ func TestColorsOfFurtherVariants(t *testing.T) {
 	}
 	assert.Equal(t, colorOf(apitypes.VariantCandidate, 3), colorOf("x", 1), "the second place is the candidate's colour")
 }
+
+func TestRenderNamesSeveralCandidatesInTheHeader(t *testing.T) {
+	d := fullData(multiResults(t))
+	d.Experiment.CandidatePipeline = ""
+	d.Experiment.Candidates = []string{"topk-rollup-k5: topk-rollup", "<b>x</b>: topk"}
+	html := render(t, d)
+	assert.Contains(t, html, "<dt>Candidates</dt><dd><code>topk-rollup-k5: topk-rollup</code>, <code>&lt;b&gt;x&lt;/b&gt;: topk</code></dd>")
+	assert.NotContains(t, html, "<dt>Candidate</dt>")
+}

@@ -49,8 +49,11 @@ type Experiment struct {
 	// Pipelines compared, as the spec names them.
 	BaselinePipeline  string
 	CandidatePipeline string
-	CreatedAt         time.Time
-	StartedAt         time.Time
+	// Candidates are the candidates of an experiment with several, each as
+	// "name: pipeline"; CandidatePipeline is then empty.
+	Candidates []string
+	CreatedAt  time.Time
+	StartedAt  time.Time
 	// MeasureFrom and MeasureTo bound the measurement window.
 	MeasureFrom time.Time
 	MeasureTo   time.Time
