@@ -85,9 +85,12 @@ func results(t *testing.T, c *apiclient.Client, id string) apitypes.Results {
 }
 
 // TestPairedExperimentSurvivesRestartThenPromoteAndRollback runs the main
-// loop: a paired experiment that the server's crash does not disturb,
-// non-zero cost_meter figures, every critical process kept, a large series
-// reduction; then promote and rollback change what the agent runs.
+// loop with two candidates beside the baseline, in one collector from one
+// scrape: a paired experiment that the server's crash does not disturb,
+// non-zero cost_meter figures for each, every critical process kept, a
+// large series reduction, the candidates ranked and the cheapest passing
+// one recommended; then promoting it by name and rolling back change what
+// the agent runs.
 func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	ctx := t.Context()
 	startLoad(t)
@@ -97,11 +100,23 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	before := assignBaseline(t, c, agent)
 	logs := func() string { return srv.Log() + agent.Log() }
 
-	x, err := c.CreateExperiment(ctx, spec("paired e2e", "env=exp", apitypes.ModePaired, 2*time.Minute), true)
+	sp := spec("paired e2e", "env=exp", apitypes.ModePaired, 2*time.Minute)
+	sp.Candidate = apitypes.Variant{}
+	sp.Candidates = []apitypes.NamedVariant{
+		{Pipeline: "topk-rollup"}, // the catalog's default k
+		{Pipeline: "topk-rollup", Parameters: map[string]any{"k": 3}},
+	}
+	x, err := c.CreateExperiment(ctx, sp, true)
 	require.NoError(t, err)
+	names := x.Spec.CandidateNames()
+	require.Equal(t, []string{"topk-rollup", "topk-rollup-k3"}, names, "named after pipeline and parameters")
 	running := waitStatus(t, c, x.ID, 2*time.Minute, logs, apitypes.ExperimentRunning)
 	require.Len(t, running.State.Targets, 1)
 	assert.Equal(t, "both", running.State.Targets[0].Variant)
+	agent.WaitFor(ctx, c, 30*time.Second, "every candidate running beside the baseline", func(v apitypes.AgentView) bool {
+		return strings.Contains(v.EffectiveConfig, "metrics/topk-rollup-k3") && strings.Contains(v.EffectiveConfig, "cost_meter/topk-rollup:") &&
+			strings.Contains(v.EffectiveConfig, "metrics/baseline")
+	})
 
 	// The server crashes mid-run; the restarted one resumes the experiment.
 	time.Sleep(30 * time.Second)
@@ -114,18 +129,34 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	r := results(t, c, x.ID)
 	base, ok := r.Variant(apitypes.VariantBaseline)
 	require.True(t, ok)
-	cand, ok := r.Variant(apitypes.VariantCandidate)
-	require.True(t, ok)
 	assert.Positive(t, base.DatapointsPerMinute)
-	assert.Positive(t, cand.DatapointsPerMinute)
 	assert.Positive(t, base.ActiveSeries)
 	assert.Positive(t, base.CriticalProcesses, "loadsim's postgres and nginx are critical by the default rules")
-	assert.InDelta(t, 1.0, r.Derived.CriticalRetention, 1e-9, "the candidate must keep every critical process")
-	t.Logf("series reduction %.1f%% (baseline %.0f → candidate %.0f active series), bytes reduction %.1f%%",
-		100*r.Derived.SeriesReduction.Value, base.ActiveSeries, cand.ActiveSeries, 100*r.Derived.BytesReduction.Value)
-	assert.Greater(t, r.Derived.SeriesReduction.Value, 0.5)
+	require.Len(t, r.Candidates, 2)
+	for i, cr := range r.Candidates {
+		assert.Equal(t, i+1, cr.Rank)
+		assert.Contains(t, names, cr.Name)
+		assert.Positive(t, cr.Figures.DatapointsPerMinute, cr.Name)
+		assert.InDelta(t, 1.0, cr.Derived.CriticalRetention, 1e-9, "%s must keep every critical process", cr.Name)
+		assert.Greater(t, cr.Derived.SeriesReduction.Value, 0.5, cr.Name)
+		assert.True(t, cr.Verdict.Pass, "%s: %+v", cr.Name, cr.Verdict.Checks)
+		require.NotNil(t, cr.Fidelity, "%s: the collector's fidelity figures", cr.Name)
+		require.NotNil(t, cr.Fidelity.CPUCoverage, cr.Name)
+		require.NotEmpty(t, cr.Costs, cr.Name)
+		t.Logf("rank %d %s: series reduction %.1f%% (%.0f → %.0f active series), CPU coverage %.1f%%, %s $%.2f/month",
+			cr.Rank, cr.Name, 100*cr.Derived.SeriesReduction.Value, base.ActiveSeries, cr.Figures.ActiveSeries,
+			100**cr.Fidelity.CPUCoverage, cr.Costs[0].Model.Name, cr.Costs[0].Variants[1].Monthly)
+	}
+	// Both pass: the cheaper one is recommended, and it is the one with
+	// fewer series (k=3).
+	first, second := r.Candidates[0], r.Candidates[1]
+	assert.Equal(t, first.Name, r.Recommended)
+	assert.LessOrEqual(t, first.Costs[0].Variants[1].Monthly, second.Costs[0].Variants[1].Monthly)
+	assert.Less(t, first.Figures.ActiveSeries, second.Figures.ActiveSeries)
+	top, ok := r.Variant(first.Name)
+	require.True(t, ok, "the top-level figures are the first ranked's, under its name")
+	assert.Equal(t, first.Figures.ActiveSeries, top.ActiveSeries)
 	assert.Equal(t, "pass", done.State.Verdict)
-	assert.NotEmpty(t, r.Costs)
 
 	// Back on its previous configuration after the experiment.
 	agent.WaitFor(ctx, c, 90*time.Second, "restored to the baseline", func(v apitypes.AgentView) bool {
@@ -133,11 +164,16 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 			!strings.Contains(v.EffectiveConfig, "process_topk")
 	})
 
-	// Promote: the candidate becomes the configuration.
+	// Promote names the candidate: without a name it is refused.
 	_, err = c.ExperimentAction(ctx, x.ID, "promote")
+	require.Error(t, err)
+	assert.True(t, apiclient.IsStatus(err, 400), "promote without a candidate: %v", err)
+	_, err = c.PromoteExperiment(ctx, x.ID, apitypes.PromoteRequest{Candidate: r.Recommended})
 	require.NoError(t, err)
+	wantK := fmt.Sprint(first.Parameters["k"])
 	agent.WaitFor(ctx, c, 90*time.Second, "candidate promoted", func(v apitypes.AgentView) bool {
 		return v.Assignment != nil && v.Assignment.Pipeline == "topk-rollup" && v.Drift.State == apitypes.DriftInSync &&
+			fmt.Sprint(v.Assignment.Parameters["k"]) == wantK &&
 			strings.Contains(v.EffectiveConfig, "process_topk") && strings.Contains(v.EffectiveConfig, "process_rollup")
 	})
 	// The promote's one wave passes its gate on the collector's own
@@ -168,6 +204,7 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	require.NoError(t, c.ExperimentReport(ctx, x.ID, &page))
 	assert.Contains(t, page.String(), "paired e2e")
 	assert.Contains(t, page.String(), "<svg")
+	assert.Contains(t, page.String(), `id="chart-candidates"`, "the cost against CPU coverage chart")
 }
 
 // TestSplitExperimentWithTwoAgents divides two agents into cohorts.
