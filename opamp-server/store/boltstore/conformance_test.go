@@ -36,3 +36,12 @@ func BenchmarkQueryAgentsSamples(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkAgentsWindows(b, s)
 }
+
+func BenchmarkSetAssignments(b *testing.B) {
+	s, err := boltstore.Open(filepath.Join(b.TempDir(), "bench-assignments.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkSetAssignments(b, s)
+}

@@ -38,3 +38,12 @@ func BenchmarkQueryAgentsSamples(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkAgentsWindows(b, s)
 }
+
+func BenchmarkSetAssignments(b *testing.B) {
+	s, err := pgstore.Open(b.Context(), pgtest.StartShared(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkSetAssignments(b, s)
+}
