@@ -1,7 +1,6 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +31,7 @@ func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) 
 			return nil, store.BatchError(i, len(asgs), err)
 		}
 	}
+	texts := store.StoredTexts(out) // outside the transaction: hashing is most of the work
 	err := s.update(ctx, func(tx *bolt.Tx) ([]store.Change, error) {
 		gens := tx.Bucket(bucketGenerations)
 		changes := make([]store.Change, 0, len(out))
@@ -42,7 +42,7 @@ func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) 
 			if err := gens.Put(key, encodeUint(uint64(a.Generation))); err != nil {
 				return nil, err
 			}
-			if err := putAssignment(tx, *a); err != nil {
+			if err := putAssignment(tx, *a, texts[i]); err != nil {
 				return nil, err
 			}
 			changes = append(changes, store.Change{Kind: store.ChangeAssignment, ID: a.InstanceUID})
@@ -56,18 +56,31 @@ func (s *Store) SetAssignments(ctx context.Context, asgs []apitypes.Assignment) 
 }
 
 // putAssignment writes an assignment as its head (the record without
-// Config) and its text apart, so lists decode the head alone. The text is
-// rewritten only when it changed: a rollout re-sets the same one.
-func putAssignment(tx *bolt.Tx, a apitypes.Assignment) error {
+// Config) referencing its stored text st, and moves the reference counts:
+// the text is written only by its first reference, so a fleet's texts cost
+// one write. A rollout re-setting the same text changes no count.
+func putAssignment(tx *bolt.Tx, a apitypes.Assignment, st store.StoredText) error {
 	key := []byte(a.InstanceUID)
-	texts := tx.Bucket(bucketAssignmentConfigs)
-	if v := hashedValue(a.ConfigHash, a.Config); !bytes.Equal(texts.Get(key), v) {
-		if err := texts.Put(key, v); err != nil {
+	old, err := storedTextHash(tx, a.InstanceUID)
+	if err != nil {
+		return err
+	}
+	if old != st.Hash {
+		if err := refText(tx, st); err != nil {
 			return err
 		}
+		if old != "" {
+			if err := unrefText(tx, old); err != nil {
+				return err
+			}
+		}
+	}
+	// A text of schema 4's layout is replaced.
+	if err := tx.Bucket(bucketAssignmentConfigs).Delete(key); err != nil {
+		return err
 	}
 	a.Config = ""
-	head, err := marshal(a)
+	head, err := marshal(assignmentHead{Assignment: a, TextHash: st.Hash, Templated: st.Templated})
 	if err != nil {
 		return err
 	}
@@ -86,9 +99,9 @@ type assignmentBrief struct {
 }
 
 // readAssignment returns an agent's assignment, read to depth d, and
-// whether it has one. A record written before schema 4 (or not yet
-// migrated) holds its text inline: a head or a brief drops it, a full read
-// keeps it.
+// whether it has one. A record not yet migrated to schema 5 holds its text
+// inline (before schema 4) or under its key in bucketAssignmentConfigs
+// (schema 4): a head or a brief drops it, a full read keeps it.
 func readAssignment(tx *bolt.Tx, uid string, d store.AssignmentDepth) (apitypes.Assignment, bool, error) {
 	key := []byte(uid)
 	v := tx.Bucket(bucketAssignments).Get(key)
@@ -103,14 +116,21 @@ func readAssignment(tx *bolt.Tx, uid string, d store.AssignmentDepth) (apitypes.
 		return apitypes.Assignment{InstanceUID: b.InstanceUID, Pipeline: b.Pipeline, ConfigHash: b.ConfigHash,
 			Reason: b.Reason, AssignedAt: b.AssignedAt, Generation: b.Generation}, true, nil
 	}
-	var a apitypes.Assignment
-	if err := json.Unmarshal(v, &a); err != nil {
+	var h assignmentHead
+	if err := json.Unmarshal(v, &h); err != nil {
 		return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: %w", uid, err)
 	}
+	a := h.Assignment
 	switch {
 	case d != store.DepthFull:
 		a.Config = ""
-	case a.Config == "":
+	case h.TextHash != "":
+		text, err := readText(tx, h)
+		if err != nil {
+			return apitypes.Assignment{}, false, err
+		}
+		a.Config = text
+	case a.Config == "": // schema 4: the text apart, under the agent's key
 		text := hashedText(tx.Bucket(bucketAssignmentConfigs).Get(key), a.ConfigHash)
 		if text == nil {
 			return apitypes.Assignment{}, false, fmt.Errorf("assignment of agent %q: the text of configuration %s is missing", uid, a.ConfigHash)
@@ -192,13 +212,23 @@ func (s *Store) DeleteAssignment(ctx context.Context, instanceUID string) error 
 	})
 }
 
-// deleteAssignment removes an assignment's head and text, and reports
-// whether there was one. The generation stays: generations never repeat.
+// deleteAssignment removes an assignment's head and its reference to its
+// text, and reports whether there was one. The generation stays:
+// generations never repeat.
 func deleteAssignment(tx *bolt.Tx, uid string) (bool, error) {
 	key := []byte(uid)
 	heads := tx.Bucket(bucketAssignments)
 	if heads.Get(key) == nil {
 		return false, nil
+	}
+	hash, err := storedTextHash(tx, uid)
+	if err != nil {
+		return false, err
+	}
+	if hash != "" {
+		if err := unrefText(tx, hash); err != nil {
+			return false, err
+		}
 	}
 	if err := tx.Bucket(bucketAssignmentConfigs).Delete(key); err != nil {
 		return false, err

@@ -21,14 +21,24 @@ var (
 	// the collector's configuration does, and only an agent's own view
 	// shows it.
 	bucketEffectiveConfigs = []byte("agent_effective_configs")
-	// bucketAssignments: instance UID → Assignment JSON without Config, the
-	// head (records written before schema 4 hold it; Open migrates them).
+	// bucketAssignments: instance UID → assignmentHead JSON: the record
+	// without Config, naming its stored text (records written before
+	// schema 4 hold the text, at schema 4 in bucketAssignmentConfigs; Open
+	// migrates both).
 	bucketAssignments = []byte("assignments")
-	// bucketAssignmentConfigs: instance UID → config hash ‖ NUL ‖ text.
-	// Apart from the head, as effective configurations are: about 10 KiB
-	// that agent lists need only on a drift comparison they do not
-	// remember.
+	// bucketAssignmentConfigs: instance UID → config hash ‖ NUL ‖ text, the
+	// layout of schema 4. Open migrates them to bucketTexts; reads accept
+	// them still, so an interrupted migration leaves a readable file.
 	bucketAssignmentConfigs = []byte("assignment_configs")
+	// bucketTexts: hex SHA-256 of a stored text → the text (schema 5): each
+	// distinct assignment text once, templated by agent
+	// (store.TemplateText), so a fleet's renderings of one pipeline are one
+	// text. Apart from the head: agent lists never read it.
+	bucketTexts = []byte("assignment_texts")
+	// bucketTextRefs: text hash → number of heads referencing it
+	// (big-endian), kept exact in the transaction that changes them; a
+	// text goes with its last reference.
+	bucketTextRefs = []byte("assignment_text_refs")
 	// bucketGenerations: instance UID → last assignment generation; kept
 	// when an assignment is deleted so generations never repeat.
 	bucketGenerations = []byte("assignment_generations")
@@ -55,7 +65,8 @@ var (
 	bucketRollouts = []byte("rollouts")
 
 	allBuckets = [][]byte{
-		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketAssignmentConfigs, bucketGenerations, bucketSamples,
+		bucketAgents, bucketEffectiveConfigs, bucketAssignments, bucketAssignmentConfigs, bucketTexts, bucketTextRefs,
+		bucketGenerations, bucketSamples,
 		bucketSamplesByMinute, bucketExperiments, bucketExperimentsByCreated, bucketEvents,
 		bucketCredentials, bucketCredentialsByDigest, bucketRollouts,
 	}

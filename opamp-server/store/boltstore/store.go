@@ -22,7 +22,7 @@ import (
 )
 
 // SchemaVersion is the layout this package reads and writes.
-const SchemaVersion = 4 // 2: agent credentials; 3: effective configurations apart, rollouts; 4: assignment texts apart
+const SchemaVersion = 5 // 2: agent credentials; 3: effective configurations apart, rollouts; 4: assignment texts apart; 5: each distinct assignment text once
 
 // DefaultLockTimeout bounds how long Open waits for another process to
 // release the file.

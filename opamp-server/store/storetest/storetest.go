@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"Agents", agentTests},
 		{"Credentials", credentialTests},
 		{"Assignments", assignmentTests},
+		{"Texts", textTests},
 		{"Samples", sampleTests},
 		{"Experiments", experimentTests},
 		{"Events", eventTests},
