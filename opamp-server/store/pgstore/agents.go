@@ -282,7 +282,7 @@ func deleteAgents(ctx context.Context, tx pgx.Tx, query string, arg any) ([]stri
 	if err != nil || len(removed) == 0 {
 		return removed, err
 	}
-	if _, err = tx.Exec(ctx, `DELETE FROM assignments WHERE instance_uid = ANY($1)`, removed); err != nil {
+	if _, err = deleteAssignments(ctx, tx, removed); err != nil {
 		return nil, err
 	}
 	_, err = tx.Exec(ctx, `DELETE FROM agent_credentials WHERE instance_uid = ANY($1)`, removed)

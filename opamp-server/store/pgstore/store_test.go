@@ -69,7 +69,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	second := open(t, dsn)
 	_, err := second.GetAgent(t.Context(), "a1")
 	require.NoError(t, err, "a second Open keeps the data")
-	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, migrationVersions(t, dsn))
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, migrationVersions(t, dsn))
 }
 
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
@@ -86,7 +86,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, migrationVersions(t, dsn))
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, migrationVersions(t, dsn))
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {
@@ -96,7 +96,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	exec(t, dsn, false, "INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')")
 	_, err := pgstore.Open(t.Context(), dsn)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "database schema version 999 is newer than this phoenix server supports (7): upgrade phoenix")
+	assert.Contains(t, err.Error(), "database schema version 999 is newer than this phoenix server supports (8): upgrade phoenix")
 }
 
 func TestOpenErrors(t *testing.T) {
