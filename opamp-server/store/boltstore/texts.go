@@ -92,6 +92,8 @@ func readText(tx *bolt.Tx, h assignmentHead) (string, error) {
 	return store.ExpandText(string(text), h.InstanceUID, h.Templated), nil
 }
 
+var _ store.TextCounter = (*Store)(nil)
+
 // CountTexts returns how many texts the store holds and the sum of their
 // reference counts (store.TextCounter, for tests).
 func (s *Store) CountTexts(ctx context.Context) (texts int, refs int64, err error) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/phoenix/platform/opamp-server/store"
 )
 
 // textDeltas are the changes to the reference counts of stored texts that
@@ -87,6 +89,8 @@ func unrefDeleted(ctx context.Context, tx pgx.Tx, hashes []string) error {
 	}
 	return nil
 }
+
+var _ store.TextCounter = (*Store)(nil)
 
 // CountTexts returns how many texts the store holds and the sum of their
 // reference counts (store.TextCounter, for tests).
