@@ -8,6 +8,7 @@ package pgtest // import "github.com/phoenix/platform/test/pgtest"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Start starts a PostgreSQL server private to tb, stopped in tb.Cleanup,
@@ -114,11 +116,26 @@ func StartFreezable(tb testing.TB) (dsn string, freeze, thaw func()) {
 	// Backends start sessions of their own, so the postmaster's process
 	// group does not hold them: each child is signalled. The postmaster
 	// stops first, so it cannot fork a backend (a pool's new connection)
-	// that the list of children misses and that would go on answering.
+	// that the list of children misses and that would go on answering; a
+	// signal is delivered after kill returns, so the list is taken once the
+	// postmaster is seen stopped, and again until it holds no child still
+	// running.
 	freeze = func() {
-		kill(syscall.SIGSTOP, c.cmd.Process.Pid)
-		for _, pid := range children(c.cmd.Process.Pid) {
-			kill(syscall.SIGSTOP, pid)
+		postmaster := c.cmd.Process.Pid
+		kill(syscall.SIGSTOP, postmaster)
+		waitStopped(tb, postmaster)
+		for {
+			running := 0
+			for _, pid := range children(postmaster) {
+				if !stopped(pid) {
+					running++
+					kill(syscall.SIGSTOP, pid)
+					waitStopped(tb, pid)
+				}
+			}
+			if running == 0 {
+				return
+			}
 		}
 	}
 	thaw = func() {
@@ -138,6 +155,29 @@ func StartFreezable(tb testing.TB) (dsn string, freeze, thaw func()) {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
 	return c.dsn(name), freeze, thaw
+}
+
+// stopped reports whether process pid is stopped (state T, or t when
+// traced), or will never run again: a zombie (a backend that exited, which
+// the stopped postmaster cannot reap) or gone.
+func stopped(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	end := strings.LastIndexByte(string(raw), ')')
+	fields := strings.Fields(string(raw[end+1:]))
+	return len(fields) > 0 && strings.ContainsAny(fields[0], "TtZX")
+}
+
+// waitStopped waits until process pid has stopped, for at most 5 s.
+func waitStopped(tb testing.TB, pid int) {
+	for deadline := time.Now().Add(5 * time.Second); !stopped(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Errorf("pgtest: process %d did not stop", pid)
+			return
+		}
+	}
 }
 
 // children lists the processes whose parent is pid.
