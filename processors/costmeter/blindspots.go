@@ -46,7 +46,7 @@ type registry struct {
 // registryKey tells collectors apart by their component.Host (one per
 // collector; parallel tests each have their own) and the reference variant.
 type registryKey struct {
-	host      component.Host
+	collector any // collectorOf the members' host
 	reference string
 }
 
@@ -124,10 +124,11 @@ type candidateScrape struct {
 // when the host cannot key a registry, or when the reference variant is
 // already taken.
 func join(host component.Host, variant string, cfg *Config, blindSpots metric.Int64Counter, opt metric.MeasurementOption) *member {
-	if host == nil || !reflect.TypeOf(host).Comparable() {
+	collector := collectorOf(host)
+	if collector == nil || !reflect.TypeOf(collector).Comparable() {
 		return nil
 	}
-	key := registryKey{host: host, reference: cfg.Fidelity.Reference}
+	key := registryKey{collector: collector, reference: cfg.Fidelity.Reference}
 	registries.Lock()
 	r := registries.m[key]
 	if r == nil {
@@ -155,6 +156,25 @@ func join(host component.Host, variant string, cfg *Config, blindSpots metric.In
 		r.candidates[m] = struct{}{}
 	}
 	return m
+}
+
+// collectorOf returns what identifies the collector a component runs in.
+// The collector hands each component its one host inside a wrapper of its
+// own (service/internal/graph.HostWrapper, a pointer to a struct whose Host
+// field points to the shared host), so two cost_meters of one collector
+// never see the same host value: the wrapped host, when the value is such
+// a wrapper, is the key; any other host is its own.
+func collectorOf(host component.Host) any {
+	if host == nil {
+		return nil
+	}
+	v := reflect.ValueOf(host)
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("Host"); f.IsValid() && f.CanInterface() && f.Kind() == reflect.Pointer && !f.IsNil() {
+			return f.Interface()
+		}
+	}
+	return host
 }
 
 // leave unregisters m.

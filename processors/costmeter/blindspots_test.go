@@ -398,3 +398,39 @@ func TestPairedConcurrentBatches(t *testing.T) {
 	assert.Equal(t, int64(2), counter[int64](t, c.tel, "blind_spots", "topk"))
 	assert.Equal(t, int64(3), counter[int64](t, c.tel, "notable_processes", "baseline"))
 }
+
+// hostWrapper is what the collector hands each component
+// (service/internal/graph.HostWrapper): its one host, embedded, in a
+// wrapper of the component's own.
+type hostWrapper struct {
+	*Host
+	instance int
+}
+
+// Host stands for the collector's own host type, which the wrapper embeds.
+type Host = testHost
+
+// The cost_meters of one collector pair up although each gets its own
+// wrapper of the collector's host, and those of another collector do not.
+func TestMetersOfOneCollectorPairThroughTheirHostWrappers(t *testing.T) {
+	c := newCollector(t)
+	shared := c.host
+	for i, v := range []string{"baseline", "rollup"} {
+		cfg := fidelityConfig(v, 5)
+		c.meters[v] = newTestMeterOnHost(t, cfg, c.tel, component.NewIDWithName(metadata.Type, v), &hostWrapper{Host: shared, instance: i})
+	}
+	other := newTestMeterOnHost(t, fidelityConfig("rollup", 5), shutdownTelemetry(t), component.NewIDWithName(metadata.Type, "other"),
+		&hostWrapper{Host: newTestHost(t)})
+	require.NotNil(t, c.meters["rollup"].m.member)
+	assert.Same(t, c.meters["baseline"].m.member.reg, c.meters["rollup"].m.member.reg, "one registry for the collector")
+	assert.NotSame(t, c.meters["rollup"].m.member.reg, other.m.member.reg, "another collector's meters stay apart")
+
+	c.replay(t, multiCase, "baseline", "rollup")
+	// The same as meters given one host value count.
+	want := newCollector(t)
+	want.add(t, fidelityConfig("baseline", 5))
+	want.add(t, fidelityConfig("rollup", 5))
+	want.replay(t, multiCase, "baseline", "rollup")
+	assert.Positive(t, counter[int64](t, want.tel, "blind_spots", "rollup"))
+	assert.Equal(t, counter[int64](t, want.tel, "blind_spots", "rollup"), counter[int64](t, c.tel, "blind_spots", "rollup"))
+}

@@ -142,6 +142,9 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 		assert.True(t, cr.Verdict.Pass, "%s: %+v", cr.Name, cr.Verdict.Checks)
 		require.NotNil(t, cr.Fidelity, "%s: the collector's fidelity figures", cr.Name)
 		require.NotNil(t, cr.Fidelity.CPUCoverage, cr.Name)
+		// Paired in the collector: its cost_meters found each other.
+		require.NotNil(t, cr.Fidelity.BlindSpotsPerHour, "%s: blind spots measured: %v", cr.Name, cr.Fidelity.Notes)
+		require.NotNil(t, cr.Fidelity.NotableProcessesPerHour, cr.Name)
 		require.NotEmpty(t, cr.Costs, cr.Name)
 		t.Logf("rank %d %s: series reduction %.1f%% (%.0f → %.0f active series), CPU coverage %.1f%%, %s $%.2f/month",
 			cr.Rank, cr.Name, 100*cr.Derived.SeriesReduction.Value, base.ActiveSeries, cr.Figures.ActiveSeries,
