@@ -1,11 +1,8 @@
 package experimentview // import "github.com/phoenix/platform/cli/experimentview"
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -21,7 +18,7 @@ func printCandidates(out io.Writer, r apitypes.Results) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "RANK\tNAME\tPIPELINE\tSERIES REDUCTION\tCPU COVERAGE\tBLIND SPOTS/H\tCONSERVED\tMONTHLY (%s)\tVERDICT\n", model)
 	for _, c := range r.Candidates {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", c.Rank, Printable(c.Name), Printable(PipelineText(c.Pipeline, c.Parameters)),
+		fmt.Fprintf(w, "%d\t%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", c.Rank, Printable(c.Name), Printable(apitypes.PipelineText(c.Pipeline, c.Parameters)),
 			100*c.Derived.SeriesReduction.Value, cpuCoverage(c.Fidelity), blindSpots(c.Fidelity), conserved(c.Fidelity),
 			monthly(c), verdictText(c.Verdict))
 	}
@@ -40,33 +37,6 @@ func RecommendedLine(r apitypes.Results) string {
 	return "recommended: " + Printable(r.Recommended) + " — the cheapest that meets every criterion"
 }
 
-// PipelineText is a pipeline with its parameters in key order:
-// "topk-rollup k=10 rank_by=[cpu,memory]".
-func PipelineText(pipeline string, params map[string]any) string {
-	parts := []string{pipeline}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		parts = append(parts, k+"="+paramText(params[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
-func paramText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if l, ok := v.([]any); ok {
-		items := make([]string, len(l))
-		for i, e := range l {
-			items[i] = paramText(e)
-		}
-		return "[" + strings.Join(items, ",") + "]"
-	}
-	if b, err := json.Marshal(v); err == nil {
-		return string(b)
-	}
-	return fmt.Sprint(v)
-}
-
 // costModel is the title of the price model the ranking's costs use: the
 // first of the results.
 func costModel(r apitypes.Results) string {
@@ -83,22 +53,8 @@ func costModel(r apitypes.Results) string {
 	return costs[0].Model.Name
 }
 
-// CandidateMonthly is a candidate's monthly cost for all targets under the
-// first price model; false without one.
-func CandidateMonthly(c apitypes.CandidateResults) (float64, bool) {
-	if len(c.Costs) == 0 {
-		return 0, false
-	}
-	for _, vc := range c.Costs[0].Variants {
-		if vc.Variant != apitypes.VariantBaseline {
-			return vc.Monthly, true
-		}
-	}
-	return 0, false
-}
-
 func monthly(c apitypes.CandidateResults) string {
-	if m, ok := CandidateMonthly(c); ok {
+	if m, ok := c.Monthly(); ok {
 		return fmt.Sprintf("$%.2f", m)
 	}
 	return "-"
@@ -155,7 +111,7 @@ func candidatesText(s apitypes.ExperimentSpec) string {
 	for i, c := range s.Candidates {
 		names[i] = Printable(c.Name)
 		if c.Name == "" { // not yet named by the server
-			names[i] = Printable(PipelineText(c.Pipeline, c.Parameters))
+			names[i] = Printable(apitypes.PipelineText(c.Pipeline, c.Parameters))
 		}
 	}
 	return fmt.Sprintf("%d candidates (%s)", len(names), strings.Join(names, ", "))

@@ -195,10 +195,8 @@ func (e *candidateError) Unwrap() error { return e.err }
 // monthlyCost is a candidate's monthly cost for all targets under the first
 // price model (0 without one).
 func monthlyCost(c apitypes.CandidateResults) float64 {
-	if len(c.Costs) == 0 || len(c.Costs[0].Variants) < 2 {
-		return 0
-	}
-	return c.Costs[0].Variants[1].Monthly
+	m, _ := c.Monthly()
+	return m
 }
 
 // rank orders the candidates, best first: passing ones before the others,

@@ -2,9 +2,6 @@ package report // import "github.com/phoenix/platform/opamp-server/report"
 
 import (
 	"cmp"
-	"encoding/json"
-	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -72,13 +69,13 @@ func newCandidatesView(r *apitypes.Results) *candidatesView {
 	}
 	v := &candidatesView{Recommended: r.Recommended, First: r.Candidates[0].Name}
 	for _, c := range r.Candidates {
-		row := candidateRow{Rank: c.Rank, Name: c.Name, Pipeline: pipelineText(c.Pipeline, c.Parameters),
+		row := candidateRow{Rank: c.Rank, Name: c.Name, Pipeline: apitypes.PipelineText(c.Pipeline, c.Parameters),
 			SeriesReduction: c.Derived.SeriesReduction.Value, Pass: c.Verdict.Pass, ParetoOptimal: c.ParetoOptimal,
 			IsRecommended: c.Name == r.Recommended && r.Recommended != ""}
 		if f := c.Fidelity; f != nil {
 			row.CPUCoverage, row.BlindSpots, row.Conserved = f.CPUCoverage, f.BlindSpotsPerHour, f.Conserved
 		}
-		if m, ok := candidateMonthly(c); ok {
+		if m, ok := c.Monthly(); ok {
 			row.Monthly = &m
 		}
 		for _, ch := range c.Verdict.Checks {
@@ -118,7 +115,7 @@ func newParetoChart(r *apitypes.Results, model string, baseCost float64) *pareto
 	points := []paretoPoint{{Name: apitypes.VariantBaseline, Coverage: 1, Cost: baseCost, Baseline: true,
 		Color: colour(apitypes.VariantBaseline, 0)}}
 	for i, cr := range r.Candidates {
-		m, ok := candidateMonthly(cr)
+		m, ok := cr.Monthly()
 		if !ok || cr.Fidelity == nil || cr.Fidelity.CPUCoverage == nil {
 			continue
 		}
@@ -177,45 +174,4 @@ func baselineMonthly(r *apitypes.Results) (string, float64, bool) {
 		}
 	}
 	return model, 0, false
-}
-
-// candidateMonthly is a candidate's monthly cost for all targets under the
-// first price model: its costs hold the baseline's and its own.
-func candidateMonthly(c apitypes.CandidateResults) (float64, bool) {
-	if len(c.Costs) == 0 {
-		return 0, false
-	}
-	for _, vc := range c.Costs[0].Variants {
-		if vc.Variant != apitypes.VariantBaseline {
-			return vc.Monthly, true
-		}
-	}
-	return 0, false
-}
-
-// pipelineText is a pipeline with its parameters in key order, as the CLI
-// shows it: "topk-rollup k=10".
-func pipelineText(pipeline string, params map[string]any) string {
-	parts := []string{pipeline}
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		parts = append(parts, k+"="+paramText(params[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
-func paramText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []any:
-		items := make([]string, len(x))
-		for i, e := range x {
-			items[i] = paramText(e)
-		}
-		return "[" + strings.Join(items, ",") + "]"
-	}
-	if b, err := json.Marshal(v); err == nil {
-		return string(b)
-	}
-	return fmt.Sprint(v)
 }
