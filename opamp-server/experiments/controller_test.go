@@ -146,10 +146,13 @@ func TestPairedLifecycle(t *testing.T) {
 	f.c.ReconcileAll(ctx)
 	x = f.get(x.ID)
 	require.Equal(t, apitypes.ExperimentRunning, x.Status)
-	assert.Equal(t, x.State.RunningSince.Add(30*time.Second), x.State.MeasureFrom)
+	// Running at 12:00:00 with a 30 s warmup: measuring starts at the next
+	// whole minute, so the window is two whole minutes.
+	assert.Equal(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), x.State.RunningSince)
+	assert.Equal(t, x.State.RunningSince.Add(time.Minute), x.State.MeasureFrom)
 	assert.Equal(t, x.State.MeasureFrom.Add(2*time.Minute), x.State.EndsAt)
 
-	f.advance(2*time.Minute + 29*time.Second)
+	f.advance(2*time.Minute + 59*time.Second)
 	f.c.ReconcileAll(ctx)
 	assert.Equal(t, apitypes.ExperimentRunning, f.get(x.ID).Status)
 	f.advance(time.Second)

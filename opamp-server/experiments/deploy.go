@@ -321,7 +321,7 @@ func (c *Controller) checkDeployment(ctx context.Context, x Experiment, now time
 		return c.save(ctx, &x) // keep per-target progress
 	}
 	x.State.RunningSince = now
-	x.State.MeasureFrom = now.Add(x.Spec.Warmup.D())
+	x.State.MeasureFrom = measureStart(now, x.Spec.Warmup.D())
 	x.State.EndsAt = x.State.MeasureFrom.Add(x.Spec.Duration.D())
 	return c.transition(ctx, x, apitypes.ExperimentRunning, "every target applied its configuration")
 }
@@ -380,4 +380,17 @@ func (c *Controller) restore(ctx context.Context, x *Experiment, reason string) 
 	}
 	x.State.Restored = true
 	return nil
+}
+
+// measureStart is when measuring starts for an experiment running since
+// now: after the warmup, at the next whole minute. Samples are kept one a
+// minute, so a window of whole minutes holds duration/minute of them, each
+// complete when the window ends; a window starting mid-minute would end
+// with a sliver of a minute that most agents have not yet reported in.
+func measureStart(now time.Time, warmup time.Duration) time.Time {
+	at := now.Add(warmup)
+	if whole := at.Truncate(time.Minute); !whole.Equal(at) {
+		return whole.Add(time.Minute)
+	}
+	return at
 }

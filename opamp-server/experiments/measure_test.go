@@ -85,3 +85,23 @@ func TestMeasureReadsEveryTargetsWindow(t *testing.T) {
 		assert.Equal(t, []apitypes.Sample{}, got["agent-3"], "a target without samples has an empty window")
 	}
 }
+
+// TestMeasuringStartsAtAWholeMinute: the window starts after the warmup, at
+// the next whole minute (or at once, on one), so every minute in it is
+// whole when it ends.
+func TestMeasuringStartsAtAWholeMinute(t *testing.T) {
+	at := func(h, m, s, ns int) time.Time { return time.Date(2026, 12, 3, h, m, s, ns, time.UTC) }
+	for _, tc := range []struct {
+		now    time.Time
+		warmup time.Duration
+		want   time.Time
+	}{
+		{at(0, 4, 31, 902_000_000), 30 * time.Second, at(0, 6, 0, 0)},
+		{at(0, 4, 30, 0), 30 * time.Second, at(0, 5, 0, 0)},
+		{at(0, 4, 0, 0), 0, at(0, 4, 0, 0)},
+		{at(0, 4, 0, 1), 0, at(0, 5, 0, 0)},
+		{at(23, 59, 59, 0), time.Minute, at(0, 1, 0, 0).AddDate(0, 0, 1)},
+	} {
+		assert.Equal(t, tc.want, measureStart(tc.now, tc.warmup), "running at %s, warmup %s", tc.now.Format(time.RFC3339Nano), tc.warmup)
+	}
+}

@@ -2,29 +2,18 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/phoenix/platform/cli/fleetsim"
 	"github.com/phoenix/platform/opamp-server/apiclient"
 	"github.com/phoenix/platform/opamp-server/apitypes"
-	"github.com/phoenix/platform/opamp-server/store/pgstore"
 	"github.com/phoenix/platform/test/harness"
-	"github.com/phoenix/platform/test/pgtest"
 )
 
 const (
@@ -35,220 +24,64 @@ const (
 	applyDelay = 6 * time.Second
 	fleetSize  = 30
 	fleetName  = "kill"
+	// The promoted experiment runs on a fleet of its own, which reports own
+	// telemetry, so its analysis runs on real samples while the first
+	// experiment is deployed and stopped.
+	promoSize         = 10
+	promoName         = "promote"
+	telemetryInterval = 10 * time.Second
 )
 
 var killParams = map[string]any{"collection_interval": "5s", "system_metrics": false, "destination": "none"}
 
-// cluster is three `phoenix server` replicas on one PostgreSQL, a fleet
-// reaching them through a balancer, and one small fleet pinned to each
-// replica (it cannot reconnect elsewhere, so only the lease can mark it
-// offline when its replica dies).
-type cluster struct {
-	t        *testing.T
-	dsn      string
-	replicas []*harness.Server
-	fleet    *fleetsim.Fleet
-	pinned   []string // fleet name pinned to each replica
-}
-
-func startCluster(t *testing.T) *cluster {
-	dsn := pgtest.Start(t)
-	admin, enroll := "kill-admin-token-0123456789", "kill-enroll-token-0123456789"
-	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
-	require.NoError(t, os.WriteFile(tokensFile, []byte(strings.Join([]string{
-		"tokens:",
-		fmt.Sprintf("  - {name: admin, token_sha256: %s, roles: [admin]}", sha(admin)),
-		fmt.Sprintf("  - {name: hosts, token_sha256: %s, roles: [enroll]}", sha(enroll)),
-	}, "\n")+"\n"), 0o600))
-	c := &cluster{t: t, dsn: dsn}
-	var backends []string
-	for i := range 3 {
-		s := harness.StartServer(t, harness.ServerOptions{Store: dsn, TokensFile: tokensFile, AdminToken: admin, EnrollToken: enroll,
-			ServerID: fmt.Sprintf("replica-%d", i), Args: []string{"--presence-lease", lease.String()}})
-		c.replicas = append(c.replicas, s)
-		u, err := url.Parse(s.OpAMP)
-		require.NoError(t, err)
-		backends = append(backends, u.Host)
-	}
-	lb := startBalancer(t, backends)
-	c.fleet = startFleet(t, fleetsim.Options{Count: fleetSize, Server: c.replicas[0].API, OpAMP: "ws://" + lb + "/v1/opamp",
-		EnrollToken: enroll, Fleet: fleetName, Rate: 500, ApplyDelay: applyDelay})
-	for i, s := range c.replicas {
-		name := fmt.Sprintf("pinned-%d", i)
-		c.pinned = append(c.pinned, name)
-		f := startFleet(t, fleetsim.Options{Count: 3, Server: s.API, OpAMP: s.OpAMP, EnrollToken: enroll, Fleet: name, Rate: 500})
-		require.NoError(t, f.WaitConnected(within(t, 30*time.Second), 3))
-	}
-	require.NoError(t, c.fleet.WaitConnected(within(t, 30*time.Second), fleetSize))
-	// Connected is not yet stored: wait for the inventory.
-	yes := true
-	harness.Eventually(t, t.Context(), 30*time.Second, func() (bool, string) {
-		online, err := c.replicas[0].Client().AllAgents(t.Context(), apiclient.ListAgentsOptions{
-			Selector: fleetsim.FleetLabel + "=" + fleetName, Online: &yes})
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(online) == fleetSize, fmt.Sprintf("%d of %d agents online in the inventory", len(online), fleetSize)
-	}, c.logs)
-	return c
-}
-
-func startFleet(t *testing.T, o fleetsim.Options) *fleetsim.Fleet {
-	t.Helper()
-	f, err := fleetsim.Start(t.Context(), o)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = f.Stop(ctx)
-	})
-	return f
-}
-
-func within(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func (c *cluster) logs() string {
-	var b strings.Builder
-	for i, s := range c.replicas {
-		fmt.Fprintf(&b, "--- replica-%d\n%s", i, s.Log())
-	}
-	return b.String()
-}
-
-// agents lists the agents matching selector, through replica i.
-func (c *cluster) agents(i int, selector string) []apitypes.AgentView {
-	c.t.Helper()
-	views, err := c.replicas[i].Client().AllAgents(c.t.Context(), apiclient.ListAgentsOptions{Selector: selector})
-	require.NoError(c.t, err)
-	return views
-}
-
-// waitAgents waits until every agent of the fleet holds cond, asking
-// replica i, and returns them.
-func (c *cluster) waitAgents(i int, timeout time.Duration, what string, cond func(apitypes.AgentView) string) map[string]apitypes.AgentView {
-	c.t.Helper()
-	var last map[string]apitypes.AgentView
-	harness.Eventually(c.t, c.t.Context(), timeout, func() (bool, string) {
-		views := c.agents(i, fleetsim.FleetLabel+"="+fleetName)
-		last = map[string]apitypes.AgentView{}
-		var bad []string
-		for _, v := range views {
-			last[v.InstanceUID] = v
-			if why := cond(v); why != "" {
-				bad = append(bad, v.Description.HostName+": "+why)
-			}
-		}
-		if len(views) != fleetSize {
-			return false, fmt.Sprintf("%s: %d agents, want %d", what, len(views), fleetSize)
-		}
-		return len(bad) == 0, fmt.Sprintf("%s: %d agent(s) not yet: %s", what, len(bad), strings.Join(bad[:min(len(bad), 5)], "; "))
-	}, c.logs)
-	return last
-}
-
-// runs says what is wrong with an agent that should run hash, APPLIED,
-// online on a live replica ("" when nothing is).
-func runs(hash, deadReplica string) func(apitypes.AgentView) string {
-	return func(v apitypes.AgentView) string {
-		switch {
-		case !v.Online:
-			return "offline"
-		case v.ServerID == deadReplica:
-			return "held by the killed " + deadReplica
-		case v.RemoteConfig.Hash != hash || v.RemoteConfig.Status != apitypes.ConfigStatusApplied:
-			return fmt.Sprintf("runs %.8s %s, want %.8s APPLIED", v.RemoteConfig.Hash, v.RemoteConfig.Status, hash)
-		}
-		return ""
-	}
-}
-
-// checkFleetRuns checks the simulated agents themselves: each runs want[uid].
-func (c *cluster) checkFleetRuns(want map[string]string) {
-	c.t.Helper()
-	for _, a := range c.fleet.Agents() {
-		assert.Equal(c.t, want[a.InstanceUID], a.RunningHash, "%s runs", a.HostName)
-		assert.Equal(c.t, "APPLIED", a.Status, a.HostName)
-	}
-}
-
-// waitDeadReplicaReleased waits until no agent is online on the killed
-// replica: the balanced fleet reconnected elsewhere, and its pinned fleet,
-// which cannot, was marked offline when its lease ran out. It returns how
-// long after the kill that took.
-func (c *cluster) waitDeadReplicaReleased(survivor, killed int, killedAt time.Time) time.Duration {
-	c.t.Helper()
-	dead := fmt.Sprintf("replica-%d", killed)
-	harness.Eventually(c.t, c.t.Context(), 4*lease, func() (bool, string) {
-		var held []string
-		for _, v := range c.agents(survivor, "") {
-			if v.Online && v.ServerID == dead {
-				held = append(held, v.Description.HostName)
-			}
-		}
-		return len(held) == 0, fmt.Sprintf("%d agent(s) still online on %s: %v", len(held), dead, held)
-	}, c.logs)
-	took := time.Since(killedAt)
-	pinned := c.agents(survivor, fleetsim.FleetLabel+"="+c.pinned[killed])
-	require.Len(c.t, pinned, 3)
-	for _, v := range pinned {
-		assert.False(c.t, v.Online, "%s (pinned to the killed replica) is offline", v.Description.HostName)
-	}
-	return took
-}
-
-// expiredAgents sums phoenix_presence_agents_offline_total over the live
-// replicas.
-func (c *cluster) expiredAgents(killed ...int) float64 {
-	total := 0.0
-	for i, s := range c.replicas {
-		if !slices.Contains(killed, i) {
-			total += max(s.Metric("phoenix_presence_agents_offline_total"), 0)
-		}
-	}
-	return total
-}
-
 // TestKilledReplicasDuringDeployAndPromote SIGKILLs replicas of three, on
 // one PostgreSQL, in the middle of an experiment's deploy and of a promote.
-// The experiment carries on on the survivors, every agent ends on the
+// The experiments carry on on the survivors, every agent ends on the
 // configuration it should run, and the killed replica's agents are released
 // within its presence lease: the balanced ones reconnect to another
-// replica, the pinned ones are marked offline.
+// replica, the pinned ones are marked offline. The promoted experiment runs
+// its whole window and is analysed from its agents' own telemetry while the
+// first one is deployed, killed under and stopped.
 func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	ctx := t.Context()
 	c := startCluster(t)
 	admin := c.replicas[0].Client()
-	selector := fleetsim.FleetLabel + "=" + fleetName
 
 	// Every agent runs the baseline.
-	results, err := admin.AssignMany(ctx, apitypes.BulkAssignRequest{
-		AssignRequest: apitypes.AssignRequest{Pipeline: "baseline", Parameters: killParams}, Selector: selector})
-	require.NoError(t, err)
-	require.Len(t, results, fleetSize)
 	before := map[string]string{}
-	for _, r := range results {
-		before[r.InstanceUID] = r.ConfigHash
+	for _, f := range []simFleet{c.fleet, c.promo} {
+		results, err := admin.AssignMany(ctx, apitypes.BulkAssignRequest{
+			AssignRequest: apitypes.AssignRequest{Pipeline: "baseline", Parameters: killParams}, Selector: f.selector()})
+		require.NoError(t, err)
+		require.Len(t, results, f.size)
+		for _, r := range results {
+			before[r.InstanceUID] = r.ConfigHash
+		}
+		c.waitAgents(f, 0, 60*time.Second, "baseline applied", func(v apitypes.AgentView) string { return runs(before[v.InstanceUID], "")(v) })
 	}
-	c.waitAgents(0, 60*time.Second, "baseline applied", func(v apitypes.AgentView) string { return runs(before[v.InstanceUID], "")(v) })
+
+	spec := func(name string, f simFleet, warmup time.Duration) apitypes.ExperimentSpec {
+		return apitypes.ExperimentSpec{
+			Name: name, Targets: apitypes.Targets{Selector: f.selector()}, Mode: apitypes.ModePaired,
+			Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
+			Parameters: killParams, Duration: apitypes.Duration(apitypes.MinDuration), Warmup: apitypes.Duration(warmup),
+			DeployTimeout: apitypes.Duration(2 * time.Minute), SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
+		}
+	}
+	// The experiment promoted in (b) starts first and runs to its end.
+	toPromote, err := admin.CreateExperiment(ctx, spec("completes, then is promoted", c.promo, 30*time.Second), true)
+	require.NoError(t, err)
+	waitExperiment(t, c, admin, toPromote.ID, 60*time.Second, apitypes.ExperimentRunning)
 
 	// (a) The replica that deploys the experiment dies while agents apply.
-	spec := apitypes.ExperimentSpec{
-		Name: "kill during deploy", Targets: apitypes.Targets{Selector: selector}, Mode: apitypes.ModePaired,
-		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
-		Parameters: killParams, Duration: apitypes.Duration(apitypes.MinDuration), Warmup: apitypes.Duration(time.Minute),
-		DeployTimeout: apitypes.Duration(2 * time.Minute), SuccessCriteria: apitypes.Criteria{MinSeriesReduction: 0.5},
-	}
-	x, err := admin.CreateExperiment(ctx, spec, true)
+	x, err := admin.CreateExperiment(ctx, spec("kill during deploy", c.fleet, time.Minute), true)
 	require.NoError(t, err)
 	deployer := -1
 	harness.Eventually(t, ctx, 20*time.Second, func() (bool, string) {
 		for i, s := range c.replicas {
-			if strings.Contains(s.Log(), "to=deploying") {
+			if slices.ContainsFunc(strings.Split(s.Log(), "\n"), func(line string) bool {
+				return strings.Contains(line, "id="+x.ID) && strings.Contains(line, "to=deploying")
+			}) {
 				deployer = i
 				return true, ""
 			}
@@ -275,33 +108,40 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	for _, tg := range running.State.Targets {
 		variant[tg.InstanceUID] = tg.ConfigHash
 	}
-	c.waitAgents(survivor, 30*time.Second, "experiment configuration applied", func(v apitypes.AgentView) string {
+	c.waitAgents(c.fleet, survivor, 30*time.Second, "experiment configuration applied", func(v apitypes.AgentView) string {
 		return runs(variant[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
 	})
-	c.checkFleetRuns(variant)
+	c.checkFleetRuns(c.fleet, variant)
 
 	// Stopped through a survivor: every agent gets its baseline back.
 	_, err = viaSurvivor.ExperimentAction(ctx, x.ID, "stop")
 	require.NoError(t, err)
 	stopped := waitExperiment(t, c, viaSurvivor, x.ID, 60*time.Second, apitypes.ExperimentCancelled)
 	assert.True(t, stopped.State.Restored)
-	var transitions []string
-	for _, ev := range stopped.Events {
-		if ev.To != "" {
-			transitions = append(transitions, string(ev.From)+"→"+string(ev.To))
-		}
-	}
-	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→cancelled"}, transitions,
+	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→cancelled"}, transitions(stopped),
 		"each transition once, whichever replica made it")
-	c.waitAgents(survivor, 60*time.Second, "baseline restored", func(v apitypes.AgentView) string {
+	c.waitAgents(c.fleet, survivor, 60*time.Second, "baseline restored", func(v apitypes.AgentView) string {
 		return runs(before[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
 	})
-	c.checkFleetRuns(before)
+	c.checkFleetRuns(c.fleet, before)
 
-	// (b) The killed replica comes back; the replica handling a promote
-	// dies as the candidate reaches the first agent.
+	// (b) The killed replica comes back. The other experiment ends, is
+	// analysed from its agents' own telemetry and restores its targets;
+	// the replica handling its promote dies as the candidate reaches the
+	// first agent.
 	c.replicas[deployer].Restart()
-	completeForPromote(t, c.dsn, x.ID)
+	completed := waitExperiment(t, c, viaSurvivor, toPromote.ID, 4*time.Minute, apitypes.ExperimentCompleted)
+	require.NotNil(t, completed.State.Results, "analysed")
+	assert.Equal(t, "pass", completed.State.Verdict, "verdict: %+v", completed.State.Results.Verdict)
+	assert.Equal(t, promoSize, completed.State.Results.Targets)
+	assert.Zero(t, completed.State.Results.Excluded, "excluded: %+v", completed.State.Results.ExcludedAgents)
+	assert.Greater(t, completed.State.Results.Derived.SeriesReduction.Value, 0.5)
+	assert.Equal(t, []string{"→pending", "pending→deploying", "deploying→running", "running→analyzing", "analyzing→completed"},
+		transitions(completed), "each transition once, whichever replica made it")
+	c.waitAgents(c.promo, survivor, 60*time.Second, "baseline restored after the analysis", func(v apitypes.AgentView) string {
+		return runs(before[v.InstanceUID], fmt.Sprintf("replica-%d", deployer))(v)
+	})
+
 	promoter := (deployer + 2) % 3
 	survivor = deployer
 	promoted := make(chan error, 1)
@@ -309,11 +149,11 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	// minute of own telemetry each (experiments' tests cover them).
 	allAtOnce := apitypes.PromoteRequest{Waves: []float64{100}}
 	go func() {
-		_, err := c.replicas[promoter].Client().PromoteExperiment(context.WithoutCancel(ctx), x.ID, allAtOnce)
+		_, err := c.replicas[promoter].Client().PromoteExperiment(context.WithoutCancel(ctx), toPromote.ID, allAtOnce)
 		promoted <- err
 	}()
 	harness.Eventually(t, ctx, 30*time.Second, func() (bool, string) {
-		for _, a := range c.fleet.Agents() {
+		for _, a := range c.promo.Agents() {
 			if a.ConfigHash != "" && a.ConfigHash != before[a.InstanceUID] {
 				return true, ""
 			}
@@ -332,7 +172,7 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 		// What an operator does when the replica answering dies: ask
 		// another. It is promoted once, whichever replica stored it.
 		t.Logf("promote through the killed replica: %v; asking replica-%d", err, survivor)
-		_, err = c.replicas[survivor].Client().PromoteExperiment(ctx, x.ID, allAtOnce)
+		_, err = c.replicas[survivor].Client().PromoteExperiment(ctx, toPromote.ID, allAtOnce)
 		if err != nil {
 			assert.True(t, apiclient.IsStatus(err, 409), "promote again: %v", err)
 		}
@@ -343,7 +183,7 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 	assert.Less(t, took, lease+lease/3+2*time.Second, "within about one lease")
 
 	candidate := map[string]string{}
-	final := c.waitAgents(survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
+	final := c.waitAgents(c.promo, survivor, 3*time.Minute, "candidate promoted", func(v apitypes.AgentView) string {
 		if v.Assignment == nil || v.Assignment.Pipeline != "topk-rollup" {
 			return "not assigned the candidate"
 		}
@@ -353,10 +193,23 @@ func TestKilledReplicasDuringDeployAndPromote(t *testing.T) {
 		candidate[uid] = v.Assignment.ConfigHash
 		assert.NotEqual(t, before[uid], v.Assignment.ConfigHash)
 	}
-	c.checkFleetRuns(candidate)
-	done, err := c.replicas[survivor].Client().Experiment(ctx, x.ID)
+	c.checkFleetRuns(c.promo, candidate)
+	done, err := c.replicas[survivor].Client().Experiment(ctx, toPromote.ID)
 	require.NoError(t, err)
 	assert.True(t, done.State.Promoted)
+	// The stopped experiment's fleet was never touched by the promote.
+	c.checkFleetRuns(c.fleet, before)
+}
+
+// transitions lists an experiment's status changes as "from→to".
+func transitions(x apitypes.Experiment) []string {
+	var out []string
+	for _, ev := range x.Events {
+		if ev.To != "" {
+			out = append(out, string(ev.From)+"→"+string(ev.To))
+		}
+	}
+	return out
 }
 
 func waitExperiment(t *testing.T, c *cluster, api *apiclient.Client, id string, timeout time.Duration, status apitypes.ExperimentStatus) apitypes.Experiment {
@@ -370,104 +223,4 @@ func waitExperiment(t *testing.T, c *cluster, api *apiclient.Client, id string, 
 		return x.Status == status, fmt.Sprintf("experiment is %s (error %q), want %s", x.Status, x.State.Error, status)
 	}, c.logs)
 	return x
-}
-
-// completeForPromote turns the stopped experiment into a completed one that
-// passed, as if its analysis had run; a promote reads only the status and
-// the targets, which the real deploy recorded. Simulated agents export
-// cost_meter figures an analysis passes (BenchmarkFleetExperiment), but it
-// needs own telemetry over a whole window, in practice three minutes
-// (MinDuration's last minute is cut short at its end): that would triple
-// this test and replace the stop through a survivor it checks.
-func completeForPromote(t *testing.T, dsn, id string) {
-	t.Helper()
-	st, err := pgstore.Open(t.Context(), dsn)
-	require.NoError(t, err)
-	defer st.Close()
-	e, err := st.GetExperiment(t.Context(), id)
-	require.NoError(t, err)
-	require.Equal(t, apitypes.ExperimentCancelled, e.Status)
-	var state map[string]any
-	require.NoError(t, json.Unmarshal(e.State, &state))
-	state["verdict"] = "pass"
-	e.State, err = json.Marshal(state)
-	require.NoError(t, err)
-	e.Status = apitypes.ExperimentCompleted
-	_, err = st.UpdateExperiment(t.Context(), e)
-	require.NoError(t, err)
-}
-
-// startBalancer is a TCP load balancer in front of the replicas' OpAMP
-// listeners, as a Kubernetes Service is: each connection goes to the next
-// replica that accepts it, and ends when either side ends, so an agent
-// whose replica died reconnects to another. It returns its address.
-func startBalancer(t *testing.T, backends []string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var (
-		mu    sync.Mutex
-		next  int
-		conns = map[net.Conn]bool{}
-		wg    sync.WaitGroup
-	)
-	track := func(c net.Conn, add bool) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if add && conns == nil {
-			return false
-		}
-		if add {
-			conns[c] = true
-		} else {
-			delete(conns, c)
-		}
-		return true
-	}
-	dial := func() net.Conn {
-		for range backends {
-			mu.Lock()
-			addr := backends[next%len(backends)]
-			next++
-			mu.Unlock()
-			if up, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				return up
-			}
-		}
-		return nil
-	}
-	forward := func(down net.Conn) {
-		defer down.Close()
-		up := dial()
-		if up == nil || !track(up, true) {
-			return
-		}
-		defer func() { track(up, false); _ = up.Close() }()
-		done := make(chan struct{}, 2)
-		go func() { _, _ = io.Copy(up, down); done <- struct{}{} }()
-		go func() { _, _ = io.Copy(down, up); done <- struct{}{} }()
-		<-done
-	}
-	wg.Go(func() {
-		for {
-			down, err := ln.Accept()
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if err != nil {
-				continue
-			}
-			wg.Go(func() { forward(down) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for c := range conns {
-			_ = c.Close()
-		}
-		conns = nil
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }

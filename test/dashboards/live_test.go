@@ -47,13 +47,13 @@ func TestQueriesAndRulesOnLivePhoenix(t *testing.T) {
 		assignment{paired.UID, "topk-rollup", params},
 		assignment{failing.UID, "baseline", map[string]any{"collection_interval": "5s", "system_metrics": false}})
 
-	// A paired experiment long enough for two complete minutes of samples
-	// whatever the clock, and one that fails while deploying because its
-	// Prometheus exporter's port is taken: a FAILED configuration.
+	// A paired experiment of two whole minutes (measuring starts at a whole
+	// minute), and one that fails while deploying because its Prometheus
+	// exporter's port is taken: a FAILED configuration.
 	run, err := c.CreateExperiment(ctx, apitypes.ExperimentSpec{
 		Name: "dashboards", Targets: apitypes.Targets{Selector: "env=dash-paired"}, Mode: apitypes.ModePaired,
 		Baseline: apitypes.Variant{Pipeline: "baseline"}, Candidate: apitypes.Variant{Pipeline: "topk-rollup"},
-		Parameters: params, Duration: apitypes.Duration(140 * time.Second),
+		Parameters: params, Duration: apitypes.Duration(apitypes.MinDuration),
 		Warmup: apitypes.Duration(10 * time.Second), DeployTimeout: apitypes.Duration(2 * time.Minute),
 	}, true)
 	require.NoError(t, err)

@@ -122,7 +122,7 @@ func TestPairedExperimentSurvivesRestartThenPromoteAndRollback(t *testing.T) {
 	time.Sleep(30 * time.Second)
 	srv.Kill()
 	srv.Restart()
-	done := waitStatus(t, c, x.ID, 4*time.Minute, logs, apitypes.ExperimentCompleted, apitypes.ExperimentFailed)
+	done := waitStatus(t, c, x.ID, 5*time.Minute, logs, apitypes.ExperimentCompleted, apitypes.ExperimentFailed)
 	require.Equal(t, apitypes.ExperimentCompleted, done.Status, "error: %s", done.State.Error)
 	assert.True(t, done.State.Restored)
 
