@@ -220,7 +220,8 @@ type ExperimentState struct {
 	// Times of the lifecycle.
 	DeployStartedAt time.Time `json:"deploy_started_at,omitzero"`
 	RunningSince    time.Time `json:"running_since,omitzero"`
-	// MeasureFrom is RunningSince + warm-up; EndsAt MeasureFrom + duration.
+	// MeasureFrom is RunningSince + warm-up, rounded up to a whole minute;
+	// EndsAt MeasureFrom + duration.
 	MeasureFrom time.Time `json:"measure_from,omitzero"`
 	EndsAt      time.Time `json:"ends_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
