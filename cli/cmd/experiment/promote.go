@@ -57,7 +57,7 @@ gated: a failure rolls them all back).
 
 An experiment that compared several candidates needs --candidate NAME: one of
 the names its results rank (the recommended one is the cheapest that met every
-criterion); for a single candidate leave it out.`,
+criterion); for a single candidate leave it out. See docs/promote.md.`,
 		Example: `  phoenix experiment promote exp-3f2a9c1b7d4e
   phoenix experiment promote exp-3f2a9c1b7d4e --waves 5,25,100 --gate-timeout 10m
   phoenix experiment promote exp-3f2a9c1b7d4e --waves 100
