@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,12 +48,7 @@ func (f simFleet) selector() string { return fleetsim.FleetLabel + "=" + f.name 
 func startCluster(t *testing.T) *cluster {
 	dsn := pgtest.Start(t)
 	admin, enroll := "kill-admin-token-0123456789", "kill-enroll-token-0123456789"
-	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
-	require.NoError(t, os.WriteFile(tokensFile, []byte(strings.Join([]string{
-		"tokens:",
-		fmt.Sprintf("  - {name: admin, token_sha256: %s, roles: [admin]}", sha(admin)),
-		fmt.Sprintf("  - {name: hosts, token_sha256: %s, roles: [enroll]}", sha(enroll)),
-	}, "\n")+"\n"), 0o600))
+	tokensFile := writeTokens(t, admin, enroll)
 	c := &cluster{t: t, dsn: dsn}
 	// Replicas share one public URL, as behind a Service: the configurations
 	// they render (with own telemetry's endpoint) are then the same

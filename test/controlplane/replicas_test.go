@@ -1,10 +1,7 @@
 package controlplane
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,12 +22,7 @@ func TestReplicasShareStateThroughPostgres(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Start(t)
 	admin, enroll := "replica-admin-token-0123", "replica-enroll-token-0123"
-	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
-	require.NoError(t, os.WriteFile(tokensFile, []byte(strings.Join([]string{
-		"tokens:",
-		fmt.Sprintf("  - {name: admin, token_sha256: %s, roles: [admin]}", sha(admin)),
-		fmt.Sprintf("  - {name: hosts, token_sha256: %s, roles: [enroll]}", sha(enroll)),
-	}, "\n")+"\n"), 0o600))
+	tokensFile := writeTokens(t, admin, enroll)
 	opts := func(id string) harness.ServerOptions {
 		return harness.ServerOptions{Store: dsn, TokensFile: tokensFile, AdminToken: admin, EnrollToken: enroll, ServerID: id}
 	}
