@@ -143,9 +143,11 @@ func (a *API) listExperiments(w http.ResponseWriter, r *http.Request) {
 		experimentError(w, err)
 		return
 	}
+	// Each experiment's targets are summarised, not listed: a page of
+	// fleet-wide experiments would otherwise carry every agent of each.
 	views := make([]apitypes.Experiment, len(xs))
 	for i, x := range xs {
-		views[i] = experimentView(x.Experiment)
+		views[i] = withoutTargets(x.Experiment)
 	}
 	ok(w, r, http.StatusOK, views, next)
 }

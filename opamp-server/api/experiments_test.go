@@ -282,8 +282,12 @@ func TestGetExperimentWithoutTargets(t *testing.T) {
 		require.NotNil(t, full.State.TargetSummary, query)
 		assert.Equal(t, want, *full.State.TargetSummary, query)
 	}
-	listed, _ := data[[]apitypes.Experiment](t, e.as(t, viewerToken, http.MethodGet, "/experiments", nil))
+	// The list summarises each experiment's targets and lists none.
+	list := e.as(t, viewerToken, http.MethodGet, "/experiments", nil)
+	listed, _ := data[[]apitypes.Experiment](t, list)
 	require.Len(t, listed, 1)
+	assert.Nil(t, listed[0].State.Targets)
+	assert.NotContains(t, string(list.body), `"instance_uid"`)
 	require.NotNil(t, listed[0].State.TargetSummary)
 	assert.Equal(t, want, *listed[0].State.TargetSummary)
 
